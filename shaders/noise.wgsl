@@ -1,0 +1,81 @@
+// Standard normal latent vectors from Philox4x32-10 and Box-Muller, the same bits
+// as src/rng.rs: element i of step s comes from counter (i / 4, s, stream, 0).
+
+struct Params {
+    count: u32,
+    seed_lo: u32,
+    seed_hi: u32,
+    stream: u32,
+    // The second counter word: the GPU step counter while training, so each step
+    // draws new noise; `index` for a fixed batch (the preview grid).
+    index: u32,
+    use_step_counter: u32,
+    _pad0: u32,
+    _pad1: u32,
+}
+
+struct Counter {
+    step: u32,
+}
+
+@group(0) @binding(0) var<storage, read_write> z: array<f32>;
+@group(0) @binding(1) var<storage, read> counter: Counter;
+@group(0) @binding(2) var<uniform> p: Params;
+
+// (hi, lo) words of the 64-bit product, from 16-bit halves: WGSL has no 64-bit integers.
+fn mul_wide(a: u32, b: u32) -> vec2<u32> {
+    let a_lo = a & 0xffffu;
+    let a_hi = a >> 16u;
+    let b_lo = b & 0xffffu;
+    let b_hi = b >> 16u;
+    let lo_hi = a_lo * b_hi;
+    let hi_lo = a_hi * b_lo;
+    let mid = ((a_lo * b_lo) >> 16u) + (lo_hi & 0xffffu) + (hi_lo & 0xffffu);
+    let hi = a_hi * b_hi + (lo_hi >> 16u) + (hi_lo >> 16u) + (mid >> 16u);
+    return vec2<u32>(hi, a * b);
+}
+
+fn philox4x32(counter_in: vec4<u32>, key_in: vec2<u32>) -> vec4<u32> {
+    var c = counter_in;
+    var k = key_in;
+    for (var round = 0u; round < 10u; round++) {
+        if (round > 0u) {
+            k += vec2<u32>(0x9E3779B9u, 0xBB67AE85u);
+        }
+        let p0 = mul_wide(0xD2511F53u, c.x);
+        let p1 = mul_wide(0xCD9E8D57u, c.z);
+        c = vec4<u32>(p1.x ^ c.y ^ k.x, p1.y, p0.x ^ c.w ^ k.y, p0.y);
+    }
+    return c;
+}
+
+fn unit_open(bits: u32) -> f32 {
+    return (f32(bits >> 8u) + 0.5) * (1.0 / 16777216.0);
+}
+
+fn normal_pair(bits0: u32, bits1: u32) -> vec2<f32> {
+    let radius = sqrt(-2.0 * log(unit_open(bits0)));
+    let angle = 6.2831855 * unit_open(bits1);
+    return vec2<f32>(radius * cos(angle), radius * sin(angle));
+}
+
+// One invocation per group of four outputs (one Philox call); 64 per workgroup
+// keeps a 64×100 batch (1600 groups) spread over 25 workgroups.
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let group = gid.x;
+    if (group * 4u >= p.count) {
+        return;
+    }
+    let index = select(p.index, counter.step, p.use_step_counter != 0u);
+    let w = philox4x32(vec4<u32>(group, index, p.stream, 0u), vec2<u32>(p.seed_lo, p.seed_hi));
+    let n01 = normal_pair(w.x, w.y);
+    let n23 = normal_pair(w.z, w.w);
+    let values = array<f32, 4>(n01.x, n01.y, n23.x, n23.y);
+    for (var j = 0u; j < 4u; j++) {
+        let i = group * 4u + j;
+        if (i < p.count) {
+            z[i] = values[j];
+        }
+    }
+}

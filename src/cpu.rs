@@ -1,0 +1,183 @@
+//! The CPU backend: runs the training plan by calling each kernel's CPU reference.
+//! It is what the GPU backend is checked against, and what trains where no GPU is.
+
+use crate::kernels::adam::adam_cpu;
+use crate::kernels::bce::{bce_cpu, STAT_SLOTS};
+use crate::kernels::bias_grad::bias_grad_cpu;
+use crate::kernels::gather::gather_cpu;
+use crate::kernels::matmul::matmul_cpu;
+use crate::kernels::noise::noise_cpu;
+use crate::mnist::Dataset;
+use crate::plan::{BufferId, NetworkBuffers, Op, Plan};
+use crate::rng;
+use crate::state::{NetworkState, Stats, TrainingState};
+
+pub struct CpuTrainer {
+    plan: Plan,
+    memory: Memory,
+    image_count: usize,
+    order_epoch: Option<u32>,
+    stats_steps: u32,
+}
+
+/// What the ops read and write: the plan's buffers plus the backend's own state.
+struct Memory {
+    buffers: Vec<Vec<f32>>,
+    images: Vec<u8>,
+    order: Vec<u32>,
+    step: u32,
+    stats: [f32; STAT_SLOTS],
+}
+
+impl CpuTrainer {
+    pub fn new(plan: Plan, data: &Dataset, state: &TrainingState) -> Self {
+        let buffers = plan.buffers.iter().map(|b| vec![0.0; b.len]).collect();
+        let memory = Memory {
+            buffers,
+            images: data.images.clone(),
+            order: Vec::new(),
+            step: state.step,
+            stats: [0.0; STAT_SLOTS],
+        };
+        let mut trainer = CpuTrainer {
+            plan,
+            memory,
+            image_count: data.count,
+            order_epoch: None,
+            stats_steps: 0,
+        };
+        trainer.load_network(trainer.plan.generator_buffers, &state.generator);
+        trainer.load_network(trainer.plan.discriminator_buffers, &state.discriminator);
+        trainer
+    }
+
+    fn load_network(&mut self, ids: NetworkBuffers, net: &NetworkState) {
+        let buffers = &mut self.memory.buffers;
+        buffers[ids.params.0].copy_from_slice(&net.params);
+        buffers[ids.exp_avg.0].copy_from_slice(&net.exp_avg);
+        buffers[ids.exp_avg_sq.0].copy_from_slice(&net.exp_avg_sq);
+    }
+
+    pub fn step(&self) -> u32 {
+        self.memory.step
+    }
+
+    pub fn train(&mut self, steps: u32) {
+        for _ in 0..steps {
+            let epoch = self.memory.step / self.plan.steps_per_epoch;
+            if self.order_epoch != Some(epoch) {
+                self.memory.order =
+                    rng::epoch_order(self.plan.config.seed, epoch, self.image_count);
+                self.order_epoch = Some(epoch);
+            }
+            for op in &self.plan.step {
+                self.memory.execute(op);
+            }
+            self.stats_steps += 1;
+        }
+    }
+
+    /// Means since the last call, then starts a new window.
+    pub fn take_stats(&mut self) -> Stats {
+        let stats = Stats::from_sums(self.memory.stats, self.stats_steps);
+        self.memory.stats = [0.0; STAT_SLOTS];
+        self.stats_steps = 0;
+        stats
+    }
+
+    /// G on the fixed preview latents: [rows, pixels] in [-1, 1].
+    pub fn preview(&mut self) -> Vec<f32> {
+        for op in &self.plan.preview {
+            self.memory.execute(op);
+        }
+        self.memory.buffers[self.plan.preview_images.0].clone()
+    }
+
+    pub fn state(&self) -> TrainingState {
+        let buffers = &self.memory.buffers;
+        let network = |ids: NetworkBuffers| NetworkState {
+            params: buffers[ids.params.0].clone(),
+            exp_avg: buffers[ids.exp_avg.0].clone(),
+            exp_avg_sq: buffers[ids.exp_avg_sq.0].clone(),
+        };
+        TrainingState {
+            config: self.plan.config.clone(),
+            step: self.memory.step,
+            generator: network(self.plan.generator_buffers),
+            discriminator: network(self.plan.discriminator_buffers),
+        }
+    }
+}
+
+impl Memory {
+    fn execute(&mut self, op: &Op) {
+        let step = self.step;
+        match *op {
+            Op::Gather { params, batch } => {
+                gather_cpu(
+                    &params,
+                    step,
+                    &self.images,
+                    &self.order,
+                    &mut self.buffers[batch.0],
+                );
+            }
+            Op::Noise { params, z } => noise_cpu(&params, step, &mut self.buffers[z.0]),
+            Op::Matmul {
+                params,
+                a,
+                b,
+                bias,
+                gate,
+                c,
+            } => {
+                let mut out = self.take(c);
+                let bufs = &self.buffers;
+                matmul_cpu(
+                    &params,
+                    &bufs[a.0],
+                    &bufs[b.0],
+                    &bufs[bias.0],
+                    &bufs[gate.0],
+                    &mut out,
+                );
+                self.buffers[c.0] = out;
+            }
+            Op::BiasGrad { params, dy, db } => {
+                let mut out = self.take(db);
+                bias_grad_cpu(&params, &self.buffers[dy.0], &mut out);
+                self.buffers[db.0] = out;
+            }
+            Op::Bce {
+                params,
+                logits,
+                grad,
+            } => {
+                let mut out = self.take(grad);
+                bce_cpu(&params, &self.buffers[logits.0], &mut out, &mut self.stats);
+                self.buffers[grad.0] = out;
+            }
+            Op::Adam {
+                params,
+                param,
+                grad,
+                exp_avg,
+                exp_avg_sq,
+            } => {
+                let (mut p, mut m, mut v) =
+                    (self.take(param), self.take(exp_avg), self.take(exp_avg_sq));
+                adam_cpu(&params, step, &mut p, &self.buffers[grad.0], &mut m, &mut v);
+                self.buffers[param.0] = p;
+                self.buffers[exp_avg.0] = m;
+                self.buffers[exp_avg_sq.0] = v;
+            }
+            Op::AdvanceStep => self.step += 1,
+        }
+    }
+
+    /// Moves a buffer out so it can be written while the others are read;
+    /// the plan never lets an op read the buffer it writes.
+    fn take(&mut self, id: BufferId) -> Vec<f32> {
+        std::mem::take(&mut self.buffers[id.0])
+    }
+}

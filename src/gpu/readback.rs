@@ -1,0 +1,115 @@
+//! Reading GPU buffers back without blocking a browser: `map_async` completes a
+//! future. Natively nothing drives the device by itself, so the future polls it.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+
+use crate::error::{Error, Result};
+
+#[derive(Default)]
+struct MapSlot {
+    result: Option<std::result::Result<(), wgpu::BufferAsyncError>>,
+    waker: Option<Waker>,
+}
+
+/// Starts mapping `buffer` for reading; the returned handle says when it is ready.
+pub fn start_map(buffer: &wgpu::Buffer) -> PendingMap {
+    let slot = Arc::new(Mutex::new(MapSlot::default()));
+    let callback_slot = slot.clone();
+    buffer
+        .slice(..)
+        .map_async(wgpu::MapMode::Read, move |result| {
+            if let Ok(mut s) = callback_slot.lock() {
+                s.result = Some(result);
+                if let Some(waker) = s.waker.take() {
+                    waker.wake();
+                }
+            }
+        });
+    PendingMap { slot }
+}
+
+pub struct PendingMap {
+    slot: Arc<Mutex<MapSlot>>,
+}
+
+impl PendingMap {
+    /// `None` while the GPU is still busy; never blocks.
+    pub fn try_finish(&self, device: &wgpu::Device) -> Option<Result<()>> {
+        #[cfg(not(target_arch = "wasm32"))]
+        let _ = device.poll(wgpu::PollType::Poll);
+        #[cfg(target_arch = "wasm32")]
+        let _ = device;
+        let mut slot = self.slot.lock().ok()?;
+        slot.result
+            .take()
+            .map(|r| r.map_err(|_| Error::new("the GPU could not map a buffer for reading")))
+    }
+
+    /// Resolves once mapped; natively it waits on the device, in a browser it yields.
+    pub fn finished<'a>(
+        &'a self,
+        device: &'a wgpu::Device,
+    ) -> impl Future<Output = Result<()>> + 'a {
+        MapFuture {
+            pending: self,
+            device,
+        }
+    }
+}
+
+struct MapFuture<'a> {
+    pending: &'a PendingMap,
+    device: &'a wgpu::Device,
+}
+
+impl Future for MapFuture<'_> {
+    type Output = Result<()>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        #[cfg(not(target_arch = "wasm32"))]
+        let _ = self.device.poll(wgpu::PollType::wait_indefinitely());
+        let Ok(mut slot) = self.pending.slot.lock() else {
+            return Poll::Ready(Err(Error::new("the GPU readback state was poisoned")));
+        };
+        match slot.result.take() {
+            Some(r) => {
+                Poll::Ready(r.map_err(|_| Error::new("the GPU could not map a buffer for reading")))
+            }
+            None => {
+                slot.waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+}
+
+/// Copies `len` bytes of `source` into a fresh staging buffer and reads them back.
+/// For rare reads (checkpoints, previews); the training loop never calls it.
+pub async fn read_buffer(
+    device: &wgpu::Device,
+    queue: &wgpu::Queue,
+    source: &wgpu::Buffer,
+    len: u64,
+) -> Result<Vec<u8>> {
+    let staging = device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("readback"),
+        size: len,
+        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    let mut encoder = device.create_command_encoder(&Default::default());
+    encoder.copy_buffer_to_buffer(source, 0, &staging, 0, len);
+    queue.submit([encoder.finish()]);
+    let pending = start_map(&staging);
+    pending.finished(device).await?;
+    let bytes = staging
+        .slice(..)
+        .get_mapped_range()
+        .map_err(|e| Error::new(format!("the GPU readback could not be mapped: {e:?}")))?
+        .to_vec();
+    staging.unmap();
+    Ok(bytes)
+}

@@ -1,0 +1,409 @@
+//! The training plan on the GPU: every buffer, uniform, bind group and pipeline is
+//! made once in `new`; a training step is then only dispatches, many per submission.
+
+use wgpu::util::DeviceExt;
+
+use super::readback::{read_buffer, start_map, PendingMap};
+use super::GpuContext;
+use crate::error::{Error, Result};
+use crate::kernels::adam::Adam;
+use crate::kernels::bce::{Bce, STAT_SLOTS};
+use crate::kernels::bias_grad::BiasGrad;
+use crate::kernels::gather::{pack_bytes, Gather};
+use crate::kernels::matmul::Matmul;
+use crate::kernels::noise::Noise;
+use crate::kernels::step_counter::StepCounter;
+use crate::kernels::Kernel;
+use crate::mnist::Dataset;
+use crate::plan::{NetworkBuffers, Op, Plan};
+use crate::rng;
+use crate::state::{NetworkState, Stats, TrainingState};
+
+/// One pipeline per kernel family.
+struct Kernels {
+    matmul: Matmul,
+    bias_grad: BiasGrad,
+    bce: Bce,
+    adam: Adam,
+    noise: Noise,
+    gather: Gather,
+    step_counter: StepCounter,
+}
+
+struct Dispatch {
+    pipeline: wgpu::ComputePipeline,
+    bind_group: wgpu::BindGroup,
+    workgroups: [u32; 3],
+}
+
+/// A stats read in flight: the copy taken after `steps` steps, still mapping.
+struct PendingStats {
+    steps: u32,
+    map: PendingMap,
+}
+
+pub struct GpuTrainer {
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    plan: Plan,
+    buffers: Vec<wgpu::Buffer>,
+    order: wgpu::Buffer,
+    stats: wgpu::Buffer,
+    stats_staging: wgpu::Buffer,
+    step_dispatches: Vec<Dispatch>,
+    preview_dispatches: Vec<Dispatch>,
+    image_count: usize,
+    /// Steps recorded so far: the CPU knows the step without reading the GPU's counter.
+    step: u32,
+    order_epoch: Option<u32>,
+    steps_since_stats: u32,
+    pending_stats: Option<PendingStats>,
+}
+
+const STORAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
+    .union(wgpu::BufferUsages::COPY_SRC)
+    .union(wgpu::BufferUsages::COPY_DST);
+
+impl GpuTrainer {
+    /// Uploads the training set and `state`, and builds everything the step needs.
+    pub async fn new(
+        gpu: &GpuContext,
+        plan: Plan,
+        data: &Dataset,
+        state: &TrainingState,
+    ) -> Result<GpuTrainer> {
+        let device = &gpu.device;
+        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let memory_scope = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let trainer = Self::build(gpu, plan, data, state);
+        if let Some(e) = memory_scope.pop().await {
+            return Err(Error::new(format!(
+                "the GPU ran out of memory while setting up training: {e}"
+            )));
+        }
+        if let Some(e) = scope.pop().await {
+            return Err(Error::new(format!(
+                "the GPU rejected the training setup: {e}"
+            )));
+        }
+        Ok(trainer)
+    }
+
+    fn build(gpu: &GpuContext, plan: Plan, data: &Dataset, state: &TrainingState) -> GpuTrainer {
+        let device = &gpu.device;
+        let kernels = Kernels {
+            matmul: Matmul::new(device),
+            bias_grad: BiasGrad::new(device),
+            bce: Bce::new(device),
+            adam: Adam::new(device),
+            noise: Noise::new(device),
+            gather: Gather::new(device),
+            step_counter: StepCounter::new(device),
+        };
+        let buffers: Vec<wgpu::Buffer> = plan
+            .buffers
+            .iter()
+            .map(|spec| {
+                device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some(&spec.name),
+                    size: (spec.len.max(1) * 4) as u64,
+                    usage: STORAGE,
+                    mapped_at_creation: false,
+                })
+            })
+            .collect();
+        let init = |label: &str, contents: &[u8], usage| {
+            device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(label),
+                contents,
+                usage,
+            })
+        };
+        let images = init(
+            "images",
+            bytemuck::cast_slice(&pack_bytes(&data.images)),
+            STORAGE,
+        );
+        let order = init(
+            "order",
+            bytemuck::cast_slice(&vec![0u32; data.count]),
+            STORAGE,
+        );
+        let counter = init(
+            "step counter",
+            bytemuck::bytes_of(&[state.step, 0, 0, 0]),
+            STORAGE,
+        );
+        let stats = init("stats", bytemuck::cast_slice(&[0f32; STAT_SLOTS]), STORAGE);
+        let stats_staging = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("stats staging"),
+            size: (STAT_SLOTS * 4) as u64,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+
+        let dispatch = |op: &Op| -> Dispatch {
+            let uniform = |bytes: &[u8]| init("params", bytes, wgpu::BufferUsages::UNIFORM);
+            let b = |id: crate::plan::BufferId| &buffers[id.0];
+            let (kernel, bind_group, workgroups): (&Kernel, wgpu::BindGroup, [u32; 3]) = match op {
+                Op::Gather { params, batch } => {
+                    let u = uniform(bytemuck::bytes_of(params));
+                    let k = &kernels.gather.0;
+                    (
+                        k,
+                        k.bind(device, &[&images, &order, &counter, b(*batch), &u]),
+                        Gather::workgroups(params),
+                    )
+                }
+                Op::Noise { params, z } => {
+                    let u = uniform(bytemuck::bytes_of(params));
+                    let k = &kernels.noise.0;
+                    (
+                        k,
+                        k.bind(device, &[b(*z), &counter, &u]),
+                        Noise::workgroups(params),
+                    )
+                }
+                Op::Matmul {
+                    params,
+                    a,
+                    b: rhs,
+                    bias,
+                    gate,
+                    c,
+                } => {
+                    let u = uniform(bytemuck::bytes_of(params));
+                    let k = &kernels.matmul.0;
+                    let group = k.bind(device, &[b(*a), b(*rhs), b(*bias), b(*gate), b(*c), &u]);
+                    (k, group, Matmul::workgroups(params))
+                }
+                Op::BiasGrad { params, dy, db } => {
+                    let u = uniform(bytemuck::bytes_of(params));
+                    let k = &kernels.bias_grad.0;
+                    (
+                        k,
+                        k.bind(device, &[b(*dy), b(*db), &u]),
+                        BiasGrad::workgroups(params),
+                    )
+                }
+                Op::Bce {
+                    params,
+                    logits,
+                    grad,
+                } => {
+                    let u = uniform(bytemuck::bytes_of(params));
+                    let k = &kernels.bce.0;
+                    (
+                        k,
+                        k.bind(device, &[b(*logits), b(*grad), &stats, &u]),
+                        Bce::workgroups(),
+                    )
+                }
+                Op::Adam {
+                    params,
+                    param,
+                    grad,
+                    exp_avg,
+                    exp_avg_sq,
+                } => {
+                    let u = uniform(bytemuck::bytes_of(params));
+                    let k = &kernels.adam.0;
+                    let group = k.bind(
+                        device,
+                        &[
+                            b(*param),
+                            b(*grad),
+                            b(*exp_avg),
+                            b(*exp_avg_sq),
+                            &counter,
+                            &u,
+                        ],
+                    );
+                    (k, group, Adam::workgroups(params))
+                }
+                Op::AdvanceStep => {
+                    let k = &kernels.step_counter.0;
+                    (k, k.bind(device, &[&counter]), [1, 1, 1])
+                }
+            };
+            Dispatch {
+                pipeline: kernel.pipeline().clone(),
+                bind_group,
+                workgroups,
+            }
+        };
+        let step_dispatches = plan.step.iter().map(dispatch).collect();
+        let preview_dispatches = plan.preview.iter().map(dispatch).collect();
+
+        let trainer = GpuTrainer {
+            device: gpu.device.clone(),
+            queue: gpu.queue.clone(),
+            buffers,
+            order,
+            stats,
+            stats_staging,
+            step_dispatches,
+            preview_dispatches,
+            image_count: data.count,
+            step: state.step,
+            order_epoch: None,
+            steps_since_stats: 0,
+            pending_stats: None,
+            plan,
+        };
+        trainer.upload_network(trainer.plan.generator_buffers, &state.generator);
+        trainer.upload_network(trainer.plan.discriminator_buffers, &state.discriminator);
+        trainer
+    }
+
+    fn upload_network(&self, ids: NetworkBuffers, net: &NetworkState) {
+        let write = |id: crate::plan::BufferId, data: &[f32]| {
+            self.queue
+                .write_buffer(&self.buffers[id.0], 0, bytemuck::cast_slice(data));
+        };
+        write(ids.params, &net.params);
+        write(ids.exp_avg, &net.exp_avg);
+        write(ids.exp_avg_sq, &net.exp_avg_sq);
+    }
+
+    pub fn step(&self) -> u32 {
+        self.step
+    }
+
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// Records `steps` training steps and submits them, one submission per epoch
+    /// segment: the only upload is the shuffle order, once per epoch.
+    pub fn train(&mut self, steps: u32) {
+        let per_epoch = self.plan.steps_per_epoch;
+        let mut remaining = steps;
+        while remaining > 0 {
+            let epoch = self.step / per_epoch;
+            if self.order_epoch != Some(epoch) {
+                let order = rng::epoch_order(self.plan.config.seed, epoch, self.image_count);
+                self.queue
+                    .write_buffer(&self.order, 0, bytemuck::cast_slice(&order));
+                self.order_epoch = Some(epoch);
+            }
+            let count = remaining.min(per_epoch - self.step % per_epoch);
+            self.submit(&self.step_dispatches, count);
+            self.step += count;
+            self.steps_since_stats += count;
+            remaining -= count;
+        }
+    }
+
+    fn submit(&self, dispatches: &[Dispatch], repeats: u32) {
+        let mut encoder = self.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = encoder.begin_compute_pass(&Default::default());
+            for _ in 0..repeats {
+                for d in dispatches {
+                    pass.set_pipeline(&d.pipeline);
+                    pass.set_bind_group(0, &d.bind_group, &[]);
+                    let [x, y, z] = d.workgroups;
+                    pass.dispatch_workgroups(x, y, z);
+                }
+            }
+        }
+        self.queue.submit([encoder.finish()]);
+    }
+
+    /// Compute dispatches in one training step.
+    pub fn dispatches_per_step(&self) -> usize {
+        self.step_dispatches.len()
+    }
+
+    /// Asks for the stats accumulated since the last request: a copy and a reset are
+    /// queued behind the steps recorded so far, and the copy is mapped asynchronously.
+    /// Does nothing while an earlier request is still in flight.
+    pub fn request_stats(&mut self) {
+        if self.pending_stats.is_some() {
+            return;
+        }
+        let mut encoder = self.device.create_command_encoder(&Default::default());
+        encoder.copy_buffer_to_buffer(
+            &self.stats,
+            0,
+            &self.stats_staging,
+            0,
+            (STAT_SLOTS * 4) as u64,
+        );
+        encoder.clear_buffer(&self.stats, 0, None);
+        self.queue.submit([encoder.finish()]);
+        let map = start_map(&self.stats_staging);
+        self.pending_stats = Some(PendingStats {
+            steps: self.steps_since_stats,
+            map,
+        });
+        self.steps_since_stats = 0;
+    }
+
+    /// The requested stats once the GPU has produced them; never blocks.
+    pub fn poll_stats(&mut self) -> Option<Result<Stats>> {
+        let result = self.pending_stats.as_ref()?.map.try_finish(&self.device)?;
+        let pending = self.pending_stats.take()?;
+        let read = result.and_then(|()| {
+            let view = self.stats_staging.slice(..).get_mapped_range();
+            let view =
+                view.map_err(|e| Error::new(format!("the stats could not be mapped: {e:?}")))?;
+            let mut sums = [0.0; STAT_SLOTS];
+            sums.copy_from_slice(bytemuck::cast_slice(&view));
+            Ok(sums)
+        });
+        self.stats_staging.unmap();
+        Some(read.map(|sums| Stats::from_sums(sums, pending.steps)))
+    }
+
+    /// Requests stats and waits for them (natively blocking, in a browser yielding).
+    pub async fn read_stats(&mut self) -> Result<Stats> {
+        self.request_stats();
+        if let Some(pending) = &self.pending_stats {
+            pending.map.finished(&self.device).await?;
+        }
+        self.poll_stats()
+            .unwrap_or_else(|| Err(Error::new("the stats readback did not complete")))
+    }
+
+    /// Runs G on the fixed preview latents; the images stay on the GPU in `preview_buffer`.
+    pub fn render_preview(&self) {
+        self.submit(&self.preview_dispatches, 1);
+    }
+
+    /// [64, pixels] preview images in [-1, 1], read back after `render_preview`.
+    pub async fn read_preview(&self) -> Result<Vec<f32>> {
+        self.read_f32(self.plan.preview_images).await
+    }
+
+    pub fn preview_buffer(&self) -> &wgpu::Buffer {
+        &self.buffers[self.plan.preview_images.0]
+    }
+
+    async fn read_f32(&self, id: crate::plan::BufferId) -> Result<Vec<f32>> {
+        let len = (self.plan.buffer_len(id) * 4) as u64;
+        let bytes = read_buffer(&self.device, &self.queue, &self.buffers[id.0], len).await?;
+        Ok(bytemuck::pod_collect_to_vec(&bytes))
+    }
+
+    /// Parameters and optimizer state after every step recorded so far.
+    pub async fn read_state(&self) -> Result<TrainingState> {
+        let mut networks = Vec::new();
+        for ids in [self.plan.generator_buffers, self.plan.discriminator_buffers] {
+            networks.push(NetworkState {
+                params: self.read_f32(ids.params).await?,
+                exp_avg: self.read_f32(ids.exp_avg).await?,
+                exp_avg_sq: self.read_f32(ids.exp_avg_sq).await?,
+            });
+        }
+        let discriminator = networks.pop().expect("two networks");
+        let generator = networks.pop().expect("two networks");
+        Ok(TrainingState {
+            config: self.plan.config.clone(),
+            step: self.step,
+            generator,
+            discriminator,
+        })
+    }
+}

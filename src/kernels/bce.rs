@@ -1,0 +1,83 @@
+//! Binary cross-entropy on logits with the sigmoid fused in (`shaders/bce.wgsl`).
+//!
+//! loss(x, y) = max(x, 0) − x·y + ln(1 + e^−|x|), which equals PyTorch's
+//! `BCELoss(sigmoid(x), y)` wherever that is finite and unclamped. They part where
+//! the f32 sigmoid saturates: for x ≳ 17 (or x ≲ −88) PyTorch's log(1 − p) (or log p)
+//! hits its −100 clamp, so it reports a loss of 100 and a vanishing gradient,
+//! while this form keeps the exact loss |x| and the gradient ±1/n.
+
+use bytemuck::{Pod, Zeroable};
+
+use super::{Access, Kernel};
+use crate::activation::sigmoid;
+
+/// Where the running sums live in the stats buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum StatSlot {
+    DiscriminatorLoss = 0,
+    GeneratorLoss = 1,
+    /// Mean D(x) on real images.
+    ProbabilityReal = 2,
+    /// Mean D(G(z)) on generated images, before the discriminator update.
+    ProbabilityFake = 3,
+}
+
+pub const STAT_SLOTS: usize = 4;
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct BceParams {
+    pub n: u32,
+    /// Rows [0, positives) have target 1, the rest target 0.
+    pub positives: u32,
+    pub loss_slot: u32,
+    pub record_probabilities: u32,
+}
+
+/// The CPU reference: the gradient of the mean loss, and the stats added to `stats`.
+pub fn bce_cpu(p: &BceParams, logits: &[f32], grad: &mut [f32], stats: &mut [f32; STAT_SLOTS]) {
+    let n = p.n as usize;
+    let inv_n = 1.0 / p.n as f32;
+    let (mut loss, mut prob_pos, mut prob_neg) = (0.0f32, 0.0f32, 0.0f32);
+    for (i, (&x, g)) in logits[..n].iter().zip(&mut grad[..n]).enumerate() {
+        let positive = i < p.positives as usize;
+        let y = if positive { 1.0 } else { 0.0 };
+        let prob = sigmoid(x);
+        *g = (prob - y) * inv_n;
+        loss += x.max(0.0) - x * y + (1.0 + (-x.abs()).exp()).ln();
+        if positive {
+            prob_pos += prob;
+        } else {
+            prob_neg += prob;
+        }
+    }
+    stats[p.loss_slot as usize] += loss * inv_n;
+    if p.record_probabilities != 0 {
+        stats[StatSlot::ProbabilityReal as usize] += prob_pos / p.positives as f32;
+        stats[StatSlot::ProbabilityFake as usize] += prob_neg / (p.n - p.positives) as f32;
+    }
+}
+
+pub struct Bce(pub Kernel);
+
+impl Bce {
+    pub fn new(device: &wgpu::Device) -> Self {
+        use Access::*;
+        let source = concat!(
+            include_str!("../../shaders/activation.wgsl"),
+            include_str!("../../shaders/bce.wgsl")
+        );
+        Bce(Kernel::new(
+            device,
+            "bce",
+            source,
+            &[Read, ReadWrite, ReadWrite, Uniform],
+        ))
+    }
+
+    /// One workgroup: see the shader.
+    pub fn workgroups() -> [u32; 3] {
+        [1, 1, 1]
+    }
+}

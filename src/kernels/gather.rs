@@ -1,0 +1,57 @@
+//! The batch gather from the GPU-resident training set (`shaders/gather.wgsl`).
+
+use bytemuck::{Pod, Zeroable};
+
+use super::{groups, Access, Kernel};
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct GatherParams {
+    pub batch: u32,
+    pub pixels: u32,
+    pub steps_per_epoch: u32,
+    pub _pad: u32,
+}
+
+/// `images` holds one byte per pixel; `order` is the current epoch's shuffle.
+pub fn gather_cpu(p: &GatherParams, step: u32, images: &[u8], order: &[u32], batch: &mut [f32]) {
+    let (rows, pixels) = (p.batch as usize, p.pixels as usize);
+    let first = (step % p.steps_per_epoch) as usize * rows;
+    for (row, out) in batch.chunks_mut(pixels).take(rows).enumerate() {
+        let image = order[first + row] as usize;
+        for (v, &byte) in out.iter_mut().zip(&images[image * pixels..][..pixels]) {
+            *v = (f32::from(byte) / 255.0 - 0.5) / 0.5;
+        }
+    }
+}
+
+/// Bytes packed four to a little-endian u32, the layout the shader reads.
+pub fn pack_bytes(bytes: &[u8]) -> Vec<u32> {
+    bytes
+        .chunks(4)
+        .map(|c| {
+            c.iter()
+                .rev()
+                .fold(0u32, |word, &b| (word << 8) | u32::from(b))
+        })
+        .collect()
+}
+
+pub struct Gather(pub Kernel);
+
+impl Gather {
+    pub fn new(device: &wgpu::Device) -> Self {
+        use Access::*;
+        let source = include_str!("../../shaders/gather.wgsl");
+        Gather(Kernel::new(
+            device,
+            "gather",
+            source,
+            &[Read, Read, Read, ReadWrite, Uniform],
+        ))
+    }
+
+    pub fn workgroups(p: &GatherParams) -> [u32; 3] {
+        [groups(p.batch as usize * p.pixels as usize, 256), 1, 1]
+    }
+}

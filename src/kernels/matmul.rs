@@ -1,0 +1,256 @@
+//! Tiled matrix product with a fused epilogue (`shaders/matmul.wgsl`).
+
+use bytemuck::{Pod, Zeroable};
+
+use super::{check_view, groups, Access, Kernel};
+use crate::activation::Activation;
+
+/// C[i, j] = epilogue(Σ_k A[i, k] · B[k, j]) with A[i, k] = a[a_offset + i·a_row_stride +
+/// k·a_col_stride] and likewise B, so a transposed operand is just swapped strides.
+/// Field order matches `Params` in the shader.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct MatmulParams {
+    pub m: u32,
+    pub n: u32,
+    pub k: u32,
+    pub has_bias: u32,
+    pub a_offset: u32,
+    pub a_row_stride: u32,
+    pub a_col_stride: u32,
+    pub b_offset: u32,
+    pub b_row_stride: u32,
+    pub b_col_stride: u32,
+    pub c_offset: u32,
+    pub c_row_stride: u32,
+    pub bias_offset: u32,
+    pub gate_offset: u32,
+    pub gate_row_stride: u32,
+    pub activation: u32,
+    pub gate_activation: u32,
+    pub _pad: [u32; 3],
+}
+
+/// A row-major matrix inside a larger buffer.
+#[derive(Clone, Copy, Debug)]
+pub struct View {
+    pub offset: usize,
+    pub rows: usize,
+    pub cols: usize,
+}
+
+impl View {
+    pub fn new(offset: usize, rows: usize, cols: usize) -> Self {
+        View { offset, rows, cols }
+    }
+}
+
+impl MatmulParams {
+    /// Y = act(X · Wᵀ + b), the forward pass of `nn.Linear`: X [m, k], W [n, k].
+    pub fn linear_forward(
+        x: View,
+        weight: View,
+        bias_offset: usize,
+        y: View,
+        act: Activation,
+    ) -> Self {
+        assert!(x.cols == weight.cols && y.rows == x.rows && y.cols == weight.rows);
+        MatmulParams {
+            m: x.rows as u32,
+            n: weight.rows as u32,
+            k: x.cols as u32,
+            has_bias: 1,
+            a_offset: x.offset as u32,
+            a_row_stride: x.cols as u32,
+            a_col_stride: 1,
+            b_offset: weight.offset as u32,
+            b_row_stride: 1,
+            b_col_stride: weight.cols as u32,
+            c_offset: y.offset as u32,
+            c_row_stride: y.cols as u32,
+            bias_offset: bias_offset as u32,
+            activation: act as u32,
+            ..Default::default()
+        }
+    }
+
+    /// dX = (dY · W) ⊙ gate'(gate): the gradient reaching the previous layer's
+    /// pre-activation, where `gate` holds that layer's output. dY [m, n], W [n, k].
+    pub fn input_gradient(
+        dy: View,
+        weight: View,
+        gate: View,
+        gate_act: Activation,
+        dx: View,
+    ) -> Self {
+        assert!(dy.cols == weight.rows && dx.rows == dy.rows && dx.cols == weight.cols);
+        assert!(gate.rows == dx.rows && gate.cols == dx.cols);
+        MatmulParams {
+            m: dy.rows as u32,
+            n: weight.cols as u32,
+            k: dy.cols as u32,
+            a_offset: dy.offset as u32,
+            a_row_stride: dy.cols as u32,
+            a_col_stride: 1,
+            b_offset: weight.offset as u32,
+            b_row_stride: weight.cols as u32,
+            b_col_stride: 1,
+            c_offset: dx.offset as u32,
+            c_row_stride: dx.cols as u32,
+            gate_offset: gate.offset as u32,
+            gate_row_stride: gate.cols as u32,
+            gate_activation: gate_act as u32,
+            ..Default::default()
+        }
+    }
+
+    /// dW = dYᵀ · X, the weight gradient of `nn.Linear`: dY [rows, n], X [rows, k].
+    pub fn weight_gradient(dy: View, x: View, dw: View) -> Self {
+        assert!(dy.rows == x.rows && dw.rows == dy.cols && dw.cols == x.cols);
+        MatmulParams {
+            m: dy.cols as u32,
+            n: x.cols as u32,
+            k: dy.rows as u32,
+            a_offset: dy.offset as u32,
+            a_row_stride: 1,
+            a_col_stride: dy.cols as u32,
+            b_offset: x.offset as u32,
+            b_row_stride: x.cols as u32,
+            b_col_stride: 1,
+            c_offset: dw.offset as u32,
+            c_row_stride: dw.cols as u32,
+            ..Default::default()
+        }
+    }
+
+    fn activation(&self) -> Activation {
+        activation_from_u32(self.activation)
+    }
+
+    fn gate_activation(&self) -> Activation {
+        activation_from_u32(self.gate_activation)
+    }
+}
+
+fn activation_from_u32(value: u32) -> Activation {
+    match value {
+        1 => Activation::LeakyRelu,
+        2 => Activation::Tanh,
+        3 => Activation::Sigmoid,
+        _ => Activation::Identity,
+    }
+}
+
+/// The CPU reference: a GEMM from `matrixmultiply`, then the same epilogue as the shader.
+pub fn matmul_cpu(
+    p: &MatmulParams,
+    a: &[f32],
+    b: &[f32],
+    bias: &[f32],
+    gate: &[f32],
+    c: &mut [f32],
+) {
+    let (m, n, k) = (p.m as usize, p.n as usize, p.k as usize);
+    let u = |x: u32| x as usize;
+    check_view(
+        "matmul A",
+        a.len(),
+        u(p.a_offset),
+        m,
+        k,
+        u(p.a_row_stride),
+        u(p.a_col_stride),
+    );
+    check_view(
+        "matmul B",
+        b.len(),
+        u(p.b_offset),
+        k,
+        n,
+        u(p.b_row_stride),
+        u(p.b_col_stride),
+    );
+    check_view(
+        "matmul C",
+        c.len(),
+        u(p.c_offset),
+        m,
+        n,
+        u(p.c_row_stride),
+        1,
+    );
+    if p.has_bias != 0 {
+        check_view("matmul bias", bias.len(), u(p.bias_offset), 1, n, 0, 1);
+    }
+    if p.gate_activation != 0 {
+        check_view(
+            "matmul gate",
+            gate.len(),
+            u(p.gate_offset),
+            m,
+            n,
+            u(p.gate_row_stride),
+            1,
+        );
+    }
+    if m == 0 || n == 0 {
+        return;
+    }
+    // SAFETY: every element sgemm reads or writes lies inside its slice (checked above),
+    // and `c` is a distinct, exclusively borrowed slice.
+    unsafe {
+        matrixmultiply::sgemm(
+            m,
+            k,
+            n,
+            1.0,
+            a.as_ptr().add(u(p.a_offset)),
+            p.a_row_stride as isize,
+            p.a_col_stride as isize,
+            b.as_ptr().add(u(p.b_offset)),
+            p.b_row_stride as isize,
+            p.b_col_stride as isize,
+            0.0,
+            c.as_mut_ptr().add(u(p.c_offset)),
+            p.c_row_stride as isize,
+            1,
+        );
+    }
+    let (act, gate_act) = (p.activation(), p.gate_activation());
+    for i in 0..m {
+        let row = &mut c[u(p.c_offset) + i * u(p.c_row_stride)..][..n];
+        for (j, v) in row.iter_mut().enumerate() {
+            if p.has_bias != 0 {
+                *v += bias[u(p.bias_offset) + j];
+            }
+            *v = act.forward(*v);
+            if gate_act != Activation::Identity {
+                let y = gate[u(p.gate_offset) + i * u(p.gate_row_stride) + j];
+                *v *= gate_act.derivative_from_output(y);
+            }
+        }
+    }
+}
+
+pub struct Matmul(pub Kernel);
+
+impl Matmul {
+    pub fn new(device: &wgpu::Device) -> Self {
+        let source = concat!(
+            include_str!("../../shaders/activation.wgsl"),
+            include_str!("../../shaders/matmul.wgsl")
+        );
+        use Access::*;
+        Matmul(Kernel::new(
+            device,
+            "matmul",
+            source,
+            &[Read, Read, Read, Read, ReadWrite, Uniform],
+        ))
+    }
+
+    /// One workgroup per 64×64 tile of C.
+    pub fn workgroups(p: &MatmulParams) -> [u32; 3] {
+        [groups(p.n as usize, 64), groups(p.m as usize, 64), 1]
+    }
+}

@@ -1,0 +1,160 @@
+//! MNIST in the IDX format, gzipped (as distributed) or raw.
+
+use std::io::Read;
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+const IMAGES_MAGIC: u32 = 0x0000_0803;
+const LABELS_MAGIC: u32 = 0x0000_0801;
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// Images as bytes, one per pixel, row-major, image after image.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dataset {
+    pub images: Vec<u8>,
+    pub labels: Vec<u8>,
+    pub count: usize,
+    pub width: usize,
+    pub height: usize,
+}
+
+impl Dataset {
+    pub fn pixels(&self) -> usize {
+        self.width * self.height
+    }
+
+    /// The training split from a folder holding the standard file names,
+    /// `train-images-idx3-ubyte[.gz]` and `train-labels-idx1-ubyte[.gz]`.
+    pub fn load_training_set(dir: &Path) -> Result<Dataset> {
+        let images = read_maybe_gzipped(&find(dir, "train-images-idx3-ubyte")?)?;
+        let labels = read_maybe_gzipped(&find(dir, "train-labels-idx1-ubyte")?)?;
+        Dataset::from_idx(&images, &labels)
+    }
+
+    /// Parses an IDX image file and its label file, both already decompressed.
+    pub fn from_idx(images: &[u8], labels: &[u8]) -> Result<Dataset> {
+        let [count, height, width] = parse_header(images, IMAGES_MAGIC, "image")?;
+        let [label_count] = parse_header(labels, LABELS_MAGIC, "label")?;
+        if count != label_count {
+            return Err(Error::new(format!(
+                "the image file has {count} images but the label file has {label_count} labels"
+            )));
+        }
+        if count == 0 || width == 0 || height == 0 {
+            return Err(Error::new("the image file holds no pixels"));
+        }
+        if labels[8..].iter().any(|&l| l > 9) {
+            return Err(Error::new("the label file has a label outside 0-9"));
+        }
+        Ok(Dataset {
+            images: images[16..].to_vec(),
+            labels: labels[8..].to_vec(),
+            count,
+            width,
+            height,
+        })
+    }
+}
+
+fn find(dir: &Path, stem: &str) -> Result<std::path::PathBuf> {
+    [format!("{stem}.gz"), stem.to_string()]
+        .iter()
+        .map(|name| dir.join(name))
+        .find(|path| path.is_file())
+        .ok_or_else(|| Error::new(format!("no {stem}.gz (or {stem}) in {}", dir.display())))
+}
+
+/// The file's bytes, decompressed when they start with the gzip magic number.
+pub fn read_maybe_gzipped(path: &Path) -> Result<Vec<u8>> {
+    let raw = std::fs::read(path)
+        .map_err(|e| Error::new(format!("cannot read {}: {e}", path.display())))?;
+    decompress_if_gzipped(raw).map_err(|e| Error::new(format!("{}: {e}", path.display())))
+}
+
+pub fn decompress_if_gzipped(raw: Vec<u8>) -> Result<Vec<u8>> {
+    if !raw.starts_with(&GZIP_MAGIC) {
+        return Ok(raw);
+    }
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(raw.as_slice())
+        .read_to_end(&mut out)
+        .map_err(|e| Error::new(format!("the gzip stream is corrupt or truncated ({e})")))?;
+    Ok(out)
+}
+
+/// The dimensions of an IDX file of unsigned bytes, after checking that its body
+/// has exactly the length they imply.
+fn parse_header<const DIMS: usize>(bytes: &[u8], magic: u32, what: &str) -> Result<[usize; DIMS]> {
+    let header = 4 + 4 * DIMS;
+    if bytes.len() < header {
+        return Err(Error::new(format!(
+            "the {what} file is {} bytes, too short for an IDX header",
+            bytes.len()
+        )));
+    }
+    let word = |i: usize| u32::from_be_bytes(bytes[4 * i..4 * i + 4].try_into().expect("4 bytes"));
+    if word(0) != magic {
+        return Err(Error::new(format!(
+            "the {what} file starts with 0x{:08x}, not the IDX {what} magic number 0x{magic:08x}",
+            word(0)
+        )));
+    }
+    let mut dims = [0usize; DIMS];
+    for (i, d) in dims.iter_mut().enumerate() {
+        *d = word(i + 1) as usize;
+    }
+    let expected = dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
+    match expected {
+        Some(n) if bytes.len() - header == n => Ok(dims),
+        Some(n) => Err(Error::new(format!(
+            "the {what} file's header promises {n} bytes of data ({dims:?}) but {} follow: the file is truncated or wrong",
+            bytes.len() - header
+        ))),
+        None => Err(Error::new(format!("the {what} file's dimensions {dims:?} are impossibly large"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn idx(magic: u32, dims: &[u32], body: &[u8]) -> Vec<u8> {
+        let mut v = magic.to_be_bytes().to_vec();
+        for d in dims {
+            v.extend(d.to_be_bytes());
+        }
+        v.extend(body);
+        v
+    }
+
+    #[test]
+    fn parses_a_small_valid_pair() {
+        let images = idx(IMAGES_MAGIC, &[2, 2, 3], &[7; 12]);
+        let labels = idx(LABELS_MAGIC, &[2], &[3, 9]);
+        let d = Dataset::from_idx(&images, &labels).unwrap();
+        assert_eq!((d.count, d.height, d.width, d.pixels()), (2, 2, 3, 6));
+        assert_eq!(d.labels, vec![3, 9]);
+    }
+
+    #[test]
+    fn rejects_wrong_truncated_and_mismatched_files() {
+        let images = idx(IMAGES_MAGIC, &[2, 2, 3], &[7; 12]);
+        let labels = idx(LABELS_MAGIC, &[2], &[3, 9]);
+        let err = |i: &[u8], l: &[u8]| Dataset::from_idx(i, l).unwrap_err().0;
+        assert!(err(&labels, &labels).contains("magic number"));
+        assert!(err(&images[..20], &labels).contains("truncated"));
+        assert!(err(&images[..10], &labels).contains("too short"));
+        assert!(err(&images, &idx(LABELS_MAGIC, &[3], &[1, 2, 3])).contains("3 labels"));
+        assert!(err(&images, &idx(LABELS_MAGIC, &[2], &[1, 12])).contains("outside"));
+        let huge = idx(IMAGES_MAGIC, &[u32::MAX, u32::MAX, u32::MAX], &[]);
+        assert!(!err(&huge, &labels).is_empty());
+    }
+
+    #[test]
+    fn reports_a_corrupt_gzip_stream() {
+        let mut gz = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3];
+        gz.extend([0xff; 20]);
+        assert!(decompress_if_gzipped(gz).unwrap_err().0.contains("gzip"));
+    }
+}

@@ -1,0 +1,52 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use ganvas::gpu::GpuContext;
+use ganvas::mnist::Dataset;
+use ganvas::rng::{self, Stream};
+
+/// A GPU device, or `None` (with a note) where no adapter exists. In CI the GPU
+/// tests must run on lavapipe, so a missing adapter fails there instead of skipping.
+pub fn gpu() -> Option<GpuContext> {
+    match pollster::block_on(GpuContext::new()) {
+        Ok(gpu) => Some(gpu),
+        Err(e) if std::env::var_os("CI").is_none() => {
+            eprintln!("skipping a GPU test: {e}");
+            None
+        }
+        Err(e) => panic!("CI must run the GPU tests (install mesa-vulkan-drivers): {e}"),
+    }
+}
+
+/// Deterministic pseudo-random bytes, as a small image set.
+pub fn synthetic_dataset(count: usize, width: usize, height: usize, seed: u64) -> Dataset {
+    let mut images = vec![0u8; count * width * height];
+    for (i, chunk) in images.chunks_mut(4).enumerate() {
+        let w = rng::draw(seed, Stream::Sample, i as u32, 99);
+        for (b, word) in chunk.iter_mut().zip(w) {
+            *b = word as u8;
+        }
+    }
+    Dataset {
+        images,
+        labels: vec![0; count],
+        count,
+        width,
+        height,
+    }
+}
+
+/// Uniform floats in [-scale, scale), reproducible from `seed`.
+pub fn random_vec(len: usize, seed: u64, scale: f32) -> Vec<f32> {
+    let mut v = vec![0.0; len];
+    rng::uniform_symmetric(seed, Stream::Sample, 7, scale, &mut v);
+    v
+}
+
+pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
