@@ -66,8 +66,7 @@ impl CpuTrainer {
         for _ in 0..steps {
             let epoch = self.memory.step / self.plan.steps_per_epoch;
             if self.order_epoch != Some(epoch) {
-                self.memory.order =
-                    rng::epoch_order(self.plan.config.seed, epoch, self.image_count);
+                self.memory.order = rng::epoch_order(self.plan.config.seed, epoch, self.image_count);
                 self.order_epoch = Some(epoch);
             }
             for op in &self.plan.step {
@@ -114,13 +113,7 @@ impl Memory {
         let step = self.step;
         match *op {
             Op::Gather { params, batch } => {
-                gather_cpu(
-                    &params,
-                    step,
-                    &self.images,
-                    &self.order,
-                    &mut self.buffers[batch.0],
-                );
+                gather_cpu(&params, step, &self.images, &self.order, &mut self.buffers[batch.0]);
             }
             Op::Noise { params, z } => noise_cpu(&params, step, &mut self.buffers[z.0]),
             Op::Matmul {
@@ -133,14 +126,7 @@ impl Memory {
             } => {
                 let mut out = self.take(c);
                 let bufs = &self.buffers;
-                matmul_cpu(
-                    &params,
-                    &bufs[a.0],
-                    &bufs[b.0],
-                    &bufs[bias.0],
-                    &bufs[gate.0],
-                    &mut out,
-                );
+                matmul_cpu(&params, &bufs[a.0], &bufs[b.0], &bufs[bias.0], &bufs[gate.0], &mut out);
                 self.buffers[c.0] = out;
             }
             Op::BiasGrad { params, dy, db } => {
@@ -148,11 +134,7 @@ impl Memory {
                 bias_grad_cpu(&params, &self.buffers[dy.0], &mut out);
                 self.buffers[db.0] = out;
             }
-            Op::Bce {
-                params,
-                logits,
-                grad,
-            } => {
+            Op::Bce { params, logits, grad } => {
                 let mut out = self.take(grad);
                 bce_cpu(&params, &self.buffers[logits.0], &mut out, &mut self.stats);
                 self.buffers[grad.0] = out;
@@ -164,8 +146,7 @@ impl Memory {
                 exp_avg,
                 exp_avg_sq,
             } => {
-                let (mut p, mut m, mut v) =
-                    (self.take(param), self.take(exp_avg), self.take(exp_avg_sq));
+                let (mut p, mut m, mut v) = (self.take(param), self.take(exp_avg), self.take(exp_avg_sq));
                 adam_cpu(&params, step, &mut p, &self.buffers[grad.0], &mut m, &mut v);
                 self.buffers[param.0] = p;
                 self.buffers[exp_avg.0] = m;

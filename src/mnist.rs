@@ -67,8 +67,7 @@ fn find(dir: &Path, stem: &str) -> Result<std::path::PathBuf> {
 
 /// The file's bytes, decompressed when they start with the gzip magic number.
 pub fn read_maybe_gzipped(path: &Path) -> Result<Vec<u8>> {
-    let raw = std::fs::read(path)
-        .map_err(|e| Error::new(format!("cannot read {}: {e}", path.display())))?;
+    let raw = std::fs::read(path).map_err(|e| Error::new(format!("cannot read {}: {e}", path.display())))?;
     decompress_if_gzipped(raw).map_err(|e| Error::new(format!("{}: {e}", path.display())))
 }
 
@@ -87,19 +86,27 @@ pub fn decompress_if_gzipped(raw: Vec<u8>) -> Result<Vec<u8>> {
 /// has exactly the length they imply.
 fn parse_header<const DIMS: usize>(bytes: &[u8], magic: u32, what: &str) -> Result<[usize; DIMS]> {
     let header = 4 + 4 * DIMS;
-    if bytes.len() < header {
-        return Err(Error::new(format!(
+    let too_short = || {
+        Error::new(format!(
             "the {what} file is {} bytes, too short for an IDX header",
             bytes.len()
-        )));
-    }
-    let word = |i: usize| u32::from_be_bytes(bytes[4 * i..4 * i + 4].try_into().expect("4 bytes"));
-    if word(0) != magic {
+        ))
+    };
+    let word = |i: usize| {
+        bytes
+            .get(4 * i..4 * i + 4)
+            .map(|w| u32::from_be_bytes([w[0], w[1], w[2], w[3]]))
+    };
+    let found = word(0).ok_or_else(too_short)?;
+    if found != magic {
         return Err(Error::new(format!(
-            "the {what} file starts with 0x{:08x}, not the IDX {what} magic number 0x{magic:08x}",
-            word(0)
+            "the {what} file starts with 0x{found:08x}, not the IDX {what} magic number 0x{magic:08x}"
         )));
     }
+    if bytes.len() < header {
+        return Err(too_short());
+    }
+    let word = |i: usize| word(i).unwrap_or(0);
     let mut dims = [0usize; DIMS];
     for (i, d) in dims.iter_mut().enumerate() {
         *d = word(i + 1) as usize;
@@ -142,7 +149,8 @@ mod tests {
         let images = idx(IMAGES_MAGIC, &[2, 2, 3], &[7; 12]);
         let labels = idx(LABELS_MAGIC, &[2], &[3, 9]);
         let err = |i: &[u8], l: &[u8]| Dataset::from_idx(i, l).unwrap_err().0;
-        assert!(err(&labels, &labels).contains("magic number"));
+        let e = err(&labels, &labels);
+        assert!(e.contains("magic number"), "{e}");
         assert!(err(&images[..20], &labels).contains("truncated"));
         assert!(err(&images[..10], &labels).contains("too short"));
         assert!(err(&images, &idx(LABELS_MAGIC, &[3], &[1, 2, 3])).contains("3 labels"));

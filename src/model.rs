@@ -16,8 +16,9 @@ pub struct TrainConfig {
     pub batch: usize,
     pub generator_lr: f32,
     pub discriminator_lr: f32,
-    pub beta1: f32,
-    pub beta2: f32,
+    /// f64 like PyTorch's Python floats, so that 1 - β is exact before rounding.
+    pub beta1: f64,
+    pub beta2: f64,
     pub eps: f32,
     pub seed: u64,
 }
@@ -42,10 +43,7 @@ impl Default for TrainConfig {
 impl TrainConfig {
     /// Checks what would otherwise fail deep inside a backend.
     pub fn validate(&self, image_pixels: usize, image_count: usize) -> Result<(), String> {
-        let widths = self
-            .generator_hidden
-            .iter()
-            .chain(&self.discriminator_hidden);
+        let widths = self.generator_hidden.iter().chain(&self.discriminator_hidden);
         if self.latent == 0 || widths.clone().any(|&w| w == 0) {
             return Err("layer widths and the latent size must be at least 1".into());
         }
@@ -62,10 +60,7 @@ impl TrainConfig {
         if rates.iter().any(|r| !r.is_finite() || *r <= 0.0) {
             return Err("learning rates and eps must be positive".into());
         }
-        if ![self.beta1, self.beta2]
-            .iter()
-            .all(|b| (0.0..1.0).contains(b))
-        {
+        if ![self.beta1, self.beta2].iter().all(|b| (0.0..1.0).contains(b)) {
             return Err("beta1 and beta2 must be in [0, 1)".into());
         }
         if image_pixels == 0 {
@@ -145,11 +140,7 @@ impl Network {
                 let layer = LinearLayer {
                     inputs: w[0],
                     outputs: w[1],
-                    activation: if i + 1 == count {
-                        last
-                    } else {
-                        Activation::LeakyRelu
-                    },
+                    activation: if i + 1 == count { last } else { Activation::LeakyRelu },
                     weight_offset: offset,
                     bias_offset: offset + w[0] * w[1],
                 };
@@ -222,8 +213,7 @@ mod tests {
     fn default_networks_have_the_original_state_dict() {
         let config = TrainConfig::default();
         let g = config.generator(784);
-        let names: Vec<(String, Vec<usize>)> =
-            g.tensors().into_iter().map(|t| (t.name, t.shape)).collect();
+        let names: Vec<(String, Vec<usize>)> = g.tensors().into_iter().map(|t| (t.name, t.shape)).collect();
         assert_eq!(names[0], ("model.0.weight".to_string(), vec![256, 100]));
         assert_eq!(names[7], ("model.6.bias".to_string(), vec![784]));
         assert_eq!(g.parameter_count, 1_486_352);

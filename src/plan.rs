@@ -180,12 +180,7 @@ impl Plan {
             &d_grads,
             None,
         );
-        step.push(adam(
-            &discriminator_buffers,
-            &d,
-            config.discriminator_lr,
-            config,
-        ));
+        step.push(adam(&discriminator_buffers, &d, config.discriminator_lr, config));
 
         // Generator update: BCE(D(G(z)), 1) through the updated D, on the same G(z).
         let d_fake = Slot {
@@ -248,12 +243,7 @@ impl Plan {
         let preview_acts = b.layer_buffers("preview.activation", &g, preview_rows, 1);
         let preview_images = b.add("preview.images", preview_rows * pixels);
         let mut preview = vec![Op::Noise {
-            params: NoiseParams::fixed(
-                preview_rows * config.latent,
-                config.seed,
-                Stream::Sample,
-                0,
-            ),
+            params: NoiseParams::fixed(preview_rows * config.latent, config.seed, Stream::Sample, 0),
             z: preview_z,
         }];
         let preview_in = Slot::whole(preview_z, preview_rows, config.latent);
@@ -314,13 +304,7 @@ impl Builder {
     }
 
     /// One [rows, outputs] buffer per layer, leaving out the last `skip_last` layers.
-    fn layer_buffers(
-        &mut self,
-        name: &str,
-        net: &Network,
-        rows: usize,
-        skip_last: usize,
-    ) -> Vec<BufferId> {
+    fn layer_buffers(&mut self, name: &str, net: &Network, rows: usize, skip_last: usize) -> Vec<BufferId> {
         let keep = net.layers.len() - skip_last;
         net.layers[..keep]
             .iter()
@@ -360,14 +344,7 @@ fn weight(net: &Network, layer: usize) -> View {
 }
 
 /// Every layer's forward pass; layer i < last writes `acts[i]`, the last writes `out`.
-fn forward(
-    ops: &mut Vec<Op>,
-    net: &Network,
-    params: BufferId,
-    input: Slot,
-    acts: &[BufferId],
-    out: Slot,
-) {
+fn forward(ops: &mut Vec<Op>, net: &Network, params: BufferId, input: Slot, acts: &[BufferId], out: Slot) {
     let rows = input.view.rows;
     let last = net.layers.len() - 1;
     for (i, layer) in net.layers.iter().enumerate() {
@@ -382,13 +359,7 @@ fn forward(
             Slot::whole(acts[i], rows, layer.outputs)
         };
         ops.push(Op::Matmul {
-            params: MatmulParams::linear_forward(
-                x.view,
-                weight(net, i),
-                layer.bias_offset,
-                y.view,
-                layer.activation,
-            ),
+            params: MatmulParams::linear_forward(x.view, weight(net, i), layer.bias_offset, y.view, layer.activation),
             a: x.buffer,
             b: params,
             bias: params,
@@ -443,11 +414,7 @@ fn backward(
         }
         let (gate, activation, dx) = match (i, &input_gradient) {
             (0, None) => continue,
-            (0, Some(ig)) => (
-                ig.gate,
-                ig.activation,
-                Slot::whole(ig.dx, rows, layer.inputs),
-            ),
+            (0, Some(ig)) => (ig.gate, ig.activation, Slot::whole(ig.dx, rows, layer.inputs)),
             _ => (
                 x,
                 net.layers[i - 1].activation,
@@ -455,13 +422,7 @@ fn backward(
             ),
         };
         ops.push(Op::Matmul {
-            params: MatmulParams::input_gradient(
-                dy.view,
-                weight(net, i),
-                gate.view,
-                activation,
-                dx.view,
-            ),
+            params: MatmulParams::input_gradient(dy.view, weight(net, i), gate.view, activation, dx.view),
             a: dy.buffer,
             b: buffers.params,
             bias: dy.buffer,
@@ -473,14 +434,7 @@ fn backward(
 
 fn adam(buffers: &NetworkBuffers, net: &Network, lr: f32, config: &TrainConfig) -> Op {
     Op::Adam {
-        params: AdamParams {
-            n: net.parameter_count as u32,
-            lr,
-            beta1: config.beta1,
-            beta2: config.beta2,
-            eps: config.eps,
-            _pad: [0; 3],
-        },
+        params: AdamParams::new(net.parameter_count, lr, config.beta1, config.beta2, config.eps),
         param: buffers.params,
         grad: buffers.grads,
         exp_avg: buffers.exp_avg,
@@ -504,12 +458,7 @@ mod tests {
         let plan = Plan::training(&TrainConfig::default(), 784, 60_000);
         for op in plan.step.iter().chain(&plan.preview) {
             if let Op::Matmul {
-                a,
-                b,
-                bias,
-                gate,
-                c,
-                ..
+                a, b, bias, gate, c, ..
             } = op
             {
                 assert!(![a, b, bias, gate].contains(&c), "{op:?}");

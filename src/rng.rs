@@ -129,11 +129,7 @@ mod tests {
         normals(7, Stream::Noise, 3, &mut z);
         let n = z.len() as f64;
         let mean = z.iter().map(|&x| f64::from(x)).sum::<f64>() / n;
-        let var = z
-            .iter()
-            .map(|&x| (f64::from(x) - mean).powi(2))
-            .sum::<f64>()
-            / n;
+        let var = z.iter().map(|&x| (f64::from(x) - mean).powi(2)).sum::<f64>() / n;
         // Standard errors at n = 1e5: 0.003 for the mean, 0.0045 for the variance.
         assert!(mean.abs() < 0.015, "mean {mean}");
         assert!((var - 1.0).abs() < 0.02, "variance {var}");

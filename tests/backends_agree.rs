@@ -9,11 +9,7 @@ use ganvas::model::TrainConfig;
 use ganvas::plan::Plan;
 use ganvas::state::{NetworkState, TrainingState};
 
-fn run_both(
-    config: &TrainConfig,
-    data: &ganvas::mnist::Dataset,
-    steps: u32,
-) -> Option<(TrainingState, TrainingState)> {
+fn run_both(config: &TrainConfig, data: &ganvas::mnist::Dataset, steps: u32) -> Option<(TrainingState, TrainingState)> {
     let gpu = common::gpu()?;
     let plan = Plan::training(config, data.pixels(), data.count);
     let initial = TrainingState::initial(config, data.pixels());
@@ -25,11 +21,62 @@ fn run_both(
     Some((cpu.state(), gpu_state))
 }
 
-fn report(name: &str, cpu: &NetworkState, gpu: &NetworkState) -> (f32, f32) {
-    let d = common::max_abs_diff(&cpu.params, &gpu.params);
-    let scale = cpu.params.iter().fold(0f32, |m, x| m.max(x.abs()));
-    eprintln!("{name}: max |cpu - gpu| = {d:e} (largest parameter {scale})");
-    (d, scale)
+/// Checks every state_dict tensor against the scale of Adam's movement, lr per step.
+/// Both backends run the same f32 operations but sum in different orders (GPU tiles
+/// against a blocked CPU GEMM), so gradients differ by rounding. Adam divides by
+/// sqrt(v), which turns a rounding difference in a gradient near zero into a
+/// visible one in its update: measured on lavapipe, full size, 5 steps, the worst
+/// parameter is 0.11·lr·steps apart and at most 0.13% of any tensor lie beyond
+/// 0.01·lr·steps. A wrong kernel moves whole tensors by about lr per step.
+fn assert_close(name: &str, net: &ganvas::model::Network, lr: f32, steps: u32, cpu: &NetworkState, gpu: &NetworkState) {
+    let movement = lr * steps as f32;
+    for t in net.tensors() {
+        let (a, b) = (&cpu.params[t.offset..][..t.len], &gpu.params[t.offset..][..t.len]);
+        let max = common::max_abs_diff(a, b);
+        let far = a
+            .iter()
+            .zip(b)
+            .filter(|(x, y)| (*x - *y).abs() > 0.01 * movement)
+            .count();
+        eprintln!(
+            "{name}.{}: max |cpu - gpu| = {max:e}; {far} of {} beyond 0.01·lr·steps",
+            t.name, t.len
+        );
+        assert!(max <= 0.5 * movement, "{name}.{} differs by {max}", t.name);
+        assert!(
+            far as f64 <= 0.01 * t.len as f64,
+            "{name}.{}: {far} of {} differ",
+            t.name,
+            t.len
+        );
+    }
+}
+
+fn check(config: &TrainConfig, pixels: usize, steps: u32, cpu: &TrainingState, gpu: &TrainingState) {
+    let g = config.generator(pixels);
+    let d = config.discriminator(pixels);
+    assert_close(
+        "generator",
+        &g,
+        config.generator_lr,
+        steps,
+        &cpu.generator,
+        &gpu.generator,
+    );
+    assert_close(
+        "discriminator",
+        &d,
+        config.discriminator_lr,
+        steps,
+        &cpu.discriminator,
+        &gpu.discriminator,
+    );
+    for (a, b) in [
+        (&cpu.generator, &gpu.generator),
+        (&cpu.discriminator, &gpu.discriminator),
+    ] {
+        assert!(common::max_abs_diff(&a.exp_avg_sq, &b.exp_avg_sq) < 1e-6);
+    }
 }
 
 #[test]
@@ -49,7 +96,20 @@ fn small_model_agrees_after_several_steps() {
     };
     assert_eq!(cpu.step, 12);
     assert_eq!(gpu.step, 12);
-    let (dg, _) = report("generator", &cpu.generator, &gpu.generator);
-    let (dd, _) = report("discriminator", &cpu.discriminator, &gpu.discriminator);
-    assert!(dg < 1e-4 && dd < 1e-4);
+    check(&config, 6 * 5, 12, &cpu, &gpu);
+}
+
+#[test]
+fn full_size_model_agrees_on_mnist() {
+    let data = ganvas::mnist::Dataset::load_training_set(std::path::Path::new("data/mnist")).unwrap();
+    let config = TrainConfig {
+        seed: 5,
+        ..Default::default()
+    };
+    let start = std::time::Instant::now();
+    let Some((cpu, gpu)) = run_both(&config, &data, 5) else {
+        return;
+    };
+    eprintln!("5 full-size steps on both backends took {:?}", start.elapsed());
+    check(&config, 784, 5, &cpu, &gpu);
 }

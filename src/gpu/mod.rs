@@ -43,12 +43,10 @@ impl GpuContext {
             required_limits: wgpu::Limits::default(),
             ..Default::default()
         };
-        let (device, queue) = adapter.request_device(&descriptor).await.map_err(|e| {
-            Error::new(format!(
-                "the GPU adapter {} refused a device ({e})",
-                info.name
-            ))
-        })?;
+        let (device, queue) = adapter
+            .request_device(&descriptor)
+            .await
+            .map_err(|e| Error::new(format!("the GPU adapter {} refused a device ({e})", info.name)))?;
         let lost = Arc::new(Mutex::new(None));
         let slot = lost.clone();
         device.set_device_lost_callback(move |reason, message| {

@@ -18,16 +18,14 @@ struct MapSlot {
 pub fn start_map(buffer: &wgpu::Buffer) -> PendingMap {
     let slot = Arc::new(Mutex::new(MapSlot::default()));
     let callback_slot = slot.clone();
-    buffer
-        .slice(..)
-        .map_async(wgpu::MapMode::Read, move |result| {
-            if let Ok(mut s) = callback_slot.lock() {
-                s.result = Some(result);
-                if let Some(waker) = s.waker.take() {
-                    waker.wake();
-                }
+    buffer.slice(..).map_async(wgpu::MapMode::Read, move |result| {
+        if let Ok(mut s) = callback_slot.lock() {
+            s.result = Some(result);
+            if let Some(waker) = s.waker.take() {
+                waker.wake();
             }
-        });
+        }
+    });
     PendingMap { slot }
 }
 
@@ -49,14 +47,8 @@ impl PendingMap {
     }
 
     /// Resolves once mapped; natively it waits on the device, in a browser it yields.
-    pub fn finished<'a>(
-        &'a self,
-        device: &'a wgpu::Device,
-    ) -> impl Future<Output = Result<()>> + 'a {
-        MapFuture {
-            pending: self,
-            device,
-        }
+    pub fn finished<'a>(&'a self, device: &'a wgpu::Device) -> impl Future<Output = Result<()>> + 'a {
+        MapFuture { pending: self, device }
     }
 }
 
@@ -75,9 +67,7 @@ impl Future for MapFuture<'_> {
             return Poll::Ready(Err(Error::new("the GPU readback state was poisoned")));
         };
         match slot.result.take() {
-            Some(r) => {
-                Poll::Ready(r.map_err(|_| Error::new("the GPU could not map a buffer for reading")))
-            }
+            Some(r) => Poll::Ready(r.map_err(|_| Error::new("the GPU could not map a buffer for reading"))),
             None => {
                 slot.waker = Some(cx.waker().clone());
                 Poll::Pending

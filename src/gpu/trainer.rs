@@ -66,12 +66,7 @@ const STORAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
 
 impl GpuTrainer {
     /// Uploads the training set and `state`, and builds everything the step needs.
-    pub async fn new(
-        gpu: &GpuContext,
-        plan: Plan,
-        data: &Dataset,
-        state: &TrainingState,
-    ) -> Result<GpuTrainer> {
+    pub async fn new(gpu: &GpuContext, plan: Plan, data: &Dataset, state: &TrainingState) -> Result<GpuTrainer> {
         let device = &gpu.device;
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
         let memory_scope = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
@@ -82,9 +77,7 @@ impl GpuTrainer {
             )));
         }
         if let Some(e) = scope.pop().await {
-            return Err(Error::new(format!(
-                "the GPU rejected the training setup: {e}"
-            )));
+            return Err(Error::new(format!("the GPU rejected the training setup: {e}")));
         }
         Ok(trainer)
     }
@@ -119,21 +112,9 @@ impl GpuTrainer {
                 usage,
             })
         };
-        let images = init(
-            "images",
-            bytemuck::cast_slice(&pack_bytes(&data.images)),
-            STORAGE,
-        );
-        let order = init(
-            "order",
-            bytemuck::cast_slice(&vec![0u32; data.count]),
-            STORAGE,
-        );
-        let counter = init(
-            "step counter",
-            bytemuck::bytes_of(&[state.step, 0, 0, 0]),
-            STORAGE,
-        );
+        let images = init("images", bytemuck::cast_slice(&pack_bytes(&data.images)), STORAGE);
+        let order = init("order", bytemuck::cast_slice(&vec![0u32; data.count]), STORAGE);
+        let counter = init("step counter", bytemuck::bytes_of(&[state.step, 0, 0, 0]), STORAGE);
         let stats = init("stats", bytemuck::cast_slice(&[0f32; STAT_SLOTS]), STORAGE);
         let stats_staging = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("stats staging"),
@@ -158,11 +139,7 @@ impl GpuTrainer {
                 Op::Noise { params, z } => {
                     let u = uniform(bytemuck::bytes_of(params));
                     let k = &kernels.noise.0;
-                    (
-                        k,
-                        k.bind(device, &[b(*z), &counter, &u]),
-                        Noise::workgroups(params),
-                    )
+                    (k, k.bind(device, &[b(*z), &counter, &u]), Noise::workgroups(params))
                 }
                 Op::Matmul {
                     params,
@@ -180,17 +157,9 @@ impl GpuTrainer {
                 Op::BiasGrad { params, dy, db } => {
                     let u = uniform(bytemuck::bytes_of(params));
                     let k = &kernels.bias_grad.0;
-                    (
-                        k,
-                        k.bind(device, &[b(*dy), b(*db), &u]),
-                        BiasGrad::workgroups(params),
-                    )
+                    (k, k.bind(device, &[b(*dy), b(*db), &u]), BiasGrad::workgroups(params))
                 }
-                Op::Bce {
-                    params,
-                    logits,
-                    grad,
-                } => {
+                Op::Bce { params, logits, grad } => {
                     let u = uniform(bytemuck::bytes_of(params));
                     let k = &kernels.bce.0;
                     (
@@ -210,14 +179,7 @@ impl GpuTrainer {
                     let k = &kernels.adam.0;
                     let group = k.bind(
                         device,
-                        &[
-                            b(*param),
-                            b(*grad),
-                            b(*exp_avg),
-                            b(*exp_avg_sq),
-                            &counter,
-                            &u,
-                        ],
+                        &[b(*param), b(*grad), b(*exp_avg), b(*exp_avg_sq), &counter, &u],
                     );
                     (k, group, Adam::workgroups(params))
                 }
@@ -283,8 +245,7 @@ impl GpuTrainer {
             let epoch = self.step / per_epoch;
             if self.order_epoch != Some(epoch) {
                 let order = rng::epoch_order(self.plan.config.seed, epoch, self.image_count);
-                self.queue
-                    .write_buffer(&self.order, 0, bytemuck::cast_slice(&order));
+                self.queue.write_buffer(&self.order, 0, bytemuck::cast_slice(&order));
                 self.order_epoch = Some(epoch);
             }
             let count = remaining.min(per_epoch - self.step % per_epoch);
@@ -324,13 +285,7 @@ impl GpuTrainer {
             return;
         }
         let mut encoder = self.device.create_command_encoder(&Default::default());
-        encoder.copy_buffer_to_buffer(
-            &self.stats,
-            0,
-            &self.stats_staging,
-            0,
-            (STAT_SLOTS * 4) as u64,
-        );
+        encoder.copy_buffer_to_buffer(&self.stats, 0, &self.stats_staging, 0, (STAT_SLOTS * 4) as u64);
         encoder.clear_buffer(&self.stats, 0, None);
         self.queue.submit([encoder.finish()]);
         let map = start_map(&self.stats_staging);
@@ -347,8 +302,7 @@ impl GpuTrainer {
         let pending = self.pending_stats.take()?;
         let read = result.and_then(|()| {
             let view = self.stats_staging.slice(..).get_mapped_range();
-            let view =
-                view.map_err(|e| Error::new(format!("the stats could not be mapped: {e:?}")))?;
+            let view = view.map_err(|e| Error::new(format!("the stats could not be mapped: {e:?}")))?;
             let mut sums = [0.0; STAT_SLOTS];
             sums.copy_from_slice(bytemuck::cast_slice(&view));
             Ok(sums)

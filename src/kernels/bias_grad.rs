@@ -15,24 +15,8 @@ pub struct BiasGradParams {
 
 pub fn bias_grad_cpu(p: &BiasGradParams, dy: &[f32], db: &mut [f32]) {
     let (rows, cols) = (p.rows as usize, p.cols as usize);
-    check_view(
-        "bias_grad dY",
-        dy.len(),
-        p.input_offset as usize,
-        rows,
-        cols,
-        cols,
-        1,
-    );
-    check_view(
-        "bias_grad db",
-        db.len(),
-        p.output_offset as usize,
-        1,
-        cols,
-        0,
-        1,
-    );
+    check_view("bias_grad dY", dy.len(), p.input_offset as usize, rows, cols, cols, 1);
+    check_view("bias_grad db", db.len(), p.output_offset as usize, 1, cols, 0, 1);
     let out = &mut db[p.output_offset as usize..][..cols];
     out.fill(0.0);
     for row in dy[p.input_offset as usize..].chunks(cols).take(rows) {
@@ -48,12 +32,7 @@ impl BiasGrad {
     pub fn new(device: &wgpu::Device) -> Self {
         use Access::*;
         let source = include_str!("../../shaders/bias_grad.wgsl");
-        BiasGrad(Kernel::new(
-            device,
-            "bias_grad",
-            source,
-            &[Read, ReadWrite, Uniform],
-        ))
+        BiasGrad(Kernel::new(device, "bias_grad", source, &[Read, ReadWrite, Uniform]))
     }
 
     pub fn workgroups(p: &BiasGradParams) -> [u32; 3] {

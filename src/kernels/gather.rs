@@ -29,11 +29,7 @@ pub fn gather_cpu(p: &GatherParams, step: u32, images: &[u8], order: &[u32], bat
 pub fn pack_bytes(bytes: &[u8]) -> Vec<u32> {
     bytes
         .chunks(4)
-        .map(|c| {
-            c.iter()
-                .rev()
-                .fold(0u32, |word, &b| (word << 8) | u32::from(b))
-        })
+        .map(|c| c.iter().rev().fold(0u32, |word, &b| (word << 8) | u32::from(b)))
         .collect()
 }
 

@@ -47,13 +47,7 @@ impl View {
 
 impl MatmulParams {
     /// Y = act(X · Wᵀ + b), the forward pass of `nn.Linear`: X [m, k], W [n, k].
-    pub fn linear_forward(
-        x: View,
-        weight: View,
-        bias_offset: usize,
-        y: View,
-        act: Activation,
-    ) -> Self {
+    pub fn linear_forward(x: View, weight: View, bias_offset: usize, y: View, act: Activation) -> Self {
         assert!(x.cols == weight.cols && y.rows == x.rows && y.cols == weight.rows);
         MatmulParams {
             m: x.rows as u32,
@@ -76,13 +70,7 @@ impl MatmulParams {
 
     /// dX = (dY · W) ⊙ gate'(gate): the gradient reaching the previous layer's
     /// pre-activation, where `gate` holds that layer's output. dY [m, n], W [n, k].
-    pub fn input_gradient(
-        dy: View,
-        weight: View,
-        gate: View,
-        gate_act: Activation,
-        dx: View,
-    ) -> Self {
+    pub fn input_gradient(dy: View, weight: View, gate: View, gate_act: Activation, dx: View) -> Self {
         assert!(dy.cols == weight.rows && dx.rows == dy.rows && dx.cols == weight.cols);
         assert!(gate.rows == dx.rows && gate.cols == dx.cols);
         MatmulParams {
@@ -142,14 +130,7 @@ fn activation_from_u32(value: u32) -> Activation {
 }
 
 /// The CPU reference: a GEMM from `matrixmultiply`, then the same epilogue as the shader.
-pub fn matmul_cpu(
-    p: &MatmulParams,
-    a: &[f32],
-    b: &[f32],
-    bias: &[f32],
-    gate: &[f32],
-    c: &mut [f32],
-) {
+pub fn matmul_cpu(p: &MatmulParams, a: &[f32], b: &[f32], bias: &[f32], gate: &[f32], c: &mut [f32]) {
     let (m, n, k) = (p.m as usize, p.n as usize, p.k as usize);
     let u = |x: u32| x as usize;
     check_view(
@@ -170,15 +151,7 @@ pub fn matmul_cpu(
         u(p.b_row_stride),
         u(p.b_col_stride),
     );
-    check_view(
-        "matmul C",
-        c.len(),
-        u(p.c_offset),
-        m,
-        n,
-        u(p.c_row_stride),
-        1,
-    );
+    check_view("matmul C", c.len(), u(p.c_offset), m, n, u(p.c_row_stride), 1);
     if p.has_bias != 0 {
         check_view("matmul bias", bias.len(), u(p.bias_offset), 1, n, 0, 1);
     }

@@ -54,11 +54,7 @@ pub fn noise_cpu(p: &NoiseParams, step: u32, z: &mut [f32]) {
         3 => Stream::Shuffle,
         _ => Stream::Sample,
     };
-    let index = if p.use_step_counter != 0 {
-        step
-    } else {
-        p.index
-    };
+    let index = if p.use_step_counter != 0 { step } else { p.index };
     rng::normals(seed, stream, index, &mut z[..p.count as usize]);
 }
 
@@ -68,12 +64,7 @@ impl Noise {
     pub fn new(device: &wgpu::Device) -> Self {
         use Access::*;
         let source = include_str!("../../shaders/noise.wgsl");
-        Noise(Kernel::new(
-            device,
-            "noise",
-            source,
-            &[ReadWrite, Read, Uniform],
-        ))
+        Noise(Kernel::new(device, "noise", source, &[ReadWrite, Read, Uniform]))
     }
 
     pub fn workgroups(p: &NoiseParams) -> [u32; 3] {

@@ -1,0 +1,566 @@
+//! Every WGSL kernel against its CPU reference on shapes that are not tile multiples
+//! (1 row, K = 1, one past a tile), on edge values, and, for gradients, against
+//! finite differences of the forward function.
+
+mod common;
+
+use bytemuck::Pod;
+use ganvas::activation::Activation;
+use ganvas::gpu::{read_buffer, GpuContext};
+use ganvas::kernels::adam::{adam_cpu, Adam, AdamParams};
+use ganvas::kernels::bce::{bce_cpu, Bce, BceParams, STAT_SLOTS};
+use ganvas::kernels::bias_grad::{bias_grad_cpu, BiasGrad, BiasGradParams};
+use ganvas::kernels::gather::{gather_cpu, pack_bytes, Gather, GatherParams};
+use ganvas::kernels::matmul::{matmul_cpu, Matmul, MatmulParams, View};
+use ganvas::kernels::noise::{noise_cpu, Noise, NoiseParams};
+use ganvas::kernels::Kernel;
+use ganvas::rng::Stream;
+use wgpu::util::DeviceExt;
+
+use common::{max_abs_diff, random_vec};
+
+struct Harness {
+    gpu: GpuContext,
+}
+
+impl Harness {
+    fn new() -> Option<Harness> {
+        common::gpu().map(|gpu| Harness { gpu })
+    }
+
+    fn buffer<T: Pod>(&self, data: &[T]) -> wgpu::Buffer {
+        let mut bytes = bytemuck::cast_slice(data).to_vec();
+        bytes.resize(bytes.len().max(16), 0);
+        let usage = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST;
+        self.gpu.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: None,
+            contents: &bytes,
+            usage,
+        })
+    }
+
+    fn uniform<T: Pod>(&self, params: &T) -> wgpu::Buffer {
+        let contents = bytemuck::bytes_of(params);
+        let usage = wgpu::BufferUsages::UNIFORM;
+        self.gpu.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: None,
+            contents,
+            usage,
+        })
+    }
+
+    fn run(&self, kernel: &Kernel, buffers: &[&wgpu::Buffer], workgroups: [u32; 3]) {
+        let bind_group = kernel.bind(&self.gpu.device, buffers);
+        let mut encoder = self.gpu.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = encoder.begin_compute_pass(&Default::default());
+            pass.set_pipeline(kernel.pipeline());
+            pass.set_bind_group(0, &bind_group, &[]);
+            pass.dispatch_workgroups(workgroups[0], workgroups[1], workgroups[2]);
+        }
+        self.gpu.queue.submit([encoder.finish()]);
+    }
+
+    fn read(&self, buffer: &wgpu::Buffer, len: usize) -> Vec<f32> {
+        let bytes = pollster::block_on(read_buffer(&self.gpu.device, &self.gpu.queue, buffer, buffer.size())).unwrap();
+        bytemuck::pod_collect_to_vec::<u8, f32>(&bytes)[..len].to_vec()
+    }
+
+    fn matmul(
+        &self,
+        kernel: &Matmul,
+        p: &MatmulParams,
+        a: &[f32],
+        b: &[f32],
+        bias: &[f32],
+        gate: &[f32],
+        c_len: usize,
+    ) -> Vec<f32> {
+        let (ba, bb, bbias, bgate) = (self.buffer(a), self.buffer(b), self.buffer(bias), self.buffer(gate));
+        let bc = self.buffer(&vec![f32::NAN; c_len]);
+        self.run(
+            &kernel.0,
+            &[&ba, &bb, &bbias, &bgate, &bc, &self.uniform(p)],
+            Matmul::workgroups(p),
+        );
+        self.read(&bc, c_len)
+    }
+}
+
+fn f64_activation(kind: Activation, x: f64) -> f64 {
+    match kind {
+        Activation::Identity => x,
+        Activation::LeakyRelu => {
+            if x > 0.0 {
+                x
+            } else {
+                0.2 * x
+            }
+        }
+        Activation::Tanh => x.tanh(),
+        Activation::Sigmoid => 1.0 / (1.0 + (-x).exp()),
+    }
+}
+
+/// The product in f64 with the epilogue, and for each output the rounding bound
+/// k·ε·Σ|a·b| of an f32 dot product in any order (activations and gate
+/// derivatives are 1-Lipschitz and at most 1, so the bound carries through),
+/// plus 2e-6 for evaluating tanh or sigmoid in f32.
+fn matmul_f64(p: &MatmulParams, a: &[f32], b: &[f32], bias: &[f32], gate: &[f32]) -> (Vec<f64>, Vec<f64>) {
+    let acts = [
+        Activation::Identity,
+        Activation::LeakyRelu,
+        Activation::Tanh,
+        Activation::Sigmoid,
+    ];
+    let u = |x: u32| x as usize;
+    let (mut out, mut tol) = (Vec::new(), Vec::new());
+    for i in 0..u(p.m) {
+        for j in 0..u(p.n) {
+            let (mut sum, mut abs) = (0f64, 0f64);
+            for k in 0..u(p.k) {
+                let x = f64::from(a[u(p.a_offset) + i * u(p.a_row_stride) + k * u(p.a_col_stride)]);
+                let y = f64::from(b[u(p.b_offset) + k * u(p.b_row_stride) + j * u(p.b_col_stride)]);
+                sum += x * y;
+                abs += (x * y).abs();
+            }
+            if p.has_bias != 0 {
+                let v = f64::from(bias[u(p.bias_offset) + j]);
+                sum += v;
+                abs += v.abs();
+            }
+            let mut v = f64_activation(acts[u(p.activation)], sum);
+            if p.gate_activation != 0 {
+                let y = gate[u(p.gate_offset) + i * u(p.gate_row_stride) + j];
+                v *= f64::from(acts[u(p.gate_activation)].derivative_from_output(y));
+            }
+            out.push(v);
+            tol.push((p.k as f64 + 2.0) * f64::from(f32::EPSILON) * abs + 2e-6);
+        }
+    }
+    (out, tol)
+}
+
+fn assert_within(what: &str, got: &[f32], want: &[f64], tol: &[f64]) {
+    for (i, ((g, w), t)) in got.iter().zip(want).zip(tol).enumerate() {
+        assert!(
+            (f64::from(*g) - w).abs() <= *t,
+            "{what}[{i}]: got {g}, want {w} (tolerance {t})"
+        );
+    }
+}
+
+/// (m, n, k): single rows and columns, K = 1, exact tiles and one past them.
+const SHAPES: [(usize, usize, usize); 8] = [
+    (1, 1, 1),
+    (1, 7, 1),
+    (5, 3, 1),
+    (64, 64, 16),
+    (65, 63, 17),
+    (3, 130, 257),
+    (128, 1, 256),
+    (70, 200, 33),
+];
+
+#[test]
+fn matmul_matches_the_cpu_reference_in_all_three_layouts() {
+    let Some(h) = Harness::new() else { return };
+    let kernel = Matmul::new(&h.gpu.device);
+    for (s, &(m, n, k)) in SHAPES.iter().enumerate() {
+        let seed = s as u64 * 10;
+        // Offsets inside larger buffers, as in the training plan.
+        let x = random_vec(3 + m * k, seed, 1.0);
+        let w = random_vec(5 + n * k + n, seed + 1, 1.0);
+        let dy = random_vec(m * n, seed + 2, 1.0);
+        let gate = random_vec(m * k, seed + 3, 1.0);
+        let cases = [
+            (
+                "forward/tanh",
+                MatmulParams::linear_forward(
+                    View::new(3, m, k),
+                    View::new(5, n, k),
+                    5 + n * k,
+                    View::new(0, m, n),
+                    Activation::Tanh,
+                ),
+                &x,
+                &w,
+                m * n,
+            ),
+            (
+                "forward/leaky",
+                MatmulParams::linear_forward(
+                    View::new(3, m, k),
+                    View::new(5, n, k),
+                    5 + n * k,
+                    View::new(0, m, n),
+                    Activation::LeakyRelu,
+                ),
+                &x,
+                &w,
+                m * n,
+            ),
+            (
+                "forward/sigmoid",
+                MatmulParams::linear_forward(
+                    View::new(3, m, k),
+                    View::new(5, n, k),
+                    5 + n * k,
+                    View::new(0, m, n),
+                    Activation::Sigmoid,
+                ),
+                &x,
+                &w,
+                m * n,
+            ),
+            (
+                "input gradient",
+                MatmulParams::input_gradient(
+                    View::new(0, m, n),
+                    View::new(5, n, k),
+                    View::new(0, m, k),
+                    Activation::LeakyRelu,
+                    View::new(0, m, k),
+                ),
+                &dy,
+                &w,
+                m * k,
+            ),
+            (
+                "weight gradient",
+                MatmulParams::weight_gradient(View::new(0, m, n), View::new(3, m, k), View::new(0, n, k)),
+                &dy,
+                &x,
+                n * k,
+            ),
+        ];
+        for (name, p, a, b, len) in cases {
+            let what = format!("{name} {m}x{n}x{k}");
+            let gpu = h.matmul(&kernel, &p, a, b, &w, &gate, len);
+            let mut cpu = vec![0.0; len];
+            matmul_cpu(&p, a, b, &w, &gate, &mut cpu);
+            let (want, tol) = matmul_f64(&p, a, b, &w, &gate);
+            assert_within(&format!("gpu {what}"), &gpu, &want, &tol);
+            assert_within(&format!("cpu {what}"), &cpu, &want, &tol);
+        }
+    }
+}
+
+/// Logits and pre-activations at which a naive formula overflows or loses precision.
+const EDGES: [f32; 14] = [
+    -1e30, -1e4, -100.0, -88.0, -20.0, -1.0, -1e-3, 0.0, 1e-3, 1.0, 20.0, 88.0, 100.0, 1e4,
+];
+
+#[test]
+fn activations_forward_and_backward_match_finite_differences() {
+    let Some(h) = Harness::new() else { return };
+    let kernel = Matmul::new(&h.gpu.device);
+    let mut xs: Vec<f32> = EDGES.to_vec();
+    xs.extend(random_vec(50, 9, 4.0));
+    let n = xs.len();
+    let one = [1.0f32];
+    for act in [Activation::LeakyRelu, Activation::Tanh, Activation::Sigmoid] {
+        // A K = 1 product with a unit weight is the activation alone: y = act(x·1 + 0).
+        let zero_bias = [0.0f32];
+        let forward = MatmulParams::linear_forward(View::new(0, n, 1), View::new(0, 1, 1), 0, View::new(0, n, 1), act);
+        let y = h.matmul(&kernel, &forward, &xs, &one, &zero_bias, &zero_bias, n);
+        for (x, y) in xs.iter().zip(&y) {
+            let want = f64_activation(act, f64::from(*x));
+            assert!(
+                y.is_finite() && (f64::from(*y) - want).abs() <= 2e-6,
+                "{act:?}({x}) = {y}, want {want}"
+            );
+        }
+        // Backward with dY = 1 and the forward output as gate: the derivative alone.
+        let backward = MatmulParams::input_gradient(
+            View::new(0, n, 1),
+            View::new(0, 1, 1),
+            View::new(0, n, 1),
+            act,
+            View::new(0, n, 1),
+        );
+        let ones = vec![1.0f32; n];
+        let dydx = h.matmul(&kernel, &backward, &ones, &one, &zero_bias, &y, n);
+        for (x, d) in xs.iter().zip(&dydx) {
+            let x = f64::from(*x);
+            if x.abs() < 1e-2 && act == Activation::LeakyRelu {
+                continue; // the kink: no derivative to difference
+            }
+            let step = 1e-4 * x.abs().max(1.0);
+            let fd = (f64_activation(act, x + step) - f64_activation(act, x - step)) / (2.0 * step);
+            // f32 rounding of y (ε·|y| relative, times the derivative's slope ≤ 2) plus
+            // the central difference's O(step²) error.
+            assert!(
+                d.is_finite() && (f64::from(*d) - fd).abs() <= 1e-5,
+                "{act:?}'({x}) = {d}, finite difference {fd}"
+            );
+        }
+    }
+}
+
+fn bce_loss_f64(logits: &[f32], positives: usize) -> f64 {
+    let n = logits.len() as f64;
+    logits
+        .iter()
+        .enumerate()
+        .map(|(i, &x)| {
+            let (x, y) = (f64::from(x), if i < positives { 1.0 } else { 0.0 });
+            x.max(0.0) - x * y + (-x.abs()).exp().ln_1p()
+        })
+        .sum::<f64>()
+        / n
+}
+
+#[test]
+fn bce_matches_reference_finite_differences_and_pytorch() {
+    let Some(h) = Harness::new() else { return };
+    let kernel = Bce::new(&h.gpu.device);
+    // 300 rows: more than one pass of the 256-invocation workgroup.
+    for (n, positives) in [(1usize, 1usize), (2, 1), (300, 130), (128, 64)] {
+        let logits = random_vec(n, n as u64, 6.0);
+        let p = BceParams {
+            n: n as u32,
+            positives: positives as u32,
+            loss_slot: 1,
+            record_probabilities: u32::from(positives < n),
+        };
+        let initial_stats = [0.5f32, 0.25, 0.125, 1.0];
+        let (bl, bg, bs) = (
+            h.buffer(&logits),
+            h.buffer(&vec![f32::NAN; n]),
+            h.buffer(&initial_stats),
+        );
+        h.run(&kernel.0, &[&bl, &bg, &bs, &h.uniform(&p)], Bce::workgroups());
+        let (grad, stats) = (h.read(&bg, n), h.read(&bs, STAT_SLOTS));
+        let mut cpu_grad = vec![0.0; n];
+        let mut cpu_stats = initial_stats;
+        bce_cpu(&p, &logits, &mut cpu_grad, &mut cpu_stats);
+        assert!(max_abs_diff(&grad, &cpu_grad) < 1e-7, "n={n}");
+        assert!(
+            max_abs_diff(&stats, &cpu_stats) < 2e-6,
+            "n={n}: {stats:?} vs {cpu_stats:?}"
+        );
+        let loss = f64::from(stats[1] - initial_stats[1]);
+        assert!((loss - bce_loss_f64(&logits, positives)).abs() < 2e-6);
+
+        // Gradient of the mean loss by central differences in f64.
+        for i in 0..n.min(20) {
+            let mut plus = logits.clone();
+            let mut minus = logits.clone();
+            plus[i] += 1e-3;
+            minus[i] -= 1e-3;
+            let step = f64::from(plus[i]) - f64::from(minus[i]);
+            let fd = (bce_loss_f64(&plus, positives) - bce_loss_f64(&minus, positives)) / step;
+            assert!(
+                (f64::from(grad[i]) - fd).abs() < 1e-6 / n as f64 + 1e-9,
+                "n={n} i={i}: {} vs {fd}",
+                grad[i]
+            );
+        }
+
+        // PyTorch's BCELoss(sigmoid(x), y) = -(y ln p + (1 - y) ln(1 - p)), unclamped for |x| < 15.
+        let torch: f64 = logits
+            .iter()
+            .enumerate()
+            .map(|(i, &x)| {
+                let p = 1.0 / (1.0 + (-f64::from(x)).exp());
+                if i < positives {
+                    -p.ln()
+                } else {
+                    -(1.0 - p).ln()
+                }
+            })
+            .sum::<f64>()
+            / n as f64;
+        assert!((loss - torch).abs() < 2e-6);
+    }
+}
+
+#[test]
+fn bce_stays_finite_at_saturated_logits() {
+    let Some(h) = Harness::new() else { return };
+    let kernel = Bce::new(&h.gpu.device);
+    let logits: Vec<f32> = EDGES.iter().chain(EDGES.iter()).copied().collect();
+    let n = logits.len();
+    let p = BceParams {
+        n: n as u32,
+        positives: EDGES.len() as u32,
+        loss_slot: 0,
+        record_probabilities: 1,
+    };
+    let (bl, bg, bs) = (
+        h.buffer(&logits),
+        h.buffer(&vec![0f32; n]),
+        h.buffer(&[0f32; STAT_SLOTS]),
+    );
+    h.run(&kernel.0, &[&bl, &bg, &bs, &h.uniform(&p)], Bce::workgroups());
+    let (grad, stats) = (h.read(&bg, n), h.read(&bs, STAT_SLOTS));
+    assert!(grad.iter().chain(&stats).all(|v| v.is_finite()), "{grad:?} {stats:?}");
+    // Target 1 at x = -1e4 costs 1e4 (PyTorch would clamp it at 100); the gradient stays -1/n.
+    assert!((grad[1] + 1.0 / n as f32).abs() < 1e-9);
+    let mut cpu_grad = vec![0.0; n];
+    let mut cpu_stats = [0.0; STAT_SLOTS];
+    bce_cpu(&p, &logits, &mut cpu_grad, &mut cpu_stats);
+    assert!(max_abs_diff(&grad, &cpu_grad) < 1e-7);
+    // The loss is dominated by the 1e30 terms; compare relatively.
+    assert!(((stats[0] - cpu_stats[0]) / cpu_stats[0]).abs() < 1e-6);
+}
+
+#[test]
+fn bias_grad_sums_columns() {
+    let Some(h) = Harness::new() else { return };
+    let kernel = BiasGrad::new(&h.gpu.device);
+    for (rows, cols) in [(1usize, 1usize), (1, 65), (130, 1), (128, 257)] {
+        let dy = random_vec(rows * cols, rows as u64, 1.0);
+        let p = BiasGradParams {
+            rows: rows as u32,
+            cols: cols as u32,
+            input_offset: 0,
+            output_offset: 2,
+        };
+        let (bdy, bdb) = (h.buffer(&dy), h.buffer(&vec![f32::NAN; cols + 2]));
+        h.run(&kernel.0, &[&bdy, &bdb, &h.uniform(&p)], BiasGrad::workgroups(&p));
+        let gpu = h.read(&bdb, cols + 2);
+        let mut cpu = vec![f32::NAN; cols + 2];
+        bias_grad_cpu(&p, &dy, &mut cpu);
+        // Same order of summation on both sides.
+        assert_eq!(gpu[2..], cpu[2..]);
+        for (j, v) in cpu[2..].iter().enumerate() {
+            let want: f64 = (0..rows).map(|i| f64::from(dy[i * cols + j])).sum();
+            assert!((f64::from(*v) - want).abs() < rows as f64 * 1e-7);
+        }
+    }
+}
+
+/// torch.optim.Adam's update, written out in f64.
+fn torch_adam(p: &mut [f64], grads: &[Vec<f32>], lr: f64, b1: f64, b2: f64, eps: f64) {
+    let mut m = vec![0.0; p.len()];
+    let mut v = vec![0.0; p.len()];
+    for (t, g) in grads.iter().enumerate() {
+        let t = (t + 1) as i32;
+        for i in 0..p.len() {
+            let g = f64::from(g[i]);
+            m[i] = b1 * m[i] + (1.0 - b1) * g;
+            v[i] = b2 * v[i] + (1.0 - b2) * g * g;
+            let denom = (v[i].sqrt() / (1.0 - b2.powi(t)).sqrt()) + eps;
+            p[i] -= lr / (1.0 - b1.powi(t)) * m[i] / denom;
+        }
+    }
+}
+
+#[test]
+fn adam_follows_the_formula_over_several_steps() {
+    let Some(h) = Harness::new() else { return };
+    let kernel = Adam::new(&h.gpu.device);
+    let n = 1000;
+    let p = AdamParams::new(n, 1e-2, 0.5, 0.999, 1e-8);
+    let initial = random_vec(n, 1, 1.0);
+    let grads: Vec<Vec<f32>> = (0..6u64).map(|s| random_vec(n, 100 + s, 1.0)).collect();
+    let (bp, bm, bv) = (h.buffer(&initial), h.buffer(&vec![0f32; n]), h.buffer(&vec![0f32; n]));
+    let mut cpu = (initial.clone(), vec![0f32; n], vec![0f32; n]);
+    for (step, g) in grads.iter().enumerate() {
+        let counter = h.buffer(&[step as u32, 0, 0, 0]);
+        let bg = h.buffer(g);
+        h.run(
+            &kernel.0,
+            &[&bp, &bg, &bm, &bv, &counter, &h.uniform(&p)],
+            Adam::workgroups(&p),
+        );
+        adam_cpu(&p, step as u32, &mut cpu.0, g, &mut cpu.1, &mut cpu.2);
+    }
+    let gpu = h.read(&bp, n);
+    let mut want: Vec<f64> = initial.iter().map(|&x| f64::from(x)).collect();
+    torch_adam(&mut want, &grads, 1e-2, 0.5, 0.999, 1e-8);
+    let want32: Vec<f32> = want.iter().map(|&x| x as f32).collect();
+    // Six updates of about lr each, every one exact to a few ulps of lr.
+    assert!(max_abs_diff(&gpu, &want32) < 1e-6, "{}", max_abs_diff(&gpu, &want32));
+    assert!(max_abs_diff(&cpu.0, &want32) < 1e-6);
+    // The run moved: the test would notice a kernel that does nothing.
+    assert!(max_abs_diff(&initial, &want32) > 0.03);
+
+    // Late in training the bias corrections take the exp branch: one step at t = 10,000.
+    let counter = h.buffer(&[9_999u32, 0, 0, 0]);
+    let (m0, v0) = (
+        random_vec(n, 7, 0.1),
+        random_vec(n, 8, 0.01).iter().map(|x| x.abs()).collect::<Vec<_>>(),
+    );
+    let (bm, bv, bp, bg) = (h.buffer(&m0), h.buffer(&v0), h.buffer(&initial), h.buffer(&grads[0]));
+    h.run(
+        &kernel.0,
+        &[&bp, &bg, &bm, &bv, &counter, &h.uniform(&p)],
+        Adam::workgroups(&p),
+    );
+    let gpu = h.read(&bp, n);
+    let t = 10_000;
+    for i in 0..n {
+        let g = f64::from(grads[0][i]);
+        let m = 0.5 * f64::from(m0[i]) + 0.5 * g;
+        let v = 0.999 * f64::from(v0[i]) + 0.001 * g * g;
+        let denom = v.sqrt() / (1.0 - 0.999f64.powi(t)).sqrt() + 1e-8;
+        let update = 1e-2 / (1.0 - 0.5f64.powi(t)) * m / denom;
+        // Updates reach 0.1 here (small v): allow a few f32 roundings of the update
+        // and one of the parameter.
+        let tolerance = 1e-6 * update.abs() + 2e-7;
+        let want = f64::from(initial[i]) - update;
+        assert!(
+            (f64::from(gpu[i]) - want).abs() < tolerance,
+            "{i}: {} vs {want}",
+            gpu[i]
+        );
+    }
+}
+
+#[test]
+fn noise_matches_the_cpu_generator() {
+    let Some(h) = Harness::new() else { return };
+    let kernel = Noise::new(&h.gpu.device);
+    // 1601: not a multiple of 4 or of the workgroup; seeds use both key words.
+    for (p, step) in [
+        (NoiseParams::per_step(1601, 0x1234_5678_9abc_def0), 3u32),
+        (NoiseParams::per_step(1, 0), 0),
+        (NoiseParams::fixed(6400, 42, Stream::Sample, 0), 77),
+    ] {
+        let count = p.count as usize;
+        let (bz, counter) = (h.buffer(&vec![f32::NAN; count]), h.buffer(&[step, 0, 0, 0]));
+        h.run(&kernel.0, &[&bz, &counter, &h.uniform(&p)], Noise::workgroups(&p));
+        let gpu = h.read(&bz, count);
+        let mut cpu = vec![0.0; count];
+        noise_cpu(&p, step, &mut cpu);
+        // The same bits through ln, sqrt, sin and cos: f32 rounding differences only.
+        assert!(max_abs_diff(&gpu, &cpu) < 1e-5, "{}", max_abs_diff(&gpu, &cpu));
+    }
+}
+
+#[test]
+fn gather_matches_the_cpu_reference() {
+    let Some(h) = Harness::new() else { return };
+    let kernel = Gather::new(&h.gpu.device);
+    // 7×5 = 35 pixels: images straddle the 4-byte words.
+    let data = common::synthetic_dataset(11, 7, 5, 3);
+    let order: Vec<u32> = ganvas::rng::epoch_order(5, 0, data.count);
+    let p = GatherParams {
+        batch: 3,
+        pixels: 35,
+        steps_per_epoch: 3,
+        _pad: 0,
+    };
+    let step = 5; // the third batch of the second epoch
+    let (bi, bo, counter) = (
+        h.buffer(&pack_bytes(&data.images)),
+        h.buffer(&order),
+        h.buffer(&[step, 0, 0, 0]),
+    );
+    let out = h.buffer(&vec![f32::NAN; 3 * 35]);
+    h.run(
+        &kernel.0,
+        &[&bi, &bo, &counter, &out, &h.uniform(&p)],
+        Gather::workgroups(&p),
+    );
+    let gpu = h.read(&out, 3 * 35);
+    let mut cpu = vec![0.0; 3 * 35];
+    gather_cpu(&p, step, &data.images, &order, &mut cpu);
+    assert!(max_abs_diff(&gpu, &cpu) < 1e-6);
+    let first = order[6] as usize * 35;
+    assert_eq!(cpu[0], (f32::from(data.images[first]) / 255.0 - 0.5) / 0.5);
+    assert!(cpu.iter().all(|v| (-1.0..=1.0).contains(v)));
+}
