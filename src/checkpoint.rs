@@ -1,1 +1,222 @@
-pub fn save() {}
+//! Checkpoints as safetensors files whose tensors are exactly the PyTorch state_dict
+//! of the original modules (`model.0.weight` [256, 100], ...), so a file written here
+//! loads into PyTorch with `load_state_dict` and the other way round.
+//!
+//! A checkpoint folder holds `generator.safetensors`, `discriminator.safetensors` and
+//! `optimizer.safetensors` (Adam moments, step and hyperparameters), which only
+//! ganvas reads: the first two stay plain state_dicts.
+
+use std::collections::HashMap;
+
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+
+use crate::error::{Error, Result};
+use crate::model::{NamedTensor, Network, NetworkKind, TrainConfig};
+use crate::state::{NetworkState, TrainingState};
+
+pub const GENERATOR_FILE: &str = "generator.safetensors";
+pub const DISCRIMINATOR_FILE: &str = "discriminator.safetensors";
+pub const OPTIMIZER_FILE: &str = "optimizer.safetensors";
+
+const FORMAT_KEY: &str = "ganvas.format";
+const FORMAT_VALUE: &str = "ganvas-optimizer-1";
+
+/// A network read from a state_dict: its shape is inferred from the tensors.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LoadedNetwork {
+    pub network: Network,
+    pub params: Vec<f32>,
+}
+
+/// The state_dict of `net` with `params`, as safetensors bytes.
+pub fn network_to_bytes(net: &Network, params: &[f32]) -> Result<Vec<u8>> {
+    let tensors = net
+        .tensors()
+        .into_iter()
+        .map(|t| (t.name, t.shape, &params[t.offset..][..t.len]));
+    serialize(tensors, None)
+}
+
+/// Parses a state_dict of the original `nn.Sequential`: `model.0.weight`, `model.0.bias`,
+/// `model.2.weight`, ... each weight [out, in] feeding the next.
+pub fn network_from_bytes(bytes: &[u8], kind: NetworkKind) -> Result<LoadedNetwork> {
+    let name = kind.name();
+    let file = SafeTensors::deserialize(bytes)
+        .map_err(|e| Error::new(format!("the {name} file is not a valid safetensors file ({e})")))?;
+    let mut widths = Vec::new();
+    let mut layer = 0;
+    while let Ok(weight) = file.tensor(&format!("model.{}.weight", 2 * layer)) {
+        let shape = weight.shape();
+        if shape.len() != 2 || shape.contains(&0) {
+            return Err(Error::new(format!(
+                "{name} tensor model.{}.weight has shape {shape:?}, expected [out, in]",
+                2 * layer
+            )));
+        }
+        match widths.last() {
+            None => widths.push(shape[1]),
+            Some(&prev) if prev != shape[1] => {
+                return Err(Error::new(format!(
+                    "{name} tensor model.{}.weight takes {} inputs but the layer before gives {prev}",
+                    2 * layer,
+                    shape[1]
+                )))
+            }
+            Some(_) => {}
+        }
+        widths.push(shape[0]);
+        layer += 1;
+    }
+    if layer == 0 {
+        return Err(Error::new(format!(
+            "the {name} file has no model.0.weight: not a ganvas or PyTorch {name} state_dict"
+        )));
+    }
+    if kind == NetworkKind::Discriminator && widths.last() != Some(&1) {
+        return Err(Error::new(format!(
+            "the discriminator's last layer has {} outputs, expected 1",
+            widths[widths.len() - 1]
+        )));
+    }
+    let network = Network::from_widths(kind, &widths);
+    let params = read_tensors(&file, &network.tensors(), name)?;
+    Ok(LoadedNetwork { network, params })
+}
+
+/// Serialises the Adam moments, the step and the hyperparameters.
+pub fn optimizer_to_bytes(state: &TrainingState, pixels: usize) -> Result<Vec<u8>> {
+    let config = &state.config;
+    let mut tensors = Vec::new();
+    for (net, s) in [
+        (config.generator(pixels), &state.generator),
+        (config.discriminator(pixels), &state.discriminator),
+    ] {
+        for t in net.tensors() {
+            for (moment, values) in [("exp_avg", &s.exp_avg), ("exp_avg_sq", &s.exp_avg_sq)] {
+                let name = format!("{}.{}.{moment}", net.kind.name(), t.name);
+                tensors.push((name, t.shape.clone(), &values[t.offset..][..t.len]));
+            }
+        }
+    }
+    let config_json =
+        serde_json::to_string(config).map_err(|e| Error::new(format!("cannot encode the config: {e}")))?;
+    let metadata = HashMap::from([
+        (FORMAT_KEY.to_string(), FORMAT_VALUE.to_string()),
+        ("step".to_string(), state.step.to_string()),
+        ("config".to_string(), config_json),
+    ]);
+    serialize(tensors.into_iter(), Some(metadata))
+}
+
+/// A whole training state from the three files of a checkpoint.
+pub fn state_from_bytes(generator: &[u8], discriminator: &[u8], optimizer: &[u8]) -> Result<TrainingState> {
+    let g = network_from_bytes(generator, NetworkKind::Generator)?;
+    let d = network_from_bytes(discriminator, NetworkKind::Discriminator)?;
+    let (_, header) = SafeTensors::read_metadata(optimizer)
+        .map_err(|e| Error::new(format!("the optimizer file is not a valid safetensors file ({e})")))?;
+    let metadata = header.metadata().clone().unwrap_or_default();
+    if metadata.get(FORMAT_KEY).map(String::as_str) != Some(FORMAT_VALUE) {
+        return Err(Error::new(
+            "the optimizer file was not written by ganvas (no ganvas.format entry)",
+        ));
+    }
+    let step = metadata
+        .get("step")
+        .and_then(|s| s.parse::<u32>().ok())
+        .ok_or_else(|| Error::new("the optimizer file has no valid step"))?;
+    let config: TrainConfig = metadata
+        .get("config")
+        .and_then(|c| serde_json::from_str(c).ok())
+        .ok_or_else(|| Error::new("the optimizer file has no valid config"))?;
+    let pixels = g.network.outputs();
+    if config.generator(pixels) != g.network || config.discriminator(pixels) != d.network {
+        return Err(Error::new(
+            "the optimizer file belongs to networks of other sizes than the weight files",
+        ));
+    }
+    let file = SafeTensors::deserialize(optimizer)
+        .map_err(|e| Error::new(format!("the optimizer file is not a valid safetensors file ({e})")))?;
+    // Every tensor twice, `{network}.{name}.exp_avg` then `.exp_avg_sq`, as one flat list.
+    let mut tensors = Vec::new();
+    for net in [&g.network, &d.network] {
+        for moment in ["exp_avg", "exp_avg_sq"] {
+            for t in net.tensors() {
+                let offset = tensors.iter().map(|t: &NamedTensor| t.len).sum();
+                let name = format!("{}.{}.{moment}", net.kind.name(), t.name);
+                tensors.push(NamedTensor { name, offset, ..t });
+            }
+        }
+    }
+    let all = read_tensors(&file, &tensors, "optimizer")?;
+    let (gn, dn) = (g.network.parameter_count, d.network.parameter_count);
+    let (g_moments, d_moments) = all.split_at(2 * gn);
+    Ok(TrainingState {
+        step,
+        generator: NetworkState {
+            params: g.params,
+            exp_avg: g_moments[..gn].to_vec(),
+            exp_avg_sq: g_moments[gn..].to_vec(),
+        },
+        discriminator: NetworkState {
+            params: d.params,
+            exp_avg: d_moments[..dn].to_vec(),
+            exp_avg_sq: d_moments[dn..].to_vec(),
+        },
+        config,
+    })
+}
+
+/// Reads exactly `tensors` (no more, no fewer) into one buffer laid out by their offsets.
+fn read_tensors(file: &SafeTensors, tensors: &[NamedTensor], what: &str) -> Result<Vec<f32>> {
+    let mut names = file.names();
+    names.sort_unstable();
+    if let Some(extra) = names.iter().find(|n| !tensors.iter().any(|t| t.name == **n)) {
+        return Err(Error::new(format!("the {what} file has an unexpected tensor {extra}")));
+    }
+    let mut out = vec![0.0; tensors.iter().map(|t| t.len).sum()];
+    for t in tensors {
+        let view = file
+            .tensor(&t.name)
+            .map_err(|_| Error::new(format!("the {what} file lacks {}", t.name)))?;
+        copy_f32(
+            &view,
+            &format!("{what} tensor {}", t.name),
+            &t.shape,
+            &mut out[t.offset..][..t.len],
+        )?;
+    }
+    Ok(out)
+}
+
+fn copy_f32(view: &TensorView, what: &str, shape: &[usize], out: &mut [f32]) -> Result<()> {
+    if view.dtype() != Dtype::F32 {
+        return Err(Error::new(format!(
+            "{what} is {:?}; ganvas reads float32 only",
+            view.dtype()
+        )));
+    }
+    if view.shape() != shape {
+        return Err(Error::new(format!(
+            "{what} has shape {:?}, expected {shape:?}",
+            view.shape()
+        )));
+    }
+    for (dst, bytes) in out.iter_mut().zip(view.data().chunks_exact(4)) {
+        *dst = f32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+    }
+    Ok(())
+}
+
+fn serialize<'a>(
+    tensors: impl Iterator<Item = (String, Vec<usize>, &'a [f32])>,
+    metadata: Option<HashMap<String, String>>,
+) -> Result<Vec<u8>> {
+    let views = tensors
+        .map(|(name, shape, data)| {
+            TensorView::new(Dtype::F32, shape, bytemuck::cast_slice(data))
+                .map(|v| (name, v))
+                .map_err(|e| Error::new(format!("cannot write a tensor: {e}")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    safetensors::serialize(views, metadata).map_err(|e| Error::new(format!("cannot write safetensors: {e}")))
+}

@@ -8,7 +8,8 @@ use crate::kernels::gather::gather_cpu;
 use crate::kernels::matmul::matmul_cpu;
 use crate::kernels::noise::noise_cpu;
 use crate::mnist::Dataset;
-use crate::plan::{BufferId, NetworkBuffers, Op, Plan};
+use crate::model::Network;
+use crate::plan::{BufferId, GenerationPlan, NetworkBuffers, Op, Plan};
 use crate::rng;
 use crate::state::{NetworkState, Stats, TrainingState};
 
@@ -18,6 +19,30 @@ pub struct CpuTrainer {
     image_count: usize,
     order_epoch: Option<u32>,
     stats_steps: u32,
+}
+
+/// G on `latents` ([rows, latent]), as [rows, pixels] images in [-1, 1].
+pub fn generate(generator: &Network, params: &[f32], latents: &[f32]) -> Vec<f32> {
+    // Bounded chunks keep the activations small for any number of samples.
+    const CHUNK: usize = 1024;
+    let mut images = Vec::with_capacity(latents.len() / generator.inputs() * generator.outputs());
+    for chunk in latents.chunks(CHUNK * generator.inputs()) {
+        let plan = GenerationPlan::new(generator, chunk.len() / generator.inputs());
+        let mut memory = Memory {
+            buffers: plan.buffers.iter().map(|b| vec![0.0; b.len]).collect(),
+            images: Vec::new(),
+            order: Vec::new(),
+            step: 0,
+            stats: [0.0; STAT_SLOTS],
+        };
+        memory.buffers[plan.params.0].copy_from_slice(params);
+        memory.buffers[plan.latent.0].copy_from_slice(chunk);
+        for op in &plan.ops {
+            memory.execute(op);
+        }
+        images.extend_from_slice(&memory.buffers[plan.images.0]);
+    }
+    images
 }
 
 /// What the ops read and write: the plan's buffers plus the backend's own state.

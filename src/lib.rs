@@ -15,6 +15,7 @@ pub mod gpu;
 pub mod kernels;
 pub mod mnist;
 pub mod model;
+pub mod npy;
 pub mod plan;
 pub mod rng;
 pub mod state;

@@ -73,15 +73,14 @@ impl TrainConfig {
         let mut widths = vec![self.latent];
         widths.extend(&self.generator_hidden);
         widths.push(image_pixels);
-        Network::new(NetworkKind::Generator, &widths, Activation::Tanh)
+        Network::from_widths(NetworkKind::Generator, &widths)
     }
 
     pub fn discriminator(&self, image_pixels: usize) -> Network {
         let mut widths = vec![image_pixels];
         widths.extend(&self.discriminator_hidden);
         widths.push(1);
-        // The last layer emits logits: the sigmoid is fused into the loss.
-        Network::new(NetworkKind::Discriminator, &widths, Activation::Identity)
+        Network::from_widths(NetworkKind::Discriminator, &widths)
     }
 }
 
@@ -130,7 +129,13 @@ pub struct NamedTensor {
 }
 
 impl Network {
-    fn new(kind: NetworkKind, widths: &[usize], last: Activation) -> Self {
+    /// Layer widths from input to output. G ends in tanh; D ends in logits, since its
+    /// sigmoid is fused into the loss.
+    pub fn from_widths(kind: NetworkKind, widths: &[usize]) -> Self {
+        let last = match kind {
+            NetworkKind::Generator => Activation::Tanh,
+            NetworkKind::Discriminator => Activation::Identity,
+        };
         let mut offset = 0;
         let count = widths.len() - 1;
         let layers = widths
@@ -161,6 +166,12 @@ impl Network {
 
     pub fn outputs(&self) -> usize {
         self.layers[self.layers.len() - 1].outputs
+    }
+
+    pub fn widths(&self) -> Vec<usize> {
+        std::iter::once(self.inputs())
+            .chain(self.layers.iter().map(|l| l.outputs))
+            .collect()
     }
 
     /// The state_dict entries: `model.{2i}.weight` and `.bias`, since activations

@@ -278,6 +278,43 @@ impl Plan {
     }
 }
 
+/// G alone on `rows` latent vectors, for sampling from a checkpoint.
+#[derive(Clone, Debug)]
+pub struct GenerationPlan {
+    pub buffers: Vec<BufferSpec>,
+    pub ops: Vec<Op>,
+    pub params: BufferId,
+    pub latent: BufferId,
+    pub images: BufferId,
+}
+
+impl GenerationPlan {
+    pub fn new(generator: &Network, rows: usize) -> Self {
+        let mut b = Builder::default();
+        let params = b.add("generator.params", generator.parameter_count);
+        let latent = b.add("latent", rows * generator.inputs());
+        let acts = b.layer_buffers("generator.activation", generator, rows, 1);
+        let images = b.add("images", rows * generator.outputs());
+        let mut ops = Vec::new();
+        let input = Slot::whole(latent, rows, generator.inputs());
+        forward(
+            &mut ops,
+            generator,
+            params,
+            input,
+            &acts,
+            Slot::whole(images, rows, generator.outputs()),
+        );
+        GenerationPlan {
+            buffers: b.buffers,
+            ops,
+            params,
+            latent,
+            images,
+        }
+    }
+}
+
 #[derive(Default)]
 struct Builder {
     buffers: Vec<BufferSpec>,

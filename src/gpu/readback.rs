@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 
 #[derive(Default)]
 struct MapSlot {
-    result: Option<std::result::Result<(), wgpu::BufferAsyncError>>,
+    result: Option<Result<()>>,
     waker: Option<Waker>,
 }
 
@@ -20,7 +20,7 @@ pub fn start_map(buffer: &wgpu::Buffer) -> PendingMap {
     let callback_slot = slot.clone();
     buffer.slice(..).map_async(wgpu::MapMode::Read, move |result| {
         if let Ok(mut s) = callback_slot.lock() {
-            s.result = Some(result);
+            s.result = Some(result.map_err(|_| Error::new("the GPU could not map a buffer for reading")));
             if let Some(waker) = s.waker.take() {
                 waker.wake();
             }
@@ -66,8 +66,8 @@ impl Future for MapFuture<'_> {
         let Ok(mut slot) = self.pending.slot.lock() else {
             return Poll::Ready(Err(Error::new("the GPU readback state was poisoned")));
         };
-        match slot.result.take() {
-            Some(r) => Poll::Ready(r.map_err(|_| Error::new("the GPU could not map a buffer for reading"))),
+        match slot.result.clone() {
+            Some(r) => Poll::Ready(r),
             None => {
                 slot.waker = Some(cx.waker().clone());
                 Poll::Pending

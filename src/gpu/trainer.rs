@@ -301,24 +301,25 @@ impl GpuTrainer {
         let result = self.pending_stats.as_ref()?.map.try_finish(&self.device)?;
         let pending = self.pending_stats.take()?;
         let read = result.and_then(|()| {
+            let mut sums = [0.0; STAT_SLOTS];
             let view = self.stats_staging.slice(..).get_mapped_range();
             let view = view.map_err(|e| Error::new(format!("the stats could not be mapped: {e:?}")))?;
-            let mut sums = [0.0; STAT_SLOTS];
             sums.copy_from_slice(bytemuck::cast_slice(&view));
+            drop(view);
+            self.stats_staging.unmap();
             Ok(sums)
         });
-        self.stats_staging.unmap();
         Some(read.map(|sums| Stats::from_sums(sums, pending.steps)))
     }
 
-    /// Requests stats and waits for them (natively blocking, in a browser yielding).
-    pub async fn read_stats(&mut self) -> Result<Stats> {
-        self.request_stats();
-        if let Some(pending) = &self.pending_stats {
-            pending.map.finished(&self.device).await?;
+    /// The stats requested earlier, waiting for them if needed (natively blocking, in a
+    /// browser yielding); `None` if none were requested.
+    pub async fn wait_stats(&mut self) -> Option<Result<Stats>> {
+        if let Err(e) = self.pending_stats.as_ref()?.map.finished(&self.device).await {
+            self.pending_stats = None;
+            return Some(Err(e));
         }
         self.poll_stats()
-            .unwrap_or_else(|| Err(Error::new("the stats readback did not complete")))
     }
 
     /// Runs G on the fixed preview latents; the images stay on the GPU in `preview_buffer`.

@@ -1,0 +1,136 @@
+//! The chosen backend behind one interface, with the GPU's asynchronous reads
+//! waited on where the command line can afford to block.
+
+use ganvas::cpu::CpuTrainer;
+use ganvas::gpu::{GpuContext, GpuTrainer};
+use ganvas::mnist::Dataset;
+use ganvas::plan::Plan;
+use ganvas::state::{Stats, TrainingState};
+use ganvas::{Error, Result};
+
+use crate::BackendChoice;
+
+pub enum Engine {
+    Cpu {
+        trainer: CpuTrainer,
+        requested: Option<Stats>,
+    },
+    Gpu {
+        gpu: GpuContext,
+        trainer: GpuTrainer,
+    },
+}
+
+impl Engine {
+    /// The backend asked for, and a sentence saying which one runs and why.
+    pub fn create(
+        choice: BackendChoice,
+        plan: Plan,
+        data: &Dataset,
+        state: &TrainingState,
+    ) -> Result<(Engine, String)> {
+        let gpu = match choice {
+            BackendChoice::Cpu => None,
+            BackendChoice::Gpu => Some(pollster::block_on(GpuContext::new())?),
+            BackendChoice::Auto => match pollster::block_on(GpuContext::new()) {
+                Ok(gpu) if !gpu.is_software() => Some(gpu),
+                Ok(gpu) => {
+                    let why = format!(
+                        "backend: cpu (the only GPU adapter, {}, is a CPU emulation; --backend gpu uses it anyway)",
+                        gpu.describe()
+                    );
+                    return Ok((Engine::cpu(plan, data, state), why));
+                }
+                Err(e) => return Ok((Engine::cpu(plan, data, state), format!("backend: cpu ({e})"))),
+            },
+        };
+        match gpu {
+            None => Ok((Engine::cpu(plan, data, state), "backend: cpu (as asked)".to_string())),
+            Some(gpu) => {
+                let why = format!("backend: gpu on {}", gpu.describe());
+                let trainer = pollster::block_on(GpuTrainer::new(&gpu, plan, data, state))?;
+                Ok((Engine::Gpu { gpu, trainer }, why))
+            }
+        }
+    }
+
+    fn cpu(plan: Plan, data: &Dataset, state: &TrainingState) -> Engine {
+        Engine::Cpu {
+            trainer: CpuTrainer::new(plan, data, state),
+            requested: None,
+        }
+    }
+
+    pub fn train(&mut self, steps: u32) {
+        match self {
+            Engine::Cpu { trainer, .. } => trainer.train(steps),
+            Engine::Gpu { trainer, .. } => trainer.train(steps),
+        }
+    }
+
+    /// Steps recorded so far (on the GPU some may still be running).
+    pub fn step(&self) -> u32 {
+        match self {
+            Engine::Cpu { trainer, .. } => trainer.step(),
+            Engine::Gpu { trainer, .. } => trainer.step(),
+        }
+    }
+
+    /// Waits for stats requested earlier, if any, then requests the current window.
+    /// Waiting here also bounds how far the CPU records ahead of the GPU.
+    pub fn request_stats(&mut self) -> Option<Result<Stats>> {
+        match self {
+            Engine::Cpu { trainer, requested } => {
+                let earlier = requested.take().map(Ok);
+                *requested = Some(trainer.take_stats());
+                earlier
+            }
+            Engine::Gpu { trainer, .. } => {
+                let earlier = pollster::block_on(trainer.wait_stats());
+                trainer.request_stats();
+                earlier
+            }
+        }
+    }
+
+    /// Requested stats that are ready, without waiting.
+    pub fn poll_stats(&mut self) -> Option<Result<Stats>> {
+        match self {
+            Engine::Cpu { requested, .. } => requested.take().map(Ok),
+            Engine::Gpu { trainer, .. } => trainer.poll_stats(),
+        }
+    }
+
+    pub fn wait_stats(&mut self) -> Option<Result<Stats>> {
+        match self {
+            Engine::Cpu { requested, .. } => requested.take().map(Ok),
+            Engine::Gpu { trainer, .. } => pollster::block_on(trainer.wait_stats()),
+        }
+    }
+
+    pub fn state(&mut self) -> Result<TrainingState> {
+        match self {
+            Engine::Cpu { trainer, .. } => Ok(trainer.state()),
+            Engine::Gpu { trainer, gpu } => pollster::block_on(trainer.read_state()).map_err(|e| lost_or(gpu, e)),
+        }
+    }
+
+    /// The fixed-latent preview batch, [64, pixels] in [-1, 1].
+    pub fn preview(&mut self) -> Result<Vec<f32>> {
+        match self {
+            Engine::Cpu { trainer, .. } => Ok(trainer.preview()),
+            Engine::Gpu { trainer, gpu } => {
+                trainer.render_preview();
+                pollster::block_on(trainer.read_preview()).map_err(|e| lost_or(gpu, e))
+            }
+        }
+    }
+}
+
+/// A lost device explains a failed read better than the read's own error.
+fn lost_or(gpu: &GpuContext, e: Error) -> Error {
+    match gpu.lost() {
+        Some(why) => Error::new(format!("the GPU device was lost ({why})")),
+        None => e,
+    }
+}

@@ -1,0 +1,62 @@
+//! `ganvas`: train the MNIST GAN from the command line, and sample from checkpoints.
+
+mod engine;
+mod grid;
+mod sample;
+mod train;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(name = "ganvas", version, about = "Train the classic MNIST GAN on your GPU (or CPU)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train, writing checkpoints, a loss CSV and a sample grid per epoch to --out.
+    Train(train::TrainArgs),
+    /// Generate images from a generator checkpoint (ganvas's or PyTorch's).
+    Sample(sample::SampleArgs),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BackendChoice {
+    /// A hardware GPU if one exists, else the CPU.
+    Auto,
+    /// WGSL compute shaders through wgpu, on any adapter (software ones included).
+    Gpu,
+    /// The CPU reference backend.
+    Cpu,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Train(args) => train::run(args),
+        Command::Sample(args) => sample::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Where MNIST is looked for when --data is not given: ./data/mnist, then the copy
+/// in this source tree.
+pub fn default_data_dir() -> PathBuf {
+    let local = PathBuf::from("data/mnist");
+    if local.is_dir() {
+        local
+    } else {
+        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/data/mnist"))
+    }
+}

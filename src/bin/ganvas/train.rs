@@ -1,0 +1,312 @@
+//! `ganvas train`: the training loop with progress, loss CSV, per-epoch sample grids
+//! and checkpoints that resume exactly.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use clap::Args;
+use ganvas::checkpoint::{self, DISCRIMINATOR_FILE, GENERATOR_FILE, OPTIMIZER_FILE};
+use ganvas::mnist::Dataset;
+use ganvas::model::TrainConfig;
+use ganvas::plan::Plan;
+use ganvas::state::{Stats, TrainingState};
+use ganvas::{Error, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::engine::Engine;
+use crate::{grid, BackendChoice};
+
+#[derive(Args)]
+pub struct TrainArgs {
+    /// Training steps to run (one step: a D update, then a G update).
+    #[arg(long, conflicts_with = "epochs")]
+    steps: Option<u32>,
+    /// Epochs to run, each a shuffled pass over the 60,000 images [default: 1].
+    #[arg(long)]
+    epochs: Option<u32>,
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    backend: BackendChoice,
+    /// Folder with the MNIST IDX files [default: data/mnist].
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Folder for checkpoints, losses.csv and samples/.
+    #[arg(long, default_value = "runs/latest")]
+    out: PathBuf,
+    /// Continue from the checkpoint in this folder (its hyperparameters, seed and step).
+    #[arg(long)]
+    resume: Option<PathBuf>,
+    /// Log the mean losses every this many steps.
+    #[arg(long, default_value_t = 100)]
+    log_every: u32,
+    /// Also write a checkpoint every this many steps (always at the end).
+    #[arg(long)]
+    checkpoint_every: Option<u32>,
+    #[command(flatten)]
+    hyper: Hyperparameters,
+}
+
+/// Each one defaults to the PyTorch original's value.
+#[derive(Args)]
+struct Hyperparameters {
+    /// [default: 0]
+    #[arg(long)]
+    seed: Option<u64>,
+    /// [default: 64]
+    #[arg(long)]
+    batch: Option<usize>,
+    /// Generator learning rate [default: 0.0002].
+    #[arg(long)]
+    lr_g: Option<f32>,
+    /// Discriminator learning rate [default: 0.0002].
+    #[arg(long)]
+    lr_d: Option<f32>,
+    /// [default: 0.5]
+    #[arg(long)]
+    beta1: Option<f64>,
+    /// [default: 0.999]
+    #[arg(long)]
+    beta2: Option<f64>,
+    /// Latent size [default: 100].
+    #[arg(long)]
+    latent: Option<usize>,
+    /// Generator hidden widths [default: 256,512,1024].
+    #[arg(long, value_delimiter = ',')]
+    g_hidden: Option<Vec<usize>>,
+    /// Discriminator hidden widths [default: 512,256].
+    #[arg(long, value_delimiter = ',')]
+    d_hidden: Option<Vec<usize>>,
+}
+
+impl Hyperparameters {
+    fn any(&self) -> bool {
+        self.seed.is_some()
+            || self.batch.is_some()
+            || self.lr_g.is_some()
+            || self.lr_d.is_some()
+            || self.beta1.is_some()
+            || self.beta2.is_some()
+            || self.latent.is_some()
+            || self.g_hidden.is_some()
+            || self.d_hidden.is_some()
+    }
+
+    fn config(&self) -> TrainConfig {
+        let d = TrainConfig::default();
+        TrainConfig {
+            seed: self.seed.unwrap_or(d.seed),
+            batch: self.batch.unwrap_or(d.batch),
+            generator_lr: self.lr_g.unwrap_or(d.generator_lr),
+            discriminator_lr: self.lr_d.unwrap_or(d.discriminator_lr),
+            beta1: self.beta1.unwrap_or(d.beta1),
+            beta2: self.beta2.unwrap_or(d.beta2),
+            latent: self.latent.unwrap_or(d.latent),
+            generator_hidden: self.g_hidden.clone().unwrap_or(d.generator_hidden),
+            discriminator_hidden: self.d_hidden.clone().unwrap_or(d.discriminator_hidden),
+            eps: d.eps,
+        }
+    }
+}
+
+pub fn run(args: TrainArgs) -> Result<()> {
+    let data_dir = args.data.clone().unwrap_or_else(crate::default_data_dir);
+    let data = Dataset::load_training_set(&data_dir)?;
+    let pixels = data.pixels();
+    let state = match &args.resume {
+        Some(dir) => {
+            if args.hyper.any() {
+                return Err(Error::new(
+                    "hyperparameters come from the checkpoint when resuming; drop them or start afresh",
+                ));
+            }
+            load_checkpoint(dir)?
+        }
+        None => {
+            let config = args.hyper.config();
+            config.validate(pixels, data.count).map_err(Error::new)?;
+            TrainingState::initial(&config, pixels)
+        }
+    };
+    if state.generator.params.len() != state.config.generator(pixels).parameter_count {
+        return Err(Error::new(format!(
+            "the checkpoint's generator does not produce {pixels}-pixel images"
+        )));
+    }
+    let config = state.config.clone();
+    let plan = Plan::training(&config, pixels, data.count);
+    let per_epoch = plan.steps_per_epoch;
+    let steps = match (args.steps, args.epochs) {
+        (Some(s), _) => s,
+        (None, e) => e.unwrap_or(1).saturating_mul(per_epoch),
+    };
+    let start_step = state.step;
+    let end_step = start_step
+        .checked_add(steps)
+        .ok_or_else(|| Error::new("the step count would pass 4,294,967,295"))?;
+
+    fs::create_dir_all(args.out.join("samples"))
+        .map_err(|e| Error::new(format!("cannot create {}: {e}", args.out.display())))?;
+    let mut csv = open_csv(&args.out.join("losses.csv"), args.resume.is_some())?;
+    let (mut engine, why) = Engine::create(args.backend, plan, &data, &state)?;
+    eprintln!("{why}");
+    eprintln!(
+        "training {steps} steps ({start_step} → {end_step}, {per_epoch} steps an epoch, batch {}, seed {}), writing to {}",
+        config.batch,
+        config.seed,
+        args.out.display()
+    );
+
+    let progress = Progress::new(start_step, end_step);
+    let log_every = args.log_every.max(1);
+    while engine.step() < end_step {
+        let step = engine.step();
+        // Stop at log points and epoch ends; at most 50 steps a submission.
+        let next_log = (step / log_every + 1) * log_every;
+        let next_epoch = (step / per_epoch + 1) * per_epoch;
+        let target = end_step.min(next_log).min(next_epoch).min(step + 50);
+        engine.train(target - step);
+        let step = engine.step();
+        if step % log_every == 0 || step == end_step {
+            if let Some(stats) = engine.request_stats() {
+                progress.record(&mut csv, stats?)?;
+            }
+        }
+        while let Some(stats) = engine.poll_stats() {
+            progress.record(&mut csv, stats?)?;
+        }
+        if step % per_epoch == 0 {
+            let path = args
+                .out
+                .join("samples")
+                .join(format!("epoch_{:04}.png", step / per_epoch));
+            grid::write_png(&path, &engine.preview()?, pixels)?;
+        }
+        if args.checkpoint_every.is_some_and(|n| n > 0 && step % n == 0) && step != end_step {
+            save_checkpoint(&args.out, &engine.state()?, pixels)?;
+        }
+    }
+    if let Some(stats) = engine.wait_stats() {
+        progress.record(&mut csv, stats?)?;
+    }
+    progress.finish();
+    let final_state = engine.state()?;
+    save_checkpoint(&args.out, &final_state, pixels)?;
+    let grid_path = args.out.join("samples").join(format!("step_{end_step:07}.png"));
+    grid::write_png(&grid_path, &engine.preview()?, pixels)?;
+    eprintln!("wrote {} (checkpoint) and {}", args.out.display(), grid_path.display());
+    Ok(())
+}
+
+fn open_csv(path: &Path, append: bool) -> Result<File> {
+    let exists = path.is_file();
+    let mut file = OpenOptions::new()
+        .create(true)
+        .write(true)
+        .append(append)
+        .truncate(!append)
+        .open(path)
+        .map_err(|e| Error::new(format!("cannot open {}: {e}", path.display())))?;
+    if !(append && exists) {
+        writeln!(file, "step,d_loss,g_loss,d_x,d_g_z").map_err(|e| Error::new(format!("cannot write the CSV: {e}")))?;
+    }
+    Ok(file)
+}
+
+/// The progress bar, and the step reached by the stats read back so far.
+struct Progress {
+    bar: ProgressBar,
+    started: Instant,
+    start_step: u32,
+    reached: std::cell::Cell<u32>,
+}
+
+impl Progress {
+    fn new(start_step: u32, end_step: u32) -> Self {
+        let bar = ProgressBar::new(u64::from(end_step - start_step));
+        bar.set_style(
+            ProgressStyle::with_template("{bar:30} {pos}/{len} steps · {per_sec} · {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        Progress {
+            bar,
+            started: Instant::now(),
+            start_step,
+            reached: std::cell::Cell::new(start_step),
+        }
+    }
+
+    /// Writes a CSV row for the window of `stats`, and stops on non-finite losses.
+    fn record(&self, csv: &mut File, stats: Stats) -> Result<()> {
+        let step = self.reached.get() + stats.steps;
+        self.reached.set(step);
+        if !stats.is_finite() {
+            return Err(Error::new(format!(
+                "the losses became non-finite by step {step}; the last checkpoint written is kept"
+            )));
+        }
+        writeln!(
+            csv,
+            "{step},{},{},{},{}",
+            stats.discriminator_loss, stats.generator_loss, stats.probability_real, stats.probability_fake
+        )
+        .map_err(|e| Error::new(format!("cannot write the CSV: {e}")))?;
+        let message = format!(
+            "D loss {:.4}  G loss {:.4}  D(x) {:.3}  D(G(z)) {:.3}",
+            stats.discriminator_loss, stats.generator_loss, stats.probability_real, stats.probability_fake
+        );
+        self.bar.set_position(u64::from(step - self.start_step));
+        self.bar.set_message(message.clone());
+        if !std::io::stderr().is_terminal() {
+            let rate = f64::from(step - self.start_step) / self.started.elapsed().as_secs_f64();
+            eprintln!("step {step}: {message}  ({rate:.1} steps/s)");
+        }
+        Ok(())
+    }
+
+    fn finish(&self) {
+        self.bar.finish();
+        let steps = self.reached.get() - self.start_step;
+        let seconds = self.started.elapsed().as_secs_f64();
+        eprintln!(
+            "{steps} steps in {seconds:.1} s ({:.1} steps/s)",
+            f64::from(steps) / seconds
+        );
+    }
+}
+
+fn save_checkpoint(dir: &Path, state: &TrainingState, pixels: usize) -> Result<()> {
+    let config = &state.config;
+    let files = [
+        (
+            GENERATOR_FILE,
+            checkpoint::network_to_bytes(&config.generator(pixels), &state.generator.params)?,
+        ),
+        (
+            DISCRIMINATOR_FILE,
+            checkpoint::network_to_bytes(&config.discriminator(pixels), &state.discriminator.params)?,
+        ),
+        (OPTIMIZER_FILE, checkpoint::optimizer_to_bytes(state, pixels)?),
+    ];
+    for (name, bytes) in files {
+        // Write then rename, so an interrupted save never leaves a half-written checkpoint.
+        let (tmp, path) = (dir.join(format!("{name}.tmp")), dir.join(name));
+        fs::write(&tmp, bytes)
+            .and_then(|()| fs::rename(&tmp, &path))
+            .map_err(|e| Error::new(format!("cannot write {}: {e}", path.display())))?;
+    }
+    Ok(())
+}
+
+fn load_checkpoint(dir: &Path) -> Result<TrainingState> {
+    let read = |name: &str| {
+        let path = dir.join(name);
+        fs::read(&path).map_err(|e| Error::new(format!("cannot read {}: {e}", path.display())))
+    };
+    checkpoint::state_from_bytes(
+        &read(GENERATOR_FILE)?,
+        &read(DISCRIMINATOR_FILE)?,
+        &read(OPTIMIZER_FILE)?,
+    )
+    .map_err(|e| Error::new(format!("{}: {e}", dir.display())))
+}
