@@ -72,11 +72,19 @@ pub fn network_from_bytes(bytes: &[u8], kind: NetworkKind) -> Result<LoadedNetwo
             "the {name} file has no model.0.weight: not a ganvas or PyTorch {name} state_dict"
         )));
     }
-    if kind == NetworkKind::Discriminator && widths.last() != Some(&1) {
-        return Err(Error::new(format!(
-            "the discriminator's last layer has {} outputs, expected 1",
-            widths[widths.len() - 1]
-        )));
+    let outputs = widths[widths.len() - 1];
+    match kind {
+        NetworkKind::Discriminator if outputs != 1 => {
+            return Err(Error::new(format!(
+                "the discriminator's last layer has {outputs} outputs, expected 1"
+            )))
+        }
+        NetworkKind::Generator if outputs == 1 => {
+            return Err(Error::new(
+                "the generator's last layer has 1 output: is this a discriminator file?",
+            ))
+        }
+        _ => {}
     }
     let network = Network::from_widths(kind, &widths);
     let params = read_tensors(&file, &network.tensors(), name)?;

@@ -66,17 +66,9 @@ impl Harness {
         bytemuck::pod_collect_to_vec::<u8, f32>(&bytes)[..len].to_vec()
     }
 
-    fn matmul(
-        &self,
-        kernel: &Matmul,
-        p: &MatmulParams,
-        a: &[f32],
-        b: &[f32],
-        bias: &[f32],
-        gate: &[f32],
-        c_len: usize,
-    ) -> Vec<f32> {
-        let (ba, bb, bbias, bgate) = (self.buffer(a), self.buffer(b), self.buffer(bias), self.buffer(gate));
+    /// `inputs` are A, B, bias and gate, in binding order.
+    fn matmul(&self, kernel: &Matmul, p: &MatmulParams, inputs: [&[f32]; 4], c_len: usize) -> Vec<f32> {
+        let [ba, bb, bbias, bgate] = inputs.map(|x| self.buffer(x));
         let bc = self.buffer(&vec![f32::NAN; c_len]);
         self.run(
             &kernel.0,
@@ -236,7 +228,7 @@ fn matmul_matches_the_cpu_reference_in_all_three_layouts() {
         ];
         for (name, p, a, b, len) in cases {
             let what = format!("{name} {m}x{n}x{k}");
-            let gpu = h.matmul(&kernel, &p, a, b, &w, &gate, len);
+            let gpu = h.matmul(&kernel, &p, [a, b, &w, &gate], len);
             let mut cpu = vec![0.0; len];
             matmul_cpu(&p, a, b, &w, &gate, &mut cpu);
             let (want, tol) = matmul_f64(&p, a, b, &w, &gate);
@@ -263,7 +255,7 @@ fn activations_forward_and_backward_match_finite_differences() {
         // A K = 1 product with a unit weight is the activation alone: y = act(x·1 + 0).
         let zero_bias = [0.0f32];
         let forward = MatmulParams::linear_forward(View::new(0, n, 1), View::new(0, 1, 1), 0, View::new(0, n, 1), act);
-        let y = h.matmul(&kernel, &forward, &xs, &one, &zero_bias, &zero_bias, n);
+        let y = h.matmul(&kernel, &forward, [&xs, &one, &zero_bias, &zero_bias], n);
         for (x, y) in xs.iter().zip(&y) {
             let want = f64_activation(act, f64::from(*x));
             assert!(
@@ -280,7 +272,7 @@ fn activations_forward_and_backward_match_finite_differences() {
             View::new(0, n, 1),
         );
         let ones = vec![1.0f32; n];
-        let dydx = h.matmul(&kernel, &backward, &ones, &one, &zero_bias, &y, n);
+        let dydx = h.matmul(&kernel, &backward, [&ones, &one, &zero_bias, &y], n);
         for (x, d) in xs.iter().zip(&dydx) {
             let x = f64::from(*x);
             if x.abs() < 1e-2 && act == Activation::LeakyRelu {

@@ -36,10 +36,8 @@ pub struct PendingMap {
 impl PendingMap {
     /// `None` while the GPU is still busy; never blocks.
     pub fn try_finish(&self, device: &wgpu::Device) -> Option<Result<()>> {
-        #[cfg(not(target_arch = "wasm32"))]
+        // A no-op in a browser, which maps by itself.
         let _ = device.poll(wgpu::PollType::Poll);
-        #[cfg(target_arch = "wasm32")]
-        let _ = device;
         let mut slot = self.slot.lock().ok()?;
         slot.result
             .take()
@@ -61,7 +59,8 @@ impl Future for MapFuture<'_> {
     type Output = Result<()>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
-        #[cfg(not(target_arch = "wasm32"))]
+        // Natively this blocks until the GPU is done; in a browser it is a no-op and
+        // the map callback wakes this future instead.
         let _ = self.device.poll(wgpu::PollType::wait_indefinitely());
         let Ok(mut slot) = self.pending.slot.lock() else {
             return Poll::Ready(Err(Error::new("the GPU readback state was poisoned")));

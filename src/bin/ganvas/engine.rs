@@ -17,7 +17,7 @@ pub enum Engine {
     },
     Gpu {
         gpu: GpuContext,
-        trainer: GpuTrainer,
+        trainer: Box<GpuTrainer>,
     },
 }
 
@@ -49,7 +49,13 @@ impl Engine {
             Some(gpu) => {
                 let why = format!("backend: gpu on {}", gpu.describe());
                 let trainer = pollster::block_on(GpuTrainer::new(&gpu, plan, data, state))?;
-                Ok((Engine::Gpu { gpu, trainer }, why))
+                Ok((
+                    Engine::Gpu {
+                        gpu,
+                        trainer: Box::new(trainer),
+                    },
+                    why,
+                ))
             }
         }
     }

@@ -1,0 +1,196 @@
+//! The `ganvas` binary as scripts call it: train, resume, sample, and clean errors.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use ganvas::npy;
+
+fn ganvas(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ganvas"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap()
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = ganvas(args);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "ganvas {args:?} failed:\n{stderr}");
+    stderr
+}
+
+/// Fails with exit code 1 and an `error:` line, never a panic.
+fn fails(args: &[&str]) -> String {
+    let out = ganvas(args);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(1), "ganvas {args:?}:\n{stderr}");
+    assert!(stderr.contains("error: ") && !stderr.contains("panicked"), "{stderr}");
+    stderr
+}
+
+fn csv_steps(dir: &Path) -> Vec<u32> {
+    let text = std::fs::read_to_string(dir.join("losses.csv")).unwrap();
+    text.lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap().parse().unwrap())
+        .collect()
+}
+
+#[test]
+fn train_resume_and_sample() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let run_s = run.to_str().unwrap();
+    let stderr = ok(&[
+        "train",
+        "--steps",
+        "4",
+        "--seed",
+        "7",
+        "--backend",
+        "cpu",
+        "--out",
+        run_s,
+        "--log-every",
+        "2",
+    ]);
+    assert!(stderr.contains("backend: cpu"), "{stderr}");
+    for file in [
+        "generator.safetensors",
+        "discriminator.safetensors",
+        "optimizer.safetensors",
+        "samples/step_0000004.png",
+    ] {
+        assert!(run.join(file).is_file(), "{file} missing");
+    }
+    assert_eq!(csv_steps(&run), vec![2, 4]);
+
+    ok(&[
+        "train",
+        "--steps",
+        "2",
+        "--backend",
+        "cpu",
+        "--resume",
+        run_s,
+        "--out",
+        run_s,
+        "--log-every",
+        "2",
+    ]);
+    assert_eq!(csv_steps(&run), vec![2, 4, 6]);
+    let e = fails(&[
+        "train", "--steps", "2", "--resume", run_s, "--out", run_s, "--seed", "3",
+    ]);
+    assert!(e.contains("from the checkpoint"), "{e}");
+
+    let generator = run.join("generator.safetensors");
+    let g = generator.to_str().unwrap();
+    let z: Vec<f32> = (0..3 * 100).map(|i| ((i % 17) as f32 - 8.0) / 4.0).collect();
+    let z_path = tmp.path().join("z.npy");
+    std::fs::write(&z_path, npy::to_bytes(3, 100, &z)).unwrap();
+    let x_path = tmp.path().join("x.npy");
+    ok(&[
+        "sample",
+        "--checkpoint",
+        g,
+        "--latents",
+        z_path.to_str().unwrap(),
+        "--out",
+        x_path.to_str().unwrap(),
+    ]);
+    let (rows, cols, x) = npy::from_bytes(&std::fs::read(&x_path).unwrap()).unwrap();
+    assert_eq!((rows, cols), (3, 784));
+    assert!(x.iter().all(|v| (-1.0..=1.0).contains(v)));
+
+    let grid = tmp.path().join("grid.png");
+    ok(&[
+        "sample",
+        "--checkpoint",
+        g,
+        "--n",
+        "10",
+        "--seed",
+        "1",
+        "--out",
+        grid.to_str().unwrap(),
+    ]);
+    let png = std::fs::read(&grid).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+
+    // Latents of the wrong width, a weight file as latents, a discriminator as generator.
+    let bad_z = tmp.path().join("bad.npy");
+    std::fs::write(&bad_z, npy::to_bytes(2, 99, &[0.0; 198])).unwrap();
+    let e = fails(&[
+        "sample",
+        "--checkpoint",
+        g,
+        "--latents",
+        bad_z.to_str().unwrap(),
+        "--out",
+        x_path.to_str().unwrap(),
+    ]);
+    assert!(e.contains("99 columns"), "{e}");
+    let e = fails(&[
+        "sample",
+        "--checkpoint",
+        g,
+        "--latents",
+        g,
+        "--out",
+        x_path.to_str().unwrap(),
+    ]);
+    assert!(e.contains(".npy"), "{e}");
+    let d = run.join("discriminator.safetensors");
+    let e = fails(&[
+        "sample",
+        "--checkpoint",
+        d.to_str().unwrap(),
+        "--n",
+        "2",
+        "--out",
+        grid.to_str().unwrap(),
+    ]);
+    assert!(e.contains("discriminator file"), "{e}");
+}
+
+#[test]
+fn bad_data_and_arguments_fail_cleanly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_str().unwrap();
+    let e = fails(&["train", "--steps", "1", "--data", dir, "--out", dir]);
+    assert!(e.contains("train-images-idx3-ubyte"), "{e}");
+    std::fs::write(
+        tmp.path().join("train-images-idx3-ubyte.gz"),
+        b"\x1f\x8bnot really gzip",
+    )
+    .unwrap();
+    std::fs::write(tmp.path().join("train-labels-idx1-ubyte"), b"\0\0\x08\x01\0\0\0\0").unwrap();
+    let e = fails(&["train", "--steps", "1", "--data", dir, "--out", dir]);
+    assert!(e.contains("gzip"), "{e}");
+    let e = fails(&[
+        "train",
+        "--steps",
+        "1",
+        "--batch",
+        "0",
+        "--backend",
+        "cpu",
+        "--out",
+        dir,
+    ]);
+    assert!(e.contains("batch"), "{e}");
+    let e = fails(&[
+        "train",
+        "--steps",
+        "1",
+        "--beta2",
+        "1.5",
+        "--backend",
+        "cpu",
+        "--out",
+        dir,
+    ]);
+    assert!(e.contains("beta"), "{e}");
+}
