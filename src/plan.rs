@@ -65,6 +65,21 @@ pub enum Op {
     AdvanceStep,
 }
 
+impl Op {
+    /// The bytes of the op's uniform params, as its shader's `Params` struct.
+    pub fn params_bytes(&self) -> Option<&[u8]> {
+        match self {
+            Op::Gather { params, .. } => Some(bytemuck::bytes_of(params)),
+            Op::Noise { params, .. } => Some(bytemuck::bytes_of(params)),
+            Op::Matmul { params, .. } => Some(bytemuck::bytes_of(params)),
+            Op::BiasGrad { params, .. } => Some(bytemuck::bytes_of(params)),
+            Op::Bce { params, .. } => Some(bytemuck::bytes_of(params)),
+            Op::Adam { params, .. } => Some(bytemuck::bytes_of(params)),
+            Op::AdvanceStep => None,
+        }
+    }
+}
+
 /// A network's parameters and Adam state, one flat buffer each.
 #[derive(Clone, Copy, Debug)]
 pub struct NetworkBuffers {

@@ -15,7 +15,7 @@ use crate::kernels::noise::Noise;
 use crate::kernels::step_counter::StepCounter;
 use crate::kernels::Kernel;
 use crate::mnist::Dataset;
-use crate::plan::{NetworkBuffers, Op, Plan};
+use crate::plan::{BufferId, NetworkBuffers, Op, Plan};
 use crate::rng;
 use crate::state::{NetworkState, Stats, TrainingState};
 
@@ -123,24 +123,17 @@ impl GpuTrainer {
             mapped_at_creation: false,
         });
 
+        // Each op's bindings in the order its shader declares them; the params uniform,
+        // if any, comes last.
         let dispatch = |op: &Op| -> Dispatch {
-            let uniform = |bytes: &[u8]| init("params", bytes, wgpu::BufferUsages::UNIFORM);
-            let b = |id: crate::plan::BufferId| &buffers[id.0];
-            let (kernel, bind_group, workgroups): (&Kernel, wgpu::BindGroup, [u32; 3]) = match op {
-                Op::Gather { params, batch } => {
-                    let u = uniform(bytemuck::bytes_of(params));
-                    let k = &kernels.gather.0;
-                    (
-                        k,
-                        k.bind(device, &[&images, &order, &counter, b(*batch), &u]),
-                        Gather::workgroups(params),
-                    )
-                }
-                Op::Noise { params, z } => {
-                    let u = uniform(bytemuck::bytes_of(params));
-                    let k = &kernels.noise.0;
-                    (k, k.bind(device, &[b(*z), &counter, &u]), Noise::workgroups(params))
-                }
+            let b = |id: BufferId| &buffers[id.0];
+            let (kernel, mut bindings, workgroups): (&Kernel, Vec<&wgpu::Buffer>, [u32; 3]) = match op {
+                Op::Gather { params, batch } => (
+                    &kernels.gather.0,
+                    vec![&images, &order, &counter, b(*batch)],
+                    Gather::workgroups(params),
+                ),
+                Op::Noise { params, z } => (&kernels.noise.0, vec![b(*z), &counter], Noise::workgroups(params)),
                 Op::Matmul {
                     params,
                     a,
@@ -148,26 +141,15 @@ impl GpuTrainer {
                     bias,
                     gate,
                     c,
-                } => {
-                    let u = uniform(bytemuck::bytes_of(params));
-                    let k = &kernels.matmul.0;
-                    let group = k.bind(device, &[b(*a), b(*rhs), b(*bias), b(*gate), b(*c), &u]);
-                    (k, group, Matmul::workgroups(params))
-                }
+                } => (
+                    &kernels.matmul.0,
+                    vec![b(*a), b(*rhs), b(*bias), b(*gate), b(*c)],
+                    Matmul::workgroups(params),
+                ),
                 Op::BiasGrad { params, dy, db } => {
-                    let u = uniform(bytemuck::bytes_of(params));
-                    let k = &kernels.bias_grad.0;
-                    (k, k.bind(device, &[b(*dy), b(*db), &u]), BiasGrad::workgroups(params))
+                    (&kernels.bias_grad.0, vec![b(*dy), b(*db)], BiasGrad::workgroups(params))
                 }
-                Op::Bce { params, logits, grad } => {
-                    let u = uniform(bytemuck::bytes_of(params));
-                    let k = &kernels.bce.0;
-                    (
-                        k,
-                        k.bind(device, &[b(*logits), b(*grad), &stats, &u]),
-                        Bce::workgroups(),
-                    )
-                }
+                Op::Bce { logits, grad, .. } => (&kernels.bce.0, vec![b(*logits), b(*grad), &stats], Bce::workgroups()),
                 Op::Adam {
                     params,
                     param,
@@ -175,22 +157,18 @@ impl GpuTrainer {
                     exp_avg,
                     exp_avg_sq,
                 } => {
-                    let u = uniform(bytemuck::bytes_of(params));
-                    let k = &kernels.adam.0;
-                    let group = k.bind(
-                        device,
-                        &[b(*param), b(*grad), b(*exp_avg), b(*exp_avg_sq), &counter, &u],
-                    );
-                    (k, group, Adam::workgroups(params))
+                    let moments = [b(*param), b(*grad), b(*exp_avg), b(*exp_avg_sq), &counter];
+                    (&kernels.adam.0, moments.to_vec(), Adam::workgroups(params))
                 }
-                Op::AdvanceStep => {
-                    let k = &kernels.step_counter.0;
-                    (k, k.bind(device, &[&counter]), [1, 1, 1])
-                }
+                Op::AdvanceStep => (&kernels.step_counter.0, vec![&counter], [1, 1, 1]),
             };
+            let uniform = op
+                .params_bytes()
+                .map(|bytes| init("params", bytes, wgpu::BufferUsages::UNIFORM));
+            bindings.extend(uniform.as_ref());
             Dispatch {
                 pipeline: kernel.pipeline().clone(),
-                bind_group,
+                bind_group: kernel.bind(device, &bindings),
                 workgroups,
             }
         };
@@ -219,7 +197,7 @@ impl GpuTrainer {
     }
 
     fn upload_network(&self, ids: NetworkBuffers, net: &NetworkState) {
-        let write = |id: crate::plan::BufferId, data: &[f32]| {
+        let write = |id: BufferId, data: &[f32]| {
             self.queue
                 .write_buffer(&self.buffers[id.0], 0, bytemuck::cast_slice(data));
         };
@@ -336,7 +314,7 @@ impl GpuTrainer {
         &self.buffers[self.plan.preview_images.0]
     }
 
-    async fn read_f32(&self, id: crate::plan::BufferId) -> Result<Vec<f32>> {
+    async fn read_f32(&self, id: BufferId) -> Result<Vec<f32>> {
         let len = (self.plan.buffer_len(id) * 4) as u64;
         let bytes = read_buffer(&self.device, &self.queue, &self.buffers[id.0], len).await?;
         Ok(bytemuck::pod_collect_to_vec(&bytes))

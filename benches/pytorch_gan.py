@@ -1,0 +1,112 @@
+"""The PyTorch original, for side-by-side runs: the same MLP GAN, loss, optimizer
+and batch as ganvas's defaults, trained on the same MNIST files.
+
+    python benches/pytorch_gan.py --steps 10000 --out runs/torch [--device cpu|cuda] [--threads N]
+
+Writes generator.safetensors and discriminator.safetensors (the state_dicts ganvas
+reads) and prints steady-state steps per second.
+"""
+import argparse
+import gzip
+import pathlib
+import time
+
+import numpy as np
+import torch
+from safetensors.torch import save_file
+from torch import nn
+
+
+def mlp(widths, last):
+    layers = []
+    for i, (a, b) in enumerate(zip(widths, widths[1:])):
+        layers.append(nn.Linear(a, b))
+        layers.append(last if i == len(widths) - 2 else nn.LeakyReLU(0.2))
+    return nn.Sequential(*layers)
+
+
+class Generator(nn.Module):
+    def __init__(self, latent=100):
+        super().__init__()
+        self.model = mlp([latent, 256, 512, 1024, 784], nn.Tanh())
+
+    def forward(self, z):
+        return self.model(z)
+
+
+class Discriminator(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.model = mlp([784, 512, 256, 1], nn.Sigmoid())
+
+    def forward(self, x):
+        return self.model(x)
+
+
+def load_images(data_dir):
+    raw = gzip.open(pathlib.Path(data_dir) / "train-images-idx3-ubyte.gz").read()
+    images = np.frombuffer(raw, np.uint8, offset=16).reshape(-1, 784)
+    return torch.from_numpy((images.astype(np.float32) / 255.0 - 0.5) / 0.5)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    p.add_argument("--data", default=str(pathlib.Path(__file__).parent.parent / "data" / "mnist"))
+    p.add_argument("--out", default=None)
+    args = p.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    dev = torch.device(args.device)
+    data = load_images(args.data).to(dev)
+    g, d = Generator().to(dev), Discriminator().to(dev)
+    loss = nn.BCELoss()
+    opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    ones = torch.ones(args.batch, 1, device=dev)
+    zeros = torch.zeros(args.batch, 1, device=dev)
+    per_epoch = data.shape[0] // args.batch
+    order = torch.randperm(data.shape[0], device=dev)
+    warmup = min(20, args.steps // 10)
+    start = time.perf_counter()
+    for step in range(args.steps):
+        if step == warmup:
+            if dev.type == "cuda":
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+        if step % per_epoch == 0 and step:
+            order = torch.randperm(data.shape[0], device=dev)
+        i = step % per_epoch
+        real = data[order[i * args.batch:(i + 1) * args.batch]]
+        z = torch.randn(args.batch, 100, device=dev)
+        fake = g(z)
+
+        opt_d.zero_grad()
+        d_loss = (loss(d(real), ones) + loss(d(fake.detach()), zeros)) / 2
+        d_loss.backward()
+        opt_d.step()
+
+        opt_g.zero_grad()
+        g_loss = loss(d(fake), ones)
+        g_loss.backward()
+        opt_g.step()
+        if (step + 1) % 1000 == 0:
+            print(f"step {step + 1}: D loss {d_loss.item():.4f}  G loss {g_loss.item():.4f}", flush=True)
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+    elapsed = time.perf_counter() - start
+    print(f"steps_per_second {(args.steps - warmup) / elapsed:.2f}")
+    if args.out:
+        out = pathlib.Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        save_file({k: v.detach().cpu().contiguous() for k, v in g.state_dict().items()}, out / "generator.safetensors")
+        save_file({k: v.detach().cpu().contiguous() for k, v in d.state_dict().items()}, out / "discriminator.safetensors")
+
+
+if __name__ == "__main__":
+    main()
