@@ -174,6 +174,47 @@ pub fn state_from_bytes(generator: &[u8], discriminator: &[u8], optimizer: &[u8]
     })
 }
 
+/// A fresh run that starts from given weights: a generator (from ganvas or PyTorch)
+/// and optionally a discriminator. Layer widths come from the files, everything else
+/// from `base`; Adam starts from zero at step 0, and a missing discriminator from
+/// its initialisation.
+pub fn state_from_weights(generator: &[u8], discriminator: Option<&[u8]>, base: &TrainConfig) -> Result<TrainingState> {
+    let g = network_from_bytes(generator, NetworkKind::Generator)?;
+    let widths = g.network.widths();
+    let pixels = g.network.outputs();
+    let mut config = TrainConfig {
+        latent: widths[0],
+        generator_hidden: widths[1..widths.len() - 1].to_vec(),
+        ..base.clone()
+    };
+    let d = match discriminator {
+        Some(bytes) => {
+            let d = network_from_bytes(bytes, NetworkKind::Discriminator)?;
+            if d.network.inputs() != pixels {
+                return Err(Error::new(format!(
+                    "the discriminator takes {} pixels but the generator makes {pixels}",
+                    d.network.inputs()
+                )));
+            }
+            let widths = d.network.widths();
+            config.discriminator_hidden = widths[1..widths.len() - 1].to_vec();
+            d.params
+        }
+        None => config.discriminator(pixels).initial_parameters(config.seed),
+    };
+    let fresh = |params: Vec<f32>| NetworkState {
+        exp_avg: vec![0.0; params.len()],
+        exp_avg_sq: vec![0.0; params.len()],
+        params,
+    };
+    Ok(TrainingState {
+        generator: fresh(g.params),
+        discriminator: fresh(d),
+        step: 0,
+        config,
+    })
+}
+
 /// Reads exactly `tensors` (no more, no fewer) into one buffer laid out by their offsets.
 fn read_tensors(file: &SafeTensors, tensors: &[NamedTensor], what: &str) -> Result<Vec<f32>> {
     let mut names = file.names();

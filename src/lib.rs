@@ -12,6 +12,7 @@ pub mod checkpoint;
 pub mod cpu;
 pub mod error;
 pub mod gpu;
+pub mod grid;
 pub mod kernels;
 pub mod mnist;
 pub mod model;
@@ -19,5 +20,7 @@ pub mod npy;
 pub mod plan;
 pub mod rng;
 pub mod state;
+#[cfg(target_arch = "wasm32")]
+pub mod web;
 
 pub use error::{Error, Result};

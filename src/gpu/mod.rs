@@ -5,7 +5,7 @@ mod readback;
 mod trainer;
 
 pub use readback::read_buffer;
-pub use trainer::GpuTrainer;
+pub use trainer::{GpuTrainer, StateRead};
 
 use std::sync::{Arc, Mutex};
 
@@ -15,10 +15,13 @@ use crate::error::{Error, Result};
 /// passes on lavapipe also fits Chrome's (8 storage buffers a stage, 16 KiB of
 /// workgroup memory, 256 invocations a workgroup, 128 MiB a binding).
 pub struct GpuContext {
+    pub instance: wgpu::Instance,
+    pub adapter: wgpu::Adapter,
+    pub info: wgpu::AdapterInfo,
     pub device: wgpu::Device,
     pub queue: wgpu::Queue,
-    pub adapter: wgpu::AdapterInfo,
     lost: Arc<Mutex<Option<String>>>,
+    error: Arc<Mutex<Option<String>>>,
 }
 
 impl GpuContext {
@@ -33,10 +36,6 @@ impl GpuContext {
             .request_adapter(&options)
             .await
             .map_err(|e| Error::new(format!("no GPU adapter is available ({e})")))?;
-        Self::from_adapter(adapter).await
-    }
-
-    pub async fn from_adapter(adapter: wgpu::Adapter) -> Result<GpuContext> {
         let info = adapter.get_info();
         let descriptor = wgpu::DeviceDescriptor {
             label: Some("ganvas"),
@@ -54,11 +53,22 @@ impl GpuContext {
                 *s = Some(format!("{reason:?}: {message}"));
             }
         });
+        // The first error no scope caught: a bug, reported rather than a panic.
+        let error = Arc::new(Mutex::new(None));
+        let slot = error.clone();
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            if let Ok(mut s) = slot.lock() {
+                s.get_or_insert_with(|| e.to_string());
+            }
+        }));
         Ok(GpuContext {
+            instance,
+            adapter,
+            info,
             device,
             queue,
-            adapter: info,
             lost,
+            error,
         })
     }
 
@@ -67,23 +77,22 @@ impl GpuContext {
         self.lost.lock().ok().and_then(|s| s.clone())
     }
 
+    /// The first GPU error that no error scope caught, if any.
+    pub fn error(&self) -> Option<String> {
+        self.error.lock().ok().and_then(|s| s.clone())
+    }
+
     /// True for CPU emulations such as lavapipe (llvmpipe) and SwiftShader.
     pub fn is_software(&self) -> bool {
-        self.adapter.device_type == wgpu::DeviceType::Cpu
+        self.info.device_type == wgpu::DeviceType::Cpu
     }
 
     /// "name (backend)", as shown to users.
     pub fn describe(&self) -> String {
-        format!("{} ({:?})", self.adapter.name, self.adapter.backend)
+        if self.info.name.is_empty() {
+            format!("{:?}", self.info.backend)
+        } else {
+            format!("{} ({:?})", self.info.name, self.info.backend)
+        }
     }
-}
-
-/// Every adapter wgpu can open here, for choosing a default backend.
-#[cfg(not(target_arch = "wasm32"))]
-pub fn adapters() -> Vec<wgpu::AdapterInfo> {
-    let instance = wgpu::Instance::default();
-    pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()))
-        .iter()
-        .map(|a| a.get_info())
-        .collect()
 }

@@ -75,30 +75,67 @@ impl Future for MapFuture<'_> {
     }
 }
 
-/// Copies `len` bytes of `source` into a fresh staging buffer and reads them back.
-/// For rare reads (checkpoints, previews); the training loop never calls it.
+/// Copies of GPU buffers on their way back. It owns what it needs, so the caller can
+/// go on recording work (or be borrowed elsewhere) while the copy maps.
+pub struct BufferRead {
+    device: wgpu::Device,
+    staging: wgpu::Buffer,
+    map: PendingMap,
+    lens: Vec<u64>,
+}
+
+impl BufferRead {
+    /// Queues copies of the first `len` bytes of each source into one staging buffer.
+    pub fn start(device: &wgpu::Device, queue: &wgpu::Queue, sources: &[(&wgpu::Buffer, u64)]) -> BufferRead {
+        let lens: Vec<u64> = sources.iter().map(|(_, len)| *len).collect();
+        let staging = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("readback"),
+            size: lens.iter().sum::<u64>().max(4),
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut encoder = device.create_command_encoder(&Default::default());
+        let mut offset = 0;
+        for (source, len) in sources {
+            encoder.copy_buffer_to_buffer(source, 0, &staging, offset, *len);
+            offset += len;
+        }
+        queue.submit([encoder.finish()]);
+        let map = start_map(&staging);
+        BufferRead {
+            device: device.clone(),
+            staging,
+            map,
+            lens,
+        }
+    }
+
+    /// The bytes of each source, in order.
+    pub async fn finish(self) -> Result<Vec<Vec<u8>>> {
+        self.map.finished(&self.device).await?;
+        let view = self
+            .staging
+            .slice(..)
+            .get_mapped_range()
+            .map_err(|e| Error::new(format!("the GPU readback could not be mapped: {e:?}")))?;
+        let mut out = Vec::new();
+        let mut offset = 0;
+        for len in &self.lens {
+            out.push(view[offset..offset + *len as usize].to_vec());
+            offset += *len as usize;
+        }
+        Ok(out)
+    }
+}
+
+/// Reads the first `len` bytes of `source` back. For rare reads (checkpoints,
+/// previews, tests); the training loop never calls it.
 pub async fn read_buffer(
     device: &wgpu::Device,
     queue: &wgpu::Queue,
     source: &wgpu::Buffer,
     len: u64,
 ) -> Result<Vec<u8>> {
-    let staging = device.create_buffer(&wgpu::BufferDescriptor {
-        label: Some("readback"),
-        size: len,
-        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-        mapped_at_creation: false,
-    });
-    let mut encoder = device.create_command_encoder(&Default::default());
-    encoder.copy_buffer_to_buffer(source, 0, &staging, 0, len);
-    queue.submit([encoder.finish()]);
-    let pending = start_map(&staging);
-    pending.finished(device).await?;
-    let bytes = staging
-        .slice(..)
-        .get_mapped_range()
-        .map_err(|e| Error::new(format!("the GPU readback could not be mapped: {e:?}")))?
-        .to_vec();
-    staging.unmap();
-    Ok(bytes)
+    let mut parts = BufferRead::start(device, queue, &[(source, len)]).finish().await?;
+    Ok(parts.remove(0))
 }

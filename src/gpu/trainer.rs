@@ -3,7 +3,7 @@
 
 use wgpu::util::DeviceExt;
 
-use super::readback::{read_buffer, start_map, PendingMap};
+use super::readback::{start_map, BufferRead, PendingMap};
 use super::GpuContext;
 use crate::error::{Error, Result};
 use crate::kernels::adam::Adam;
@@ -15,6 +15,7 @@ use crate::kernels::noise::Noise;
 use crate::kernels::step_counter::StepCounter;
 use crate::kernels::Kernel;
 use crate::mnist::Dataset;
+use crate::model::TrainConfig;
 use crate::plan::{BufferId, NetworkBuffers, Op, Plan};
 use crate::rng;
 use crate::state::{NetworkState, Stats, TrainingState};
@@ -300,40 +301,70 @@ impl GpuTrainer {
         self.poll_stats()
     }
 
-    /// Runs G on the fixed preview latents; the images stay on the GPU in `preview_buffer`.
-    pub fn render_preview(&self) {
+    fn render_preview(&self) {
         self.submit(&self.preview_dispatches, 1);
     }
 
-    /// [64, pixels] preview images in [-1, 1], read back after `render_preview`.
-    pub async fn read_preview(&self) -> Result<Vec<f32>> {
-        self.read_f32(self.plan.preview_images).await
-    }
-
-    pub fn preview_buffer(&self) -> &wgpu::Buffer {
-        &self.buffers[self.plan.preview_images.0]
-    }
-
-    async fn read_f32(&self, id: BufferId) -> Result<Vec<f32>> {
+    /// Runs G on the fixed preview latents and starts reading the [64, pixels] images
+    /// in [-1, 1] back, behind every step recorded so far.
+    pub fn start_preview_read(&self) -> BufferRead {
+        self.render_preview();
+        let id = self.plan.preview_images;
         let len = (self.plan.buffer_len(id) * 4) as u64;
-        let bytes = read_buffer(&self.device, &self.queue, &self.buffers[id.0], len).await?;
-        Ok(bytemuck::pod_collect_to_vec(&bytes))
+        BufferRead::start(&self.device, &self.queue, &[(&self.buffers[id.0], len)])
     }
 
-    /// Parameters and optimizer state after every step recorded so far.
-    pub async fn read_state(&self) -> Result<TrainingState> {
-        let mut networks = Vec::new();
+    pub async fn read_preview(&self) -> Result<Vec<f32>> {
+        let parts = self.start_preview_read().finish().await?;
+        Ok(parts
+            .iter()
+            .flat_map(|bytes| bytemuck::pod_collect_to_vec::<u8, f32>(bytes))
+            .collect())
+    }
+
+    /// Starts reading parameters and optimizer state as of every step recorded so far.
+    pub fn start_state_read(&self) -> StateRead {
+        let mut sources = Vec::new();
         for ids in [self.plan.generator_buffers, self.plan.discriminator_buffers] {
-            networks.push(NetworkState {
-                params: self.read_f32(ids.params).await?,
-                exp_avg: self.read_f32(ids.exp_avg).await?,
-                exp_avg_sq: self.read_f32(ids.exp_avg_sq).await?,
-            });
+            for id in [ids.params, ids.exp_avg, ids.exp_avg_sq] {
+                sources.push((&self.buffers[id.0], (self.plan.buffer_len(id) * 4) as u64));
+            }
         }
-        let discriminator = networks.pop().expect("two networks");
-        let generator = networks.pop().expect("two networks");
-        Ok(TrainingState {
+        StateRead {
+            read: BufferRead::start(&self.device, &self.queue, &sources),
             config: self.plan.config.clone(),
+            step: self.step,
+        }
+    }
+
+    pub async fn read_state(&self) -> Result<TrainingState> {
+        self.start_state_read().finish().await
+    }
+}
+
+/// Parameters and Adam state on their way back from the GPU.
+pub struct StateRead {
+    read: BufferRead,
+    config: TrainConfig,
+    step: u32,
+}
+
+impl StateRead {
+    pub async fn finish(self) -> Result<TrainingState> {
+        let parts = self.read.finish().await?;
+        let mut floats = parts.iter().map(|bytes| bytemuck::pod_collect_to_vec::<u8, f32>(bytes));
+        let mut network = || -> Option<NetworkState> {
+            Some(NetworkState {
+                params: floats.next()?,
+                exp_avg: floats.next()?,
+                exp_avg_sq: floats.next()?,
+            })
+        };
+        let (Some(generator), Some(discriminator)) = (network(), network()) else {
+            return Err(Error::new("the GPU state readback came back incomplete"));
+        };
+        Ok(TrainingState {
+            config: self.config,
             step: self.step,
             generator,
             discriminator,

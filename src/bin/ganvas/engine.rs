@@ -125,10 +125,7 @@ impl Engine {
     pub fn preview(&mut self) -> Result<Vec<f32>> {
         match self {
             Engine::Cpu { trainer, .. } => Ok(trainer.preview()),
-            Engine::Gpu { trainer, gpu } => {
-                trainer.render_preview();
-                pollster::block_on(trainer.read_preview()).map_err(|e| lost_or(gpu, e))
-            }
+            Engine::Gpu { trainer, gpu } => pollster::block_on(trainer.read_preview()).map_err(|e| lost_or(gpu, e)),
         }
     }
 }

@@ -1,0 +1,49 @@
+// A compact line chart on a canvas: two series over training steps.
+
+export class Chart {
+  constructor(canvas, colors) {
+    this.canvas = canvas;
+    this.colors = colors;
+    this.series = colors.map(() => []);
+  }
+
+  // One point per series, at `step`; long histories keep every other point.
+  add(step, values) {
+    values.forEach((v, i) => this.series[i].push([step, v]));
+    if (this.series[0].length > 2000) this.series = this.series.map((s) => s.filter((_, j) => j % 2 === 0));
+    this.canvas.dataset.points = String(this.series[0].length);
+  }
+
+  clear() {
+    this.series = this.colors.map(() => []);
+    this.canvas.dataset.points = '0';
+    this.draw();
+  }
+
+  draw() {
+    const ctx = this.canvas.getContext('2d');
+    const { width, height } = this.canvas;
+    ctx.clearRect(0, 0, width, height);
+    const points = this.series.flat();
+    if (points.length === 0) return;
+    const xs = points.map((p) => p[0]);
+    const ys = points.map((p) => p[1]).filter(Number.isFinite);
+    const [x0, x1] = [Math.min(...xs), Math.max(...xs, Math.min(...xs) + 1)];
+    const [y0, y1] = [Math.min(0, ...ys), Math.max(...ys, 1e-6)];
+    const pad = 24;
+    const px = (x) => pad + ((x - x0) / (x1 - x0)) * (width - 2 * pad);
+    const py = (y) => height - pad - ((y - y0) / (y1 - y0)) * (height - 2 * pad);
+    ctx.fillStyle = '#9a9ca3';
+    ctx.font = '11px system-ui';
+    ctx.fillText(y1.toFixed(2), 2, pad - 6);
+    ctx.fillText(y0.toFixed(2), 2, height - pad + 12);
+    ctx.fillText(`step ${x1}`, width - pad - 60, height - 6);
+    this.series.forEach((series, i) => {
+      ctx.strokeStyle = this.colors[i];
+      ctx.lineWidth = 1.5;
+      ctx.beginPath();
+      series.forEach(([x, y], j) => (j === 0 ? ctx.moveTo(px(x), py(y)) : ctx.lineTo(px(x), py(y))));
+      ctx.stroke();
+    });
+  }
+}
