@@ -73,6 +73,14 @@ fn cargo() -> Command {
 }
 
 fn build() -> Result<()> {
+    let installed = Command::new("rustup").args(["target", "list", "--installed"]).output();
+    if !installed.is_ok_and(|o| {
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .any(|l| l == "wasm32-unknown-unknown")
+    }) {
+        run(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))?;
+    }
     run(cargo().args([
         "build",
         "--release",
@@ -156,5 +164,6 @@ fn test() -> Result<()> {
         .args(["--test", "--test-concurrency=1"])
         .env("GANVAS_URL", format!("http://127.0.0.1:{port}/"))
         .env("CHROMIUM", chromium)
+        .env("GANVAS_CLI", target_dir().join("release/ganvas"))
         .current_dir(&browser_tests))
 }

@@ -1,0 +1,223 @@
+// The web app in headless Chromium with WebGPU on SwiftShader, as `cargo xtask test`
+// runs it: GANVAS_URL is a served build, CHROMIUM the browser, GANVAS_CLI the
+// command-line trainer (for checkpoints moving between page and CLI).
+// SwiftShader takes seconds per training step, so runs are a few small-batch steps.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const BASE = process.env.GANVAS_URL ?? 'http://127.0.0.1:8080/';
+const CLI = process.env.GANVAS_CLI;
+const FLAGS = [
+  '--no-sandbox',
+  '--enable-unsafe-webgpu',
+  '--enable-features=Vulkan',
+  '--use-vulkan=swiftshader',
+  '--use-webgpu-adapter=swiftshader',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--no-first-run',
+];
+const SLOW = 180_000;
+
+let browser;
+
+before(async () => {
+  browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: FLAGS });
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+async function open(hash = '', { withoutWebGpu = false } = {}) {
+  const context = await browser.newContext({ acceptDownloads: true });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  page.on('pageerror', (e) => errors.push(e.message));
+  if (withoutWebGpu) {
+    await page.addInitScript(() => Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined }));
+  }
+  await page.goto(BASE + hash);
+  return { page, errors, close: () => context.close() };
+}
+
+async function ready(page) {
+  await page.waitForSelector('body[data-ready="true"]', { timeout: SLOW });
+}
+
+const text = (page, selector) => page.textContent(selector);
+
+async function waitForStep(page, step) {
+  await page.waitForFunction((s) => Number(document.getElementById('readout-step').textContent) >= s, step, {
+    timeout: SLOW,
+  });
+}
+
+// Mean and spread of the grid canvas's gray levels, and a checksum of its pixels.
+function gridPixels(page) {
+  return page.evaluate(() => {
+    const canvas = document.getElementById('grid');
+    const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+    let sum = 0;
+    let sumSq = 0;
+    let hash = 0;
+    for (let i = 0; i < data.length; i += 4) {
+      sum += data[i];
+      sumSq += data[i] * data[i];
+      hash = (hash * 31 + data[i]) >>> 0;
+    }
+    const n = data.length / 4;
+    return { mean: sum / n, std: Math.sqrt(sumSq / n - (sum / n) ** 2), hash, step: Number(canvas.dataset.drawnStep) };
+  });
+}
+
+function formValues(page) {
+  return page.evaluate(() => Object.fromEntries([...document.querySelectorAll('#settings input')].map((i) => [i.name, i.value])));
+}
+
+test('loads MNIST, trains, redraws the grid and charts, with no console errors', async () => {
+  const { page, errors, close } = await open('#batch=8&seed=3');
+  await ready(page);
+  assert.notEqual(await text(page, '#readout-adapter'), '–');
+  await page.waitForFunction(() => document.getElementById('grid').dataset.drawnStep === '0', null, { timeout: SLOW });
+  const before = await gridPixels(page);
+  assert.ok(before.std > 5, `the untrained grid should show noise, not a flat canvas (std ${before.std})`);
+
+  await page.click('#train');
+  await waitForStep(page, 3);
+  await page.click('#train');
+  assert.equal(await text(page, '#train'), 'Train');
+  await page.waitForFunction(() => Number(document.getElementById('grid').dataset.drawnStep) >= 3, null, { timeout: SLOW });
+  const afterTraining = await gridPixels(page);
+  assert.notEqual(afterTraining.hash, before.hash, 'the grid should change as G trains');
+  assert.ok(afterTraining.std > 5);
+  const points = Number(await page.getAttribute('#loss-chart', 'data-points'));
+  assert.ok(points >= 1, `the loss chart should have points (has ${points})`);
+  assert.ok(Number(await page.getAttribute('#prob-chart', 'data-points')) >= 1);
+  assert.notEqual(await text(page, '#readout-rate'), '–');
+  assert.equal(await text(page, '#message'), '');
+  assert.deepEqual(errors, []);
+  await page.screenshot({ path: join(tmpdir(), 'ganvas-trained.png'), fullPage: true });
+  await close();
+});
+
+test('a share link carries every setting and reproduces the run', async () => {
+  const hash = '#lr_g=0.0003&lr_d=0.0001&beta1=0.6&beta2=0.99&batch=8&seed=42';
+  const { page, errors, close } = await open(hash);
+  await ready(page);
+  const want = { lr_g: '0.0003', lr_d: '0.0001', beta1: '0.6', beta2: '0.99', batch: '8', seed: '42' };
+  assert.deepEqual(await formValues(page), want);
+  const config = JSON.parse(await page.evaluate(() => window.ganvas.trainer.config_json()));
+  assert.equal(config.generator_lr, 0.0003);
+  assert.equal(config.seed, 42);
+  assert.equal(await text(page, '#notices'), '');
+
+  const link = await page.inputValue('#share-link');
+  const params = Object.fromEntries(new URLSearchParams(new URL(link).hash.slice(1)));
+  assert.deepEqual(params, { ...want, autostart: '1' });
+  await close();
+
+  // Opening the link starts the same run by itself.
+  const second = await open(new URL(link).hash);
+  await ready(second.page);
+  assert.deepEqual(await formValues(second.page), want);
+  assert.equal(await text(second.page, '#train'), 'Pause');
+  await waitForStep(second.page, 1);
+  assert.deepEqual([...errors, ...second.errors], []);
+  await second.close();
+});
+
+test('a malformed link value falls back to its default with a visible notice', async () => {
+  const { page, close } = await open('#lr_g=abc&batch=-3&seed=<img src=x onerror=alert(1)>&color=red');
+  await ready(page);
+  const notices = await text(page, '#notices');
+  assert.match(notices, /lr_g=abc/);
+  assert.match(notices, /batch=-3/);
+  assert.match(notices, /seed=<img/);
+  assert.match(notices, /"color" is unknown/);
+  assert.equal(await page.locator('#notices img').count(), 0, 'link text must never become HTML');
+  const values = await formValues(page);
+  assert.equal(values.lr_g, '0.0002');
+  assert.equal(values.batch, '64');
+  assert.equal(values.seed, '0');
+  await close();
+});
+
+test('a bad checkpoint file gets a clear error and the run stays', async () => {
+  const { page, errors, close } = await open('#batch=8');
+  await ready(page);
+  await page.setInputFiles('#load', { name: 'generator.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from('not a checkpoint') });
+  await page.waitForFunction(() => document.getElementById('message').textContent !== '', null, { timeout: SLOW });
+  assert.match(await text(page, '#message'), /Could not load the checkpoint: .*safetensors/);
+  assert.equal(await page.evaluate(() => window.ganvas.trainer !== null), true);
+  assert.deepEqual(errors, []);
+  await close();
+});
+
+test('checkpoints move between the page and the command line', { skip: !CLI && 'GANVAS_CLI is not set' }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ganvas-'));
+  const { page, errors, close } = await open('#batch=8&seed=5');
+  await ready(page);
+  await page.click('#step');
+  await waitForStep(page, 1);
+
+  // Save from the page: three files the CLI samples from and resumes.
+  const downloads = [];
+  page.on('download', (d) => downloads.push(d));
+  await page.click('#save');
+  await page.waitForFunction(() => true);
+  for (let i = 0; i < 50 && downloads.length < 3; i++) await page.waitForTimeout(100);
+  assert.equal(downloads.length, 3);
+  const saved = {};
+  for (const d of downloads) {
+    saved[d.suggestedFilename()] = join(dir, d.suggestedFilename());
+    await d.saveAs(saved[d.suggestedFilename()]);
+  }
+  assert.deepEqual(Object.keys(saved).sort(), ['discriminator.safetensors', 'generator.safetensors', 'optimizer.safetensors']);
+  execFileSync(CLI, ['sample', '--checkpoint', saved['generator.safetensors'], '--n', '4', '--out', join(dir, 'x.npy')]);
+  execFileSync(CLI, ['train', '--steps', '1', '--backend', 'cpu', '--resume', dir, '--out', dir, '--log-every', '1']);
+
+  // Load the CLI's checkpoint (now at step 2) back into the page.
+  const files = ['generator', 'discriminator', 'optimizer'].map((n) => ({
+    name: `${n}.safetensors`,
+    mimeType: 'application/octet-stream',
+    buffer: readFileSync(join(dir, `${n}.safetensors`)),
+  }));
+  await page.setInputFiles('#load', files);
+  await page.waitForFunction(() => /Loaded a checkpoint/.test(document.getElementById('message').textContent), null, { timeout: SLOW });
+  assert.match(await text(page, '#message'), /at step 2/);
+  assert.equal(await text(page, '#readout-step'), '2');
+  assert.deepEqual(await formValues(page), { lr_g: '0.0002', lr_d: '0.0002', beta1: '0.5', beta2: '0.999', batch: '8', seed: '5' });
+  assert.deepEqual(errors, []);
+  await close();
+});
+
+test('a lost GPU device is recreated and training continues', async () => {
+  const { page, close } = await open('#batch=8');
+  await ready(page);
+  await page.evaluate(() => window.ganvas.trainer.lose_device());
+  await page.waitForFunction(() => /training continues from step/.test(document.getElementById('message').textContent), null, {
+    timeout: SLOW,
+  });
+  assert.match(await text(page, '#message'), /device was lost/);
+  await page.click('#step');
+  await waitForStep(page, 1);
+  await close();
+});
+
+test('without WebGPU the page says what is missing and what to try', async () => {
+  const { page, errors, close } = await open('', { withoutWebGpu: true });
+  await page.waitForSelector('#fatal:not([hidden])', { timeout: SLOW });
+  assert.match(await text(page, '#fatal-title'), /no WebGPU/);
+  assert.match(await text(page, '#fatal-text'), /Chrome/);
+  assert.equal(await page.isVisible('#app'), false);
+  assert.deepEqual(errors, []);
+  await close();
+});
