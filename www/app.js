@@ -408,6 +408,7 @@ async function main() {
   requestAnimationFrame(frame);
 }
 
+// The browser tests (and curious visitors) read the state from here.
 window.ganvas = app;
 
 main().catch((e) => {
