@@ -87,6 +87,10 @@ impl CpuTrainer {
         self.memory.step
     }
 
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
     pub fn train(&mut self, steps: u32) {
         for _ in 0..steps {
             let epoch = self.memory.step / self.plan.steps_per_epoch;

@@ -6,6 +6,7 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
 use crate::checkpoint;
+use crate::cpu::CpuTrainer;
 use crate::gpu::{GpuContext, GpuTrainer};
 use crate::grid;
 use crate::mnist::{decompress_if_gzipped, Dataset};
@@ -96,6 +97,52 @@ impl WebCheckpoint {
     }
 }
 
+/// The state a new trainer starts from: `start` when given, else fresh from `config_json`.
+fn start_state(data: &Dataset, config_json: &str, start: Option<WebCheckpoint>) -> Result<TrainingState, JsError> {
+    let pixels = data.pixels();
+    let state = match start {
+        Some(checkpoint) => checkpoint.0,
+        None => {
+            let config: TrainConfig = serde_json::from_str(config_json)
+                .map_err(|e| JsError::new(&format!("the settings are not valid: {e}")))?;
+            config.validate(pixels, data.count).map_err(|e| JsError::new(&e))?;
+            TrainingState::initial(&config, pixels)
+        }
+    };
+    if state.config.generator(pixels).parameter_count != state.generator.params.len() {
+        return Err(JsError::new(&format!(
+            "the generator does not make {pixels}-pixel images"
+        )));
+    }
+    Ok(state)
+}
+
+/// The preview batch as an `ImageData` grid for a 2-D canvas.
+fn preview_image(images: &[f32], pixels: usize) -> Result<web_sys::ImageData, JsValue> {
+    let grid = grid::tile(images, pixels).map_err(|e| JsValue::from(js_error(e)))?;
+    let rgba: Vec<u8> = grid.gray.iter().flat_map(|&g| [g, g, g, 255]).collect();
+    web_sys::ImageData::new_with_u8_clamped_array_and_sh(
+        wasm_bindgen::Clamped(&rgba),
+        grid.width as u32,
+        grid.height as u32,
+    )
+}
+
+/// [generator, discriminator, optimizer] safetensors files, as Uint8Arrays.
+fn checkpoint_files(state: &TrainingState, pixels: usize) -> Result<js_sys::Array, crate::Error> {
+    let c = &state.config;
+    let files = [
+        checkpoint::network_to_bytes(&c.generator(pixels), &state.generator.params)?,
+        checkpoint::network_to_bytes(&c.discriminator(pixels), &state.discriminator.params)?,
+        checkpoint::optimizer_to_bytes(state, pixels)?,
+    ];
+    let array = js_sys::Array::new();
+    for bytes in files {
+        array.push(&js_sys::Uint8Array::from(bytes.as_slice()));
+    }
+    Ok(array)
+}
+
 /// Means over the steps since the previous stats, as the page charts them.
 #[wasm_bindgen]
 #[derive(Clone, Copy)]
@@ -140,20 +187,7 @@ impl WebTrainer {
     ) -> Result<WebTrainer, JsError> {
         let data = data.0;
         let pixels = data.pixels();
-        let state = match start {
-            Some(checkpoint) => checkpoint.0,
-            None => {
-                let config: TrainConfig = serde_json::from_str(&config_json)
-                    .map_err(|e| JsError::new(&format!("the settings are not valid: {e}")))?;
-                config.validate(pixels, data.count).map_err(|e| JsError::new(&e))?;
-                TrainingState::initial(&config, pixels)
-            }
-        };
-        if state.config.generator(pixels).parameter_count != state.generator.params.len() {
-            return Err(JsError::new(&format!(
-                "the generator does not make {pixels}-pixel images"
-            )));
-        }
+        let state = start_state(&data, &config_json, start)?;
         let gpu = GpuContext::new().await.map_err(js_error)?;
         let plan = Plan::training(&state.config, pixels, data.count);
         let trainer = GpuTrainer::new(&gpu, plan, &data, &state).await.map_err(js_error)?;
@@ -211,14 +245,7 @@ impl WebTrainer {
         wasm_bindgen_futures::future_to_promise(async move {
             let bytes = read.finish().await.map_err(|e| JsValue::from(js_error(e)))?;
             let images: Vec<f32> = bytemuck::pod_collect_to_vec(&bytes[0]);
-            let grid = grid::tile(&images, pixels).map_err(|e| JsValue::from(js_error(e)))?;
-            let rgba: Vec<u8> = grid.gray.iter().flat_map(|&g| [g, g, g, 255]).collect();
-            let image = web_sys::ImageData::new_with_u8_clamped_array_and_sh(
-                wasm_bindgen::Clamped(&rgba),
-                grid.width as u32,
-                grid.height as u32,
-            )?;
-            Ok(image.into())
+            Ok(preview_image(&images, pixels)?.into())
         })
     }
 
@@ -229,18 +256,9 @@ impl WebTrainer {
         let pixels = self.pixels;
         wasm_bindgen_futures::future_to_promise(async move {
             let state = read.finish().await.map_err(|e| JsValue::from(js_error(e)))?;
-            let c = &state.config;
-            let files = [
-                checkpoint::network_to_bytes(&c.generator(pixels), &state.generator.params),
-                checkpoint::network_to_bytes(&c.discriminator(pixels), &state.discriminator.params),
-                checkpoint::optimizer_to_bytes(&state, pixels),
-            ];
-            let array = js_sys::Array::new();
-            for file in files {
-                let bytes = file.map_err(|e| JsValue::from(js_error(e)))?;
-                array.push(&js_sys::Uint8Array::from(bytes.as_slice()));
-            }
-            Ok(array.into())
+            Ok(checkpoint_files(&state, pixels)
+                .map_err(|e| JsValue::from(js_error(e)))?
+                .into())
         })
     }
 
@@ -257,5 +275,62 @@ impl WebTrainer {
     /// Destroys the device, as a driver reset would: for testing recovery.
     pub fn lose_device(&self) {
         self.gpu.device.destroy();
+    }
+}
+
+/// Training on the CPU backend, for browsers without WebGPU. Each call blocks for
+/// as long as it computes, so the page runs it in a Web Worker (www/cpu-worker.js).
+#[wasm_bindgen]
+pub struct WebCpuTrainer {
+    trainer: CpuTrainer,
+    pixels: usize,
+}
+
+#[wasm_bindgen]
+impl WebCpuTrainer {
+    /// From `start` when given, else fresh from `config_json`.
+    pub fn create(
+        data: &WebDataset,
+        config_json: &str,
+        start: Option<WebCheckpoint>,
+    ) -> Result<WebCpuTrainer, JsError> {
+        let state = start_state(&data.0, config_json, start)?;
+        let plan = Plan::training(&state.config, data.0.pixels(), data.0.count);
+        Ok(WebCpuTrainer {
+            trainer: CpuTrainer::new(plan, &data.0, &state),
+            pixels: data.0.pixels(),
+        })
+    }
+
+    pub fn step(&self) -> u32 {
+        self.trainer.step()
+    }
+
+    pub fn steps_per_epoch(&self) -> u32 {
+        self.trainer.plan().steps_per_epoch
+    }
+
+    pub fn config_json(&self) -> String {
+        serde_json::to_string(&self.trainer.plan().config).unwrap_or_default()
+    }
+
+    pub fn train(&mut self, steps: u32) {
+        self.trainer.train(steps);
+    }
+
+    /// Means since the previous call.
+    pub fn take_stats(&mut self) -> WebStats {
+        self.trainer.take_stats().into()
+    }
+
+    /// The 64 preview samples as an `ImageData` grid.
+    pub fn preview(&mut self) -> Result<web_sys::ImageData, JsValue> {
+        let images = self.trainer.preview();
+        preview_image(&images, self.pixels)
+    }
+
+    /// [generator, discriminator, optimizer] safetensors files, as Uint8Arrays.
+    pub fn save(&self) -> Result<js_sys::Array, JsError> {
+        checkpoint_files(&self.trainer.state(), self.pixels).map_err(js_error)
     }
 }

@@ -1,35 +1,27 @@
-// The page: loads MNIST, drives the wasm trainer from animation frames, and wires the
-// controls. All training math runs in the core (www/pkg, built from src/).
+// The page: loads MNIST, drives a training backend (WebGPU, or the CPU in a worker)
+// and wires the controls. All training math runs in the core (www/pkg, from src/).
 
-import init, { WebCheckpoint, WebDataset, WebTrainer, default_config } from './pkg/ganvas.js';
+import init, { WebDataset, default_config } from './pkg/ganvas.js';
+import { CpuBackend, GpuBackend } from './backends.js';
 import { Chart } from './chart.js';
 import * as settings from './settings.js';
 
 const $ = (id) => document.getElementById(id);
 const DATA = 'data/mnist/';
-// Work kept queued on the GPU, in seconds of its measured speed: enough to keep it
-// busy between frames, little enough that Pause and the grid respond at once.
-const QUEUED_SECONDS = 0.25;
-// Time the page may spend recording steps in one frame.
-const RECORD_BUDGET_MS = 6;
 const SNAPSHOT_EVERY_MS = 30_000;
+const BACKENDS = { gpu: GpuBackend, cpu: CpuBackend };
 
 const lossChart = new Chart($('loss-chart'), ['#ff9b5e', '#6cb4ff']);
 const probChart = new Chart($('prob-chart'), ['#ff9b5e', '#6cb4ff']);
 
 const app = {
   defaults: null, // the core's default config
-  dataset: null,
-  trainer: null,
+  bytes: null, // the MNIST files, for the CPU worker
+  dataset: null, // parsed MNIST, for the GPU backend
+  webgpu: false, // whether this browser offers a WebGPU adapter
+  adapterName: '',
+  backend: null, // GpuBackend or CpuBackend
   running: false,
-  confirmedStep: 0, // steps whose stats have come back: the GPU has finished them
-  rate: 0, // measured steps per second
-  stepsPerFrame: 1,
-  lastStatsRequest: 0,
-  lastConfirm: 0,
-  lastDraw: 0,
-  drawnStep: -1,
-  drawing: false,
   snapshot: null, // { step, files } kept in memory to recover from a lost device
   lastSnapshot: 0,
   snapshotting: false,
@@ -99,7 +91,8 @@ async function loadData() {
   );
   text.textContent = 'Decompressing MNIST…';
   await new Promise((r) => setTimeout(r, 0));
-  return new WebDataset(images, labels);
+  app.bytes = { images, labels };
+  app.dataset = new WebDataset(images, labels);
 }
 
 function currentValues() {
@@ -109,123 +102,73 @@ function currentValues() {
 function updateShareLink() {
   const { values } = currentValues();
   const url = new URL(location.href);
-  url.hash = settings.toHash(values, true);
+  url.hash = settings.toHash(values, true, $('backend').value);
   $('share-link').value = url.toString();
 }
 
 function updateSettingsNote() {
-  if (!app.trainer) return;
+  if (!app.backend) return;
   const { values } = currentValues();
-  const active = settings.fromConfig(JSON.parse(app.trainer.config_json()));
+  const active = settings.fromConfig(JSON.parse(app.backend.configJson));
   const differs = Object.keys(values).some((k) => values[k] !== active[k]);
   $('settings-note').hidden = !differs;
 }
 
-// Replaces the trainer: fresh from the form's settings, or from a checkpoint.
-async function createTrainer(checkpoint) {
-  setRunning(false);
-  if (app.trainer) {
-    app.trainer.free();
-    app.trainer = null;
-  }
+// Replaces the backend: fresh from the form's settings, or from checkpoint files
+// ([generator, discriminator?, optimizer?]). The old one stays if this fails.
+async function startBackend(kind, files) {
   const { values, problems } = currentValues();
-  if (!checkpoint && problems.length) throw new Error(`Settings: ${problems.join('; ')}.`);
-  const json = settings.toConfigJson(app.defaults, values);
-  const trainer = await WebTrainer.create(app.dataset.share(), json, checkpoint ?? undefined);
-  app.trainer = trainer;
-  app.confirmedStep = trainer.step();
-  app.rate = 0;
-  app.stepsPerFrame = 1;
-  app.drawnStep = -1;
+  if (!files && problems.length) throw new Error(`Settings: ${problems.join('; ')}.`);
+  const config = settings.toConfigJson(app.defaults, values);
+  // A replaced backend's late callbacks are dropped: `free` clears them.
+  const backend = await BACKENDS[kind].create({ dataset: app.dataset, bytes: app.bytes, config, files, onStats, onPreview });
+  setRunning(false);
+  app.backend?.free();
+  app.backend = backend;
   app.snapshot = null;
-  settings.writeForm($('settings'), settings.fromConfig(JSON.parse(trainer.config_json())));
+  $('backend').value = kind;
+  settings.writeForm($('settings'), settings.fromConfig(JSON.parse(backend.configJson)));
   updateShareLink();
   updateSettingsNote();
   lossChart.clear();
   probChart.clear();
-  drawPreview();
+  $('readout-adapter').textContent = kind === 'gpu' ? app.adapterName : 'CPU (WebAssembly SIMD, in a worker)';
 }
 
-// Draws G's current samples for the fixed latents, read back from the GPU.
-function drawPreview() {
-  if (app.drawing) return;
-  app.drawing = true;
-  const trainer = app.trainer;
-  const step = trainer.step();
-  trainer
-    .preview()
-    .then((image) => {
-      if (app.trainer !== trainer) return;
-      const canvas = $('grid');
-      canvas.width = image.width;
-      canvas.height = image.height;
-      canvas.getContext('2d').putImageData(image, 0, 0);
-      canvas.dataset.drawnStep = String(step);
-    })
-    .catch(() => {
-      // A read fails only when the device is lost; the frame loop recovers.
-    })
-    .finally(() => {
-      app.drawing = false;
-    });
-}
-
-function setRunning(running) {
-  app.running = running;
-  $('train').textContent = running ? 'Pause' : 'Train';
-  $('step').disabled = running || !app.trainer;
-}
-
-function takeStats(now) {
-  const stats = app.trainer.poll_stats();
-  if (!stats) return;
-  const s = {
-    steps: stats.steps,
-    d: stats.discriminator_loss,
-    g: stats.generator_loss,
-    real: stats.probability_real,
-    fake: stats.probability_fake,
-    finite: stats.finite,
-  };
-  stats.free();
-  if (s.steps === 0) return;
-  app.confirmedStep += s.steps;
-  const seconds = (now - app.lastConfirm) / 1000;
-  if (app.lastConfirm && seconds > 0) {
-    const rate = s.steps / seconds;
-    app.rate = app.rate ? 0.7 * app.rate + 0.3 * rate : rate;
-  }
-  app.lastConfirm = now;
-  lossChart.add(app.confirmedStep, [s.d, s.g]);
-  probChart.add(app.confirmedStep, [s.real, s.fake]);
+function onStats(s, step) {
+  lossChart.add(step, [s.d, s.g]);
+  probChart.add(step, [s.real, s.fake]);
   lossChart.draw();
   probChart.draw();
   if (!s.finite) {
     setRunning(false);
-    message(`The losses became non-finite (NaN or infinity) by step ${app.confirmedStep}. Training is paused: lower the learning rates and press Reset.`);
+    message(`The losses became non-finite (NaN or infinity) by step ${step}. Training is paused: lower the learning rates and press Reset.`);
   }
 }
 
-function recordSteps() {
-  const queued = app.trainer.step() - app.confirmedStep;
-  const limit = Math.max(1, Math.round(app.rate * QUEUED_SECONDS));
-  const n = Math.min(limit - queued, app.stepsPerFrame);
-  if (n <= 0) return;
-  const start = performance.now();
-  app.trainer.train(n);
-  const spent = performance.now() - start;
-  if (spent > RECORD_BUDGET_MS) app.stepsPerFrame = Math.max(1, Math.floor(n / 2));
-  else if (n === app.stepsPerFrame) app.stepsPerFrame = Math.min(app.stepsPerFrame * 2, 1024);
+function onPreview(image, step) {
+  const canvas = $('grid');
+  canvas.width = image.width;
+  canvas.height = image.height;
+  canvas.getContext('2d').putImageData(image, 0, 0);
+  canvas.dataset.drawnStep = String(step);
+}
+
+function setRunning(running) {
+  app.running = running;
+  app.backend?.setRunning(running);
+  $('train').textContent = running ? 'Pause' : 'Train';
+  $('step').disabled = running || !app.backend;
 }
 
 async function takeSnapshot() {
   if (app.snapshotting) return;
   app.snapshotting = true;
-  const trainer = app.trainer;
-  const step = trainer.step();
+  const backend = app.backend;
+  const step = backend.confirmedStep;
   try {
-    const files = await trainer.save();
-    if (app.trainer === trainer) app.snapshot = { step, files };
+    const files = await backend.save();
+    if (app.backend === backend) app.snapshot = { step, files };
   } catch (e) {
     // A snapshot fails when the device is lost mid-read; recovery uses the previous one.
   } finally {
@@ -240,62 +183,49 @@ async function recover(why) {
   const from = app.snapshot;
   message(`The GPU device was lost (${why}). Recovering from step ${from ? from.step : 0}…`);
   try {
-    app.trainer.free();
-    app.trainer = null;
-    const checkpoint = from
-      ? WebCheckpoint.from_files(from.files[0], from.files[1], from.files[2], '{}')
-      : null;
-    await createTrainer(checkpoint);
+    await startBackend('gpu', from?.files);
     app.snapshot = from;
-    message(`The GPU device was lost (${why}); training continues from step ${app.trainer.step()}.`);
+    message(`The GPU device was lost (${why}); training continues from step ${app.backend.confirmedStep}.`);
     setRunning(wasRunning);
   } catch (e) {
-    message(`The GPU device was lost and could not be recreated: ${e.message}. Reload the page to try again.`);
+    try {
+      await startBackend('cpu', from?.files);
+      message(`The GPU device was lost and could not be recreated (${e.message}); training continues on the CPU.`);
+      setRunning(wasRunning);
+    } catch (cpuError) {
+      message(`The GPU device was lost and training could not continue: ${cpuError.message}. Reload the page.`);
+    }
   }
   app.recovering = false;
 }
 
 function frame(now) {
   requestAnimationFrame(frame);
-  const trainer = app.trainer;
-  if (!trainer || app.recovering) return;
-  const lost = trainer.lost();
+  const backend = app.backend;
+  if (!backend || app.recovering) return;
+  const lost = backend.lost();
   if (lost) {
     recover(lost);
     return;
   }
-  const error = trainer.gpu_error();
+  const error = backend.error();
   if (error && app.running) {
     setRunning(false);
     message(`GPU error: ${error}`);
   }
   try {
-    takeStats(now);
-    if (app.running) {
-      recordSteps();
-      if (now - app.lastSnapshot > SNAPSHOT_EVERY_MS) {
-        app.lastSnapshot = now;
-        takeSnapshot();
-      }
-    }
-    if (trainer.step() > app.confirmedStep && now - app.lastStatsRequest > 100) {
-      trainer.request_stats();
-      app.lastStatsRequest = now;
-    }
-    if (trainer.step() !== app.drawnStep && now - app.lastDraw > 150) {
-      drawPreview();
-      app.drawnStep = trainer.step();
-      app.lastDraw = now;
+    backend.update(now);
+    if (app.running && now - app.lastSnapshot > SNAPSHOT_EVERY_MS) {
+      app.lastSnapshot = now;
+      takeSnapshot();
     }
   } catch (e) {
     setRunning(false);
     message(e.message);
   }
-  const step = trainer.step();
-  $('readout-step').textContent = String(app.confirmedStep);
-  $('readout-epoch').textContent = (app.confirmedStep / trainer.steps_per_epoch()).toFixed(2);
-  $('readout-rate').textContent = app.rate ? app.rate.toFixed(1) : '–';
-  $('grid').dataset.step = String(step);
+  $('readout-step').textContent = String(backend.confirmedStep);
+  $('readout-epoch').textContent = (backend.confirmedStep / backend.stepsPerEpoch).toFixed(2);
+  $('readout-rate').textContent = backend.rate ? backend.rate.toFixed(1) : '–';
 }
 
 // Runs `action`, showing its error (if any) instead of letting it escape.
@@ -312,11 +242,21 @@ function guarded(action) {
 function wireControls() {
   $('train').addEventListener('click', () => setRunning(!app.running));
   $('step').addEventListener('click', guarded(() => {
-    app.trainer.train(1);
+    app.backend.stepOnce();
   }));
   $('reset').addEventListener('click', guarded(async () => {
     message('');
-    await createTrainer(null);
+    await startBackend($('backend').value);
+  }));
+  // Switching carries the run over: the same state continues on the other backend.
+  $('backend').addEventListener('change', guarded(async () => {
+    const kind = $('backend').value;
+    const wasRunning = app.running;
+    setRunning(false);
+    const files = await app.backend.save();
+    await startBackend(kind, files);
+    message(kind === 'cpu' ? 'Training on the CPU (WebAssembly): slower than a GPU, but it works everywhere.' : '');
+    setRunning(wasRunning);
   }));
   $('settings').addEventListener('input', () => {
     updateShareLink();
@@ -337,72 +277,66 @@ function wireControls() {
     }
   }));
   $('save').addEventListener('click', guarded(async () => {
-    const files = await app.trainer.save();
+    const files = await app.backend.save();
     const names = ['generator.safetensors', 'discriminator.safetensors', 'optimizer.safetensors'];
     names.forEach((name, i) => download(name, new Blob([files[i]])));
   }));
   $('load').addEventListener('change', guarded(async (event) => {
     const input = event.target;
-    const files = [...input.files];
+    const chosen = [...input.files];
     input.value = '';
-    const pick = (word) => files.find((f) => f.name.toLowerCase().includes(word));
-    const generator = pick('generator') ?? (files.length === 1 ? files[0] : undefined);
+    const pick = (word) => chosen.find((f) => f.name.toLowerCase().includes(word));
+    const generator = pick('generator') ?? (chosen.length === 1 ? chosen[0] : undefined);
     if (!generator) throw new Error('Load checkpoint: choose generator.safetensors (with discriminator and optimizer files to resume exactly).');
     const bytes = async (f) => (f ? new Uint8Array(await f.arrayBuffer()) : undefined);
-    const { values } = currentValues();
-    let checkpoint;
+    const files = [await bytes(generator), await bytes(pick('discriminator')), await bytes(pick('optimizer'))];
     try {
-      checkpoint = WebCheckpoint.from_files(
-        await bytes(generator),
-        await bytes(pick('discriminator')),
-        await bytes(pick('optimizer')),
-        settings.toConfigJson(app.defaults, values),
-      );
+      await startBackend(app.backend.kind, files);
     } catch (e) {
       throw new Error(`Could not load the checkpoint: ${e.message}`);
     }
-    await createTrainer(checkpoint);
-    message(`Loaded a checkpoint at step ${app.trainer.step()}.`);
+    message(`Loaded a checkpoint at step ${app.backend.confirmedStep}.`);
   }));
   $('download-grid').addEventListener('click', () => {
     $('grid').toBlob((blob) => blob && download(`ganvas-step-${app.confirmedStep}.png`, blob), 'image/png');
   });
 }
 
-async function main() {
-  if (!navigator.gpu) {
-    fatal(
-      'This browser has no WebGPU',
-      'ganvas trains on your GPU through WebGPU, which this browser does not offer. Try a recent Chrome or Edge; '
-        + 'Firefox and Safari ship it on some systems only. On Linux, Chrome may need WebGPU enabled at '
-        + 'chrome://flags/#enable-unsafe-webgpu.',
-    );
-    return;
-  }
+// The WebGPU adapter's name, or null (and why) when this browser has none.
+async function probeWebGpu() {
+  if (!navigator.gpu) return { why: 'This browser has no WebGPU.' };
   const adapter = await navigator.gpu.requestAdapter().catch(() => null);
-  if (adapter) {
-    const info = adapter.info ?? {};
-    const name = [info.vendor, info.architecture, info.description].filter(Boolean).join(' ');
-    $('readout-adapter').textContent = (name || 'WebGPU adapter') + (adapter.isFallbackAdapter || info.isFallbackAdapter ? ' (software)' : '');
-  } else {
-    fatal(
-      'No WebGPU adapter',
-      'This browser supports WebGPU but offered no GPU adapter: the GPU may be blocklisted or disabled. '
-        + 'Check chrome://gpu, update the graphics driver, or try another browser or machine.',
-    );
-    return;
-  }
+  if (!adapter) return { why: 'This browser supports WebGPU but offered no GPU adapter (it may be blocklisted or disabled).' };
+  const info = adapter.info ?? {};
+  const name = [info.vendor, info.architecture, info.description].filter(Boolean).join(' ') || 'WebGPU adapter';
+  return { name: name + (adapter.isFallbackAdapter || info.isFallbackAdapter ? ' (software)' : '') };
+}
+
+async function main() {
+  const gpu = await probeWebGpu();
+  app.webgpu = Boolean(gpu.name);
+  app.adapterName = gpu.name ?? '';
+  $('backend').querySelector('option[value="gpu"]').disabled = !app.webgpu;
   await init({ module_or_path: new URL('./pkg/ganvas_bg.wasm', import.meta.url) });
   app.defaults = JSON.parse(default_config());
-  const { values, autostart, problems } = settings.fromHash(location.hash, settings.fromConfig(app.defaults));
+  const { values, autostart, backend, problems } = settings.fromHash(location.hash, settings.fromConfig(app.defaults));
   problems.forEach(notice);
   settings.writeForm($('settings'), values);
+  let kind = backend ?? 'gpu';
+  if (kind === 'gpu' && !app.webgpu) {
+    kind = 'cpu';
+    notice(
+      `${gpu.why} Training on the CPU instead (WebAssembly, much slower than a GPU). For GPU speed, try a recent `
+        + 'Chrome or Edge; on Linux, Chrome may need chrome://flags/#enable-unsafe-webgpu.',
+    );
+  }
+  $('backend').value = kind;
   wireControls();
-  app.dataset = await loadData();
-  $('load-text').textContent = 'Setting up the GPU…';
-  await createTrainer(null);
+  await loadData();
+  $('load-text').textContent = kind === 'gpu' ? 'Setting up the GPU…' : 'Starting the CPU trainer…';
+  await startBackend(kind);
   $('loading').hidden = true;
-  for (const id of ['train', 'step', 'reset', 'copy-link', 'save', 'load', 'download-grid']) $(id).disabled = false;
+  for (const id of ['train', 'step', 'reset', 'copy-link', 'save', 'load', 'download-grid', 'backend']) $(id).disabled = false;
   document.body.dataset.ready = 'true';
   if (autostart) setRunning(true);
   requestAnimationFrame(frame);

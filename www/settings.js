@@ -37,17 +37,26 @@ export function fromHash(hash, defaults) {
     }
   }
   for (const key of params.keys()) {
-    if (!(key in FIELDS) && key !== 'autostart') {
+    if (!(key in FIELDS) && key !== 'autostart' && key !== 'backend') {
       problems.push(`The link's setting "${key.slice(0, 40)}" is unknown and was ignored.`);
     }
   }
+  let backend;
+  if (params.has('backend')) {
+    const raw = params.get('backend');
+    if (raw === 'gpu' || raw === 'cpu') backend = raw;
+    else problems.push(`The link's backend=${raw.slice(0, 40)} is not gpu or cpu; using gpu where WebGPU works.`);
+  }
   const autostart = params.get('autostart') === '1';
-  return { values, autostart, problems };
+  return { values, autostart, backend, problems };
 }
 
-export function toHash(values, autostart) {
+// The link names the backend only when it is the CPU: by default a link trains on
+// whatever GPU its visitor has.
+export function toHash(values, autostart, backend) {
   const params = new URLSearchParams();
   for (const key of Object.keys(FIELDS)) params.set(key, String(values[key]));
+  if (backend === 'cpu') params.set('backend', 'cpu');
   if (autostart) params.set('autostart', '1');
   return '#' + params.toString();
 }

@@ -125,6 +125,7 @@ fn optimize(wasm: &Path) {
             "--enable-nontrapping-float-to-int",
             "--enable-sign-ext",
             "--enable-mutable-globals",
+            "--enable-simd",
         ])
         .arg(wasm)
         .arg("-o")
