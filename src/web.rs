@@ -34,10 +34,6 @@ impl WebDataset {
         )))
     }
 
-    pub fn count(&self) -> usize {
-        self.0.count
-    }
-
     /// Another handle on the same data: async calls take their arguments by value.
     pub fn share(&self) -> WebDataset {
         WebDataset(self.0.clone())
@@ -48,15 +44,6 @@ impl WebDataset {
 #[wasm_bindgen]
 pub fn default_config() -> String {
     serde_json::to_string(&TrainConfig::default()).unwrap_or_default()
-}
-
-/// Why `config_json` cannot train on `data`, or nothing if it can.
-#[wasm_bindgen]
-pub fn config_problem(config_json: &str, data: &WebDataset) -> Option<String> {
-    match serde_json::from_str::<TrainConfig>(config_json) {
-        Ok(config) => config.validate(data.0.pixels(), data.0.count).err(),
-        Err(e) => Some(format!("the settings are not valid JSON for a run: {e}")),
-    }
 }
 
 /// A state to start training from, read from checkpoint files.
@@ -85,15 +72,6 @@ impl WebCheckpoint {
             }
         };
         state.map(WebCheckpoint).map_err(js_error)
-    }
-
-    pub fn step(&self) -> u32 {
-        self.0.step
-    }
-
-    /// The checkpoint's hyperparameters, as JSON.
-    pub fn config_json(&self) -> String {
-        serde_json::to_string(&self.0.config).unwrap_or_default()
     }
 }
 
@@ -194,21 +172,12 @@ impl WebTrainer {
         Ok(WebTrainer { gpu, trainer, pixels })
     }
 
-    /// The adapter in use, as shown to the user.
-    pub fn adapter(&self) -> String {
-        self.gpu.describe()
-    }
-
     pub fn step(&self) -> u32 {
         self.trainer.step()
     }
 
     pub fn steps_per_epoch(&self) -> u32 {
         self.trainer.plan().steps_per_epoch
-    }
-
-    pub fn dispatches_per_step(&self) -> usize {
-        self.trainer.dispatches_per_step()
     }
 
     /// The hyperparameters in use, as JSON.

@@ -47,8 +47,12 @@ impl Engine {
         match gpu {
             None => Ok((Engine::cpu(plan, data, state), "backend: cpu (as asked)".to_string())),
             Some(gpu) => {
-                let why = format!("backend: gpu on {}", gpu.describe());
                 let trainer = pollster::block_on(GpuTrainer::new(&gpu, plan, data, state))?;
+                let why = format!(
+                    "backend: gpu on {} ({} compute dispatches a step, nothing uploaded or read back per step)",
+                    gpu.describe(),
+                    trainer.dispatches_per_step()
+                );
                 Ok((
                     Engine::Gpu {
                         gpu,
