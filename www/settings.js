@@ -26,8 +26,13 @@ export function fromHash(hash, defaults) {
   const params = new URLSearchParams(hash.replace(/^#/, ''));
   const values = { ...defaults };
   const problems = [];
+  // A link that sets anything is meant to reproduce a run: say which settings it lacks.
+  const isRunLink = Object.keys(FIELDS).some((key) => params.has(key));
   for (const [key, spec] of Object.entries(FIELDS)) {
-    if (!params.has(key)) continue;
+    if (!params.has(key)) {
+      if (isRunLink) problems.push(`The link does not set ${key}; using ${defaults[key]}.`);
+      continue;
+    }
     const raw = params.get(key);
     const value = parse(raw, spec);
     if (value === null) {

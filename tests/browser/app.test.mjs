@@ -143,6 +143,7 @@ test('a malformed link value falls back to its default with a visible notice', a
   assert.match(notices, /batch=-3/);
   assert.match(notices, /seed=<img/);
   assert.match(notices, /"color" is unknown/);
+  assert.match(notices, /does not set lr_d; using 0.0002/);
   assert.equal(await page.locator('#notices img').count(), 0, 'link text must never become HTML');
   const values = await formValues(page);
   assert.equal(values.lr_g, '0.0002');
