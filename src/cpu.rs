@@ -105,6 +105,14 @@ impl CpuTrainer {
         }
     }
 
+    /// Runs op `index` of the training step `repeats` times, for timing one kernel on
+    /// the plan's real buffers (`ganvas bench`).
+    pub fn run_step_op(&mut self, index: usize, repeats: u32) {
+        for _ in 0..repeats {
+            self.memory.execute(&self.plan.step[index]);
+        }
+    }
+
     /// Means since the last call, then starts a new window.
     pub fn take_stats(&mut self) -> Stats {
         let stats = Stats::from_sums(self.memory.stats, self.stats_steps);

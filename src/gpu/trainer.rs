@@ -251,6 +251,12 @@ impl GpuTrainer {
         self.queue.submit([encoder.finish()]);
     }
 
+    /// Submits op `index` of the training step `repeats` times, for timing one kernel
+    /// on the plan's real buffers (`ganvas bench`); the caller waits on the device.
+    pub fn run_step_op(&self, index: usize, repeats: u32) {
+        self.submit(&self.step_dispatches[index..=index], repeats);
+    }
+
     /// Compute dispatches in one training step.
     pub fn dispatches_per_step(&self) -> usize {
         self.step_dispatches.len()

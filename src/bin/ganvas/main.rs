@@ -1,5 +1,6 @@
 //! `ganvas`: train the MNIST GAN from the command line, and sample from checkpoints.
 
+mod bench;
 mod engine;
 mod grid;
 mod sample;
@@ -23,6 +24,8 @@ enum Command {
     Train(train::TrainArgs),
     /// Generate images from a generator checkpoint (ganvas's or PyTorch's).
     Sample(sample::SampleArgs),
+    /// Time training on each backend, and the matmul kernel on each shape of the step.
+    Bench(bench::BenchArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -40,6 +43,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Train(args) => train::run(args),
         Command::Sample(args) => sample::run(args),
+        Command::Bench(args) => bench::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,219 @@
+//! `ganvas bench`: training steps per second of the GPU and CPU backends, and the
+//! matmul kernel's GFLOP/s on every matrix shape of the step against the CPU GEMM.
+//! Medians of several timed repeats after a warm-up; nothing here is asserted.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::Args;
+use ganvas::cpu::CpuTrainer;
+use ganvas::gpu::{GpuContext, GpuTrainer};
+use ganvas::mnist::Dataset;
+use ganvas::model::TrainConfig;
+use ganvas::plan::{Op, Plan};
+use ganvas::state::TrainingState;
+use ganvas::{Error, Result};
+use serde::Serialize;
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Batch sizes to time training at.
+    #[arg(long, value_delimiter = ',', default_values_t = [64, 256])]
+    batches: Vec<usize>,
+    /// Timed repeats per measurement (the median is reported).
+    #[arg(long, default_value_t = 5)]
+    repeats: usize,
+    /// Roughly how long each repeat runs, in seconds.
+    #[arg(long, default_value_t = 1.0)]
+    seconds: f64,
+    /// Also write the results here as JSON.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Folder with the MNIST IDX files [default: data/mnist].
+    #[arg(long)]
+    data: Option<PathBuf>,
+}
+
+#[derive(Serialize)]
+struct TrainingRow {
+    backend: String,
+    device: String,
+    batch: usize,
+    steps_per_second: f64,
+    min: f64,
+    max: f64,
+    dispatches_per_step: usize,
+    submissions_per_step: f64,
+    uploads_per_step: usize,
+    readbacks_per_step: usize,
+}
+
+#[derive(Serialize)]
+struct MatmulRow {
+    shape: String,
+    gpu_gflops: f64,
+    cpu_gflops: f64,
+}
+
+#[derive(Serialize)]
+struct Report {
+    machine: String,
+    training: Vec<TrainingRow>,
+    matmul_batch_64: Vec<MatmulRow>,
+}
+
+/// Median, min and max of `repeats` timings of `run(count)`, in units per second,
+/// with `count` chosen from a warm-up so each repeat takes about `seconds`.
+fn rate(repeats: usize, seconds: f64, mut run: impl FnMut(u32)) -> (f64, f64, f64, u32) {
+    let start = Instant::now();
+    run(1);
+    let once = start.elapsed().as_secs_f64().max(1e-6);
+    let count = ((seconds / once) as u32).clamp(1, 10_000);
+    let mut rates: Vec<f64> = (0..repeats.max(1))
+        .map(|_| {
+            let start = Instant::now();
+            run(count);
+            f64::from(count) / start.elapsed().as_secs_f64()
+        })
+        .collect();
+    rates.sort_by(f64::total_cmp);
+    (rates[rates.len() / 2], rates[0], rates[rates.len() - 1], count)
+}
+
+pub fn run(args: BenchArgs) -> Result<()> {
+    let data = Dataset::load_training_set(&args.data.clone().unwrap_or_else(crate::default_data_dir))?;
+    let pixels = data.pixels();
+    let gpu = match pollster::block_on(GpuContext::new()) {
+        Ok(gpu) => Some(gpu),
+        Err(e) => {
+            eprintln!("no GPU rows: {e}");
+            None
+        }
+    };
+    let device = gpu.as_ref().map(|g| g.describe()).unwrap_or_default();
+    let mut report = Report {
+        machine: format!(
+            "{} cores; GPU: {}",
+            std::thread::available_parallelism().map_or(0, |n| n.get()),
+            device
+        ),
+        training: Vec::new(),
+        matmul_batch_64: Vec::new(),
+    };
+    for &batch in &args.batches {
+        let config = TrainConfig {
+            batch,
+            ..Default::default()
+        };
+        config.validate(pixels, data.count).map_err(Error::new)?;
+        let state = TrainingState::initial(&config, pixels);
+        let plan = Plan::training(&config, pixels, data.count);
+        if let Some(gpu) = &gpu {
+            let mut trainer = pollster::block_on(GpuTrainer::new(gpu, plan.clone(), &data, &state))?;
+            let dispatches = trainer.dispatches_per_step();
+            // One submission per timed run (the runs stay within an epoch), waited on at the end.
+            let (median, min, max, count) = rate(args.repeats, args.seconds, |n| {
+                trainer.train(n);
+                let _ = gpu.device.poll(wgpu::PollType::wait_indefinitely());
+            });
+            report.training.push(TrainingRow {
+                backend: "gpu".into(),
+                device: device.clone(),
+                batch,
+                steps_per_second: median,
+                min,
+                max,
+                dispatches_per_step: dispatches,
+                submissions_per_step: 1.0 / f64::from(count),
+                uploads_per_step: 0,
+                readbacks_per_step: 0,
+            });
+        }
+        let mut trainer = CpuTrainer::new(plan, &data, &state);
+        let (median, min, max, _) = rate(args.repeats, args.seconds, |n| trainer.train(n));
+        report.training.push(TrainingRow {
+            backend: "cpu".into(),
+            device: "CPU, one thread".into(),
+            batch,
+            steps_per_second: median,
+            min,
+            max,
+            dispatches_per_step: 0,
+            submissions_per_step: 0.0,
+            uploads_per_step: 0,
+            readbacks_per_step: 0,
+        });
+    }
+
+    // The matmul kernel on each distinct matrix shape of the default step.
+    let config = TrainConfig::default();
+    let state = TrainingState::initial(&config, pixels);
+    let plan = Plan::training(&config, pixels, data.count);
+    let mut cpu = CpuTrainer::new(plan.clone(), &data, &state);
+    let gpu_trainer = match &gpu {
+        Some(gpu) => Some(pollster::block_on(GpuTrainer::new(gpu, plan.clone(), &data, &state))?),
+        None => None,
+    };
+    let mut seen = Vec::new();
+    for (index, op) in plan.step.iter().enumerate() {
+        let Op::Matmul { params: p, .. } = op else { continue };
+        // Forward products add a bias; input gradients pass through an activation's derivative.
+        let layout = match (p.has_bias, p.gate_activation) {
+            (1, _) => "X·Wᵀ",
+            (_, 0) => "dYᵀ·X",
+            _ => "dY·W",
+        };
+        let shape = format!("{layout} {}x{}x{}", p.m, p.n, p.k);
+        if seen.contains(&shape) {
+            continue;
+        }
+        seen.push(shape.clone());
+        let flops = 2.0 * f64::from(p.m) * f64::from(p.n) * f64::from(p.k);
+        let gpu_gflops = match (&gpu, &gpu_trainer) {
+            (Some(gpu), Some(t)) => {
+                let (median, ..) = rate(args.repeats, args.seconds / 4.0, |n| {
+                    t.run_step_op(index, n);
+                    let _ = gpu.device.poll(wgpu::PollType::wait_indefinitely());
+                });
+                median * flops / 1e9
+            }
+            _ => 0.0,
+        };
+        let (median, ..) = rate(args.repeats, args.seconds / 4.0, |n| cpu.run_step_op(index, n));
+        report.matmul_batch_64.push(MatmulRow {
+            shape,
+            gpu_gflops,
+            cpu_gflops: median * flops / 1e9,
+        });
+    }
+
+    println!("machine: {}", report.machine);
+    println!(
+        "{:<8} {:>6} {:>14} {:>20} {:>11} {:>12}",
+        "backend", "batch", "steps/s", "spread", "dispatches", "submissions"
+    );
+    for r in &report.training {
+        println!(
+            "{:<8} {:>6} {:>14.2} {:>20} {:>11} {:>12.3}",
+            r.backend,
+            r.batch,
+            r.steps_per_second,
+            format!("{:.2}-{:.2}", r.min, r.max),
+            r.dispatches_per_step,
+            r.submissions_per_step
+        );
+    }
+    println!("(per step: 0 uploads, 0 readbacks; stats are read on request only)");
+    println!(
+        "\n{:<24} {:>10} {:>10}",
+        "matmul (batch 64)", "GPU GFLOP/s", "CPU GFLOP/s"
+    );
+    for r in &report.matmul_batch_64 {
+        println!("{:<24} {:>10.2} {:>10.2}", r.shape, r.gpu_gflops, r.cpu_gflops);
+    }
+    if let Some(path) = &args.json {
+        let json = serde_json::to_string_pretty(&report).map_err(|e| Error::new(e.to_string()))?;
+        std::fs::write(path, json).map_err(|e| Error::new(format!("cannot write {}: {e}", path.display())))?;
+    }
+    Ok(())
+}
