@@ -8,6 +8,11 @@
 //!   on http://127.0.0.1:8080.
 //! - `test`: every test: `cargo test --release`, then the browser tests in
 //!   tests/browser against a served build, in headless Chromium.
+//! - `bench`: `ganvas bench` side by side with the PyTorch original
+//!   (benches/pytorch_gan.py, torch from PyPI in a virtual environment made under
+//!   the target directory), with ganvas/PyTorch ratios; see `bench::run`.
+
+mod bench;
 
 mod serve;
 
@@ -22,7 +27,8 @@ fn main() -> ExitCode {
         Some("build") => build(),
         Some("serve") => port(&args).and_then(|port| build().and_then(|()| serve::serve(&root(), port))),
         Some("test") => test(),
-        _ => Err("usage: cargo xtask build | serve [--port N] | test".to_string()),
+        Some("bench") => bench::bench(),
+        _ => Err("usage: cargo xtask build | serve [--port N] | test | bench".to_string()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -44,20 +50,20 @@ fn port(args: &[String]) -> Result<u16> {
 }
 
 /// The repository root: the static site's root too.
-fn root() -> PathBuf {
+pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("xtask lives in the repository")
         .to_path_buf()
 }
 
-fn target_dir() -> PathBuf {
+pub fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join("target"))
 }
 
-fn run(command: &mut Command) -> Result<()> {
+pub fn run(command: &mut Command) -> Result<()> {
     let status = command.status().map_err(|e| format!("cannot run {command:?}: {e}"))?;
     if status.success() {
         Ok(())
@@ -66,7 +72,7 @@ fn run(command: &mut Command) -> Result<()> {
     }
 }
 
-fn cargo() -> Command {
+pub fn cargo() -> Command {
     let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     command.current_dir(root());
     command
