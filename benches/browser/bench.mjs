@@ -1,0 +1,73 @@
+// ganvas against TensorFlow.js in one headless Chromium (WebGPU on SwiftShader here;
+// on a machine with a GPU, drop the SwiftShader flags): training steps per second
+// at one batch size for ganvas's GPU and CPU (wasm) backends and TF.js's webgpu,
+// webgl and wasm backends, time to the first ganvas step, and the .wasm size.
+//
+//   cargo xtask build && (cargo xtask serve &) && cd benches/browser && npm ci
+//   GANVAS_URL=http://127.0.0.1:8080/ node bench.mjs [batch] [seconds]
+
+import { readFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+import { chromium } from 'playwright-core';
+
+const BASE = process.env.GANVAS_URL ?? 'http://127.0.0.1:8080/';
+const batch = Number(process.argv[2] ?? 64);
+const seconds = Number(process.argv[3] ?? 15);
+const FLAGS = [
+  '--no-sandbox',
+  '--enable-unsafe-webgpu',
+  '--enable-features=Vulkan',
+  '--use-vulkan=swiftshader',
+  '--use-webgpu-adapter=swiftshader',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--no-first-run',
+];
+
+const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: FLAGS });
+const results = [];
+
+// ganvas's page with autostart: steps confirmed over the window, after the first.
+async function ganvas(backend) {
+  const page = await browser.newPage();
+  const start = Date.now();
+  await page.goto(`${BASE}#batch=${batch}&seed=0&autostart=1${backend === 'cpu' ? '&backend=cpu' : ''}`);
+  await page.waitForFunction(() => window.ganvas?.backend?.confirmedStep >= 1, null, { timeout: 600_000 });
+  const firstStep = (Date.now() - start) / 1000;
+  const read = () => page.evaluate(() => [window.ganvas.backend.confirmedStep, performance.now()]);
+  const [s0, t0] = await read();
+  let s1;
+  let t1;
+  do {
+    await page.waitForTimeout(1000);
+    [s1, t1] = await read();
+  } while ((t1 - t0 < seconds * 1000 || s1 - s0 < 3) && t1 - t0 < 120_000);
+  await page.close();
+  return { name: `ganvas ${backend}`, stepsPerSecond: (s1 - s0) / ((t1 - t0) / 1000), firstStepSeconds: firstStep };
+}
+
+async function tfjs(backend) {
+  const page = await browser.newPage();
+  await page.goto(`${BASE}benches/browser/tfjs.html?backend=${backend}&batch=${batch}&seconds=${seconds}`);
+  await page.waitForFunction(() => window.benchResult, null, { timeout: 600_000 });
+  const result = await page.evaluate(() => window.benchResult);
+  await page.close();
+  return { name: `tfjs ${backend}`, stepsPerSecond: result.stepsPerSecond ?? NaN, error: result.error };
+}
+
+for (const backend of ['gpu', 'cpu']) results.push(await ganvas(backend));
+for (const backend of ['webgpu', 'webgl', 'wasm']) results.push(await tfjs(backend));
+await browser.close();
+
+const wasm = readFileSync(new URL('../../www/pkg/ganvas_bg.wasm', import.meta.url));
+console.log(`batch ${batch}, Chromium with WebGPU on SwiftShader`);
+for (const r of results) {
+  const extra = r.firstStepSeconds ? `, first step ${r.firstStepSeconds.toFixed(1)} s after load` : '';
+  console.log(`${r.name.padEnd(14)} ${Number.isFinite(r.stepsPerSecond) ? r.stepsPerSecond.toFixed(3) : r.error} steps/s${extra}`);
+}
+const rate = (name) => results.find((r) => r.name === name)?.stepsPerSecond;
+console.log(`ganvas gpu / tfjs webgpu: ${(rate('ganvas gpu') / rate('tfjs webgpu')).toFixed(2)}`);
+console.log(`ganvas best / tfjs best: ${(Math.max(rate('ganvas gpu'), rate('ganvas cpu')) / Math.max(rate('tfjs webgpu'), rate('tfjs webgl'), rate('tfjs wasm'))).toFixed(2)}`);
+console.log(`ganvas cpu / tfjs wasm: ${(rate('ganvas cpu') / rate('tfjs wasm')).toFixed(2)}`);
+console.log(`ganvas .wasm: ${(wasm.length / 1e6).toFixed(2)} MB raw, ${(gzipSync(wasm).length / 1e6).toFixed(2)} MB gzip`);
+console.log(JSON.stringify({ batch, results, wasmBytes: wasm.length, wasmGzipBytes: gzipSync(wasm).length }));
