@@ -15,8 +15,8 @@ use crate::error::{Error, Result};
 /// passes on lavapipe also fits Chrome's (8 storage buffers a stage, 16 KiB of
 /// workgroup memory, 256 invocations a workgroup, 128 MiB a binding).
 pub struct GpuContext {
-    pub instance: wgpu::Instance,
-    pub adapter: wgpu::Adapter,
+    // Held for as long as the device, as a browser expects of its GPU objects.
+    _instance: wgpu::Instance,
     pub info: wgpu::AdapterInfo,
     pub device: wgpu::Device,
     pub queue: wgpu::Queue,
@@ -62,8 +62,7 @@ impl GpuContext {
             }
         }));
         Ok(GpuContext {
-            instance,
-            adapter,
+            _instance: instance,
             info,
             device,
             queue,
