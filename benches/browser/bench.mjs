@@ -9,22 +9,13 @@
 import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
+import { CHROMIUM, FLAGS } from '../../tests/browser/chromium.mjs';
 
 const BASE = process.env.GANVAS_URL ?? 'http://127.0.0.1:8080/';
 const batch = Number(process.argv[2] ?? 64);
 const seconds = Number(process.argv[3] ?? 15);
-const FLAGS = [
-  '--no-sandbox',
-  '--enable-unsafe-webgpu',
-  '--enable-features=Vulkan',
-  '--use-vulkan=swiftshader',
-  '--use-webgpu-adapter=swiftshader',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--no-first-run',
-];
 
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: FLAGS });
+const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
 const results = [];
 
 // ganvas's page with autostart: steps confirmed over the window, after the first.
