@@ -34,74 +34,65 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> c: array<f32>;
 @group(0) @binding(5) var<uniform> p: Params;
 
-// A 64×64 output tile per workgroup of 16×16 invocations, 4×4 outputs each:
-// 256 invocations is the portable maximum, and 4×4 register blocking reads each
-// tile element from workgroup memory once per 4 products. The two 16×64 k-slices
-// take 8 KiB of the 16 KiB of workgroup memory WebGPU guarantees.
-const TILE: u32 = 64u;
-const TILE_K: u32 = 16u;
-const THREADS: u32 = 256u;
+// Each invocation owns an 8-row × 4-column block of C and reads its operands
+// straight from storage; a workgroup of 16×4 invocations covers 32 rows × 64
+// columns. Measured on the two CPU-emulated adapters this project can test on
+// (SwiftShader in Chromium, lavapipe), against the 64×64-tiled kernel with
+// workgroup memory it replaced: 2-10x faster; there, barriers are costly and
+// caches do the reuse, and at this model's sizes (batch 64, layers up to 1024
+// wide) a 64×64 tiling launches as few as 16 workgroups. 8×4 blocks measured
+// ~15% faster than 4×4 on SwiftShader; vec4 loads of contiguous operands
+// measured no faster there and are left out.
+// The accumulators are eight vec4 registers, never an indexed array: SwiftShader
+// keeps a dynamically indexed private array in memory, which measured 10x slower.
+// 64 invocations: two 32-wide subgroups on GPUs, and a multiple of the emulators'
+// 4- and 8-wide SIMD.
+const ROWS_PER_GROUP: u32 = 32u;
+const COLS_PER_GROUP: u32 = 64u;
 
-var<workgroup> a_tile: array<f32, 1024>; // [TILE_K][TILE]: a_tile[k * TILE + row]
-var<workgroup> b_tile: array<f32, 1024>; // [TILE_K][TILE]: b_tile[k * TILE + col]
-
-fn load_a(row: u32, k: u32) -> f32 {
-    if (row < p.m && k < p.k) {
-        return a[p.a_offset + row * p.a_row_stride + k * p.a_col_stride];
+@compute @workgroup_size(16, 4)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let row0 = gid.y * 8u;
+    let col0 = gid.x * 4u;
+    if (row0 >= p.m || col0 >= p.n) {
+        return;
     }
-    return 0.0;
-}
-
-fn load_b(k: u32, col: u32) -> f32 {
-    if (k < p.k && col < p.n) {
-        return b[p.b_offset + k * p.b_row_stride + col * p.b_col_stride];
+    // Rows and columns past the edge are clamped to the last one, so every load is
+    // in bounds without a branch in the loop; their results are not stored.
+    let lane = vec4<u32>(0u, 1u, 2u, 3u);
+    let last_row = vec4<u32>(p.m - 1u);
+    let a_lo = vec4<u32>(p.a_offset) + min(vec4<u32>(row0) + lane, last_row) * p.a_row_stride;
+    let a_hi = vec4<u32>(p.a_offset) + min(vec4<u32>(row0 + 4u) + lane, last_row) * p.a_row_stride;
+    let b_start = vec4<u32>(p.b_offset) + min(vec4<u32>(col0) + lane, vec4<u32>(p.n - 1u)) * p.b_col_stride;
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
+    var acc4 = vec4<f32>(0.0);
+    var acc5 = vec4<f32>(0.0);
+    var acc6 = vec4<f32>(0.0);
+    var acc7 = vec4<f32>(0.0);
+    for (var k = 0u; k < p.k; k++) {
+        let ak = vec4<u32>(k * p.a_col_stride);
+        let bi = b_start + vec4<u32>(k * p.b_row_stride);
+        let bv = vec4<f32>(b[bi.x], b[bi.y], b[bi.z], b[bi.w]);
+        let lo = a_lo + ak;
+        let hi = a_hi + ak;
+        acc0 += a[lo.x] * bv;
+        acc1 += a[lo.y] * bv;
+        acc2 += a[lo.z] * bv;
+        acc3 += a[lo.w] * bv;
+        acc4 += a[hi.x] * bv;
+        acc5 += a[hi.y] * bv;
+        acc6 += a[hi.z] * bv;
+        acc7 += a[hi.w] * bv;
     }
-    return 0.0;
-}
 
-@compute @workgroup_size(16, 16)
-fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
-    let row0 = wid.y * TILE;
-    let col0 = wid.x * TILE;
-    let t = lid.y * 16u + lid.x;
-
-    var acc: array<array<f32, 4>, 4>;
-    for (var k0 = 0u; k0 < p.k; k0 += TILE_K) {
+    let acc = array<vec4<f32>, 8>(acc0, acc1, acc2, acc3, acc4, acc5, acc6, acc7);
+    for (var i = 0u; i < 8u; i++) {
+        let row = row0 + i;
         for (var j = 0u; j < 4u; j++) {
-            let e = t + j * THREADS;
-            // Neighbouring invocations load along whichever index is contiguous in memory.
-            if (p.a_col_stride == 1u) {
-                a_tile[(e % TILE_K) * TILE + e / TILE_K] = load_a(row0 + e / TILE_K, k0 + e % TILE_K);
-            } else {
-                a_tile[(e / TILE) * TILE + e % TILE] = load_a(row0 + e % TILE, k0 + e / TILE);
-            }
-            if (p.b_col_stride == 1u) {
-                b_tile[(e / TILE) * TILE + e % TILE] = load_b(k0 + e / TILE, col0 + e % TILE);
-            } else {
-                b_tile[(e % TILE_K) * TILE + e / TILE_K] = load_b(k0 + e % TILE_K, col0 + e / TILE_K);
-            }
-        }
-        workgroupBarrier();
-        for (var kk = 0u; kk < TILE_K; kk++) {
-            var av: array<f32, 4>;
-            var bv: array<f32, 4>;
-            for (var i = 0u; i < 4u; i++) {
-                av[i] = a_tile[kk * TILE + lid.y * 4u + i];
-                bv[i] = b_tile[kk * TILE + lid.x * 4u + i];
-            }
-            for (var i = 0u; i < 4u; i++) {
-                for (var j = 0u; j < 4u; j++) {
-                    acc[i][j] += av[i] * bv[j];
-                }
-            }
-        }
-        workgroupBarrier();
-    }
-
-    for (var i = 0u; i < 4u; i++) {
-        let row = row0 + lid.y * 4u + i;
-        for (var j = 0u; j < 4u; j++) {
-            let col = col0 + lid.x * 4u + j;
+            let col = col0 + j;
             if (row < p.m && col < p.n) {
                 var v = acc[i][j];
                 if (p.has_bias != 0u) {

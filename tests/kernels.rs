@@ -1,5 +1,5 @@
 //! Every WGSL kernel against its CPU reference on shapes that are not tile multiples
-//! (1 row, K = 1, one past a tile), on edge values, and, for gradients, against
+//! (1 row, K = 1, one past a workgroup's block), on edge values, and, for gradients, against
 //! finite differences of the forward function.
 
 mod common;
@@ -142,11 +142,14 @@ fn assert_within(what: &str, got: &[f32], want: &[f64], tol: &[f64]) {
     }
 }
 
-/// (m, n, k): single rows and columns, K = 1, exact tiles and one past them.
-const SHAPES: [(usize, usize, usize); 8] = [
+/// (m, n, k): single rows and columns, K = 1, partial 8×4 invocation blocks, exact
+/// 32×64 workgroup blocks and one past them.
+const SHAPES: [(usize, usize, usize); 10] = [
     (1, 1, 1),
     (1, 7, 1),
     (5, 3, 1),
+    (32, 64, 9),
+    (33, 65, 5),
     (64, 64, 16),
     (65, 63, 17),
     (3, 130, 257),

@@ -1,4 +1,4 @@
-//! Tiled matrix product with a fused epilogue (`shaders/matmul.wgsl`).
+//! Register-blocked matrix product with a fused epilogue (`shaders/matmul.wgsl`).
 
 use bytemuck::{Pod, Zeroable};
 
@@ -222,8 +222,9 @@ impl Matmul {
         ))
     }
 
-    /// One workgroup per 64×64 tile of C.
+    /// One workgroup per 32-row × 64-column block of C (`ROWS_PER_GROUP`,
+    /// `COLS_PER_GROUP` in the shader).
     pub fn workgroups(p: &MatmulParams) -> [u32; 3] {
-        [groups(p.n as usize, 64), groups(p.m as usize, 64), 1]
+        [groups(p.n as usize, 64), groups(p.m as usize, 32), 1]
     }
 }
