@@ -291,6 +291,21 @@ impl Plan {
     pub fn buffer_len(&self, id: BufferId) -> usize {
         self.buffers[id.0].len
     }
+
+    /// What one preview costs, in training steps: the ratio of their matrix-product
+    /// work, which is nearly all of both. The page spaces previews out by it.
+    pub fn preview_cost(&self) -> f64 {
+        matmul_flops(&self.preview) / matmul_flops(&self.step)
+    }
+}
+
+fn matmul_flops(ops: &[Op]) -> f64 {
+    ops.iter()
+        .map(|op| match op {
+            Op::Matmul { params, .. } => params.flops(),
+            _ => 0.0,
+        })
+        .sum()
 }
 
 /// G alone on `rows` latent vectors, for sampling from a checkpoint.
@@ -503,6 +518,25 @@ mod tests {
         let plan = Plan::training(&TrainConfig::default(), 784, 60_000);
         assert!(plan.step.len() <= 40, "{} dispatches", plan.step.len());
         assert_eq!(plan.steps_per_epoch, 937);
+    }
+
+    #[test]
+    fn preview_cost_counts_the_products_of_both_plans() {
+        // Multiply-adds per row: G 100→256→512→1024→784, D 784→512→256→1.
+        let g = 100.0 * 256.0 + 256.0 * 512.0 + 512.0 * 1024.0 + 1024.0 * 784.0;
+        let d = 784.0 * 512.0 + 512.0 * 256.0 + 256.0;
+        // Per row of the batch: G forward; D forward, weight and input gradients on
+        // real and fake rows (no input gradient into the images); D forward and input
+        // gradients on fake rows for G's update; G's weight and input gradients (none
+        // into the latents).
+        let step = g + 2.0 * (d + d + (d - 784.0 * 512.0)) + d + d + g + (g - 100.0 * 256.0);
+        let plan = Plan::training(&TrainConfig::default(), 784, 60_000);
+        let want = (PREVIEW_ROWS as f64 * g) / (64.0 * step);
+        assert!(
+            (plan.preview_cost() - want).abs() < 1e-12,
+            "{} vs {want}",
+            plan.preview_cost()
+        );
     }
 
     #[test]

@@ -185,6 +185,11 @@ impl WebTrainer {
         serde_json::to_string(&self.trainer.plan().config).unwrap_or_default()
     }
 
+    /// GPU time of one preview, in training steps.
+    pub fn preview_cost(&self) -> f64 {
+        self.trainer.plan().preview_cost()
+    }
+
     /// Records and submits `steps` training steps; returns at once.
     pub fn train(&mut self, steps: u32) {
         self.trainer.train(steps);

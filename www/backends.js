@@ -10,9 +10,15 @@ import { WebCheckpoint, WebTrainer } from './pkg/ganvas.js';
 // Work kept queued on the GPU, in seconds of its measured speed: enough to keep it
 // busy between frames, little enough that Pause and the grid respond at once.
 const QUEUED_SECONDS = 0.25;
+// At least this many steps queued, so that on a slow GPU the next step is already
+// there while the page learns that the last one finished.
+const MIN_QUEUED_STEPS = 2;
 // Time the page may spend recording steps in one frame.
 const RECORD_BUDGET_MS = 6;
 const PREVIEW_EVERY_MS = 150;
+// While training, previews get about this share of the GPU's time: on a slow GPU
+// a preview per step would cost a fifth of the speed at batch 64.
+const PREVIEW_SHARE = 0.1;
 const STATS_EVERY_MS = 100;
 
 function smoothRate(backend, steps, now) {
@@ -36,6 +42,7 @@ export class GpuBackend {
     this.trainer = trainer;
     this.stepsPerEpoch = trainer.steps_per_epoch();
     this.configJson = trainer.config_json();
+    this.previewCost = trainer.preview_cost();
     this.confirmedStep = trainer.step();
     this.rate = 0;
     this.running = false;
@@ -81,12 +88,17 @@ export class GpuBackend {
       trainer.request_stats();
       this.lastStatsRequest = now;
     }
-    if (trainer.step() !== this.previewStep && now - this.lastPreview > PREVIEW_EVERY_MS) this.drawPreview(now);
+    if (trainer.step() !== this.previewStep && now - this.lastPreview > this.previewSpacing()) this.drawPreview(now);
+  }
+
+  previewSpacing() {
+    if (!this.running || !this.rate) return PREVIEW_EVERY_MS;
+    return Math.max(PREVIEW_EVERY_MS, (1000 * this.previewCost) / (this.rate * PREVIEW_SHARE));
   }
 
   record() {
     const queued = this.trainer.step() - this.confirmedStep;
-    const limit = Math.max(1, Math.round(this.rate * QUEUED_SECONDS));
+    const limit = Math.max(MIN_QUEUED_STEPS, Math.round(this.rate * QUEUED_SECONDS));
     const n = Math.min(limit - queued, this.stepsPerFrame);
     if (n <= 0) return;
     const start = performance.now();

@@ -111,6 +111,11 @@ impl MatmulParams {
         }
     }
 
+    /// Multiplications and additions of the product, epilogue not counted.
+    pub fn flops(&self) -> f64 {
+        2.0 * f64::from(self.m) * f64::from(self.n) * f64::from(self.k)
+    }
+
     fn activation(&self) -> Activation {
         activation_from_u32(self.activation)
     }

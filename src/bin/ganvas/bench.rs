@@ -168,7 +168,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
             continue;
         }
         seen.push(shape.clone());
-        let flops = 2.0 * f64::from(p.m) * f64::from(p.n) * f64::from(p.k);
+        let flops = p.flops();
         let gpu_gflops = match (&gpu, &gpu_trainer) {
             (Some(gpu), Some(t)) => {
                 let (median, ..) = rate(args.repeats, args.seconds / 4.0, |n| {
