@@ -4,7 +4,10 @@
 // webgl and wasm backends, time to the first ganvas step, and the .wasm size.
 //
 //   cargo xtask build && (cargo xtask serve &) && cd benches/browser && npm ci
-//   GANVAS_URL=http://127.0.0.1:8080/ node bench.mjs [batch] [seconds]
+//   GANVAS_URL=http://127.0.0.1:8080/ node bench.mjs [batch] [seconds] [repeats] [runners]
+//
+// Each runner gets `repeats` fresh pages (default 3); the table shows the median and
+// the range. `runners` is a comma list to run only some of them, e.g. ganvas-gpu,tfjs-webgpu.
 
 import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
@@ -14,9 +17,13 @@ import { CHROMIUM, FLAGS } from '../../tests/browser/chromium.mjs';
 const BASE = process.env.GANVAS_URL ?? 'http://127.0.0.1:8080/';
 const batch = Number(process.argv[2] ?? 64);
 const seconds = Number(process.argv[3] ?? 15);
+const repeats = Number(process.argv[4] ?? 3);
+const RUNNERS = ['ganvas-gpu', 'ganvas-cpu', 'tfjs-webgpu', 'tfjs-webgl', 'tfjs-wasm'];
+const selected = process.argv[5]?.split(',') ?? RUNNERS;
 
 const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
 const results = [];
+let adapter = '';
 
 // ganvas's page with autostart: steps confirmed over the window, after the first.
 async function ganvas(backend) {
@@ -25,6 +32,7 @@ async function ganvas(backend) {
   await page.goto(`${BASE}#batch=${batch}&seed=0&autostart=1${backend === 'cpu' ? '&backend=cpu' : ''}`);
   await page.waitForFunction(() => window.ganvas?.backend?.confirmedStep >= 1, null, { timeout: 600_000 });
   const firstStep = (Date.now() - start) / 1000;
+  adapter ||= await page.evaluate(() => window.ganvas.adapterName);
   const read = () => page.evaluate(() => [window.ganvas.backend.confirmedStep, performance.now()]);
   const [s0, t0] = await read();
   let s1;
@@ -46,19 +54,36 @@ async function tfjs(backend) {
   return { name: `tfjs ${backend}`, stepsPerSecond: result.stepsPerSecond ?? NaN, error: result.error };
 }
 
-for (const backend of ['gpu', 'cpu']) results.push(await ganvas(backend));
-for (const backend of ['webgpu', 'webgl', 'wasm']) results.push(await tfjs(backend));
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+for (const runner of RUNNERS.filter((r) => selected.includes(r))) {
+  const [library, backend] = runner.split('-');
+  const runs = [];
+  for (let i = 0; i < repeats; i++) runs.push(await (library === 'ganvas' ? ganvas(backend) : tfjs(backend)));
+  const rates = runs.map((r) => r.stepsPerSecond).filter(Number.isFinite);
+  results.push({
+    name: runs[0].name,
+    stepsPerSecond: rates.length ? median(rates) : NaN,
+    min: Math.min(...rates),
+    max: Math.max(...rates),
+    runs: rates,
+    firstStepSeconds: runs[0].firstStepSeconds && median(runs.map((r) => r.firstStepSeconds)),
+    error: runs.find((r) => r.error)?.error,
+  });
+}
 await browser.close();
 
 const wasm = readFileSync(new URL('../../www/pkg/ganvas_bg.wasm', import.meta.url));
-console.log(`batch ${batch}, Chromium with WebGPU on SwiftShader`);
+console.log(`batch ${batch}, ${repeats} runs each (median, min-max), WebGPU adapter: ${adapter || 'not seen'}`);
 for (const r of results) {
   const extra = r.firstStepSeconds ? `, first step ${r.firstStepSeconds.toFixed(1)} s after load` : '';
-  console.log(`${r.name.padEnd(14)} ${Number.isFinite(r.stepsPerSecond) ? r.stepsPerSecond.toFixed(3) : r.error} steps/s${extra}`);
+  const rate = Number.isFinite(r.stepsPerSecond)
+    ? `${r.stepsPerSecond.toFixed(3)} steps/s (${r.min.toFixed(3)}-${r.max.toFixed(3)})`
+    : r.error;
+  console.log(`${r.name.padEnd(14)} ${rate}${extra}`);
 }
 const rate = (name) => results.find((r) => r.name === name)?.stepsPerSecond;
 console.log(`ganvas gpu / tfjs webgpu: ${(rate('ganvas gpu') / rate('tfjs webgpu')).toFixed(2)}`);
 console.log(`ganvas best / tfjs best: ${(Math.max(rate('ganvas gpu'), rate('ganvas cpu')) / Math.max(rate('tfjs webgpu'), rate('tfjs webgl'), rate('tfjs wasm'))).toFixed(2)}`);
 console.log(`ganvas cpu / tfjs wasm: ${(rate('ganvas cpu') / rate('tfjs wasm')).toFixed(2)}`);
 console.log(`ganvas .wasm: ${(wasm.length / 1e6).toFixed(2)} MB raw, ${(gzipSync(wasm).length / 1e6).toFixed(2)} MB gzip`);
-console.log(JSON.stringify({ batch, results, wasmBytes: wasm.length, wasmGzipBytes: gzipSync(wasm).length }));
+console.log(JSON.stringify({ batch, repeats, adapter, results, wasmBytes: wasm.length, wasmGzipBytes: gzipSync(wasm).length }));
