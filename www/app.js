@@ -20,6 +20,7 @@ const app = {
   dataset: null, // parsed MNIST, for the GPU backend
   webgpu: false, // whether this browser offers a WebGPU adapter
   adapterName: '',
+  chosenBackend: undefined, // 'gpu' or 'cpu' once a link or the visitor has picked one
   backend: null, // GpuBackend or CpuBackend
   running: false,
   snapshot: null, // { step, files } kept in memory to recover from a lost device
@@ -102,7 +103,7 @@ function currentValues() {
 function updateShareLink() {
   const { values } = currentValues();
   const url = new URL(location.href);
-  url.hash = settings.toHash(values, true, $('backend').value);
+  url.hash = settings.toHash(values, true, app.chosenBackend);
   $('share-link').value = url.toString();
 }
 
@@ -251,6 +252,7 @@ function wireControls() {
   // Switching carries the run over: the same state continues on the other backend.
   $('backend').addEventListener('change', guarded(async () => {
     const kind = $('backend').value;
+    app.chosenBackend = kind;
     const wasRunning = app.running;
     setRunning(false);
     const files = await app.backend.save();
@@ -309,7 +311,8 @@ async function probeWebGpu() {
   if (!adapter) return { why: 'This browser supports WebGPU but offered no GPU adapter (it may be blocklisted or disabled).' };
   const info = adapter.info ?? {};
   const name = [info.vendor, info.architecture, info.description].filter(Boolean).join(' ') || 'WebGPU adapter';
-  return { name: name + (adapter.isFallbackAdapter || info.isFallbackAdapter ? ' (software)' : '') };
+  const software = Boolean(adapter.isFallbackAdapter || info.isFallbackAdapter);
+  return { name: name + (software ? ' (software)' : ''), software };
 }
 
 async function main() {
@@ -322,7 +325,16 @@ async function main() {
   const { values, autostart, backend, problems } = settings.fromHash(location.hash, settings.fromConfig(app.defaults));
   problems.forEach(notice);
   settings.writeForm($('settings'), values);
-  let kind = backend ?? 'gpu';
+  app.chosenBackend = backend;
+  let kind = backend ?? (gpu.software ? 'cpu' : 'gpu');
+  if (!backend && gpu.software) {
+    // A software adapter emulates the GPU on the CPU's cores, with overheads the CPU
+    // backend does not have: on one 2-core machine it trained 13x slower.
+    notice(
+      `This browser's WebGPU adapter (${gpu.name}) runs on the CPU, so ganvas trains with its CPU backend, `
+        + 'which is faster there. Choose GPU under "Train on" to compare.',
+    );
+  }
   if (kind === 'gpu' && !app.webgpu) {
     kind = 'cpu';
     notice(

@@ -56,12 +56,12 @@ export function fromHash(hash, defaults) {
   return { values, autostart, backend, problems };
 }
 
-// The link names the backend only when it is the CPU: by default a link trains on
-// whatever GPU its visitor has.
+// The link names the backend only when one was chosen (by a link or by hand): by
+// default a link trains on whatever its visitor's machine does best.
 export function toHash(values, autostart, backend) {
   const params = new URLSearchParams();
   for (const key of Object.keys(FIELDS)) params.set(key, String(values[key]));
-  if (backend === 'cpu') params.set('backend', 'cpu');
+  if (backend) params.set('backend', backend);
   if (autostart) params.set('autostart', '1');
   return '#' + params.toString();
 }

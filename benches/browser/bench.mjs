@@ -29,7 +29,7 @@ let adapter = '';
 async function ganvas(backend) {
   const page = await browser.newPage();
   const start = Date.now();
-  await page.goto(`${BASE}#batch=${batch}&seed=0&autostart=1${backend === 'cpu' ? '&backend=cpu' : ''}`);
+  await page.goto(`${BASE}#batch=${batch}&seed=0&autostart=1&backend=${backend}`);
   await page.waitForFunction(() => window.ganvas?.backend?.confirmedStep >= 1, null, { timeout: 600_000 });
   const firstStep = (Date.now() - start) / 1000;
   adapter ||= await page.evaluate(() => window.ganvas.adapterName);

@@ -75,7 +75,7 @@ function formValues(page) {
 }
 
 test('loads MNIST, trains, redraws the grid and charts, with no console errors', async () => {
-  const { page, errors, close } = await open('#batch=8&seed=3');
+  const { page, errors, close } = await open('#batch=8&seed=3&backend=gpu');
   await ready(page);
   assert.notEqual(await text(page, '#readout-adapter'), '–');
   await page.waitForFunction(() => document.getElementById('grid').dataset.drawnStep === '0', null, { timeout: SLOW });
@@ -101,7 +101,7 @@ test('loads MNIST, trains, redraws the grid and charts, with no console errors',
 });
 
 test('a share link carries every setting and reproduces the run', async () => {
-  const hash = '#lr_g=0.0003&lr_d=0.0001&beta1=0.6&beta2=0.99&batch=8&seed=42';
+  const hash = '#lr_g=0.0003&lr_d=0.0001&beta1=0.6&beta2=0.99&batch=8&seed=42&backend=gpu';
   const { page, errors, close } = await open(hash);
   await ready(page);
   const want = { lr_g: '0.0003', lr_d: '0.0001', beta1: '0.6', beta2: '0.99', batch: '8', seed: '42' };
@@ -113,7 +113,7 @@ test('a share link carries every setting and reproduces the run', async () => {
 
   const link = await page.inputValue('#share-link');
   const params = Object.fromEntries(new URLSearchParams(new URL(link).hash.slice(1)));
-  assert.deepEqual(params, { ...want, autostart: '1' });
+  assert.deepEqual(params, { ...want, backend: 'gpu', autostart: '1' });
   await close();
 
   // Opening the link starts the same run by itself.
@@ -156,7 +156,7 @@ test('a bad checkpoint file gets a clear error and the run stays', async () => {
 
 test('checkpoints move between the page and the command line', { skip: !CLI && 'GANVAS_CLI is not set' }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'ganvas-'));
-  const { page, errors, close } = await open('#batch=8&seed=5');
+  const { page, errors, close } = await open('#batch=8&seed=5&backend=gpu');
   await ready(page);
   await page.click('#step');
   await waitForStep(page, 1);
@@ -193,7 +193,7 @@ test('checkpoints move between the page and the command line', { skip: !CLI && '
 });
 
 test('a lost GPU device is recreated and training continues', async () => {
-  const { page, close } = await open('#batch=8');
+  const { page, close } = await open('#batch=8&backend=gpu');
   await ready(page);
   await page.evaluate(() => window.ganvas.backend.loseDevice());
   await page.waitForFunction(() => /training continues from step/.test(document.getElementById('message').textContent), null, {
@@ -216,6 +216,21 @@ test('without WebGPU the page says so and trains on the CPU instead', async () =
   await waitForStep(page, 5);
   await page.click('#train');
   assert.ok(Number(await page.getAttribute('#loss-chart', 'data-points')) >= 1);
+  assert.deepEqual(errors, []);
+  await close();
+});
+
+test('on a software WebGPU adapter the page trains on the CPU and says why', async () => {
+  // Here Chromium's only adapter is SwiftShader, which reports itself as a fallback adapter.
+  const { page, errors, close } = await open('#batch=8');
+  await ready(page);
+  assert.match(await text(page, '#notices'), /runs on the CPU, so ganvas trains with its CPU backend/);
+  assert.equal(await page.inputValue('#backend'), 'cpu');
+  assert.equal(await page.evaluate(() => document.querySelector('#backend option[value="gpu"]').disabled), false);
+  // The page chose, not the visitor: a link from here still trains on its visitor's GPU.
+  assert.doesNotMatch(new URL(await page.inputValue('#share-link')).hash, /backend/);
+  await page.click('#step');
+  await waitForStep(page, 1);
   assert.deepEqual(errors, []);
   await close();
 });
@@ -321,7 +336,7 @@ test('the browser and native CPU backends reach the same parameters from one see
 });
 
 test('switching between GPU and CPU carries the run over', async () => {
-  const { page, errors, close } = await open('#batch=8&seed=4');
+  const { page, errors, close } = await open('#batch=8&seed=4&backend=gpu');
   await ready(page);
   await page.click('#step');
   await waitForStep(page, 1);
