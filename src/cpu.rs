@@ -5,7 +5,7 @@ use crate::kernels::adam::adam_cpu;
 use crate::kernels::bce::{bce_cpu, STAT_SLOTS};
 use crate::kernels::bias_grad::bias_grad_cpu;
 use crate::kernels::gather::gather_cpu;
-use crate::kernels::matmul::matmul_cpu;
+use crate::kernels::matmul::matmul_cpu_threaded;
 use crate::kernels::noise::noise_cpu;
 use crate::mnist::Dataset;
 use crate::model::Network;
@@ -34,6 +34,7 @@ pub fn generate(generator: &Network, params: &[f32], latents: &[f32]) -> Vec<f32
             order: Vec::new(),
             step: 0,
             stats: [0.0; STAT_SLOTS],
+            threads: 1,
         };
         memory.buffers[plan.params.0].copy_from_slice(params);
         memory.buffers[plan.latent.0].copy_from_slice(chunk);
@@ -52,6 +53,8 @@ struct Memory {
     order: Vec<u32>,
     step: u32,
     stats: [f32; STAT_SLOTS],
+    /// Threads for the matrix products (always 1 in wasm, which has none).
+    threads: usize,
 }
 
 impl CpuTrainer {
@@ -63,6 +66,7 @@ impl CpuTrainer {
             order: Vec::new(),
             step: state.step,
             stats: [0.0; STAT_SLOTS],
+            threads: 1,
         };
         let mut trainer = CpuTrainer {
             plan,
@@ -74,6 +78,13 @@ impl CpuTrainer {
         trainer.load_network(trainer.plan.generator_buffers, &state.generator);
         trainer.load_network(trainer.plan.discriminator_buffers, &state.discriminator);
         trainer
+    }
+
+    /// Splits the matrix products over `threads` threads (1 by default). The results
+    /// are the same to the bit for any count.
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.memory.threads = threads.max(1);
+        self
     }
 
     fn load_network(&mut self, ids: NetworkBuffers, net: &NetworkState) {
@@ -163,7 +174,8 @@ impl Memory {
             } => {
                 let mut out = self.take(c);
                 let bufs = &self.buffers;
-                matmul_cpu(&params, &bufs[a.0], &bufs[b.0], &bufs[bias.0], &bufs[gate.0], &mut out);
+                let (a, b, bias, gate) = (&bufs[a.0], &bufs[b.0], &bufs[bias.0], &bufs[gate.0]);
+                matmul_cpu_threaded(&params, a, b, bias, gate, &mut out, self.threads);
                 self.buffers[c.0] = out;
             }
             Op::BiasGrad { params, dy, db } => {

@@ -210,6 +210,56 @@ pub fn matmul_cpu(p: &MatmulParams, a: &[f32], b: &[f32], bias: &[f32], gate: &[
     }
 }
 
+/// `matmul_cpu` with C's rows split into up to `threads` bands, one thread each. Every
+/// element is computed exactly as `matmul_cpu` computes it, so the result is the same
+/// to the bit; products too small to repay starting threads run on this one.
+pub fn matmul_cpu_threaded(
+    p: &MatmulParams,
+    a: &[f32],
+    b: &[f32],
+    bias: &[f32],
+    gate: &[f32],
+    c: &mut [f32],
+    threads: usize,
+) {
+    // Starting a scoped thread costs ~20 µs; a band should hold well over that in work.
+    const MIN_FLOPS_PER_THREAD: f64 = 4e6;
+    let threads = threads
+        .min((p.flops() / MIN_FLOPS_PER_THREAD) as usize)
+        .min(p.m as usize);
+    // Rows overlap when the stride is shorter than a row; such a view stays on one thread.
+    if threads <= 1 || p.c_row_stride < p.n {
+        return matmul_cpu(p, a, b, bias, gate, c);
+    }
+    let (m, n, stride) = (p.m as usize, p.n as usize, p.c_row_stride as usize);
+    check_view("matmul C", c.len(), p.c_offset as usize, m, n, stride, 1);
+    let band_rows = m.div_ceil(threads);
+    // Each band's rows of C as a disjoint slice starting at the band's first row.
+    let mut rest = &mut c[p.c_offset as usize..];
+    let mut bands = Vec::new();
+    for first in (0..m).step_by(band_rows) {
+        let rows = band_rows.min(m - first);
+        let len = if first + rows == m {
+            (rows - 1) * stride + n
+        } else {
+            rows * stride
+        };
+        let (band, tail) = std::mem::take(&mut rest).split_at_mut(len);
+        rest = tail;
+        let mut params = *p;
+        params.m = rows as u32;
+        params.a_offset += first as u32 * p.a_row_stride;
+        params.gate_offset += first as u32 * p.gate_row_stride;
+        params.c_offset = 0;
+        bands.push((params, band));
+    }
+    std::thread::scope(|scope| {
+        for (params, band) in bands {
+            scope.spawn(move || matmul_cpu(&params, a, b, bias, gate, band));
+        }
+    });
+}
+
 pub struct Matmul(pub Kernel);
 
 impl Matmul {
@@ -231,5 +281,37 @@ impl Matmul {
     /// `COLS_PER_GROUP` in the shader).
     pub fn workgroups(p: &MatmulParams) -> [u32; 3] {
         [groups(p.n as usize, 64), groups(p.m as usize, 32), 1]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn threaded_product_equals_the_single_threaded_one_to_the_bit() {
+        let values = |n: usize, seed: u32| -> Vec<f32> {
+            (0..n)
+                .map(|i| ((i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) >> 8) as f32 / 8e6 - 1.0)
+                .collect()
+        };
+        // Odd sizes, bands of unequal height, C inside a larger buffer; each product is
+        // big enough (8-17 MFLOP) to be split into 2-4 bands.
+        for (m, n, k) in [(67, 129, 1000), (1000, 33, 257), (3, 700, 2000)] {
+            let x = values(2 + m * k, 1);
+            let w = values(n * k + n, 2);
+            let y = View::new(5, m, n);
+            let p = MatmulParams::linear_forward(View::new(2, m, k), View::new(0, n, k), n * k, y, Activation::Tanh);
+            let mut want = vec![0.5; 7 + m * n];
+            matmul_cpu(&p, &x, &w, &w, &[], &mut want);
+            for threads in [2, 3, 8] {
+                let mut got = vec![0.5; 7 + m * n];
+                matmul_cpu_threaded(&p, &x, &w, &w, &[], &mut got, threads);
+                assert!(
+                    got.iter().zip(&want).all(|(g, w)| g.to_bits() == w.to_bits()),
+                    "{m}x{n}x{k} on {threads} threads"
+                );
+            }
+        }
     }
 }

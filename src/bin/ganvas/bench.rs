@@ -38,6 +38,8 @@ pub struct BenchArgs {
 struct TrainingRow {
     backend: String,
     device: String,
+    /// The CPU backend's threads; none for the GPU.
+    threads: Option<usize>,
     batch: usize,
     steps_per_second: f64,
     min: f64,
@@ -92,11 +94,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
     };
     let device = gpu.as_ref().map(|g| g.describe()).unwrap_or_default();
     let mut report = Report {
-        machine: format!(
-            "{} cores; GPU: {}",
-            std::thread::available_parallelism().map_or(0, |n| n.get()),
-            device
-        ),
+        machine: format!("{} cores; GPU: {}", crate::cores(), device),
         training: Vec::new(),
         matmul_batch_64: Vec::new(),
     };
@@ -119,6 +117,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
             report.training.push(TrainingRow {
                 backend: "gpu".into(),
                 device: device.clone(),
+                threads: None,
                 batch,
                 steps_per_second: median,
                 min,
@@ -129,20 +128,25 @@ pub fn run(args: BenchArgs) -> Result<()> {
                 readbacks_per_step: 0,
             });
         }
-        let mut trainer = CpuTrainer::new(plan, &data, &state);
-        let (median, min, max, _) = rate(args.repeats, args.seconds, |n| trainer.train(n));
-        report.training.push(TrainingRow {
-            backend: "cpu".into(),
-            device: "CPU, one thread".into(),
-            batch,
-            steps_per_second: median,
-            min,
-            max,
-            dispatches_per_step: 0,
-            submissions_per_step: 0.0,
-            uploads_per_step: 0,
-            readbacks_per_step: 0,
-        });
+        let mut thread_counts = vec![1, crate::cores()];
+        thread_counts.dedup();
+        for threads in thread_counts {
+            let mut trainer = CpuTrainer::new(plan.clone(), &data, &state).with_threads(threads);
+            let (median, min, max, _) = rate(args.repeats, args.seconds, |n| trainer.train(n));
+            report.training.push(TrainingRow {
+                backend: "cpu".into(),
+                device: format!("CPU, {threads} thread(s)"),
+                threads: Some(threads),
+                batch,
+                steps_per_second: median,
+                min,
+                max,
+                dispatches_per_step: 0,
+                submissions_per_step: 0.0,
+                uploads_per_step: 0,
+                readbacks_per_step: 0,
+            });
+        }
     }
 
     // The matmul kernel on each distinct matrix shape of the default step.
@@ -189,13 +193,14 @@ pub fn run(args: BenchArgs) -> Result<()> {
 
     println!("machine: {}", report.machine);
     println!(
-        "{:<8} {:>6} {:>14} {:>20} {:>11} {:>12}",
-        "backend", "batch", "steps/s", "spread", "dispatches", "submissions"
+        "{:<8} {:>7} {:>6} {:>14} {:>20} {:>11} {:>12}",
+        "backend", "threads", "batch", "steps/s", "spread", "dispatches", "submissions"
     );
     for r in &report.training {
         println!(
-            "{:<8} {:>6} {:>14.2} {:>20} {:>11} {:>12.3}",
+            "{:<8} {:>7} {:>6} {:>14.2} {:>20} {:>11} {:>12.3}",
             r.backend,
+            r.threads.map_or("-".to_string(), |t| t.to_string()),
             r.batch,
             r.steps_per_second,
             format!("{:.2}-{:.2}", r.min, r.max),

@@ -23,29 +23,37 @@ pub enum Engine {
 
 impl Engine {
     /// The backend asked for, and a sentence saying which one runs and why.
+    /// `threads` is for the CPU backend's matrix products.
     pub fn create(
         choice: BackendChoice,
+        threads: usize,
         plan: Plan,
         data: &Dataset,
         state: &TrainingState,
     ) -> Result<(Engine, String)> {
+        let cpu = |why: String| {
+            let engine = Engine::Cpu {
+                trainer: CpuTrainer::new(plan.clone(), data, state).with_threads(threads),
+                requested: None,
+            };
+            (engine, format!("backend: cpu, {threads} thread(s) ({why})"))
+        };
         let gpu = match choice {
             BackendChoice::Cpu => None,
             BackendChoice::Gpu => Some(pollster::block_on(GpuContext::new())?),
             BackendChoice::Auto => match pollster::block_on(GpuContext::new()) {
                 Ok(gpu) if !gpu.is_software() => Some(gpu),
                 Ok(gpu) => {
-                    let why = format!(
-                        "backend: cpu (the only GPU adapter, {}, is a CPU emulation; --backend gpu uses it anyway)",
+                    return Ok(cpu(format!(
+                        "the only GPU adapter, {}, is a CPU emulation; --backend gpu uses it anyway",
                         gpu.describe()
-                    );
-                    return Ok((Engine::cpu(plan, data, state), why));
+                    )));
                 }
-                Err(e) => return Ok((Engine::cpu(plan, data, state), format!("backend: cpu ({e})"))),
+                Err(e) => return Ok(cpu(e.to_string())),
             },
         };
         match gpu {
-            None => Ok((Engine::cpu(plan, data, state), "backend: cpu (as asked)".to_string())),
+            None => Ok(cpu("as asked".to_string())),
             Some(gpu) => {
                 let trainer = pollster::block_on(GpuTrainer::new(&gpu, plan, data, state))?;
                 let why = format!(
@@ -61,13 +69,6 @@ impl Engine {
                     why,
                 ))
             }
-        }
-    }
-
-    fn cpu(plan: Plan, data: &Dataset, state: &TrainingState) -> Engine {
-        Engine::Cpu {
-            trainer: CpuTrainer::new(plan, data, state),
-            requested: None,
         }
     }
 

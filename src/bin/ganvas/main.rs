@@ -54,6 +54,11 @@ fn main() -> ExitCode {
     }
 }
 
+/// The cores this process may use, the CPU backend's default thread count.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 /// Where MNIST is looked for when --data is not given: ./data/mnist, then the copy
 /// in this source tree.
 pub fn default_data_dir() -> PathBuf {

@@ -28,6 +28,9 @@ pub struct TrainArgs {
     epochs: Option<u32>,
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     backend: BackendChoice,
+    /// Threads for the CPU backend's matrix products [default: every core].
+    #[arg(long)]
+    threads: Option<usize>,
     /// Folder with the MNIST IDX files [default: data/mnist].
     #[arg(long)]
     data: Option<PathBuf>,
@@ -148,7 +151,13 @@ pub fn run(args: TrainArgs) -> Result<()> {
     fs::create_dir_all(args.out.join("samples"))
         .map_err(|e| Error::new(format!("cannot create {}: {e}", args.out.display())))?;
     let mut csv = open_csv(&args.out.join("losses.csv"), args.resume.is_some())?;
-    let (mut engine, why) = Engine::create(args.backend, plan, &data, &state)?;
+    let (mut engine, why) = Engine::create(
+        args.backend,
+        args.threads.unwrap_or_else(crate::cores),
+        plan,
+        &data,
+        &state,
+    )?;
     eprintln!("{why}");
     eprintln!(
         "training {steps} steps ({start_step} → {end_step}, {per_epoch} steps an epoch, batch {}, seed {}), writing to {}",
