@@ -1,7 +1,7 @@
 //! The CPU backend: runs the training plan by calling each kernel's CPU reference.
 //! It is what the GPU backend is checked against, and what trains where no GPU is.
 
-use crate::kernels::adam::adam_cpu;
+use crate::kernels::adam::adam_cpu_threaded;
 use crate::kernels::bce::{bce_cpu, STAT_SLOTS};
 use crate::kernels::bias_grad::bias_grad_cpu;
 use crate::kernels::gather::gather_cpu;
@@ -196,7 +196,15 @@ impl Memory {
                 exp_avg_sq,
             } => {
                 let (mut p, mut m, mut v) = (self.take(param), self.take(exp_avg), self.take(exp_avg_sq));
-                adam_cpu(&params, step, &mut p, &self.buffers[grad.0], &mut m, &mut v);
+                adam_cpu_threaded(
+                    &params,
+                    step,
+                    &mut p,
+                    &self.buffers[grad.0],
+                    &mut m,
+                    &mut v,
+                    self.threads,
+                );
                 self.buffers[param.0] = p;
                 self.buffers[exp_avg.0] = m;
                 self.buffers[exp_avg_sq.0] = v;

@@ -67,6 +67,36 @@ pub fn adam_cpu(
     }
 }
 
+/// `adam_cpu` on up to `threads` threads, each updating its own run of parameters: every
+/// element is updated exactly as `adam_cpu` updates it.
+pub fn adam_cpu_threaded(
+    p: &AdamParams,
+    step: u32,
+    param: &mut [f32],
+    grad: &[f32],
+    exp_avg: &mut [f32],
+    exp_avg_sq: &mut [f32],
+    threads: usize,
+) {
+    // Starting a scoped thread costs ~20 µs, the update of 100k parameters ~100 µs.
+    const MIN_PER_THREAD: usize = 100_000;
+    let n = p.n as usize;
+    let threads = threads.min(n / MIN_PER_THREAD);
+    if threads <= 1 {
+        return adam_cpu(p, step, param, grad, exp_avg, exp_avg_sq);
+    }
+    let chunk = n.div_ceil(threads);
+    let mut params = *p;
+    std::thread::scope(|scope| {
+        let runs = param[..n].chunks_mut(chunk).zip(grad[..n].chunks(chunk));
+        let moments = exp_avg[..n].chunks_mut(chunk).zip(exp_avg_sq[..n].chunks_mut(chunk));
+        for ((x, g), (m, v)) in runs.zip(moments) {
+            params.n = x.len() as u32;
+            scope.spawn(move || adam_cpu(&params, step, x, g, m, v));
+        }
+    });
+}
+
 pub struct Adam(pub Kernel);
 
 impl Adam {
@@ -101,5 +131,27 @@ mod tests {
                 assert!(((got - want) / want).abs() < 5e-7, "beta {beta} t {t}: {got} vs {want}");
             }
         }
+    }
+
+    #[test]
+    fn threaded_update_equals_the_single_threaded_one_to_the_bit() {
+        let n = 250_001; // three runs of unequal length on three threads
+        let values = |seed: u32| -> Vec<f32> {
+            (0..n as u32)
+                .map(|i| (i.wrapping_mul(2_654_435_761).wrapping_add(seed) >> 8) as f32 / 8e6 - 1.0)
+                .collect()
+        };
+        let p = AdamParams::new(n, 2e-4, 0.5, 0.999, 1e-8);
+        let grad = values(1);
+        let (mut x, mut m, mut v) = (
+            values(2),
+            values(3),
+            values(4).iter().map(|v| v.abs()).collect::<Vec<_>>(),
+        );
+        let (mut x2, mut m2, mut v2) = (x.clone(), m.clone(), v.clone());
+        adam_cpu(&p, 6, &mut x, &grad, &mut m, &mut v);
+        adam_cpu_threaded(&p, 6, &mut x2, &grad, &mut m2, &mut v2, 3);
+        let bits = |a: &[f32]| a.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert!(bits(&x) == bits(&x2) && bits(&m) == bits(&m2) && bits(&v) == bits(&v2));
     }
 }

@@ -194,18 +194,17 @@ pub fn matmul_cpu(p: &MatmulParams, a: &[f32], b: &[f32], bias: &[f32], gate: &[
             1,
         );
     }
-    let (act, gate_act) = (p.activation(), p.gate_activation());
     for i in 0..m {
         let row = &mut c[u(p.c_offset) + i * u(p.c_row_stride)..][..n];
-        for (j, v) in row.iter_mut().enumerate() {
-            if p.has_bias != 0 {
-                *v += bias[u(p.bias_offset) + j];
-            }
-            *v = act.forward(*v);
-            if gate_act != Activation::Identity {
-                let y = gate[u(p.gate_offset) + i * u(p.gate_row_stride) + j];
-                *v *= gate_act.derivative_from_output(y);
-            }
+        if p.has_bias != 0 {
+            row.iter_mut()
+                .zip(&bias[u(p.bias_offset)..][..n])
+                .for_each(|(v, b)| *v += b);
+        }
+        p.activation().forward_slice(row);
+        if p.gate_activation != 0 {
+            let outputs = &gate[u(p.gate_offset) + i * u(p.gate_row_stride)..][..n];
+            p.gate_activation().scale_by_derivative(row, outputs);
         }
     }
 }
