@@ -90,9 +90,14 @@ pub fn adam_cpu_threaded(
     std::thread::scope(|scope| {
         let runs = param[..n].chunks_mut(chunk).zip(grad[..n].chunks(chunk));
         let moments = exp_avg[..n].chunks_mut(chunk).zip(exp_avg_sq[..n].chunks_mut(chunk));
-        for ((x, g), (m, v)) in runs.zip(moments) {
+        // The first run stays on this thread while the others run on their own.
+        for (i, ((x, g), (m, v))) in runs.zip(moments).enumerate().rev() {
             params.n = x.len() as u32;
-            scope.spawn(move || adam_cpu(&params, step, x, g, m, v));
+            if i == 0 {
+                adam_cpu(&params, step, x, g, m, v);
+            } else {
+                scope.spawn(move || adam_cpu(&params, step, x, g, m, v));
+            }
         }
     });
 }

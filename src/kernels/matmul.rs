@@ -252,10 +252,13 @@ pub fn matmul_cpu_threaded(
         params.c_offset = 0;
         bands.push((params, band));
     }
+    // The first band runs on this thread while the others run on their own.
+    let (first, others) = bands.split_first_mut().expect("m > 0");
     std::thread::scope(|scope| {
-        for (params, band) in bands {
-            scope.spawn(move || matmul_cpu(&params, a, b, bias, gate, band));
+        for (params, band) in others {
+            scope.spawn(|| matmul_cpu(params, a, b, bias, gate, band));
         }
+        matmul_cpu(&first.0, a, b, bias, gate, first.1);
     });
 }
 
