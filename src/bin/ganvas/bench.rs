@@ -32,6 +32,13 @@ pub struct BenchArgs {
     /// Folder with the MNIST IDX files [default: data/mnist].
     #[arg(long)]
     data: Option<PathBuf>,
+    /// Thread counts to time the CPU backend with [default: 1 and every core].
+    #[arg(long, value_delimiter = ',')]
+    threads: Option<Vec<usize>>,
+    /// Only the CPU backend's training rows: no GPU, no matmul table (for timing
+    /// it run by run beside a peer, as `cargo xtask bench` does).
+    #[arg(long)]
+    cpu_only: bool,
 }
 
 #[derive(Serialize)]
@@ -85,12 +92,15 @@ fn rate(repeats: usize, seconds: f64, mut run: impl FnMut(u32)) -> (f64, f64, f6
 pub fn run(args: BenchArgs) -> Result<()> {
     let data = Dataset::load_training_set(&args.data.clone().unwrap_or_else(crate::default_data_dir))?;
     let pixels = data.pixels();
-    let gpu = match pollster::block_on(GpuContext::new()) {
-        Ok(gpu) => Some(gpu),
-        Err(e) => {
-            eprintln!("no GPU rows: {e}");
-            None
-        }
+    let gpu = match args.cpu_only {
+        true => None,
+        false => match pollster::block_on(GpuContext::new()) {
+            Ok(gpu) => Some(gpu),
+            Err(e) => {
+                eprintln!("no GPU rows: {e}");
+                None
+            }
+        },
     };
     let device = gpu.as_ref().map(|g| g.describe()).unwrap_or_default();
     let mut report = Report {
@@ -128,7 +138,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
                 readbacks_per_step: 0,
             });
         }
-        let mut thread_counts = vec![1, crate::cores()];
+        let mut thread_counts = args.threads.clone().unwrap_or_else(|| vec![1, crate::cores()]);
         thread_counts.dedup();
         for threads in thread_counts {
             let mut trainer = CpuTrainer::new(plan.clone(), &data, &state).with_threads(threads);
@@ -149,13 +159,27 @@ pub fn run(args: BenchArgs) -> Result<()> {
         }
     }
 
-    // The matmul kernel on each distinct matrix shape of the default step.
+    if !args.cpu_only {
+        matmul_table(&args, &data, gpu.as_ref(), &mut report)?;
+    }
+    print_report(&report);
+    if let Some(path) = &args.json {
+        let json = serde_json::to_string_pretty(&report).map_err(|e| Error::new(e.to_string()))?;
+        std::fs::write(path, json).map_err(|e| Error::new(format!("cannot write {}: {e}", path.display())))?;
+    }
+    Ok(())
+}
+
+/// The matmul kernel on each distinct matrix shape of the default step, on the GPU (if
+/// any) and with the CPU backend's GEMM.
+fn matmul_table(args: &BenchArgs, data: &Dataset, gpu: Option<&GpuContext>, report: &mut Report) -> Result<()> {
+    let pixels = data.pixels();
     let config = TrainConfig::default();
     let state = TrainingState::initial(&config, pixels);
     let plan = Plan::training(&config, pixels, data.count);
-    let mut cpu = CpuTrainer::new(plan.clone(), &data, &state);
-    let gpu_trainer = match &gpu {
-        Some(gpu) => Some(pollster::block_on(GpuTrainer::new(gpu, plan.clone(), &data, &state))?),
+    let mut cpu = CpuTrainer::new(plan.clone(), data, &state);
+    let gpu_trainer = match gpu {
+        Some(gpu) => Some(pollster::block_on(GpuTrainer::new(gpu, plan.clone(), data, &state))?),
         None => None,
     };
     let mut seen = Vec::new();
@@ -173,7 +197,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         }
         seen.push(shape.clone());
         let flops = p.flops();
-        let gpu_gflops = match (&gpu, &gpu_trainer) {
+        let gpu_gflops = match (gpu, &gpu_trainer) {
             (Some(gpu), Some(t)) => {
                 let (median, ..) = rate(args.repeats, args.seconds / 4.0, |n| {
                     t.run_step_op(index, n);
@@ -191,6 +215,10 @@ pub fn run(args: BenchArgs) -> Result<()> {
         });
     }
 
+    Ok(())
+}
+
+fn print_report(report: &Report) {
     println!("machine: {}", report.machine);
     println!(
         "{:<8} {:>7} {:>6} {:>14} {:>20} {:>11} {:>12}",
@@ -209,6 +237,9 @@ pub fn run(args: BenchArgs) -> Result<()> {
         );
     }
     println!("(per step: 0 uploads, 0 readbacks; stats are read on request only)");
+    if report.matmul_batch_64.is_empty() {
+        return;
+    }
     println!(
         "\n{:<24} {:>10} {:>10}",
         "matmul (batch 64)", "GPU GFLOP/s", "CPU GFLOP/s"
@@ -216,9 +247,4 @@ pub fn run(args: BenchArgs) -> Result<()> {
     for r in &report.matmul_batch_64 {
         println!("{:<24} {:>10.2} {:>10.2}", r.shape, r.gpu_gflops, r.cpu_gflops);
     }
-    if let Some(path) = &args.json {
-        let json = serde_json::to_string_pretty(&report).map_err(|e| Error::new(e.to_string()))?;
-        std::fs::write(path, json).map_err(|e| Error::new(format!("cannot write {}: {e}", path.display())))?;
-    }
-    Ok(())
 }
