@@ -331,7 +331,7 @@ async function main() {
     // A software adapter emulates the GPU on the CPU's cores, with overheads the CPU
     // backend does not have: on one 2-core machine it trained 13x slower.
     notice(
-      `This browser's WebGPU adapter (${gpu.name}) runs on the CPU, so ganvas trains with its CPU backend, `
+      `This browser's WebGPU adapter, ${gpu.name}, runs on the CPU, so ganvas trains with its CPU backend, `
         + 'which is faster there. Choose GPU under "Train on" to compare.',
     );
   }
