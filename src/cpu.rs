@@ -53,7 +53,7 @@ struct Memory {
     order: Vec<u32>,
     step: u32,
     stats: [f32; STAT_SLOTS],
-    /// Threads for the matrix products (always 1 in wasm, which has none).
+    /// Threads for the matrix products and Adam (always 1 in wasm, which has none).
     threads: usize,
 }
 
@@ -80,7 +80,7 @@ impl CpuTrainer {
         trainer
     }
 
-    /// Splits the matrix products over `threads` threads (1 by default). The results
+    /// Splits the matrix products and Adam over `threads` threads (1 by default). The results
     /// are the same to the bit for any count.
     pub fn with_threads(mut self, threads: usize) -> Self {
         self.memory.threads = threads.max(1);
