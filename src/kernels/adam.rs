@@ -78,7 +78,7 @@ pub fn adam_cpu_threaded(
     exp_avg_sq: &mut [f32],
     threads: usize,
 ) {
-    // Starting a scoped thread costs ~20 µs, the update of 100k parameters ~100 µs.
+    // Starting and joining a scoped thread measured ~40 µs; updating 100k parameters ~100 µs.
     const MIN_PER_THREAD: usize = 100_000;
     let n = p.n as usize;
     let threads = threads.min(n / MIN_PER_THREAD);
