@@ -221,7 +221,7 @@ pub fn matmul_cpu_threaded(
     c: &mut [f32],
     threads: usize,
 ) {
-    // Starting and joining a scoped thread measured ~40 µs; a band should hold well over
+    // Starting and joining a scoped thread measured ~40 µs; a band should hold at least
     // that in work (4 MFLOP is ~40 µs at 100 GFLOP/s, the GEMM's speed here).
     const MIN_FLOPS_PER_THREAD: f64 = 4e6;
     let threads = threads
