@@ -1,4 +1,5 @@
 //! The CPU backend learns: a short full-size run on MNIST moves the samples toward the data.
+//! (On two threads, which compute the same bits as one, in half the time.)
 //!
 //! The statistic is the root-mean-square distance between the mean generated image
 //! and the mean training image, per pixel in [-1, 1]. It is the first thing a
@@ -7,6 +8,11 @@
 //! initialisation: G then emits tanh of small numbers, a flat grey near 0, about
 //! 0.8 away per pixel. A generator that does not learn, or learns the wrong
 //! thing, does not close that gap.
+//!
+//! Early in training the statistic swings with the GAN's back and forth: measured
+//! every 50 steps over 1000 steps, runs that learn fine sit near 0.3 with single
+//! readings up to 0.85, and which reading spikes moves with a one-ulp change in any
+//! kernel. So the test takes the median of nine readings, from steps 600 to 1000.
 
 mod common;
 
@@ -48,7 +54,7 @@ fn a_short_run_moves_the_samples_toward_the_data() {
         ..Default::default()
     };
     let state = TrainingState::initial(&config, pixels);
-    let mut trainer = CpuTrainer::new(Plan::training(&config, pixels, data.count), &data, &state);
+    let mut trainer = CpuTrainer::new(Plan::training(&config, pixels, data.count), &data, &state).with_threads(2);
     // 1000 samples from the sampling stream, never seen in training.
     let mut z = vec![0.0; 1000 * config.latent];
     rng::normals(99, Stream::Sample, 0, &mut z);
@@ -58,17 +64,23 @@ fn a_short_run_moves_the_samples_toward_the_data() {
         rms_distance(&mean_image(&images, pixels), &data_mean)
     };
     let before = distance(&trainer);
-    trainer.train(400);
-    let after = distance(&trainer);
-    eprintln!("RMS distance of the mean image to MNIST's: {before:.3} at step 0, {after:.3} at step 400");
+    trainer.train(550);
+    let mut readings = Vec::new();
+    for _ in 0..9 {
+        trainer.train(50);
+        readings.push(distance(&trainer));
+    }
+    readings.sort_by(f64::total_cmp);
+    let after = readings[4];
+    eprintln!("RMS distance of the mean image to MNIST's: {before:.3} at step 0, median {after:.3} over steps 600-1000 (readings {readings:.3?})");
     assert!(
         before > 0.5,
         "the untrained generator should be far from the data: {before}"
     );
     assert!(
         after < 0.5 * before,
-        "400 steps should at least halve the distance: {before} -> {after}"
+        "1000 steps should at least halve the distance: {before} -> {after}"
     );
     let stats = trainer.take_stats();
-    assert!(stats.is_finite() && stats.steps == 400);
+    assert!(stats.is_finite() && stats.steps == 1000);
 }

@@ -267,7 +267,7 @@ function mnistMeanImage() {
   return mean;
 }
 
-test('the CPU backend (backend=cpu) learns: 500 full-size steps move the samples toward digits', async () => {
+test('the CPU backend (backend=cpu) learns: 700 full-size steps move the samples toward digits', async () => {
   const { page, errors, close } = await open('#seed=2&backend=cpu');
   await ready(page);
   assert.equal(await page.inputValue('#backend'), 'cpu');
@@ -276,11 +276,17 @@ test('the CPU backend (backend=cpu) learns: 500 full-size steps move the samples
   await page.waitForFunction(() => document.getElementById('grid').dataset.drawnStep === '0', null, { timeout: SLOW });
   const before = await meanImageDistance(page, target);
   await page.click('#train');
-  await waitForStep(page, 500);
+  // One reading can land on a swing of the GAN's back and forth (see tests/learning.rs):
+  // the median of five previews, 50 or more steps apart, from step 500 on.
+  const readings = [];
+  for (let step = 500; readings.length < 5; ) {
+    await page.waitForFunction((s) => Number(document.getElementById('grid').dataset.drawnStep) >= s, step, { timeout: SLOW });
+    readings.push(await meanImageDistance(page, target));
+    step = Number(await page.$eval('#grid', (grid) => grid.dataset.drawnStep)) + 50;
+  }
   await page.click('#train');
-  await page.waitForFunction(() => Number(document.getElementById('grid').dataset.drawnStep) >= 500, null, { timeout: SLOW });
-  const afterTraining = await meanImageDistance(page, target);
-  console.log(`mean-image distance to MNIST: ${before.toFixed(3)} at step 0, ${afterTraining.toFixed(3)} after 500+ steps`);
+  const afterTraining = [...readings].sort((a, b) => a - b)[2];
+  console.log(`mean-image distance to MNIST: ${before.toFixed(3)} at step 0, median ${afterTraining.toFixed(3)} from step 500 on (${readings.map((r) => r.toFixed(3)).join(', ')})`);
   assert.ok(before > 0.5, `untrained samples should be far from the data (${before})`);
   assert.ok(afterTraining < 0.6 * before, `training should close the gap: ${before} -> ${afterTraining}`);
   assert.deepEqual(errors, []);
