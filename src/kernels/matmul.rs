@@ -212,7 +212,7 @@ pub fn matmul_cpu(p: &MatmulParams, a: &[f32], b: &[f32], bias: &[f32], gate: &[
 /// `matmul_cpu` split over up to `threads` threads, each computing a band of C's rows or
 /// columns (along C's longer side). Every element is computed exactly as `matmul_cpu`
 /// computes it, so the result is the same to the bit; products too small to repay
-/// starting threads run on this one.
+/// the hand-off run on this one. Bands go to the current rayon pool (the trainer's).
 pub fn matmul_cpu_threaded(
     p: &MatmulParams,
     a: &[f32],
@@ -222,9 +222,9 @@ pub fn matmul_cpu_threaded(
     c: &mut [f32],
     threads: usize,
 ) {
-    // Starting and joining a scoped thread measured ~40 µs; a band should hold at least
-    // that in work (4 MFLOP is ~40 µs at 100 GFLOP/s, the GEMM's speed here).
-    const MIN_FLOPS_PER_THREAD: f64 = 4e6;
+    // Handing a band to a pool thread and joining it measured ~2.5 µs (starting a thread
+    // for it, ~40 µs); 1 MFLOP is ~10 µs at 100 GFLOP/s, the GEMM's speed here.
+    const MIN_FLOPS_PER_THREAD: f64 = 1e6;
     let threads = threads
         .min((p.flops() / MIN_FLOPS_PER_THREAD) as usize)
         .min(p.m.max(p.n) as usize);
@@ -276,9 +276,9 @@ fn row_bands(p: &MatmulParams, a: &[f32], b: &[f32], bias: &[f32], gate: &[f32],
     }
     // The first band runs on this thread while the others run on their own.
     let (first, others) = bands.split_first_mut().expect("m > 0");
-    std::thread::scope(|scope| {
+    rayon::scope(|scope| {
         for (params, band) in others {
-            scope.spawn(|| matmul_cpu(params, a, b, bias, gate, band));
+            scope.spawn(|_| matmul_cpu(params, a, b, bias, gate, band));
         }
         matmul_cpu(&first.0, a, b, bias, gate, first.1);
     });
@@ -320,9 +320,9 @@ fn column_bands(p: &MatmulParams, a: &[f32], b: &[f32], bias: &[f32], gate: &[f3
     // The first band runs on this thread while the others run on their own.
     let mut bands = pieces.into_iter().enumerate();
     let (_, first) = bands.next().expect("n > 0");
-    std::thread::scope(|scope| {
+    rayon::scope(|scope| {
         for (t, rows) in bands {
-            scope.spawn(move || compute(t * band_cols, rows));
+            scope.spawn(move |_| compute(t * band_cols, rows));
         }
         compute(0, first);
     });
