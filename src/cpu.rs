@@ -24,6 +24,8 @@ pub struct CpuTrainer {
     /// Threads kept for the whole run, so a split op costs a wake-up (~2.5 µs measured)
     /// rather than a thread start (~40 µs). None: everything on the calling thread.
     workers: Option<Arc<rayon::ThreadPool>>,
+    /// The step's ops, grouped for running side by side (`step_groups`).
+    groups: Vec<Group>,
 }
 
 /// G on `latents` ([rows, latent]), as [rows, pixels] images in [-1, 1].
@@ -80,7 +82,9 @@ impl CpuTrainer {
             order_epoch: None,
             stats_steps: 0,
             workers: None,
+            groups: Vec::new(),
         };
+        trainer.groups = step_groups(&trainer.plan.step);
         trainer.load_network(trainer.plan.generator_buffers, &state.generator);
         trainer.load_network(trainer.plan.discriminator_buffers, &state.discriminator);
         trainer
@@ -133,8 +137,8 @@ impl CpuTrainer {
                 self.memory.order = rng::epoch_order(self.plan.config.seed, epoch, self.image_count);
                 self.order_epoch = Some(epoch);
             }
-            for op in &self.plan.step {
-                self.memory.execute(op);
+            for group in &self.groups {
+                self.memory.execute_group(&self.plan.step, group);
             }
             self.stats_steps += 1;
         }
@@ -186,31 +190,7 @@ impl CpuTrainer {
 
 impl Memory {
     fn execute(&mut self, op: &Op) {
-        let step = self.step;
         match *op {
-            Op::Gather { params, batch } => {
-                gather_cpu(&params, step, &self.images, &self.order, &mut self.buffers[batch.0]);
-            }
-            Op::Noise { params, z } => noise_cpu(&params, step, &mut self.buffers[z.0]),
-            Op::Matmul {
-                params,
-                a,
-                b,
-                bias,
-                gate,
-                c,
-            } => {
-                let mut out = self.take(c);
-                let bufs = &self.buffers;
-                let (a, b, bias, gate) = (&bufs[a.0], &bufs[b.0], &bufs[bias.0], &bufs[gate.0]);
-                matmul_cpu_threaded(&params, a, b, bias, gate, &mut out, self.threads);
-                self.buffers[c.0] = out;
-            }
-            Op::BiasGrad { params, dy, db } => {
-                let mut out = self.take(db);
-                bias_grad_cpu(&params, &self.buffers[dy.0], &mut out);
-                self.buffers[db.0] = out;
-            }
             Op::Bce { params, logits, grad } => {
                 let mut out = self.take(grad);
                 bce_cpu(&params, &self.buffers[logits.0], &mut out, &mut self.stats);
@@ -226,7 +206,7 @@ impl Memory {
                 let (mut p, mut m, mut v) = (self.take(param), self.take(exp_avg), self.take(exp_avg_sq));
                 adam_cpu_threaded(
                     &params,
-                    step,
+                    self.step,
                     &mut p,
                     &self.buffers[grad.0],
                     &mut m,
@@ -238,6 +218,77 @@ impl Memory {
                 self.buffers[exp_avg_sq.0] = v;
             }
             Op::AdvanceStep => self.step += 1,
+            Op::Gather { batch: id, .. }
+            | Op::Noise { z: id, .. }
+            | Op::Matmul { c: id, .. }
+            | Op::BiasGrad { db: id, .. } => {
+                let mut out = self.take(id);
+                self.write(op, &mut out, self.threads);
+                self.buffers[id.0] = out;
+            }
+        }
+    }
+
+    /// Runs an op whose one effect is writing `out` (its `lane_output`, moved out of
+    /// `buffers`), splitting it over up to `threads` threads.
+    fn write(&self, op: &Op, out: &mut [f32], threads: usize) {
+        let bufs = &self.buffers;
+        match *op {
+            Op::Gather { params, .. } => gather_cpu(&params, self.step, &self.images, &self.order, out),
+            Op::Noise { params, .. } => noise_cpu(&params, self.step, out),
+            Op::Matmul {
+                params,
+                a,
+                b,
+                bias,
+                gate,
+                ..
+            } => matmul_cpu_threaded(
+                &params,
+                &bufs[a.0],
+                &bufs[b.0],
+                &bufs[bias.0],
+                &bufs[gate.0],
+                out,
+                threads,
+            ),
+            Op::BiasGrad { params, dy, .. } => bias_grad_cpu(&params, &bufs[dy.0], out),
+            Op::Bce { .. } | Op::Adam { .. } | Op::AdvanceStep => unreachable!("{op:?} writes more than one buffer"),
+        }
+    }
+
+    /// Runs a group's lanes side by side, the threads shared out among them; a group of
+    /// one lane runs op by op, each split over every thread.
+    fn execute_group(&mut self, ops: &[Op], group: &Group) {
+        if group.lanes.len() == 1 || self.threads == 1 {
+            for lane in &group.lanes {
+                for &i in lane {
+                    self.execute(&ops[i]);
+                }
+            }
+            return;
+        }
+        let threads = (self.threads / group.lanes.len()).max(1);
+        let mut outputs: Vec<(BufferId, Vec<f32>)> = group
+            .lanes
+            .iter()
+            .map(|lane| {
+                let id = lane_output(&ops[lane[0]]).expect("lanes hold lane ops");
+                (id, self.take(id))
+            })
+            .collect();
+        let memory = &*self;
+        rayon::scope(|scope| {
+            for (lane, (_, out)) in group.lanes.iter().zip(&mut outputs) {
+                scope.spawn(move |_| {
+                    for &i in lane {
+                        memory.write(&ops[i], out, threads);
+                    }
+                });
+            }
+        });
+        for (id, out) in outputs {
+            self.buffers[id.0] = out;
         }
     }
 
@@ -245,5 +296,143 @@ impl Memory {
     /// the plan never lets an op read the buffer it writes.
     fn take(&mut self, id: BufferId) -> Vec<f32> {
         std::mem::take(&mut self.buffers[id.0])
+    }
+}
+
+/// Neighbouring ops of the step that may run side by side, in lanes: each lane writes
+/// one buffer, its ops in plan order, and no op of the group reads a buffer the group
+/// writes. Each layer's backward pass makes two lanes of equal work (weight and bias
+/// gradients | the gradient for the layer below), so on two threads each runs whole
+/// instead of both products being split, each band packing its operands again.
+/// Measured on 2 threads against running the same groups op by op, alternating in one
+/// process: 3-4% faster steps at batch 256, 4-6% at batch 64.
+#[derive(Debug)]
+struct Group {
+    lanes: Vec<Vec<usize>>,
+}
+
+/// Groups the step's ops in order. Ops with effects beyond one buffer (the loss and
+/// its statistics, Adam's three buffers, the step counter) stand alone.
+fn step_groups(ops: &[Op]) -> Vec<Group> {
+    let mut groups: Vec<Group> = Vec::new();
+    let mut open = false;
+    for (i, op) in ops.iter().enumerate() {
+        let Some(out) = lane_output(op) else {
+            groups.push(Group { lanes: vec![vec![i]] });
+            open = false;
+            continue;
+        };
+        let reads = inputs(op);
+        if let Some(group) = groups.last_mut().filter(|_| open) {
+            let writes: Vec<BufferId> = group
+                .lanes
+                .iter()
+                .map(|lane| lane_output(&ops[lane[0]]).unwrap())
+                .collect();
+            let read_by_group = group.lanes.iter().flatten().any(|&j| inputs(&ops[j]).contains(&out));
+            if !reads.iter().any(|r| writes.contains(r)) && !read_by_group {
+                match writes.iter().position(|&w| w == out) {
+                    Some(lane) => group.lanes[lane].push(i),
+                    None => group.lanes.push(vec![i]),
+                }
+                continue;
+            }
+        }
+        groups.push(Group { lanes: vec![vec![i]] });
+        open = true;
+    }
+    groups
+}
+
+/// The one buffer an op writes, for ops that do nothing else.
+fn lane_output(op: &Op) -> Option<BufferId> {
+    match *op {
+        Op::Gather { batch, .. } => Some(batch),
+        Op::Noise { z, .. } => Some(z),
+        Op::Matmul { c, .. } => Some(c),
+        Op::BiasGrad { db, .. } => Some(db),
+        Op::Bce { .. } | Op::Adam { .. } | Op::AdvanceStep => None,
+    }
+}
+
+/// The plan buffers an op reads.
+fn inputs(op: &Op) -> Vec<BufferId> {
+    match *op {
+        Op::Gather { .. } | Op::Noise { .. } | Op::AdvanceStep => Vec::new(),
+        Op::Matmul { a, b, bias, gate, .. } => vec![a, b, bias, gate],
+        Op::BiasGrad { dy, .. } => vec![dy],
+        Op::Bce { logits, .. } => vec![logits],
+        Op::Adam { grad, .. } => vec![grad],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::TrainConfig;
+
+    #[test]
+    fn step_groups_hold_independent_lanes_and_pair_each_layers_gradients() {
+        let plan = Plan::training(&TrainConfig::default(), 784, 60_000);
+        let groups = step_groups(&plan.step);
+        let mut seen: Vec<usize> = groups.iter().flat_map(|g| g.lanes.iter().flatten().copied()).collect();
+        seen.sort();
+        assert_eq!(seen, (0..plan.step.len()).collect::<Vec<_>>(), "every op once");
+        for group in groups.iter().filter(|g| g.lanes.len() > 1) {
+            let ops = || group.lanes.iter().flatten().map(|&i| &plan.step[i]);
+            let writes: Vec<BufferId> = ops().map(|op| lane_output(op).expect("lane op")).collect();
+            for (lane, ids) in group.lanes.iter().enumerate() {
+                assert!(ids.windows(2).all(|w| w[0] < w[1]), "plan order within a lane");
+                let out = lane_output(&plan.step[ids[0]]);
+                assert!(ids.iter().all(|&i| lane_output(&plan.step[i]) == out));
+                let mut other_lanes = group.lanes.iter().enumerate().filter(|&(l, _)| l != lane);
+                assert!(other_lanes.all(|(_, ids)| ids.iter().all(|&i| lane_output(&plan.step[i]) != out)));
+            }
+            assert!(
+                ops().all(|op| inputs(op).iter().all(|r| !writes.contains(r))),
+                "{group:?}"
+            );
+        }
+        // Side by side: the batch and the noise, and weight and bias gradients beside
+        // the gradient for the layer below, for D's two upper layers (D's update) and
+        // G's three upper layers.
+        let pairs = groups.iter().filter(|g| g.lanes.len() == 2);
+        let kinds: Vec<(usize, usize)> = pairs.map(|g| (g.lanes[0].len(), g.lanes[1].len())).collect();
+        assert_eq!(kinds, [(1, 1), (2, 1), (2, 1), (2, 1), (2, 1), (2, 1)]);
+    }
+
+    #[test]
+    fn training_on_more_threads_gives_the_same_bits() {
+        let data = Dataset::load_training_set(std::path::Path::new("data/mnist")).unwrap();
+        let config = TrainConfig {
+            batch: 96,
+            seed: 3,
+            ..Default::default()
+        };
+        let plan = Plan::training(&config, data.pixels(), data.count);
+        let initial = TrainingState::initial(&config, data.pixels());
+        let run = |threads: usize| {
+            let mut trainer = CpuTrainer::new(plan.clone(), &data, &initial).with_threads(threads);
+            trainer.train(3);
+            let state = trainer.state();
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            (
+                bits(&state.generator.params),
+                bits(&state.discriminator.params),
+                trainer.preview(),
+            )
+        };
+        let one = run(1);
+        for threads in [2, 3] {
+            let other = run(threads);
+            assert!(
+                one.0 == other.0 && one.1 == other.1,
+                "parameters differ on {threads} threads"
+            );
+            assert!(
+                one.2.iter().zip(&other.2).all(|(a, b)| a.to_bits() == b.to_bits()),
+                "previews differ on {threads} threads"
+            );
+        }
     }
 }
