@@ -103,6 +103,11 @@ impl CpuTrainer {
         self
     }
 
+    /// The threads it trains on: as asked, or 1 where they could not be started.
+    pub fn threads(&self) -> usize {
+        self.memory.threads
+    }
+
     /// Runs `work` with the split ops' bands going to this trainer's threads.
     fn on_workers<R: Send>(&mut self, work: impl FnOnce(&mut Self) -> R + Send) -> R {
         match self.workers.clone() {

@@ -142,6 +142,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         thread_counts.dedup();
         for threads in thread_counts {
             let mut trainer = CpuTrainer::new(plan.clone(), &data, &state).with_threads(threads);
+            let threads = trainer.threads();
             let (median, min, max, _) = rate(args.repeats, args.seconds, |n| trainer.train(n));
             report.training.push(TrainingRow {
                 backend: "cpu".into(),

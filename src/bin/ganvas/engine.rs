@@ -23,7 +23,7 @@ pub enum Engine {
 
 impl Engine {
     /// The backend asked for, and a sentence saying which one runs and why.
-    /// `threads` is for the CPU backend's matrix products.
+    /// `threads` is for the CPU backend.
     pub fn create(
         choice: BackendChoice,
         threads: usize,
@@ -32,11 +32,13 @@ impl Engine {
         state: &TrainingState,
     ) -> Result<(Engine, String)> {
         let cpu = |why: String| {
+            let trainer = CpuTrainer::new(plan.clone(), data, state).with_threads(threads);
+            let running = trainer.threads();
             let engine = Engine::Cpu {
-                trainer: CpuTrainer::new(plan.clone(), data, state).with_threads(threads),
+                trainer,
                 requested: None,
             };
-            (engine, format!("backend: cpu, {threads} thread(s) ({why})"))
+            (engine, format!("backend: cpu, {running} thread(s) ({why})"))
         };
         let gpu = match choice {
             BackendChoice::Cpu => None,

@@ -28,7 +28,8 @@ pub struct TrainArgs {
     epochs: Option<u32>,
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     backend: BackendChoice,
-    /// Threads for the CPU backend's matrix products [default: every core].
+    /// Threads for the CPU backend's matrix products, Adam and side-by-side gradients
+    /// [default: every core]. The results are the same bits for any count.
     #[arg(long)]
     threads: Option<usize>,
     /// Folder with the MNIST IDX files [default: data/mnist].
