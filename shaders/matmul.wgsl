@@ -34,24 +34,23 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> c: array<f32>;
 @group(0) @binding(5) var<uniform> p: Params;
 
-// Each invocation owns an 8-row × 4-column block of C and reads its operands
-// straight from storage; a workgroup of 16×4 invocations covers 32 rows × 64
-// columns. Measured on the two CPU-emulated adapters this project can test on
-// (SwiftShader in Chromium, lavapipe), against the 64×64-tiled kernel with
+// Two entry points; the Rust side picks one (`MatmulVariant`).
+//
+// whole_k: each invocation owns an 8-row × 4-column block of C, sums all of K and
+// reads its operands straight from storage; a workgroup of 16×4 invocations covers
+// 32 rows × 64 columns. Measured on the two CPU-emulated adapters this project can
+// test on (SwiftShader in Chromium, lavapipe), against the 64×64-tiled kernel with
 // workgroup memory it replaced: 2-10x faster; there, barriers are costly and
 // caches do the reuse, and at this model's sizes (batch 64, layers up to 1024
 // wide) a 64×64 tiling launches as few as 16 workgroups. 8×4 blocks measured
 // ~15% faster than 4×4 on SwiftShader; vec4 loads of contiguous operands
 // measured no faster there and are left out.
-// The accumulators are eight vec4 registers, never an indexed array: SwiftShader
+// The accumulators are vec4 registers, never an indexed array: SwiftShader
 // keeps a dynamically indexed private array in memory, which measured 10x slower.
 // 64 invocations: two 32-wide subgroups on GPUs, and a multiple of the emulators'
 // 4- and 8-wide SIMD.
-const ROWS_PER_GROUP: u32 = 32u;
-const COLS_PER_GROUP: u32 = 64u;
-
 @compute @workgroup_size(16, 4)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+fn whole_k(@builtin(global_invocation_id) gid: vec3<u32>) {
     let row0 = gid.y * 8u;
     let col0 = gid.x * 4u;
     if (row0 >= p.m || col0 >= p.n) {
@@ -87,23 +86,95 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
         acc6 += a[hi.z] * bv;
         acc7 += a[hi.w] * bv;
     }
+    store_row(row0, col0, acc0);
+    store_row(row0 + 1u, col0, acc1);
+    store_row(row0 + 2u, col0, acc2);
+    store_row(row0 + 3u, col0, acc3);
+    store_row(row0 + 4u, col0, acc4);
+    store_row(row0 + 5u, col0, acc5);
+    store_row(row0 + 6u, col0, acc6);
+    store_row(row0 + 7u, col0, acc7);
+}
 
-    let acc = array<vec4<f32>, 8>(acc0, acc1, acc2, acc3, acc4, acc5, acc6, acc7);
-    for (var i = 0u; i < 8u; i++) {
-        let row = row0 + i;
-        for (var j = 0u; j < 4u; j++) {
-            let col = col0 + j;
-            if (row < p.m && col < p.n) {
-                var v = acc[i][j];
-                if (p.has_bias != 0u) {
-                    v += bias[p.bias_offset + col];
-                }
-                v = activate(v, p.activation);
-                if (p.gate_activation != ACT_IDENTITY) {
-                    v *= derivative_from_output(gate[p.gate_offset + row * p.gate_row_stride + col], p.gate_activation);
-                }
-                c[p.c_offset + row * p.c_row_stride + col] = v;
+// split_k: made for hardware GPUs, not yet timed on one (so training still uses
+// whole_k). On an H200 whole_k's time followed K, ~0.2 µs per k
+// whatever the product's size: each invocation's loop is a chain of memory
+// latencies, and a 64×256 product is only 8 workgroups, too few to hide them. Here
+// each 4×4 block of C is shared by K_SLICES invocations, each summing a quarter of
+// K, and their sums meet in workgroup memory: a 4x shorter chain and 8x the
+// invocations of whole_k on the same product. A workgroup of 8×8×4 covers 32×32
+// outputs; 256 invocations is WebGPU's default limit, and the three slices' sums
+// (12 KB) fit its default 16 KB of workgroup memory.
+const K_SLICES: u32 = 4u;
+var<workgroup> slice_sums: array<vec4<f32>, 768>;
+
+@compute @workgroup_size(8, 8, 4)
+fn split_k(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id) local: vec3<u32>) {
+    let row0 = group.y * 32u + local.y * 4u;
+    let col0 = group.x * 32u + local.x * 4u;
+    // No early return: every invocation must reach the barrier. Out-of-range rows
+    // and columns are clamped as in whole_k and not stored.
+    let lane = vec4<u32>(0u, 1u, 2u, 3u);
+    let a_rows = vec4<u32>(p.a_offset) + min(vec4<u32>(row0) + lane, vec4<u32>(p.m - 1u)) * p.a_row_stride;
+    let b_cols = vec4<u32>(p.b_offset) + min(vec4<u32>(col0) + lane, vec4<u32>(p.n - 1u)) * p.b_col_stride;
+    let per_slice = (p.k + K_SLICES - 1u) / K_SLICES;
+    let k_begin = min(local.z * per_slice, p.k);
+    let k_end = min(k_begin + per_slice, p.k);
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
+    for (var k = k_begin; k < k_end; k++) {
+        let ak = a_rows + vec4<u32>(k * p.a_col_stride);
+        let bk = b_cols + vec4<u32>(k * p.b_row_stride);
+        let bv = vec4<f32>(b[bk.x], b[bk.y], b[bk.z], b[bk.w]);
+        acc0 += a[ak.x] * bv;
+        acc1 += a[ak.y] * bv;
+        acc2 += a[ak.z] * bv;
+        acc3 += a[ak.w] * bv;
+    }
+    let slot = (local.y * 8u + local.x) * 4u;
+    if (local.z > 0u) {
+        let base = (local.z - 1u) * 256u + slot;
+        slice_sums[base] = acc0;
+        slice_sums[base + 1u] = acc1;
+        slice_sums[base + 2u] = acc2;
+        slice_sums[base + 3u] = acc3;
+    }
+    workgroupBarrier();
+    if (local.z == 0u) {
+        // Slices added in order 0, 1, 2, 3, so the result does not depend on timing.
+        for (var s = 0u; s < K_SLICES - 1u; s++) {
+            let base = s * 256u + slot;
+            acc0 += slice_sums[base];
+            acc1 += slice_sums[base + 1u];
+            acc2 += slice_sums[base + 2u];
+            acc3 += slice_sums[base + 3u];
+        }
+        store_row(row0, col0, acc0);
+        store_row(row0 + 1u, col0, acc1);
+        store_row(row0 + 2u, col0, acc2);
+        store_row(row0 + 3u, col0, acc3);
+    }
+}
+
+// Writes epilogue(sums) to C[row, col..col + 4], skipping what lies outside C.
+fn store_row(row: u32, col0: u32, sums: vec4<f32>) {
+    if (row >= p.m) {
+        return;
+    }
+    for (var j = 0u; j < 4u; j++) {
+        let col = col0 + j;
+        if (col < p.n) {
+            var v = sums[j];
+            if (p.has_bias != 0u) {
+                v += bias[p.bias_offset + col];
             }
+            v = activate(v, p.activation);
+            if (p.gate_activation != ACT_IDENTITY) {
+                v *= derivative_from_output(gate[p.gate_offset + row * p.gate_row_stride + col], p.gate_activation);
+            }
+            c[p.c_offset + row * p.c_row_stride + col] = v;
         }
     }
 }

@@ -5,12 +5,23 @@ mod common;
 
 use ganvas::cpu::CpuTrainer;
 use ganvas::gpu::GpuTrainer;
+use ganvas::kernels::matmul::MatmulVariant;
 use ganvas::model::TrainConfig;
 use ganvas::plan::Plan;
 use ganvas::state::{NetworkState, TrainingState};
 
-fn run_both(config: &TrainConfig, data: &ganvas::mnist::Dataset, steps: u32) -> Option<(TrainingState, TrainingState)> {
-    let gpu = common::gpu()?;
+/// Both of the GPU's matmul kernels, whichever the adapter would pick: each must train
+/// like the CPU backend.
+const VARIANTS: [MatmulVariant; 2] = [MatmulVariant::WholeK, MatmulVariant::SplitK];
+
+fn run_both(
+    config: &TrainConfig,
+    data: &ganvas::mnist::Dataset,
+    steps: u32,
+    variant: MatmulVariant,
+) -> Option<(TrainingState, TrainingState)> {
+    let mut gpu = common::gpu()?;
+    gpu.matmul = variant;
     let plan = Plan::training(config, data.pixels(), data.count);
     let initial = TrainingState::initial(config, data.pixels());
     let mut cpu = CpuTrainer::new(plan.clone(), data, &initial);
@@ -90,13 +101,16 @@ fn small_model_agrees_after_several_steps() {
         ..Default::default()
     };
     let data = common::synthetic_dataset(23, 6, 5, 4);
-    // 12 steps with 4 per epoch: crosses epoch boundaries, so reshuffles too.
-    let Some((cpu, gpu)) = run_both(&config, &data, 12) else {
-        return;
-    };
-    assert_eq!(cpu.step, 12);
-    assert_eq!(gpu.step, 12);
-    check(&config, 6 * 5, 12, &cpu, &gpu);
+    for variant in VARIANTS {
+        // 12 steps with 4 per epoch: crosses epoch boundaries, so reshuffles too.
+        let Some((cpu, gpu)) = run_both(&config, &data, 12, variant) else {
+            return;
+        };
+        assert_eq!(cpu.step, 12);
+        assert_eq!(gpu.step, 12);
+        eprintln!("{variant:?}:");
+        check(&config, 6 * 5, 12, &cpu, &gpu);
+    }
 }
 
 #[test]
@@ -106,10 +120,15 @@ fn full_size_model_agrees_on_mnist() {
         seed: 5,
         ..Default::default()
     };
-    let start = std::time::Instant::now();
-    let Some((cpu, gpu)) = run_both(&config, &data, 5) else {
-        return;
-    };
-    eprintln!("5 full-size steps on both backends took {:?}", start.elapsed());
-    check(&config, 784, 5, &cpu, &gpu);
+    for variant in VARIANTS {
+        let start = std::time::Instant::now();
+        let Some((cpu, gpu)) = run_both(&config, &data, 5, variant) else {
+            return;
+        };
+        eprintln!(
+            "{variant:?}: 5 full-size steps on both backends took {:?}",
+            start.elapsed()
+        );
+        check(&config, 784, 5, &cpu, &gpu);
+    }
 }

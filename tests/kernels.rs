@@ -11,7 +11,7 @@ use ganvas::kernels::adam::{adam_cpu, Adam, AdamParams};
 use ganvas::kernels::bce::{bce_cpu, Bce, BceParams, STAT_SLOTS};
 use ganvas::kernels::bias_grad::{bias_grad_cpu, BiasGrad, BiasGradParams};
 use ganvas::kernels::gather::{gather_cpu, pack_bytes, Gather, GatherParams};
-use ganvas::kernels::matmul::{matmul_cpu, Matmul, MatmulParams, View};
+use ganvas::kernels::matmul::{matmul_cpu, Matmul, MatmulParams, MatmulVariant, View};
 use ganvas::kernels::noise::{noise_cpu, Noise, NoiseParams};
 use ganvas::kernels::Kernel;
 use ganvas::rng::Stream;
@@ -71,9 +71,9 @@ impl Harness {
         let [ba, bb, bbias, bgate] = inputs.map(|x| self.buffer(x));
         let bc = self.buffer(&vec![f32::NAN; c_len]);
         self.run(
-            &kernel.0,
+            &kernel.kernel,
             &[&ba, &bb, &bbias, &bgate, &bc, &self.uniform(p)],
-            Matmul::workgroups(p),
+            kernel.workgroups(p),
         );
         self.read(&bc, c_len)
     }
@@ -160,84 +160,92 @@ const SHAPES: [(usize, usize, usize); 10] = [
 #[test]
 fn matmul_matches_the_cpu_reference_in_all_three_layouts() {
     let Some(h) = Harness::new() else { return };
-    let kernel = Matmul::new(&h.gpu.device);
-    for (s, &(m, n, k)) in SHAPES.iter().enumerate() {
-        let seed = s as u64 * 10;
-        // Offsets inside larger buffers, as in the training plan.
-        let x = random_vec(3 + m * k, seed, 1.0);
-        let w = random_vec(5 + n * k + n, seed + 1, 1.0);
-        let dy = random_vec(m * n, seed + 2, 1.0);
-        let gate = random_vec(m * k, seed + 3, 1.0);
-        let cases = [
-            (
-                "forward/tanh",
-                MatmulParams::linear_forward(
-                    View::new(3, m, k),
-                    View::new(5, n, k),
-                    5 + n * k,
-                    View::new(0, m, n),
-                    Activation::Tanh,
-                ),
-                &x,
-                &w,
-                m * n,
-            ),
-            (
-                "forward/leaky",
-                MatmulParams::linear_forward(
-                    View::new(3, m, k),
-                    View::new(5, n, k),
-                    5 + n * k,
-                    View::new(0, m, n),
-                    Activation::LeakyRelu,
-                ),
-                &x,
-                &w,
-                m * n,
-            ),
-            (
-                "forward/sigmoid",
-                MatmulParams::linear_forward(
-                    View::new(3, m, k),
-                    View::new(5, n, k),
-                    5 + n * k,
-                    View::new(0, m, n),
-                    Activation::Sigmoid,
-                ),
-                &x,
-                &w,
-                m * n,
-            ),
-            (
-                "input gradient",
-                MatmulParams::input_gradient(
-                    View::new(0, m, n),
-                    View::new(5, n, k),
-                    View::new(0, m, k),
-                    Activation::LeakyRelu,
-                    View::new(0, m, k),
-                ),
-                &dy,
-                &w,
-                m * k,
-            ),
-            (
-                "weight gradient",
-                MatmulParams::weight_gradient(View::new(0, m, n), View::new(3, m, k), View::new(0, n, k)),
-                &dy,
-                &x,
-                n * k,
-            ),
-        ];
-        for (name, p, a, b, len) in cases {
-            let what = format!("{name} {m}x{n}x{k}");
-            let gpu = h.matmul(&kernel, &p, [a, b, &w, &gate], len);
-            let mut cpu = vec![0.0; len];
-            matmul_cpu(&p, a, b, &w, &gate, &mut cpu);
-            let (want, tol) = matmul_f64(&p, a, b, &w, &gate);
-            assert_within(&format!("gpu {what}"), &gpu, &want, &tol);
-            assert_within(&format!("cpu {what}"), &cpu, &want, &tol);
+    for variant in VARIANTS {
+        let kernel = Matmul::new(&h.gpu.device, variant);
+        for (s, &shape) in SHAPES.iter().enumerate() {
+            matmul_layouts_match(&h, &kernel, s as u64 * 10, shape, &format!("{variant:?}"));
         }
+    }
+}
+
+/// Both of matmul.wgsl's entry points; each must match the references on its own.
+const VARIANTS: [MatmulVariant; 2] = [MatmulVariant::WholeK, MatmulVariant::SplitK];
+
+fn matmul_layouts_match(h: &Harness, kernel: &Matmul, seed: u64, (m, n, k): (usize, usize, usize), variant: &str) {
+    // Offsets inside larger buffers, as in the training plan.
+    let x = random_vec(3 + m * k, seed, 1.0);
+    let w = random_vec(5 + n * k + n, seed + 1, 1.0);
+    let dy = random_vec(m * n, seed + 2, 1.0);
+    let gate = random_vec(m * k, seed + 3, 1.0);
+    let cases = [
+        (
+            "forward/tanh",
+            MatmulParams::linear_forward(
+                View::new(3, m, k),
+                View::new(5, n, k),
+                5 + n * k,
+                View::new(0, m, n),
+                Activation::Tanh,
+            ),
+            &x,
+            &w,
+            m * n,
+        ),
+        (
+            "forward/leaky",
+            MatmulParams::linear_forward(
+                View::new(3, m, k),
+                View::new(5, n, k),
+                5 + n * k,
+                View::new(0, m, n),
+                Activation::LeakyRelu,
+            ),
+            &x,
+            &w,
+            m * n,
+        ),
+        (
+            "forward/sigmoid",
+            MatmulParams::linear_forward(
+                View::new(3, m, k),
+                View::new(5, n, k),
+                5 + n * k,
+                View::new(0, m, n),
+                Activation::Sigmoid,
+            ),
+            &x,
+            &w,
+            m * n,
+        ),
+        (
+            "input gradient",
+            MatmulParams::input_gradient(
+                View::new(0, m, n),
+                View::new(5, n, k),
+                View::new(0, m, k),
+                Activation::LeakyRelu,
+                View::new(0, m, k),
+            ),
+            &dy,
+            &w,
+            m * k,
+        ),
+        (
+            "weight gradient",
+            MatmulParams::weight_gradient(View::new(0, m, n), View::new(3, m, k), View::new(0, n, k)),
+            &dy,
+            &x,
+            n * k,
+        ),
+    ];
+    for (name, p, a, b, len) in cases {
+        let what = format!("{variant} {name} {m}x{n}x{k}");
+        let gpu = h.matmul(kernel, &p, [a, b, &w, &gate], len);
+        let mut cpu = vec![0.0; len];
+        matmul_cpu(&p, a, b, &w, &gate, &mut cpu);
+        let (want, tol) = matmul_f64(&p, a, b, &w, &gate);
+        assert_within(&format!("gpu {what}"), &gpu, &want, &tol);
+        assert_within(&format!("cpu {what}"), &cpu, &want, &tol);
     }
 }
 
@@ -249,12 +257,16 @@ const EDGES: [f32; 14] = [
 #[test]
 fn activations_forward_and_backward_match_finite_differences() {
     let Some(h) = Harness::new() else { return };
-    let kernel = Matmul::new(&h.gpu.device);
     let mut xs: Vec<f32> = EDGES.to_vec();
     xs.extend(random_vec(50, 9, 4.0));
     let n = xs.len();
     let one = [1.0f32];
-    for act in [Activation::LeakyRelu, Activation::Tanh, Activation::Sigmoid] {
+    // The epilogue is shared by both entry points; each must reach it correctly.
+    for (variant, act) in VARIANTS
+        .into_iter()
+        .flat_map(|v| [Activation::LeakyRelu, Activation::Tanh, Activation::Sigmoid].map(|a| (v, a)))
+    {
+        let kernel = Matmul::new(&h.gpu.device, variant);
         // A K = 1 product with a unit weight is the activation alone: y = act(x·1 + 0).
         let zero_bias = [0.0f32];
         let forward = MatmulParams::linear_forward(View::new(0, n, 1), View::new(0, 1, 1), 0, View::new(0, n, 1), act);
@@ -263,7 +275,7 @@ fn activations_forward_and_backward_match_finite_differences() {
             let want = f64_activation(act, f64::from(*x));
             assert!(
                 y.is_finite() && (f64::from(*y) - want).abs() <= 2e-6,
-                "{act:?}({x}) = {y}, want {want}"
+                "{variant:?}: {act:?}({x}) = {y}, want {want}"
             );
         }
         // Backward with dY = 1 and the forward output as gate: the derivative alone.
@@ -287,7 +299,7 @@ fn activations_forward_and_backward_match_finite_differences() {
             // the central difference's O(step²) error.
             assert!(
                 d.is_finite() && (f64::from(*d) - fd).abs() <= 1e-5,
-                "{act:?}'({x}) = {d}, finite difference {fd}"
+                "{variant:?}: {act:?}'({x}) = {d}, finite difference {fd}"
             );
         }
     }

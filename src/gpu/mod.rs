@@ -10,6 +10,7 @@ pub use trainer::{GpuTrainer, StateRead};
 use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
+use crate::kernels::matmul::MatmulVariant;
 
 /// A device with WebGPU's default limits, whatever the adapter offers, so what
 /// passes on lavapipe also fits Chrome's (8 storage buffers a stage, 16 KiB of
@@ -20,6 +21,8 @@ pub struct GpuContext {
     pub info: wgpu::AdapterInfo,
     pub device: wgpu::Device,
     pub queue: wgpu::Queue,
+    /// The matmul kernel that trainers made from here use.
+    pub matmul: MatmulVariant,
     lost: Arc<Mutex<Option<String>>>,
     error: Arc<Mutex<Option<String>>>,
 }
@@ -63,6 +66,7 @@ impl GpuContext {
         }));
         Ok(GpuContext {
             _instance: instance,
+            matmul: MatmulVariant::default(),
             info,
             device,
             queue,

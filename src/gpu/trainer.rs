@@ -86,7 +86,7 @@ impl GpuTrainer {
     fn build(gpu: &GpuContext, plan: Plan, data: &Dataset, state: &TrainingState) -> GpuTrainer {
         let device = &gpu.device;
         let kernels = Kernels {
-            matmul: Matmul::new(device),
+            matmul: Matmul::new(device, gpu.matmul),
             bias_grad: BiasGrad::new(device),
             bce: Bce::new(device),
             adam: Adam::new(device),
@@ -143,9 +143,9 @@ impl GpuTrainer {
                     gate,
                     c,
                 } => (
-                    &kernels.matmul.0,
+                    &kernels.matmul.kernel,
                     vec![b(*a), b(*rhs), b(*bias), b(*gate), b(*c)],
-                    Matmul::workgroups(params),
+                    kernels.matmul.workgroups(params),
                 ),
                 Op::BiasGrad { params, dy, db } => {
                     (&kernels.bias_grad.0, vec![b(*dy), b(*db)], BiasGrad::workgroups(params))

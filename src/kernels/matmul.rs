@@ -328,27 +328,56 @@ fn column_bands(p: &MatmulParams, a: &[f32], b: &[f32], bias: &[f32], gate: &[f3
     });
 }
 
-pub struct Matmul(pub Kernel);
+/// Which of `shaders/matmul.wgsl`'s entry points runs the products: the same
+/// products and epilogue, with the sum over K spread differently. Both are checked
+/// on every adapter the tests run on; trainers use `WholeK` unless told otherwise.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MatmulVariant {
+    /// Each invocation sums all of K for an 8×4 block: fastest on the CPU emulations
+    /// (lavapipe, SwiftShader), and what was timed on an H200.
+    #[default]
+    WholeK,
+    /// Four invocations share each 4×4 block, a quarter of K each, and add their sums
+    /// in workgroup memory: made for hardware GPUs, where whole-K loops are chains of
+    /// memory latencies with too few workgroups to hide them. Not yet timed on one
+    /// (`ganvas bench --gpu-only --matmul split-k` does); ~25% slower on lavapipe.
+    SplitK,
+}
+
+pub struct Matmul {
+    pub kernel: Kernel,
+    variant: MatmulVariant,
+}
 
 impl Matmul {
-    pub fn new(device: &wgpu::Device) -> Self {
+    pub fn new(device: &wgpu::Device, variant: MatmulVariant) -> Self {
         let source = concat!(
             include_str!("../../shaders/activation.wgsl"),
             include_str!("../../shaders/matmul.wgsl")
         );
+        let entry_point = match variant {
+            MatmulVariant::WholeK => "whole_k",
+            MatmulVariant::SplitK => "split_k",
+        };
         use Access::*;
-        Matmul(Kernel::new(
+        let kernel = Kernel::with_entry_point(
             device,
             "matmul",
             source,
             &[Read, Read, Read, Read, ReadWrite, Uniform],
-        ))
+            entry_point,
+        );
+        Matmul { kernel, variant }
     }
 
-    /// One workgroup per 32-row × 64-column block of C (`ROWS_PER_GROUP`,
-    /// `COLS_PER_GROUP` in the shader).
-    pub fn workgroups(p: &MatmulParams) -> [u32; 3] {
-        [groups(p.n as usize, 64), groups(p.m as usize, 32), 1]
+    /// One workgroup per block of C: 32 rows × 64 columns for `whole_k`, 32 × 32 for
+    /// `split_k` (their workgroup sizes in the shader).
+    pub fn workgroups(&self, p: &MatmulParams) -> [u32; 3] {
+        let columns = match self.variant {
+            MatmulVariant::WholeK => 64,
+            MatmulVariant::SplitK => 32,
+        };
+        [groups(p.n as usize, columns), groups(p.m as usize, 32), 1]
     }
 }
 

@@ -28,6 +28,17 @@ pub struct Kernel {
 
 impl Kernel {
     pub fn new(device: &wgpu::Device, label: &str, source: &str, bindings: &[Access]) -> Self {
+        Self::with_entry_point(device, label, source, bindings, "main")
+    }
+
+    /// A kernel whose shader has several entry points; `entry_point` names the one run.
+    pub fn with_entry_point(
+        device: &wgpu::Device,
+        label: &str,
+        source: &str,
+        bindings: &[Access],
+        entry_point: &str,
+    ) -> Self {
         let entries: Vec<wgpu::BindGroupLayoutEntry> = bindings
             .iter()
             .enumerate()
@@ -63,7 +74,7 @@ impl Kernel {
             label: Some(label),
             layout: Some(&pipeline_layout),
             module: &module,
-            entry_point: Some("main"),
+            entry_point: Some(entry_point),
             compilation_options: Default::default(),
             cache: None,
         });

@@ -5,9 +5,10 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 use ganvas::cpu::CpuTrainer;
 use ganvas::gpu::{GpuContext, GpuTrainer};
+use ganvas::kernels::matmul::MatmulVariant;
 use ganvas::mnist::Dataset;
 use ganvas::model::TrainConfig;
 use ganvas::plan::{Op, Plan};
@@ -39,6 +40,19 @@ pub struct BenchArgs {
     /// it run by run beside a peer, as `cargo xtask bench` does).
     #[arg(long)]
     cpu_only: bool,
+    /// Only the GPU backend's rows: training and the matmul kernel, no CPU timings.
+    #[arg(long, conflicts_with = "cpu_only")]
+    gpu_only: bool,
+    /// The GPU matmul kernel [default: whole-k, what training uses].
+    #[arg(long, value_enum)]
+    matmul: Option<MatmulChoice>,
+}
+
+/// `MatmulVariant` as the command line names it.
+#[derive(Clone, Copy, ValueEnum)]
+enum MatmulChoice {
+    WholeK,
+    SplitK,
 }
 
 #[derive(Serialize)]
@@ -95,14 +109,24 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let gpu = match args.cpu_only {
         true => None,
         false => match pollster::block_on(GpuContext::new()) {
-            Ok(gpu) => Some(gpu),
+            Ok(mut gpu) => {
+                match args.matmul {
+                    Some(MatmulChoice::WholeK) => gpu.matmul = MatmulVariant::WholeK,
+                    Some(MatmulChoice::SplitK) => gpu.matmul = MatmulVariant::SplitK,
+                    None => {}
+                }
+                Some(gpu)
+            }
             Err(e) => {
                 eprintln!("no GPU rows: {e}");
                 None
             }
         },
     };
-    let device = gpu.as_ref().map(|g| g.describe()).unwrap_or_default();
+    let device = gpu
+        .as_ref()
+        .map(|g| format!("{}, {:?} matmul", g.describe(), g.matmul))
+        .unwrap_or_default();
     let mut report = Report {
         machine: format!("{} cores; GPU: {}", crate::cores(), device),
         training: Vec::new(),
@@ -138,7 +162,10 @@ pub fn run(args: BenchArgs) -> Result<()> {
                 readbacks_per_step: 0,
             });
         }
-        let mut thread_counts = args.threads.clone().unwrap_or_else(|| vec![1, crate::cores()]);
+        let mut thread_counts = match args.gpu_only {
+            true => Vec::new(),
+            false => args.threads.clone().unwrap_or_else(|| vec![1, crate::cores()]),
+        };
         thread_counts.dedup();
         for threads in thread_counts {
             let mut trainer = CpuTrainer::new(plan.clone(), &data, &state).with_threads(threads);
@@ -208,11 +235,14 @@ fn matmul_table(args: &BenchArgs, data: &Dataset, gpu: Option<&GpuContext>, repo
             }
             _ => 0.0,
         };
-        let (median, ..) = rate(args.repeats, args.seconds / 4.0, |n| cpu.run_step_op(index, n));
+        let cpu_gflops = match args.gpu_only {
+            true => 0.0,
+            false => rate(args.repeats, args.seconds / 4.0, |n| cpu.run_step_op(index, n)).0 * flops / 1e9,
+        };
         report.matmul_batch_64.push(MatmulRow {
             shape,
             gpu_gflops,
-            cpu_gflops: median * flops / 1e9,
+            cpu_gflops,
         });
     }
 
