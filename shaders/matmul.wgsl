@@ -106,7 +106,9 @@ fn whole_k(@builtin(global_invocation_id) gid: vec3<u32>) {
 // outputs; 256 invocations is WebGPU's default limit, and the three slices' sums
 // (12 KB) fit its default 16 KB of workgroup memory.
 const K_SLICES: u32 = 4u;
-var<workgroup> slice_sums: array<vec4<f32>, 768>;
+// One slice's sums: 64 invocations × 4 rows, a vec4 each.
+const SLICE_SUMS: u32 = 256u;
+var<workgroup> slice_sums: array<vec4<f32>, SLICE_SUMS * (K_SLICES - 1u)>;
 
 @compute @workgroup_size(8, 8, 4)
 fn split_k(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id) local: vec3<u32>) {
@@ -135,7 +137,7 @@ fn split_k(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id
     }
     let slot = (local.y * 8u + local.x) * 4u;
     if (local.z > 0u) {
-        let base = (local.z - 1u) * 256u + slot;
+        let base = (local.z - 1u) * SLICE_SUMS + slot;
         slice_sums[base] = acc0;
         slice_sums[base + 1u] = acc1;
         slice_sums[base + 2u] = acc2;
@@ -145,7 +147,7 @@ fn split_k(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id
     if (local.z == 0u) {
         // Slices added in order 0, 1, 2, 3, so the result does not depend on timing.
         for (var s = 0u; s < K_SLICES - 1u; s++) {
-            let base = s * 256u + slot;
+            let base = s * SLICE_SUMS + slot;
             acc0 += slice_sums[base];
             acc1 += slice_sums[base + 1u];
             acc2 += slice_sums[base + 2u];

@@ -110,10 +110,11 @@ pub fn run(args: BenchArgs) -> Result<()> {
         true => None,
         false => match pollster::block_on(GpuContext::new()) {
             Ok(mut gpu) => {
-                match args.matmul {
-                    Some(MatmulChoice::WholeK) => gpu.matmul = MatmulVariant::WholeK,
-                    Some(MatmulChoice::SplitK) => gpu.matmul = MatmulVariant::SplitK,
-                    None => {}
+                if let Some(choice) = args.matmul {
+                    gpu.matmul = match choice {
+                        MatmulChoice::WholeK => MatmulVariant::WholeK,
+                        MatmulChoice::SplitK => MatmulVariant::SplitK,
+                    };
                 }
                 Some(gpu)
             }
