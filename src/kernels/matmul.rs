@@ -193,9 +193,9 @@ pub fn matmul_cpu(p: &MatmulParams, a: &[f32], b: &[f32], bias: &[f32], gate: &[
 }
 
 /// C = A·B over `p`'s views, without the epilogue. Natively the `gemm` crate: with its
-/// AVX-512 kernels, training steps at batch 256 on 2 cores ran ~1.3x as fast as with
-/// `matrixmultiply`'s. In WebAssembly `matrixmultiply`: with `gemm`'s simd128 kernels
-/// the steps ran 0.5-0.8x as fast. (Alternating builds on one machine; README.)
+/// AVX-512 kernels, training steps at batch 256 on 2 cores ran 1.24-1.30x as fast as
+/// with `matrixmultiply`'s. In WebAssembly `matrixmultiply`: with `gemm`'s simd128
+/// kernels the steps ran 0.49-0.84x as fast. (Alternating builds on one machine; README.)
 ///
 /// # Safety
 /// Every element of the A, B and C views must lie inside `a`, `b` and `c`.
