@@ -34,7 +34,7 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> c: array<f32>;
 @group(0) @binding(5) var<uniform> p: Params;
 
-// Two entry points; the Rust side picks one (`MatmulVariant`).
+// Three entry points; the Rust side picks one (`MatmulVariant`).
 //
 // whole_k: each invocation owns an 8-row × 4-column block of C, sums all of K and
 // reads its operands straight from storage; a workgroup of 16×4 invocations covers
@@ -96,10 +96,10 @@ fn whole_k(@builtin(global_invocation_id) gid: vec3<u32>) {
     store_row(row0 + 7u, col0, acc7);
 }
 
-// split_k: made for hardware GPUs, not yet timed on one (so training still uses
-// whole_k). On an H200 whole_k's time followed K, ~0.2 µs per k
-// whatever the product's size: each invocation's loop is a chain of memory
-// latencies, and a 64×256 product is only 8 workgroups, too few to hide them. Here
+// split_k: for hardware GPUs, where it runs most products (MatmulPolicy). On an
+// H200 whole_k's time followed K, ~0.2 µs per k whatever the product's size: each
+// invocation's loop is a chain of memory latencies, and a 64×256 product is only 8
+// workgroups, too few to hide them. Here
 // each 4×4 block of C is shared by K_SLICES invocations, each summing a quarter of
 // K, and their sums meet in workgroup memory: a 4x shorter chain and 8x the
 // invocations of whole_k on the same product. A workgroup of 8×8×4 covers 32×32
@@ -158,6 +158,80 @@ fn split_k(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id
         store_row(row0 + 2u, col0, acc2);
         store_row(row0 + 3u, col0, acc3);
     }
+}
+
+// tiled: the classic GPU matrix product; on an H200 the fastest entry point for
+// forward products of 128 or more blocks (MatmulPolicy).
+// A workgroup of 16×16 invocations owns a 64×64 block of C, 4×4 per invocation,
+// and walks K in steps of TILE_K: it copies a 64×TILE_K slab of A and of B into
+// workgroup memory, neighbouring invocations reading neighbouring addresses
+// whichever stride is 1, then every invocation multiplies out of the slabs. Each
+// element read from storage then serves 64 products, where whole_k reads it from
+// storage (or cache) once per 4 or 8. 256 invocations is WebGPU's default limit; the
+// two slabs take 8 KiB of its 16 KiB of workgroup memory.
+const TILE: u32 = 64u;
+const TILE_K: u32 = 16u;
+// slab[k * 16 + i] holds rows (or columns) 4i..4i + 3 at k, so each invocation reads
+// its 4 rows and 4 columns at k as one vec4 each.
+var<workgroup> a_slab: array<vec4<f32>, TILE_K * TILE / 4u>;
+var<workgroup> b_slab: array<vec4<f32>, TILE_K * TILE / 4u>;
+
+@compute @workgroup_size(16, 16)
+fn tiled(
+    @builtin(workgroup_id) group: vec3<u32>,
+    @builtin(local_invocation_id) local: vec3<u32>,
+    @builtin(local_invocation_index) t: u32,
+) {
+    let row0 = group.y * TILE;
+    let col0 = group.x * TILE;
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
+    // The loop bound and the stride tests are uniform, so every invocation reaches
+    // every barrier.
+    for (var k0 = 0u; k0 < p.k; k0 += TILE_K) {
+        for (var e = t; e < TILE * TILE_K; e += 256u) {
+            var r = e % TILE;
+            var ka = e / TILE;
+            if (p.a_col_stride == 1u) {
+                r = e / TILE_K;
+                ka = e % TILE_K;
+            }
+            var value = 0.0;
+            if (row0 + r < p.m && k0 + ka < p.k) {
+                value = a[p.a_offset + (row0 + r) * p.a_row_stride + (k0 + ka) * p.a_col_stride];
+            }
+            a_slab[ka * 16u + r / 4u][r % 4u] = value;
+            var col = e % TILE;
+            var kb = e / TILE;
+            if (p.b_col_stride != 1u) {
+                col = e / TILE_K;
+                kb = e % TILE_K;
+            }
+            value = 0.0;
+            if (k0 + kb < p.k && col0 + col < p.n) {
+                value = b[p.b_offset + (k0 + kb) * p.b_row_stride + (col0 + col) * p.b_col_stride];
+            }
+            b_slab[kb * 16u + col / 4u][col % 4u] = value;
+        }
+        workgroupBarrier();
+        for (var k = 0u; k < TILE_K; k++) {
+            let av = a_slab[k * 16u + local.y];
+            let bv = b_slab[k * 16u + local.x];
+            acc0 += av.x * bv;
+            acc1 += av.y * bv;
+            acc2 += av.z * bv;
+            acc3 += av.w * bv;
+        }
+        workgroupBarrier();
+    }
+    let row = row0 + local.y * 4u;
+    let col = col0 + local.x * 4u;
+    store_row(row, col, acc0);
+    store_row(row + 1u, col, acc1);
+    store_row(row + 2u, col, acc2);
+    store_row(row + 3u, col, acc3);
 }
 
 // Writes epilogue(sums) to C[row, col..col + 4], skipping what lies outside C.

@@ -142,8 +142,9 @@ fn assert_within(what: &str, got: &[f32], want: &[f64], tol: &[f64]) {
     }
 }
 
-/// (m, n, k): single rows and columns, K = 1, partial 8×4 invocation blocks, exact
-/// 32×64 workgroup blocks and one past them.
+/// (m, n, k): single rows and columns, K = 1, partial 8×4 and 4×4 invocation blocks,
+/// exact 32×64 and 64×64 workgroup blocks and one past them, K short of, at and past
+/// a multiple of `tiled`'s 16-deep slabs.
 const SHAPES: [(usize, usize, usize); 10] = [
     (1, 1, 1),
     (1, 7, 1),
@@ -166,8 +167,8 @@ fn matmul_matches_the_cpu_reference_in_all_three_layouts() {
     }
 }
 
-/// Both of matmul.wgsl's entry points; each must match the references on its own.
-const VARIANTS: [MatmulVariant; 2] = [MatmulVariant::WholeK, MatmulVariant::SplitK];
+/// All of matmul.wgsl's entry points; each must match the references on its own.
+const VARIANTS: [MatmulVariant; 3] = [MatmulVariant::WholeK, MatmulVariant::SplitK, MatmulVariant::Tiled];
 
 fn matmul_layouts_match(h: &Harness, kernels: &[(MatmulVariant, Matmul)], seed: u64, (m, n, k): (usize, usize, usize)) {
     // Offsets inside larger buffers, as in the training plan.

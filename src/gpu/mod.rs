@@ -10,7 +10,7 @@ pub use trainer::{GpuTrainer, StateRead};
 use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
-use crate::kernels::matmul::MatmulVariant;
+use crate::kernels::matmul::MatmulPolicy;
 
 /// A device with WebGPU's default limits, whatever the adapter offers, so what
 /// passes on lavapipe also fits Chrome's (8 storage buffers a stage, 16 KiB of
@@ -21,8 +21,8 @@ pub struct GpuContext {
     pub info: wgpu::AdapterInfo,
     pub device: wgpu::Device,
     pub queue: wgpu::Queue,
-    /// The matmul kernel that trainers made from here use.
-    pub matmul: MatmulVariant,
+    /// Which matmul entry point trainers made from here use for each product.
+    pub matmul: MatmulPolicy,
     lost: Arc<Mutex<Option<String>>>,
     error: Arc<Mutex<Option<String>>>,
 }
@@ -66,7 +66,7 @@ impl GpuContext {
         }));
         Ok(GpuContext {
             _instance: instance,
-            matmul: MatmulVariant::default(),
+            matmul: MatmulPolicy::for_adapter(info.device_type == wgpu::DeviceType::Cpu),
             info,
             device,
             queue,

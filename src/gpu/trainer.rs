@@ -10,7 +10,7 @@ use crate::kernels::adam::Adam;
 use crate::kernels::bce::{Bce, STAT_SLOTS};
 use crate::kernels::bias_grad::BiasGrad;
 use crate::kernels::gather::{pack_bytes, Gather};
-use crate::kernels::matmul::Matmul;
+use crate::kernels::matmul::{Matmul, MatmulVariant};
 use crate::kernels::noise::Noise;
 use crate::kernels::step_counter::StepCounter;
 use crate::kernels::Kernel;
@@ -20,15 +20,24 @@ use crate::plan::{BufferId, NetworkBuffers, Op, Plan};
 use crate::rng;
 use crate::state::{NetworkState, Stats, TrainingState};
 
-/// One pipeline per kernel family.
+/// One pipeline per kernel family, and one per matmul entry point the plan uses.
 struct Kernels {
-    matmul: Matmul,
+    matmuls: Vec<Matmul>,
     bias_grad: BiasGrad,
     bce: Bce,
     adam: Adam,
     noise: Noise,
     gather: Gather,
     step_counter: StepCounter,
+}
+
+impl Kernels {
+    fn matmul(&self, variant: MatmulVariant) -> &Matmul {
+        self.matmuls
+            .iter()
+            .find(|m| m.variant == variant)
+            .expect("build makes a pipeline for every entry point the plan uses")
+    }
 }
 
 struct Dispatch {
@@ -85,8 +94,17 @@ impl GpuTrainer {
 
     fn build(gpu: &GpuContext, plan: Plan, data: &Dataset, state: &TrainingState) -> GpuTrainer {
         let device = &gpu.device;
+        let mut matmuls: Vec<Matmul> = Vec::new();
+        for op in plan.step.iter().chain(&plan.preview) {
+            if let Op::Matmul { params, .. } = op {
+                let variant = gpu.matmul.variant_for(params);
+                if matmuls.iter().all(|m| m.variant != variant) {
+                    matmuls.push(Matmul::new(device, variant));
+                }
+            }
+        }
         let kernels = Kernels {
-            matmul: Matmul::new(device, gpu.matmul),
+            matmuls,
             bias_grad: BiasGrad::new(device),
             bce: Bce::new(device),
             adam: Adam::new(device),
@@ -142,11 +160,14 @@ impl GpuTrainer {
                     bias,
                     gate,
                     c,
-                } => (
-                    &kernels.matmul.kernel,
-                    vec![b(*a), b(*rhs), b(*bias), b(*gate), b(*c)],
-                    kernels.matmul.workgroups(params),
-                ),
+                } => {
+                    let matmul = kernels.matmul(gpu.matmul.variant_for(params));
+                    (
+                        &matmul.kernel,
+                        vec![b(*a), b(*rhs), b(*bias), b(*gate), b(*c)],
+                        matmul.workgroups(params),
+                    )
+                }
                 Op::BiasGrad { params, dy, db } => {
                     (&kernels.bias_grad.0, vec![b(*dy), b(*db)], BiasGrad::workgroups(params))
                 }

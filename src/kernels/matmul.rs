@@ -356,25 +356,66 @@ fn column_bands(p: &MatmulParams, a: &[f32], b: &[f32], bias: &[f32], gate: &[f3
     });
 }
 
-/// Which of `shaders/matmul.wgsl`'s entry points runs the products: the same
-/// products and epilogue, with the sum over K spread differently. Both are checked
-/// on every adapter the tests run on; trainers use `WholeK` unless told otherwise.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// Which of `shaders/matmul.wgsl`'s entry points runs a product: the same product
+/// and epilogue, with the sum over K spread differently. All are checked on every
+/// adapter the tests run on; `MatmulPolicy` picks one per product.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MatmulVariant {
     /// Each invocation sums all of K for an 8×4 block: fastest on the CPU emulations
-    /// (lavapipe, SwiftShader), and what was timed on an H200.
-    #[default]
+    /// (lavapipe, SwiftShader).
     WholeK,
     /// Four invocations share each 4×4 block, a quarter of K each, and add their sums
-    /// in workgroup memory: made for hardware GPUs, where whole-K loops are chains of
-    /// memory latencies with too few workgroups to hide them. Not yet timed on one
-    /// (`ganvas bench --gpu-only --matmul split-k` does); ~25% slower on lavapipe.
+    /// in workgroup memory: on an H200, training ran 2.4x, 2.0x and 1.6x as fast as on
+    /// `WholeK` at batch 64, 256 and 1024; ~25% slower on lavapipe.
     SplitK,
+    /// 64×64 blocks per workgroup, K walked in slabs staged in workgroup memory: the
+    /// textbook GPU kernel, fastest on an H200 for large forward products.
+    Tiled,
+}
+
+/// Which entry point runs each of a trainer's products.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MatmulPolicy {
+    /// Every product on one entry point.
+    Only(MatmulVariant),
+    /// `Tiled` for the products whose B is a transposed weight (the forward pass, X·Wᵀ)
+    /// and whose C spans at least `min_tiled_blocks` 64×64 blocks; `SplitK` for the rest.
+    ByShape { min_tiled_blocks: usize },
+}
+
+impl MatmulPolicy {
+    /// What measured fastest product by product on an H200 (README), which has 132
+    /// multiprocessors: there, forward products of 128 or more blocks ran 1.46-2.17x as
+    /// fast on `Tiled` as on `SplitK`, those of 64 or fewer 0.33-0.80x; the other
+    /// layouts were mixed, so they stay on `SplitK`.
+    pub const HARDWARE: MatmulPolicy = MatmulPolicy::ByShape { min_tiled_blocks: 128 };
+
+    /// `WholeK` on CPU emulations, where it measured fastest; `HARDWARE` on GPUs.
+    pub fn for_adapter(is_software: bool) -> Self {
+        match is_software {
+            true => MatmulPolicy::Only(MatmulVariant::WholeK),
+            false => MatmulPolicy::HARDWARE,
+        }
+    }
+
+    pub fn variant_for(&self, p: &MatmulParams) -> MatmulVariant {
+        match *self {
+            MatmulPolicy::Only(variant) => variant,
+            MatmulPolicy::ByShape { min_tiled_blocks } => {
+                let blocks = groups(p.m as usize, 64) as usize * groups(p.n as usize, 64) as usize;
+                if p.b_col_stride != 1 && blocks >= min_tiled_blocks {
+                    MatmulVariant::Tiled
+                } else {
+                    MatmulVariant::SplitK
+                }
+            }
+        }
+    }
 }
 
 pub struct Matmul {
     pub kernel: Kernel,
-    variant: MatmulVariant,
+    pub variant: MatmulVariant,
 }
 
 impl Matmul {
@@ -386,6 +427,7 @@ impl Matmul {
         let entry_point = match variant {
             MatmulVariant::WholeK => "whole_k",
             MatmulVariant::SplitK => "split_k",
+            MatmulVariant::Tiled => "tiled",
         };
         use Access::*;
         let kernel = Kernel::with_entry_point(
@@ -399,19 +441,48 @@ impl Matmul {
     }
 
     /// One workgroup per block of C: 32 rows × 64 columns for `whole_k`, 32 × 32 for
-    /// `split_k` (their workgroup sizes in the shader).
+    /// `split_k`, 64 × 64 for `tiled` (from their workgroup sizes in the shader).
     pub fn workgroups(&self, p: &MatmulParams) -> [u32; 3] {
-        let columns = match self.variant {
-            MatmulVariant::WholeK => 64,
-            MatmulVariant::SplitK => 32,
+        let (rows, columns) = match self.variant {
+            MatmulVariant::WholeK => (32, 64),
+            MatmulVariant::SplitK => (32, 32),
+            MatmulVariant::Tiled => (64, 64),
         };
-        [groups(p.n as usize, columns), groups(p.m as usize, 32), 1]
+        [groups(p.n as usize, columns), groups(p.m as usize, rows), 1]
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hardware_policy_tiles_only_large_forward_products() {
+        let policy = MatmulPolicy::HARDWARE;
+        let forward = |rows, inputs, outputs| {
+            MatmulParams::linear_forward(
+                View::new(0, rows, inputs),
+                View::new(0, outputs, inputs),
+                0,
+                View::new(0, rows, outputs),
+                Activation::LeakyRelu,
+            )
+        };
+        // 16×8 = 128 blocks of 64×64, and 8×8 = 64.
+        assert_eq!(policy.variant_for(&forward(1024, 256, 512)), MatmulVariant::Tiled);
+        assert_eq!(policy.variant_for(&forward(512, 784, 512)), MatmulVariant::SplitK);
+        assert_eq!(policy.variant_for(&forward(64, 1024, 1024)), MatmulVariant::SplitK);
+        let weight_gradient = MatmulParams::weight_gradient(
+            View::new(0, 1024, 1024),
+            View::new(0, 1024, 784),
+            View::new(0, 1024, 784),
+        );
+        assert_eq!(policy.variant_for(&weight_gradient), MatmulVariant::SplitK);
+        assert_eq!(
+            MatmulPolicy::for_adapter(true).variant_for(&forward(1024, 1024, 1024)),
+            MatmulVariant::WholeK
+        );
+    }
 
     #[test]
     fn threaded_product_equals_the_single_threaded_one_to_the_bit() {

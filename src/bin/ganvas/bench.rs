@@ -8,7 +8,7 @@ use std::time::Instant;
 use clap::{Args, ValueEnum};
 use ganvas::cpu::CpuTrainer;
 use ganvas::gpu::{GpuContext, GpuTrainer};
-use ganvas::kernels::matmul::MatmulVariant;
+use ganvas::kernels::matmul::{MatmulPolicy, MatmulVariant};
 use ganvas::mnist::Dataset;
 use ganvas::model::TrainConfig;
 use ganvas::plan::{Op, Plan};
@@ -43,16 +43,19 @@ pub struct BenchArgs {
     /// Only the GPU backend's rows: training and the matmul kernel, no CPU timings.
     #[arg(long, conflicts_with = "cpu_only")]
     gpu_only: bool,
-    /// The GPU matmul kernel [default: whole-k, what training uses].
+    /// The GPU matmul entry point for every product [default: what training picks
+    /// for the adapter: whole-k on CPU emulations, by-shape on hardware GPUs].
     #[arg(long, value_enum)]
     matmul: Option<MatmulChoice>,
 }
 
-/// `MatmulVariant` as the command line names it.
+/// `MatmulPolicy` as the command line names it.
 #[derive(Clone, Copy, ValueEnum)]
 enum MatmulChoice {
     WholeK,
     SplitK,
+    Tiled,
+    ByShape,
 }
 
 #[derive(Serialize)]
@@ -73,6 +76,7 @@ struct TrainingRow {
 
 #[derive(Serialize)]
 struct MatmulRow {
+    batch: usize,
     shape: String,
     gpu_gflops: f64,
     cpu_gflops: f64,
@@ -82,7 +86,7 @@ struct MatmulRow {
 struct Report {
     machine: String,
     training: Vec<TrainingRow>,
-    matmul_batch_64: Vec<MatmulRow>,
+    matmul: Vec<MatmulRow>,
 }
 
 /// Median, min and max of `repeats` timings of `run(count)`, in units per second,
@@ -112,8 +116,10 @@ pub fn run(args: BenchArgs) -> Result<()> {
             Ok(mut gpu) => {
                 if let Some(choice) = args.matmul {
                     gpu.matmul = match choice {
-                        MatmulChoice::WholeK => MatmulVariant::WholeK,
-                        MatmulChoice::SplitK => MatmulVariant::SplitK,
+                        MatmulChoice::WholeK => MatmulPolicy::Only(MatmulVariant::WholeK),
+                        MatmulChoice::SplitK => MatmulPolicy::Only(MatmulVariant::SplitK),
+                        MatmulChoice::Tiled => MatmulPolicy::Only(MatmulVariant::Tiled),
+                        MatmulChoice::ByShape => MatmulPolicy::HARDWARE,
                     };
                 }
                 Some(gpu)
@@ -131,7 +137,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let mut report = Report {
         machine: format!("{} cores; GPU: {}", crate::cores(), device),
         training: Vec::new(),
-        matmul_batch_64: Vec::new(),
+        matmul: Vec::new(),
     };
     for &batch in &args.batches {
         let config = TrainConfig {
@@ -188,8 +194,11 @@ pub fn run(args: BenchArgs) -> Result<()> {
         }
     }
 
-    if !args.cpu_only {
-        matmul_table(&args, &data, gpu.as_ref(), &mut report)?;
+    // Without a GPU, --gpu-only leaves nothing to time.
+    if !args.cpu_only && (gpu.is_some() || !args.gpu_only) {
+        for &batch in &args.batches {
+            matmul_table(&args, batch, &data, gpu.as_ref(), &mut report)?;
+        }
     }
     print_report(&report);
     if let Some(path) = &args.json {
@@ -199,11 +208,20 @@ pub fn run(args: BenchArgs) -> Result<()> {
     Ok(())
 }
 
-/// The matmul kernel on each distinct matrix shape of the default step, on the GPU (if
-/// any) and with the CPU backend's GEMM.
-fn matmul_table(args: &BenchArgs, data: &Dataset, gpu: Option<&GpuContext>, report: &mut Report) -> Result<()> {
+/// The matmul kernel on each distinct matrix shape of the step at `batch`, on the GPU
+/// (if any) and with the CPU backend's GEMM.
+fn matmul_table(
+    args: &BenchArgs,
+    batch: usize,
+    data: &Dataset,
+    gpu: Option<&GpuContext>,
+    report: &mut Report,
+) -> Result<()> {
     let pixels = data.pixels();
-    let config = TrainConfig::default();
+    let config = TrainConfig {
+        batch,
+        ..Default::default()
+    };
     let state = TrainingState::initial(&config, pixels);
     let plan = Plan::training(&config, pixels, data.count);
     let mut cpu = CpuTrainer::new(plan.clone(), data, &state);
@@ -240,7 +258,8 @@ fn matmul_table(args: &BenchArgs, data: &Dataset, gpu: Option<&GpuContext>, repo
             true => 0.0,
             false => rate(args.repeats, args.seconds / 4.0, |n| cpu.run_step_op(index, n)).0 * flops / 1e9,
         };
-        report.matmul_batch_64.push(MatmulRow {
+        report.matmul.push(MatmulRow {
+            batch,
             shape,
             gpu_gflops,
             cpu_gflops,
@@ -269,14 +288,11 @@ fn print_report(report: &Report) {
         );
     }
     println!("(per step: 0 uploads, 0 readbacks; stats are read on request only)");
-    if report.matmul_batch_64.is_empty() {
-        return;
-    }
-    println!(
-        "\n{:<24} {:>10} {:>10}",
-        "matmul (batch 64)", "GPU GFLOP/s", "CPU GFLOP/s"
-    );
-    for r in &report.matmul_batch_64 {
+    for (i, r) in report.matmul.iter().enumerate() {
+        if i == 0 || report.matmul[i - 1].batch != r.batch {
+            let title = format!("matmul (batch {})", r.batch);
+            println!("\n{title:<24} {:>10} {:>10}", "GPU GFLOP/s", "CPU GFLOP/s");
+        }
         println!("{:<24} {:>10.2} {:>10.2}", r.shape, r.gpu_gflops, r.cpu_gflops);
     }
 }
