@@ -126,14 +126,31 @@ fn split_k(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id
     var acc1 = vec4<f32>(0.0);
     var acc2 = vec4<f32>(0.0);
     var acc3 = vec4<f32>(0.0);
-    for (var k = k_begin; k < k_end; k++) {
-        let ak = a_rows + vec4<u32>(k * p.a_col_stride);
-        let bk = b_cols + vec4<u32>(k * p.b_row_stride);
-        let bv = vec4<f32>(b[bk.x], b[bk.y], b[bk.z], b[bk.w]);
-        acc0 += a[ak.x] * bv;
-        acc1 += a[ak.y] * bv;
-        acc2 += a[ak.z] * bv;
-        acc3 += a[ak.w] * bv;
+    var k = k_begin;
+    // Four k at a time, all eight loads issued before the first multiply, so their
+    // latencies overlap. On an H200 this made training 2-9% faster: the gradient
+    // products up to 1.8x, the forward ones (B a transposed weight) ~10% slower.
+    for (; k + 4u <= k_end; k += 4u) {
+        let a0 = a_column(a_rows, k);
+        let a1 = a_column(a_rows, k + 1u);
+        let a2 = a_column(a_rows, k + 2u);
+        let a3 = a_column(a_rows, k + 3u);
+        let b0 = b_row(b_cols, k);
+        let b1 = b_row(b_cols, k + 1u);
+        let b2 = b_row(b_cols, k + 2u);
+        let b3 = b_row(b_cols, k + 3u);
+        acc0 += a0.x * b0 + a1.x * b1 + a2.x * b2 + a3.x * b3;
+        acc1 += a0.y * b0 + a1.y * b1 + a2.y * b2 + a3.y * b3;
+        acc2 += a0.z * b0 + a1.z * b1 + a2.z * b2 + a3.z * b3;
+        acc3 += a0.w * b0 + a1.w * b1 + a2.w * b2 + a3.w * b3;
+    }
+    for (; k < k_end; k++) {
+        let bv = b_row(b_cols, k);
+        let av = a_column(a_rows, k);
+        acc0 += av.x * bv;
+        acc1 += av.y * bv;
+        acc2 += av.z * bv;
+        acc3 += av.w * bv;
     }
     let slot = (local.y * 8u + local.x) * 4u;
     if (local.z > 0u) {
@@ -232,6 +249,17 @@ fn tiled(
     store_row(row + 1u, col, acc1);
     store_row(row + 2u, col, acc2);
     store_row(row + 3u, col, acc3);
+}
+
+// A[rows, k] and B[k, cols] for four rows or columns given by their offsets at k = 0.
+fn a_column(rows: vec4<u32>, k: u32) -> vec4<f32> {
+    let i = rows + vec4<u32>(k * p.a_col_stride);
+    return vec4<f32>(a[i.x], a[i.y], a[i.z], a[i.w]);
+}
+
+fn b_row(cols: vec4<u32>, k: u32) -> vec4<f32> {
+    let i = cols + vec4<u32>(k * p.b_row_stride);
+    return vec4<f32>(b[i.x], b[i.y], b[i.z], b[i.w]);
 }
 
 // Writes epilogue(sums) to C[row, col..col + 4], skipping what lies outside C.
