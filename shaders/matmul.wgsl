@@ -36,15 +36,15 @@ struct Params {
 
 // Three entry points; the Rust side picks one (`MatmulVariant`).
 //
-// whole_k: each invocation owns an 8-row × 4-column block of C, sums all of K and
-// reads its operands straight from storage; a workgroup of 16×4 invocations covers
-// 32 rows × 64 columns. Measured on the two CPU-emulated adapters this project can
-// test on (SwiftShader in Chromium, lavapipe), against the 64×64-tiled kernel with
-// workgroup memory it replaced: 2-10x faster; there, barriers are costly and
-// caches do the reuse, and at this model's sizes (batch 64, layers up to 1024
-// wide) a 64×64 tiling launches as few as 16 workgroups. 8×4 blocks measured
-// ~15% faster than 4×4 on SwiftShader; vec4 loads of contiguous operands
-// measured no faster there and are left out.
+// whole_k: each invocation owns an 8×8 block of C, sums all of K and reads its
+// operands straight from storage; a workgroup of 16×4 invocations covers 32 rows ×
+// 128 columns. Made for the CPU emulations (SwiftShader in Chromium, lavapipe):
+// there barriers are costly and caches do the reuse (a 64×64 kernel with workgroup
+// memory measured 2-10x slower), and every storage load is a per-lane gather with
+// a bounds check, so what counts is loads per multiply-add: 16 per 64 here. In
+// Chromium on SwiftShader, 8×8 blocks trained ~1.2x as fast as 8×4 (12 loads per
+// 32) and ~1.5x as fast as 8×16 (fewer, longer-running workgroups), in alternating
+// page loads; vec4 loads of contiguous operands measured no faster.
 // The accumulators are vec4 registers, never an indexed array: SwiftShader
 // keeps a dynamically indexed private array in memory, which measured 10x slower.
 // 64 invocations: two 32-wide subgroups on GPUs, and a multiple of the emulators'
@@ -52,7 +52,7 @@ struct Params {
 @compute @workgroup_size(16, 4)
 fn whole_k(@builtin(global_invocation_id) gid: vec3<u32>) {
     let row0 = gid.y * 8u;
-    let col0 = gid.x * 4u;
+    let col0 = gid.x * 8u;
     if (row0 >= p.m || col0 >= p.n) {
         return;
     }
@@ -60,40 +60,66 @@ fn whole_k(@builtin(global_invocation_id) gid: vec3<u32>) {
     // in bounds without a branch in the loop; their results are not stored.
     let lane = vec4<u32>(0u, 1u, 2u, 3u);
     let last_row = vec4<u32>(p.m - 1u);
+    let last_col = vec4<u32>(p.n - 1u);
     let a_lo = vec4<u32>(p.a_offset) + min(vec4<u32>(row0) + lane, last_row) * p.a_row_stride;
     let a_hi = vec4<u32>(p.a_offset) + min(vec4<u32>(row0 + 4u) + lane, last_row) * p.a_row_stride;
-    let b_start = vec4<u32>(p.b_offset) + min(vec4<u32>(col0) + lane, vec4<u32>(p.n - 1u)) * p.b_col_stride;
-    var acc0 = vec4<f32>(0.0);
-    var acc1 = vec4<f32>(0.0);
-    var acc2 = vec4<f32>(0.0);
-    var acc3 = vec4<f32>(0.0);
-    var acc4 = vec4<f32>(0.0);
-    var acc5 = vec4<f32>(0.0);
-    var acc6 = vec4<f32>(0.0);
-    var acc7 = vec4<f32>(0.0);
+    let b_left = vec4<u32>(p.b_offset) + min(vec4<u32>(col0) + lane, last_col) * p.b_col_stride;
+    let b_right = vec4<u32>(p.b_offset) + min(vec4<u32>(col0 + 4u) + lane, last_col) * p.b_col_stride;
+    // left{i}, right{i}: row row0 + i, columns col0..col0 + 4 and col0 + 4..col0 + 8.
+    var left0 = vec4<f32>(0.0);
+    var left1 = vec4<f32>(0.0);
+    var left2 = vec4<f32>(0.0);
+    var left3 = vec4<f32>(0.0);
+    var left4 = vec4<f32>(0.0);
+    var left5 = vec4<f32>(0.0);
+    var left6 = vec4<f32>(0.0);
+    var left7 = vec4<f32>(0.0);
+    var right0 = vec4<f32>(0.0);
+    var right1 = vec4<f32>(0.0);
+    var right2 = vec4<f32>(0.0);
+    var right3 = vec4<f32>(0.0);
+    var right4 = vec4<f32>(0.0);
+    var right5 = vec4<f32>(0.0);
+    var right6 = vec4<f32>(0.0);
+    var right7 = vec4<f32>(0.0);
     for (var k = 0u; k < p.k; k++) {
-        let ak = vec4<u32>(k * p.a_col_stride);
-        let bi = b_start + vec4<u32>(k * p.b_row_stride);
-        let bv = vec4<f32>(b[bi.x], b[bi.y], b[bi.z], b[bi.w]);
-        let lo = a_lo + ak;
-        let hi = a_hi + ak;
-        acc0 += a[lo.x] * bv;
-        acc1 += a[lo.y] * bv;
-        acc2 += a[lo.z] * bv;
-        acc3 += a[lo.w] * bv;
-        acc4 += a[hi.x] * bv;
-        acc5 += a[hi.y] * bv;
-        acc6 += a[hi.z] * bv;
-        acc7 += a[hi.w] * bv;
+        let bl = b_row(b_left, k);
+        let br = b_row(b_right, k);
+        let lo = a_column(a_lo, k);
+        let hi = a_column(a_hi, k);
+        left0 += lo.x * bl;
+        right0 += lo.x * br;
+        left1 += lo.y * bl;
+        right1 += lo.y * br;
+        left2 += lo.z * bl;
+        right2 += lo.z * br;
+        left3 += lo.w * bl;
+        right3 += lo.w * br;
+        left4 += hi.x * bl;
+        right4 += hi.x * br;
+        left5 += hi.y * bl;
+        right5 += hi.y * br;
+        left6 += hi.z * bl;
+        right6 += hi.z * br;
+        left7 += hi.w * bl;
+        right7 += hi.w * br;
     }
-    store_row(row0, col0, acc0);
-    store_row(row0 + 1u, col0, acc1);
-    store_row(row0 + 2u, col0, acc2);
-    store_row(row0 + 3u, col0, acc3);
-    store_row(row0 + 4u, col0, acc4);
-    store_row(row0 + 5u, col0, acc5);
-    store_row(row0 + 6u, col0, acc6);
-    store_row(row0 + 7u, col0, acc7);
+    store_row(row0, col0, left0);
+    store_row(row0, col0 + 4u, right0);
+    store_row(row0 + 1u, col0, left1);
+    store_row(row0 + 1u, col0 + 4u, right1);
+    store_row(row0 + 2u, col0, left2);
+    store_row(row0 + 2u, col0 + 4u, right2);
+    store_row(row0 + 3u, col0, left3);
+    store_row(row0 + 3u, col0 + 4u, right3);
+    store_row(row0 + 4u, col0, left4);
+    store_row(row0 + 4u, col0 + 4u, right4);
+    store_row(row0 + 5u, col0, left5);
+    store_row(row0 + 5u, col0 + 4u, right5);
+    store_row(row0 + 6u, col0, left6);
+    store_row(row0 + 6u, col0 + 4u, right6);
+    store_row(row0 + 7u, col0, left7);
+    store_row(row0 + 7u, col0 + 4u, right7);
 }
 
 // split_k: for hardware GPUs, where it runs most products (MatmulPolicy). On an

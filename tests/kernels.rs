@@ -142,15 +142,15 @@ fn assert_within(what: &str, got: &[f32], want: &[f64], tol: &[f64]) {
     }
 }
 
-/// (m, n, k): single rows and columns, K = 1, partial 8×4 and 4×4 invocation blocks,
-/// exact 32×64 and 64×64 workgroup blocks and one past them, K short of, at and past
-/// a multiple of `tiled`'s 16-deep slabs.
+/// (m, n, k): single rows and columns, K = 1, partial 8×8 and 4×4 invocation blocks,
+/// exact 32×128, 32×32 and 64×64 workgroup blocks and one past them, K short of, at
+/// and past a multiple of `tiled`'s 16-deep slabs and of `split_k`'s four-k steps.
 const SHAPES: [(usize, usize, usize); 10] = [
     (1, 1, 1),
     (1, 7, 1),
     (5, 3, 1),
-    (32, 64, 9),
-    (33, 65, 5),
+    (32, 128, 9),
+    (33, 129, 5),
     (64, 64, 16),
     (65, 63, 17),
     (3, 130, 257),

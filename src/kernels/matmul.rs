@@ -361,7 +361,7 @@ fn column_bands(p: &MatmulParams, a: &[f32], b: &[f32], bias: &[f32], gate: &[f3
 /// adapter the tests run on; `MatmulPolicy` picks one per product.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MatmulVariant {
-    /// Each invocation sums all of K for an 8×4 block: fastest on the CPU emulations
+    /// Each invocation sums all of K for an 8×8 block: fastest on the CPU emulations
     /// (lavapipe, SwiftShader).
     WholeK,
     /// Four invocations share each 4×4 block, a quarter of K each, and add their sums
@@ -440,11 +440,11 @@ impl Matmul {
         Matmul { kernel, variant }
     }
 
-    /// One workgroup per block of C: 32 rows × 64 columns for `whole_k`, 32 × 32 for
+    /// One workgroup per block of C: 32 rows × 128 columns for `whole_k`, 32 × 32 for
     /// `split_k`, 64 × 64 for `tiled` (from their workgroup sizes in the shader).
     pub fn workgroups(&self, p: &MatmulParams) -> [u32; 3] {
         let (rows, columns) = match self.variant {
-            MatmulVariant::WholeK => (32, 64),
+            MatmulVariant::WholeK => (32, 128),
             MatmulVariant::SplitK => (32, 32),
             MatmulVariant::Tiled => (64, 64),
         };
