@@ -366,7 +366,7 @@ pub enum MatmulVariant {
     WholeK,
     /// Four invocations share each 4×4 block, a quarter of K each, and add their sums
     /// in workgroup memory: on an H200, training ran 2.4x, 2.0x and 1.6x as fast as on
-    /// `WholeK` at batch 64, 256 and 1024; ~25% slower on lavapipe.
+    /// `WholeK` (then 8×4 blocks) at batch 64, 256 and 1024; ~25% slower on lavapipe.
     SplitK,
     /// 64×64 blocks per workgroup, K walked in slabs staged in workgroup memory: the
     /// textbook GPU kernel, fastest on an H200 for large forward products.
