@@ -123,14 +123,14 @@ fn whole_k(@builtin(global_invocation_id) gid: vec3<u32>) {
 }
 
 // split_k: for hardware GPUs, where it runs most products (MatmulPolicy). On an
-// H200 whole_k's time followed K, ~0.2 µs per k whatever the product's size: each
-// invocation's loop is a chain of memory latencies, and a 64×256 product is only 8
-// workgroups, too few to hide them. Here
-// each 4×4 block of C is shared by K_SLICES invocations, each summing a quarter of
-// K, and their sums meet in workgroup memory: a 4x shorter chain and 8x the
-// invocations of whole_k on the same product. A workgroup of 8×8×4 covers 32×32
-// outputs; 256 invocations is WebGPU's default limit, and the three slices' sums
-// (12 KB) fit its default 16 KB of workgroup memory.
+// H200 whole_k's time (with 8×4 blocks) followed K, ~0.2 µs per k whatever the
+// product's size: each invocation's loop is a chain of memory latencies, and a
+// 64×256 product was only 8 workgroups, too few to hide them. Here each 4×4 block
+// of C is shared by K_SLICES invocations, each summing a quarter of K, and their
+// sums meet in workgroup memory: a 4x shorter chain, and 8x the invocations of
+// that whole_k. A workgroup of 8×8×4 covers 32×32 outputs; 256 invocations is
+// WebGPU's default limit, and the three slices' sums (12 KB) fit its default 16 KB
+// of workgroup memory.
 const K_SLICES: u32 = 4u;
 // One slice's sums: 64 invocations × 4 rows, a vec4 each.
 const SLICE_SUMS: u32 = 256u;
