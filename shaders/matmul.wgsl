@@ -34,7 +34,7 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> c: array<f32>;
 @group(0) @binding(5) var<uniform> p: Params;
 
-// Three entry points; the Rust side picks one (`MatmulVariant`).
+// Three entry points; the Rust side picks one per product (`MatmulPolicy`).
 //
 // whole_k: each invocation owns an 8×8 block of C, sums all of K and reads its
 // operands straight from storage; a workgroup of 16×4 invocations covers 32 rows ×
@@ -209,9 +209,9 @@ fn split_k(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id
 // and walks K in steps of TILE_K: it copies a 64×TILE_K slab of A and of B into
 // workgroup memory, neighbouring invocations reading neighbouring addresses
 // whichever stride is 1, then every invocation multiplies out of the slabs. Each
-// element read from storage then serves 64 products, where whole_k reads it from
-// storage (or cache) once per 4 or 8. 256 invocations is WebGPU's default limit; the
-// two slabs take 8 KiB of its 16 KiB of workgroup memory.
+// element read from storage then serves 64 products, where split_k and whole_k read
+// it from storage (or cache) for every 4 or 8. 256 invocations is WebGPU's default
+// limit; the two slabs take 8 KiB of its 16 KiB of workgroup memory.
 const TILE: u32 = 64u;
 const TILE_K: u32 = 16u;
 // slab[k * 16 + i] holds rows (or columns) 4i..4i + 3 at k, so each invocation reads
