@@ -116,6 +116,17 @@ pub fn optimizer_to_bytes(state: &TrainingState, pixels: usize) -> Result<Vec<u8
     serialize(tensors.into_iter(), Some(metadata))
 }
 
+/// The three files of a checkpoint of `state`: [generator, discriminator, optimizer],
+/// as `GENERATOR_FILE`, `DISCRIMINATOR_FILE` and `OPTIMIZER_FILE` name them.
+pub fn state_to_bytes(state: &TrainingState, pixels: usize) -> Result<[Vec<u8>; 3]> {
+    let c = &state.config;
+    Ok([
+        network_to_bytes(&c.generator(pixels), &state.generator.params)?,
+        network_to_bytes(&c.discriminator(pixels), &state.discriminator.params)?,
+        optimizer_to_bytes(state, pixels)?,
+    ])
+}
+
 /// A whole training state from the three files of a checkpoint.
 pub fn state_from_bytes(generator: &[u8], discriminator: &[u8], optimizer: &[u8]) -> Result<TrainingState> {
     let g = network_from_bytes(generator, NetworkKind::Generator)?;
@@ -128,19 +139,38 @@ pub fn state_from_bytes(generator: &[u8], discriminator: &[u8], optimizer: &[u8]
             "the optimizer file was not written by ganvas (no ganvas.format entry)",
         ));
     }
-    let step = metadata
-        .get("step")
-        .and_then(|s| s.parse::<u32>().ok())
-        .ok_or_else(|| Error::new("the optimizer file has no valid step"))?;
-    let config: TrainConfig = metadata
+    let step = match metadata.get("step") {
+        None => return Err(Error::new("the optimizer file's metadata has no step")),
+        Some(text) => text.parse::<u32>().map_err(|_| {
+            Error::new(format!(
+                "the optimizer file's step is {:?}, not a whole number from 0 to {}",
+                clip(text),
+                u32::MAX
+            ))
+        })?,
+    };
+    let config_json = metadata
         .get("config")
-        .and_then(|c| serde_json::from_str(c).ok())
-        .ok_or_else(|| Error::new("the optimizer file has no valid config"))?;
+        .ok_or_else(|| Error::new("the optimizer file's metadata has no config"))?;
+    // Checked before any network is laid out from it: a crafted size must not reach
+    // the arithmetic of the layout or the plan.
     let pixels = g.network.outputs();
-    if config.generator(pixels) != g.network || config.discriminator(pixels) != d.network {
-        return Err(Error::new(
-            "the optimizer file belongs to networks of other sizes than the weight files",
-        ));
+    let config = TrainConfig::from_json(config_json)
+        .and_then(|c| c.validate_images(pixels).map(|()| c))
+        .map_err(|e| Error::new(format!("the optimizer file's config: {e}")))?;
+    for (field, from_config, file) in [
+        ("latent and generator_hidden", config.generator(pixels), &g.network),
+        ("discriminator_hidden", config.discriminator(pixels), &d.network),
+    ] {
+        if from_config != *file {
+            return Err(Error::new(format!(
+                "the optimizer file's config gives the {} layer widths {:?} ({field}) but the {} file has {:?}",
+                file.kind.name(),
+                from_config.widths(),
+                file.kind.name(),
+                file.widths()
+            )));
+        }
     }
     let file = SafeTensors::deserialize(optimizer)
         .map_err(|e| Error::new(format!("the optimizer file is not a valid safetensors file ({e})")))?;
@@ -198,10 +228,15 @@ pub fn state_from_weights(generator: &[u8], discriminator: Option<&[u8]>, base: 
             }
             let widths = d.network.widths();
             config.discriminator_hidden = widths[1..widths.len() - 1].to_vec();
-            d.params
+            Some(d.params)
         }
-        None => config.discriminator(pixels).initial_parameters(config.seed),
+        None => None,
     };
+    // The widths from the files and the rest from `base` must make a run ganvas trains.
+    config
+        .validate_images(pixels)
+        .map_err(|e| Error::new(format!("these weights cannot start a run with these settings: {e}")))?;
+    let d = d.unwrap_or_else(|| config.discriminator(pixels).initial_parameters(config.seed));
     let fresh = |params: Vec<f32>| NetworkState {
         exp_avg: vec![0.0; params.len()],
         exp_avg_sq: vec![0.0; params.len()],
@@ -213,6 +248,11 @@ pub fn state_from_weights(generator: &[u8], discriminator: Option<&[u8]>, base: 
         step: 0,
         config,
     })
+}
+
+/// At most 40 characters of a value from a file, for an error message.
+fn clip(text: &str) -> String {
+    text.chars().take(40).collect()
 }
 
 /// Reads exactly `tensors` (no more, no fewer) into one buffer laid out by their offsets.

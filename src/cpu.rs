@@ -378,7 +378,7 @@ mod tests {
 
     #[test]
     fn step_groups_hold_independent_lanes_and_pair_each_layers_gradients() {
-        let plan = Plan::training(&TrainConfig::default(), 784, 60_000);
+        let plan = Plan::training(&TrainConfig::default(), 784, 60_000).unwrap();
         let groups = step_groups(&plan.step);
         let mut seen: Vec<usize> = groups.iter().flat_map(|g| g.lanes.iter().flatten().copied()).collect();
         seen.sort();
@@ -414,7 +414,7 @@ mod tests {
             seed: 3,
             ..Default::default()
         };
-        let plan = Plan::training(&config, data.pixels(), data.count);
+        let plan = Plan::training(&config, data.pixels(), data.count).unwrap();
         let initial = TrainingState::initial(&config, data.pixels());
         let run = |threads: usize| {
             let mut trainer = CpuTrainer::new(plan.clone(), &data, &initial).with_threads(threads);

@@ -4,12 +4,16 @@
 //! - `model`: the networks and hyperparameters; `state`: a run at a given step.
 //! - `plan`: the training step as a list of kernel launches over named buffers.
 //! - `kernels`: one module per WGSL file in `shaders/`, each with its CPU reference.
-//! - `cpu` and `gpu`: the two backends that execute a plan.
-//! - `mnist`, `checkpoint`: data and safetensors files.
+//! - `cpu` and `gpu`: the two backends that execute a plan; `engine`: either one
+//!   behind one interface, for the command line, the bench and the page.
+//! - `mnist`, `checkpoint`, `npy`, `settings`: what users hand in (data, safetensors
+//!   files, arrays, links), each parser refusing bad input with an error, never a panic.
+//! - `web`: the page's entry points; `web::bindings` wraps them for wasm.
 
 pub mod activation;
 pub mod checkpoint;
 pub mod cpu;
+pub mod engine;
 pub mod error;
 pub mod gpu;
 pub mod grid;
@@ -19,8 +23,8 @@ pub mod model;
 pub mod npy;
 pub mod plan;
 pub mod rng;
+pub mod settings;
 pub mod state;
-#[cfg(target_arch = "wasm32")]
 pub mod web;
 
 pub use error::{Error, Result};

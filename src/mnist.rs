@@ -71,14 +71,25 @@ pub fn read_maybe_gzipped(path: &Path) -> Result<Vec<u8>> {
     decompress_if_gzipped(raw).map_err(|e| Error::new(format!("{}: {e}", path.display())))
 }
 
+/// The most a gzipped file may expand to: MNIST's training images are 47 MB, and a
+/// few kilobytes of crafted gzip could otherwise ask for gigabytes.
+pub const MAX_DECOMPRESSED: u64 = 256 << 20;
+
 pub fn decompress_if_gzipped(raw: Vec<u8>) -> Result<Vec<u8>> {
     if !raw.starts_with(&GZIP_MAGIC) {
         return Ok(raw);
     }
     let mut out = Vec::new();
     flate2::read::GzDecoder::new(raw.as_slice())
+        .take(MAX_DECOMPRESSED + 1)
         .read_to_end(&mut out)
         .map_err(|e| Error::new(format!("the gzip stream is corrupt or truncated ({e})")))?;
+    if out.len() as u64 > MAX_DECOMPRESSED {
+        return Err(Error::new(format!(
+            "the gzip stream expands past {} MiB, more than any training set ganvas reads",
+            MAX_DECOMPRESSED >> 20
+        )));
+    }
     Ok(out)
 }
 

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::activation::Activation;
+use crate::error::{Error, Result};
 use crate::rng::{self, Stream};
 
 /// Hyperparameters of a run. The defaults are the PyTorch original's.
@@ -40,31 +41,121 @@ impl Default for TrainConfig {
     }
 }
 
+/// The largest batch the core trains with; the page's form and links take it from here.
+pub const MAX_BATCH: usize = 4096;
+pub const MAX_LATENT: usize = 4096;
+pub const MAX_WIDTH: usize = 8192;
+pub const MAX_HIDDEN_LAYERS: usize = 16;
+/// Floats in one buffer of a plan: WebGPU's default limit of 128 MiB a binding.
+pub const MAX_BUFFER_FLOATS: usize = 128 << 20 >> 2;
+/// Pixels of one image (256×256 grey; 147×147 colour). With the width limits, every
+/// offset of a network's parameters fits 32 bits, as the shaders and wasm32 need.
+pub const MAX_PIXELS: usize = 1 << 16;
+pub const MAX_LEARNING_RATE: f32 = 1.0;
+
 impl TrainConfig {
-    /// Checks what would otherwise fail deep inside a backend.
-    pub fn validate(&self, image_pixels: usize, image_count: usize) -> Result<(), String> {
-        let widths = self.generator_hidden.iter().chain(&self.discriminator_hidden);
-        if self.latent == 0 || widths.clone().any(|&w| w == 0) {
-            return Err("layer widths and the latent size must be at least 1".into());
+    /// Parses the JSON of a config (from a checkpoint, the page or a link), naming the
+    /// field that is malformed; fields left out take their defaults. Does not check
+    /// ranges: `validate` does.
+    pub fn from_json(json: &str) -> Result<TrainConfig> {
+        let value: serde_json::Value =
+            serde_json::from_str(json).map_err(|e| Error::new(format!("the config is not valid JSON ({e})")))?;
+        let serde_json::Value::Object(fields) = value else {
+            return Err(Error::new("the config is not a JSON object"));
+        };
+        // Each field alone first, so the error names the one that does not parse.
+        for (name, field) in &fields {
+            let alone = serde_json::Value::Object([(name.clone(), field.clone())].into_iter().collect());
+            serde_json::from_value::<TrainConfig>(alone)
+                .map_err(|e| Error::new(format!("the config's {name} is not valid ({e})")))?;
         }
-        if self.latent > 4096 || widths.clone().any(|&w| w > 8192) {
-            return Err("layer widths above 8192 (latent above 4096) are not supported".into());
+        serde_json::from_value(serde_json::Value::Object(fields))
+            .map_err(|e| Error::new(format!("the config is not valid ({e})")))
+    }
+
+    /// Checks every field's range, whatever the data; the error names the field.
+    /// Every plan is built from a config that passed this (`Plan::training`).
+    pub fn validate(&self) -> Result<()> {
+        let bad = |field: &str, why: String| Err(Error::new(format!("{field} {why}")));
+        if !(1..=MAX_LATENT).contains(&self.latent) {
+            return bad("latent", format!("is {}; it must be 1 to {MAX_LATENT}", self.latent));
         }
-        if self.batch == 0 || self.batch > image_count || self.batch > 4096 {
-            return Err(format!(
-                "batch must be between 1 and {} (the training set has {image_count} images)",
-                image_count.min(4096)
-            ));
+        for (field, widths) in [
+            ("generator_hidden", &self.generator_hidden),
+            ("discriminator_hidden", &self.discriminator_hidden),
+        ] {
+            if widths.len() > MAX_HIDDEN_LAYERS {
+                return bad(
+                    field,
+                    format!("has {} layers; at most {MAX_HIDDEN_LAYERS} are supported", widths.len()),
+                );
+            }
+            if let Some(w) = widths.iter().find(|w| !(1..=MAX_WIDTH).contains(*w)) {
+                return bad(field, format!("has a width of {w}; widths must be 1 to {MAX_WIDTH}"));
+            }
         }
-        let rates = [self.generator_lr, self.discriminator_lr, self.eps];
-        if rates.iter().any(|r| !r.is_finite() || *r <= 0.0) {
-            return Err("learning rates and eps must be positive".into());
+        if !(1..=MAX_BATCH).contains(&self.batch) {
+            return bad("batch", format!("is {}; it must be 1 to {MAX_BATCH}", self.batch));
         }
-        if ![self.beta1, self.beta2].iter().all(|b| (0.0..1.0).contains(b)) {
-            return Err("beta1 and beta2 must be in [0, 1)".into());
+        for (field, rate) in [
+            ("generator_lr", self.generator_lr),
+            ("discriminator_lr", self.discriminator_lr),
+        ] {
+            if !(rate > 0.0 && rate <= MAX_LEARNING_RATE) {
+                return bad(
+                    field,
+                    format!("is {rate}; it must be above 0 and at most {MAX_LEARNING_RATE}"),
+                );
+            }
         }
-        if image_pixels == 0 {
-            return Err("images must have at least one pixel".into());
+        for (field, beta) in [("beta1", self.beta1), ("beta2", self.beta2)] {
+            if !(0.0..1.0).contains(&beta) {
+                return bad(field, format!("is {beta}; it must be at least 0 and below 1"));
+            }
+        }
+        if !(self.eps.is_finite() && self.eps > 0.0) {
+            return bad("eps", format!("is {}; it must be a positive number", self.eps));
+        }
+        Ok(())
+    }
+
+    /// `validate_images`, and the batch against a training set of `image_count` images.
+    pub fn validate_for(&self, image_pixels: usize, image_count: usize) -> Result<()> {
+        self.validate_images(image_pixels)?;
+        if self.batch > image_count {
+            return Err(Error::new(format!(
+                "batch is {}, more than the {image_count} images of the training set",
+                self.batch
+            )));
+        }
+        Ok(())
+    }
+
+    /// `validate`, and the networks and buffers for images of `image_pixels` pixels.
+    pub fn validate_images(&self, image_pixels: usize) -> Result<()> {
+        self.validate()?;
+        if !(1..=MAX_PIXELS).contains(&image_pixels) {
+            return Err(Error::new(format!(
+                "images of {image_pixels} pixels are not supported (1 to {MAX_PIXELS})"
+            )));
+        }
+        for net in [self.generator(image_pixels), self.discriminator(image_pixels)] {
+            if net.parameter_count > MAX_BUFFER_FLOATS {
+                return Err(Error::new(format!(
+                    "the {} would have {} parameters; at most {MAX_BUFFER_FLOATS} fit a GPU buffer",
+                    net.kind.name(),
+                    net.parameter_count
+                )));
+            }
+        }
+        // D sees the real and the generated batch at once: 2·batch rows of its widest layer.
+        let widest = (self.generator_hidden.iter().chain(&self.discriminator_hidden))
+            .fold(image_pixels.max(self.latent), |w, &h| w.max(h));
+        if 2 * self.batch * widest > MAX_BUFFER_FLOATS {
+            return Err(Error::new(format!(
+                "batch is {}: 2 × batch × {widest} (the widest layer) floats do not fit a GPU buffer",
+                self.batch
+            )));
         }
         Ok(())
     }

@@ -5,6 +5,7 @@
 //! apart in the math, and a parameter mismatch between them points at a kernel.
 
 use crate::activation::Activation;
+use crate::error::Result;
 use crate::kernels::adam::AdamParams;
 use crate::kernels::bce::{BceParams, StatSlot};
 use crate::kernels::bias_grad::BiasGradParams;
@@ -111,7 +112,15 @@ pub struct Plan {
 pub const PREVIEW_ROWS: usize = 64;
 
 impl Plan {
-    pub fn training(config: &TrainConfig, pixels: usize, image_count: usize) -> Plan {
+    /// The training step for `config` on `image_count` images of `pixels` pixels. The
+    /// config is validated here, so no plan exists for one that would divide by zero
+    /// or overflow a buffer, whichever entry point it came through.
+    pub fn training(config: &TrainConfig, pixels: usize, image_count: usize) -> Result<Plan> {
+        config.validate_for(pixels, image_count)?;
+        Ok(Self::build(config, pixels, image_count))
+    }
+
+    fn build(config: &TrainConfig, pixels: usize, image_count: usize) -> Plan {
         let mut b = Builder::default();
         let g = config.generator(pixels);
         let d = config.discriminator(pixels);
@@ -515,7 +524,7 @@ mod tests {
 
     #[test]
     fn default_step_stays_within_the_dispatch_budget() {
-        let plan = Plan::training(&TrainConfig::default(), 784, 60_000);
+        let plan = Plan::training(&TrainConfig::default(), 784, 60_000).unwrap();
         assert!(plan.step.len() <= 40, "{} dispatches", plan.step.len());
         assert_eq!(plan.steps_per_epoch, 937);
     }
@@ -530,7 +539,7 @@ mod tests {
         // gradients on fake rows for G's update; G's weight and input gradients (none
         // into the latents).
         let step = g + 2.0 * (d + d + (d - 784.0 * 512.0)) + d + d + g + (g - 100.0 * 256.0);
-        let plan = Plan::training(&TrainConfig::default(), 784, 60_000);
+        let plan = Plan::training(&TrainConfig::default(), 784, 60_000).unwrap();
         let want = (PREVIEW_ROWS as f64 * g) / (64.0 * step);
         assert!(
             (plan.preview_cost() - want).abs() < 1e-12,
@@ -541,7 +550,7 @@ mod tests {
 
     #[test]
     fn no_op_writes_a_buffer_it_reads() {
-        let plan = Plan::training(&TrainConfig::default(), 784, 60_000);
+        let plan = Plan::training(&TrainConfig::default(), 784, 60_000).unwrap();
         for op in plan.step.iter().chain(&plan.preview) {
             if let Op::Matmul {
                 a, b, bias, gate, c, ..

@@ -1,6 +1,8 @@
 //! What a run is at a given step: everything a checkpoint holds, independent of backend.
 
+use crate::error::{Error, Result};
 use crate::model::{Network, TrainConfig};
+use crate::plan::Plan;
 
 /// A network's parameters and Adam moments, flat in the layout of `Network`.
 #[derive(Clone, Debug, PartialEq)]
@@ -37,6 +39,26 @@ impl TrainingState {
             generator: NetworkState::initial(&config.generator(pixels), config.seed),
             discriminator: NetworkState::initial(&config.discriminator(pixels), config.seed),
         }
+    }
+}
+
+impl TrainingState {
+    /// Checks that every vector has the length of the buffer it fills in `plan`.
+    pub fn check_layout(&self, plan: &Plan) -> Result<()> {
+        for (net, state) in [
+            (&plan.generator, &self.generator),
+            (&plan.discriminator, &self.discriminator),
+        ] {
+            let lengths = [state.params.len(), state.exp_avg.len(), state.exp_avg_sq.len()];
+            if lengths.iter().any(|&n| n != net.parameter_count) {
+                return Err(Error::new(format!(
+                    "the {} state has {lengths:?} values where the run needs {} each: it was made for other layer widths or image sizes",
+                    net.kind.name(),
+                    net.parameter_count
+                )));
+            }
+        }
+        Ok(())
     }
 }
 

@@ -22,7 +22,7 @@ fn run_both(
 ) -> Option<(TrainingState, TrainingState)> {
     let mut gpu = common::gpu()?;
     gpu.matmul = policy;
-    let plan = Plan::training(config, data.pixels(), data.count);
+    let plan = Plan::training(config, data.pixels(), data.count).unwrap();
     let initial = TrainingState::initial(config, data.pixels());
     let mut cpu = CpuTrainer::new(plan.clone(), data, &initial);
     let mut gpu_trainer = pollster::block_on(GpuTrainer::new(&gpu, plan, data, &initial)).unwrap();
@@ -148,7 +148,7 @@ fn full_size_model_agrees_on_mnist() {
 fn mixed_entry_points_agree() {
     let (config, data) = small_model(12);
     let policy = MatmulPolicy::ByShape { min_tiled_blocks: 1 };
-    let plan = Plan::training(&config, data.pixels(), data.count);
+    let plan = Plan::training(&config, data.pixels(), data.count).unwrap();
     let mut used: Vec<MatmulVariant> = plan
         .step
         .iter()

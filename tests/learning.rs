@@ -54,7 +54,8 @@ fn a_short_run_moves_the_samples_toward_the_data() {
         ..Default::default()
     };
     let state = TrainingState::initial(&config, pixels);
-    let mut trainer = CpuTrainer::new(Plan::training(&config, pixels, data.count), &data, &state).with_threads(2);
+    let mut trainer =
+        CpuTrainer::new(Plan::training(&config, pixels, data.count).unwrap(), &data, &state).with_threads(2);
     // 1000 samples from the sampling stream, never seen in training.
     let mut z = vec![0.0; 1000 * config.latent];
     rng::normals(99, Stream::Sample, 0, &mut z);

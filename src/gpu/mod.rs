@@ -4,7 +4,7 @@
 mod readback;
 mod trainer;
 
-pub use readback::read_buffer;
+pub use readback::{read_buffer, BufferRead};
 pub use trainer::{GpuTrainer, StateRead};
 
 use std::sync::{Arc, Mutex};
@@ -23,8 +23,26 @@ pub struct GpuContext {
     pub queue: wgpu::Queue,
     /// Which matmul entry point trainers made from here use for each product.
     pub matmul: MatmulPolicy,
-    lost: Arc<Mutex<Option<String>>>,
+    lost: LostFlag,
     error: Arc<Mutex<Option<String>>>,
+}
+
+/// Why the device was lost, once it has been; shared with reads still in flight.
+#[derive(Clone, Default)]
+pub struct LostFlag(Arc<Mutex<Option<String>>>);
+
+impl LostFlag {
+    pub fn get(&self) -> Option<String> {
+        self.0.lock().ok().and_then(|s| s.clone())
+    }
+
+    /// A lost device explains a failed read better than the read's own error.
+    pub fn explain(&self, e: Error) -> Error {
+        match self.get() {
+            Some(why) => Error::new(format!("the GPU device was lost ({why})")),
+            None => e,
+        }
+    }
 }
 
 impl GpuContext {
@@ -49,8 +67,8 @@ impl GpuContext {
             .request_device(&descriptor)
             .await
             .map_err(|e| Error::new(format!("the GPU adapter {} refused a device ({e})", info.name)))?;
-        let lost = Arc::new(Mutex::new(None));
-        let slot = lost.clone();
+        let lost = LostFlag::default();
+        let slot = lost.0.clone();
         device.set_device_lost_callback(move |reason, message| {
             if let Ok(mut s) = slot.lock() {
                 *s = Some(format!("{reason:?}: {message}"));
@@ -77,7 +95,11 @@ impl GpuContext {
 
     /// Why the device was lost, once it has been.
     pub fn lost(&self) -> Option<String> {
-        self.lost.lock().ok().and_then(|s| s.clone())
+        self.lost.get()
+    }
+
+    pub fn lost_flag(&self) -> LostFlag {
+        self.lost.clone()
     }
 
     /// The first GPU error that no error scope caught, if any.

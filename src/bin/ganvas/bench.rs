@@ -144,9 +144,8 @@ pub fn run(args: BenchArgs) -> Result<()> {
             batch,
             ..Default::default()
         };
-        config.validate(pixels, data.count).map_err(Error::new)?;
+        let plan = Plan::training(&config, pixels, data.count)?;
         let state = TrainingState::initial(&config, pixels);
-        let plan = Plan::training(&config, pixels, data.count);
         if let Some(gpu) = &gpu {
             let mut trainer = pollster::block_on(GpuTrainer::new(gpu, plan.clone(), &data, &state))?;
             let dispatches = trainer.dispatches_per_step();
@@ -222,8 +221,8 @@ fn matmul_table(
         batch,
         ..Default::default()
     };
+    let plan = Plan::training(&config, pixels, data.count)?;
     let state = TrainingState::initial(&config, pixels);
-    let plan = Plan::training(&config, pixels, data.count);
     let mut cpu = CpuTrainer::new(plan.clone(), data, &state);
     let gpu_trainer = match gpu {
         Some(gpu) => Some(pollster::block_on(GpuTrainer::new(gpu, plan.clone(), data, &state))?),

@@ -1,7 +1,6 @@
 //! `ganvas`: train the MNIST GAN from the command line, and sample from checkpoints.
 
 mod bench;
-mod engine;
 mod grid;
 mod sample;
 mod train;
@@ -9,7 +8,7 @@ mod train;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(name = "ganvas", version, about = "Train the classic MNIST GAN on your GPU (or CPU)")]
@@ -28,14 +27,10 @@ enum Command {
     Bench(bench::BenchArgs),
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum BackendChoice {
-    /// A hardware GPU if one exists, else the CPU.
-    Auto,
-    /// WGSL compute shaders through wgpu, on any adapter (software ones included).
-    Gpu,
-    /// The CPU reference backend.
-    Cpu,
+/// `--backend`: auto (a hardware GPU if one exists, else the CPU), gpu (wgpu on any
+/// adapter, software ones included) or cpu.
+pub fn backend(name: &str) -> Result<ganvas::engine::Backend, String> {
+    ganvas::engine::Backend::from_name(name).map_err(|e| e.to_string())
 }
 
 fn main() -> ExitCode {

@@ -8,15 +8,14 @@ use std::time::Instant;
 
 use clap::Args;
 use ganvas::checkpoint::{self, DISCRIMINATOR_FILE, GENERATOR_FILE, OPTIMIZER_FILE};
+use ganvas::engine::{Backend, Engine};
 use ganvas::mnist::Dataset;
 use ganvas::model::TrainConfig;
-use ganvas::plan::Plan;
 use ganvas::state::{Stats, TrainingState};
 use ganvas::{Error, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::engine::Engine;
-use crate::{grid, BackendChoice};
+use crate::grid;
 
 #[derive(Args)]
 pub struct TrainArgs {
@@ -26,8 +25,10 @@ pub struct TrainArgs {
     /// Epochs to run, each a shuffled pass over the 60,000 images [default: 1].
     #[arg(long)]
     epochs: Option<u32>,
-    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
-    backend: BackendChoice,
+    /// auto (a hardware GPU if there is one, else the CPU), gpu (any adapter, software
+    /// ones included) or cpu.
+    #[arg(long, default_value = "auto", value_parser = crate::backend)]
+    backend: Backend,
     /// Threads for the CPU backend's matrix products, Adam and side-by-side gradients
     /// [default: every core]. The results are the same bits for any count.
     #[arg(long)]
@@ -128,18 +129,22 @@ pub fn run(args: TrainArgs) -> Result<()> {
         }
         None => {
             let config = args.hyper.config();
-            config.validate(pixels, data.count).map_err(Error::new)?;
+            config.validate_for(pixels, data.count)?;
             TrainingState::initial(&config, pixels)
         }
     };
-    if state.generator.params.len() != state.config.generator(pixels).parameter_count {
-        return Err(Error::new(format!(
-            "the checkpoint's generator does not produce {pixels}-pixel images"
-        )));
-    }
     let config = state.config.clone();
-    let plan = Plan::training(&config, pixels, data.count);
-    let per_epoch = plan.steps_per_epoch;
+    let (mut engine, why) = pollster::block_on(Engine::create(
+        args.backend,
+        args.threads.unwrap_or_else(crate::cores),
+        &data,
+        &state,
+    ))
+    .map_err(|e| match &args.resume {
+        Some(dir) => Error::new(format!("cannot resume from {}: {e}", dir.display())),
+        None => e,
+    })?;
+    let per_epoch = engine.plan().steps_per_epoch;
     let steps = match (args.steps, args.epochs) {
         (Some(s), _) => s,
         (None, e) => e.unwrap_or(1).saturating_mul(per_epoch),
@@ -152,13 +157,6 @@ pub fn run(args: TrainArgs) -> Result<()> {
     fs::create_dir_all(args.out.join("samples"))
         .map_err(|e| Error::new(format!("cannot create {}: {e}", args.out.display())))?;
     let mut csv = open_csv(&args.out.join("losses.csv"), args.resume.is_some())?;
-    let (mut engine, why) = Engine::create(
-        args.backend,
-        args.threads.unwrap_or_else(crate::cores),
-        plan,
-        &data,
-        &state,
-    )?;
     eprintln!("{why}");
     eprintln!(
         "training {steps} steps ({start_step} → {end_step}, {per_epoch} steps an epoch, batch {}, seed {}), writing to {}",
@@ -178,9 +176,12 @@ pub fn run(args: TrainArgs) -> Result<()> {
         engine.train(target - step);
         let step = engine.step();
         if step % log_every == 0 || step == end_step {
-            if let Some(stats) = engine.request_stats() {
+            // Waiting for the previous window also bounds how far the CPU records
+            // ahead of the GPU.
+            if let Some(stats) = pollster::block_on(engine.wait_stats()) {
                 progress.record(&mut csv, stats?)?;
             }
+            engine.request_stats();
         }
         while let Some(stats) = engine.poll_stats() {
             progress.record(&mut csv, stats?)?;
@@ -190,22 +191,30 @@ pub fn run(args: TrainArgs) -> Result<()> {
                 .out
                 .join("samples")
                 .join(format!("epoch_{:04}.png", step / per_epoch));
-            grid::write_png(&path, &engine.preview()?, pixels)?;
+            grid::write_png(&path, &preview(&mut engine)?, pixels)?;
         }
         if args.checkpoint_every.is_some_and(|n| n > 0 && step % n == 0) && step != end_step {
-            save_checkpoint(&args.out, &engine.state()?, pixels)?;
+            save_checkpoint(&args.out, &read_state(&engine)?, pixels)?;
         }
     }
-    if let Some(stats) = engine.wait_stats() {
+    if let Some(stats) = pollster::block_on(engine.wait_stats()) {
         progress.record(&mut csv, stats?)?;
     }
     progress.finish();
-    let final_state = engine.state()?;
+    let final_state = read_state(&engine)?;
     save_checkpoint(&args.out, &final_state, pixels)?;
     let grid_path = args.out.join("samples").join(format!("step_{end_step:07}.png"));
-    grid::write_png(&grid_path, &engine.preview()?, pixels)?;
+    grid::write_png(&grid_path, &preview(&mut engine)?, pixels)?;
     eprintln!("wrote {} (checkpoint) and {}", args.out.display(), grid_path.display());
     Ok(())
+}
+
+fn preview(engine: &mut Engine) -> Result<Vec<f32>> {
+    pollster::block_on(engine.start_preview().finish())
+}
+
+fn read_state(engine: &Engine) -> Result<TrainingState> {
+    pollster::block_on(engine.start_state_read().finish())
 }
 
 fn open_csv(path: &Path, append: bool) -> Result<File> {
@@ -286,18 +295,8 @@ impl Progress {
 }
 
 fn save_checkpoint(dir: &Path, state: &TrainingState, pixels: usize) -> Result<()> {
-    let config = &state.config;
-    let files = [
-        (
-            GENERATOR_FILE,
-            checkpoint::network_to_bytes(&config.generator(pixels), &state.generator.params)?,
-        ),
-        (
-            DISCRIMINATOR_FILE,
-            checkpoint::network_to_bytes(&config.discriminator(pixels), &state.discriminator.params)?,
-        ),
-        (OPTIMIZER_FILE, checkpoint::optimizer_to_bytes(state, pixels)?),
-    ];
+    let names = [GENERATOR_FILE, DISCRIMINATOR_FILE, OPTIMIZER_FILE];
+    let files = names.into_iter().zip(checkpoint::state_to_bytes(state, pixels)?);
     for (name, bytes) in files {
         // Write then rename, so an interrupted save never leaves a half-written checkpoint.
         let (tmp, path) = (dir.join(format!("{name}.tmp")), dir.join(name));

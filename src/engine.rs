@@ -1,0 +1,259 @@
+//! The backend a run trains on, behind one interface that the command line, the
+//! bench and the page all use. Reads from the GPU are asynchronous: each starts
+//! behind the steps recorded so far and is finished with `.await` (natively the
+//! callers block on it; in a browser the page yields).
+
+use std::fmt;
+
+use crate::cpu::CpuTrainer;
+use crate::error::{Error, Result};
+use crate::gpu::{BufferRead, GpuContext, GpuTrainer, StateRead};
+use crate::mnist::Dataset;
+use crate::plan::Plan;
+use crate::state::{Stats, TrainingState};
+
+/// Which backend to train on, as a user names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// A hardware GPU if one exists, else the CPU.
+    Auto,
+    /// WGSL compute shaders through wgpu, on any adapter (software ones included).
+    Gpu,
+    /// The CPU reference backend.
+    Cpu,
+}
+
+impl Backend {
+    /// From its name in a command line, a link or the page: `auto`, `gpu` or `cpu`.
+    pub fn from_name(name: &str) -> Result<Backend> {
+        match name {
+            "auto" => Ok(Backend::Auto),
+            "gpu" => Ok(Backend::Gpu),
+            "cpu" => Ok(Backend::Cpu),
+            other => Err(Error::new(format!(
+                "the backend {:?} is not one of auto, gpu, cpu",
+                other.chars().take(40).collect::<String>()
+            ))),
+        }
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Backend::Auto => "auto",
+            Backend::Gpu => "gpu",
+            Backend::Cpu => "cpu",
+        })
+    }
+}
+
+pub enum Engine {
+    Cpu {
+        trainer: CpuTrainer,
+        /// Stats taken at the last request, until polled.
+        requested: Option<Stats>,
+    },
+    Gpu {
+        gpu: GpuContext,
+        trainer: Box<GpuTrainer>,
+    },
+}
+
+impl Engine {
+    /// Builds the plan for `state` on `data` (checking both) and the backend asked
+    /// for; returns a sentence saying which one runs and why. `threads` is for the
+    /// CPU backend (1 in a browser, which runs it in a worker).
+    pub async fn create(
+        choice: Backend,
+        threads: usize,
+        data: &Dataset,
+        state: &TrainingState,
+    ) -> Result<(Engine, String)> {
+        let plan = Plan::training(&state.config, data.pixels(), data.count)?;
+        state.check_layout(&plan)?;
+        let cpu = |why: String| {
+            let trainer = CpuTrainer::new(plan.clone(), data, state).with_threads(threads);
+            let why = format!("backend: cpu, {} thread(s) ({why})", trainer.threads());
+            let engine = Engine::Cpu {
+                trainer,
+                requested: None,
+            };
+            (engine, why)
+        };
+        let gpu = match choice {
+            Backend::Cpu => return Ok(cpu("as asked".to_string())),
+            Backend::Gpu => GpuContext::new().await?,
+            Backend::Auto => match GpuContext::new().await {
+                Ok(gpu) if !gpu.is_software() => gpu,
+                Ok(gpu) => {
+                    return Ok(cpu(format!(
+                        "the only GPU adapter, {}, is a CPU emulation; --backend gpu uses it anyway",
+                        gpu.describe()
+                    )));
+                }
+                Err(e) => return Ok(cpu(e.to_string())),
+            },
+        };
+        let trainer = GpuTrainer::new(&gpu, plan, data, state).await?;
+        let why = format!(
+            "backend: gpu on {} ({} compute dispatches a step, nothing uploaded or read back per step)",
+            gpu.describe(),
+            trainer.dispatches_per_step()
+        );
+        let trainer = Box::new(trainer);
+        Ok((Engine::Gpu { gpu, trainer }, why))
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Engine::Cpu { .. } => Backend::Cpu,
+            Engine::Gpu { .. } => Backend::Gpu,
+        }
+    }
+
+    pub fn plan(&self) -> &Plan {
+        match self {
+            Engine::Cpu { trainer, .. } => trainer.plan(),
+            Engine::Gpu { trainer, .. } => trainer.plan(),
+        }
+    }
+
+    /// Runs `steps` training steps: on the CPU before returning, on the GPU recorded
+    /// and submitted (returning at once).
+    pub fn train(&mut self, steps: u32) {
+        match self {
+            Engine::Cpu { trainer, .. } => trainer.train(steps),
+            Engine::Gpu { trainer, .. } => trainer.train(steps),
+        }
+    }
+
+    /// Steps recorded so far (on the GPU some may still be running).
+    pub fn step(&self) -> u32 {
+        match self {
+            Engine::Cpu { trainer, .. } => trainer.step(),
+            Engine::Gpu { trainer, .. } => trainer.step(),
+        }
+    }
+
+    /// Asks for the stats since the last request (ignored while one is in flight).
+    pub fn request_stats(&mut self) {
+        match self {
+            Engine::Cpu { trainer, requested } => {
+                if requested.is_none() {
+                    *requested = Some(trainer.take_stats());
+                }
+            }
+            Engine::Gpu { trainer, .. } => trainer.request_stats(),
+        }
+    }
+
+    /// The requested stats once they are ready; never waits.
+    pub fn poll_stats(&mut self) -> Option<Result<Stats>> {
+        match self {
+            Engine::Cpu { requested, .. } => requested.take().map(Ok),
+            Engine::Gpu { trainer, gpu } => trainer.poll_stats().map(|r| r.map_err(|e| lost_or(gpu, e))),
+        }
+    }
+
+    /// The requested stats, waiting for them; `None` if none were requested.
+    pub async fn wait_stats(&mut self) -> Option<Result<Stats>> {
+        match self {
+            Engine::Cpu { requested, .. } => requested.take().map(Ok),
+            Engine::Gpu { trainer, gpu } => trainer.wait_stats().await.map(|r| r.map_err(|e| lost_or(gpu, e))),
+        }
+    }
+
+    /// Starts reading the fixed-latent preview batch as of every step recorded so far.
+    pub fn start_preview(&mut self) -> PreviewRead {
+        match self {
+            Engine::Cpu { trainer, .. } => PreviewRead::Ready(trainer.preview()),
+            Engine::Gpu { trainer, gpu } => PreviewRead::Gpu {
+                read: trainer.start_preview_read(),
+                lost: gpu.lost_flag(),
+            },
+        }
+    }
+
+    /// Starts reading parameters and Adam state as of every step recorded so far.
+    pub fn start_state_read(&self) -> StateReadout {
+        match self {
+            Engine::Cpu { trainer, .. } => StateReadout::Ready(Box::new(trainer.state())),
+            Engine::Gpu { trainer, gpu } => StateReadout::Gpu {
+                read: trainer.start_state_read(),
+                lost: gpu.lost_flag(),
+            },
+        }
+    }
+
+    /// Why the GPU device was lost, once it has been; never for the CPU.
+    pub fn lost(&self) -> Option<String> {
+        match self {
+            Engine::Cpu { .. } => None,
+            Engine::Gpu { gpu, .. } => gpu.lost(),
+        }
+    }
+
+    /// The first GPU error that no error scope caught (a bug in ganvas), if any.
+    pub fn gpu_error(&self) -> Option<String> {
+        match self {
+            Engine::Cpu { .. } => None,
+            Engine::Gpu { gpu, .. } => gpu.error(),
+        }
+    }
+
+    /// The GPU this engine trains on, if it does.
+    pub fn gpu(&self) -> Option<&GpuContext> {
+        match self {
+            Engine::Cpu { .. } => None,
+            Engine::Gpu { gpu, .. } => Some(gpu),
+        }
+    }
+}
+
+/// The preview batch, [rows, pixels] in [-1, 1], on its way.
+pub enum PreviewRead {
+    Ready(Vec<f32>),
+    Gpu {
+        read: BufferRead,
+        lost: crate::gpu::LostFlag,
+    },
+}
+
+impl PreviewRead {
+    pub async fn finish(self) -> Result<Vec<f32>> {
+        match self {
+            PreviewRead::Ready(images) => Ok(images),
+            PreviewRead::Gpu { read, lost } => {
+                let parts = read.finish().await.map_err(|e| lost.explain(e))?;
+                Ok(parts
+                    .iter()
+                    .flat_map(|b| bytemuck::pod_collect_to_vec::<u8, f32>(b))
+                    .collect())
+            }
+        }
+    }
+}
+
+/// A training state on its way.
+pub enum StateReadout {
+    Ready(Box<TrainingState>),
+    Gpu {
+        read: StateRead,
+        lost: crate::gpu::LostFlag,
+    },
+}
+
+impl StateReadout {
+    pub async fn finish(self) -> Result<TrainingState> {
+        match self {
+            StateReadout::Ready(state) => Ok(*state),
+            StateReadout::Gpu { read, lost } => read.finish().await.map_err(|e| lost.explain(e)),
+        }
+    }
+}
+
+/// A lost device explains a failed read better than the read's own error.
+fn lost_or(gpu: &GpuContext, e: Error) -> Error {
+    gpu.lost_flag().explain(e)
+}

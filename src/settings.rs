@@ -1,0 +1,251 @@
+//! The run settings as the page's form and its share links carry them
+//! (`lr_g=0.0002&batch=64&seed=3&autostart=1`): their names, ranges and parsing,
+//! in one place for the page (through `web`) and the tests. A value that is present
+//! but malformed or out of range is reported and replaced by its default; a value
+//! that is missing is simply the default.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::model::{TrainConfig, MAX_BATCH, MAX_LEARNING_RATE};
+
+/// One setting: its key in a link, its field in `TrainConfig` and its valid range.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Setting {
+    pub key: &'static str,
+    pub field: &'static str,
+    pub integer: bool,
+    pub min: f64,
+    pub max: f64,
+}
+
+/// Below this a learning rate does not move an f32 parameter of ordinary size.
+const MIN_LEARNING_RATE: f64 = 1e-7;
+/// The largest integer a JavaScript number holds exactly: seeds pass through the page.
+const MAX_SEED: f64 = 9_007_199_254_740_991.0;
+
+pub const SETTINGS: [Setting; 6] = [
+    Setting {
+        key: "lr_g",
+        field: "generator_lr",
+        integer: false,
+        min: MIN_LEARNING_RATE,
+        max: MAX_LEARNING_RATE as f64,
+    },
+    Setting {
+        key: "lr_d",
+        field: "discriminator_lr",
+        integer: false,
+        min: MIN_LEARNING_RATE,
+        max: MAX_LEARNING_RATE as f64,
+    },
+    // Adam's betas are below 1; this is the largest that a link's six decimals give.
+    Setting {
+        key: "beta1",
+        field: "beta1",
+        integer: false,
+        min: 0.0,
+        max: 0.999_999,
+    },
+    Setting {
+        key: "beta2",
+        field: "beta2",
+        integer: false,
+        min: 0.0,
+        max: 0.999_999,
+    },
+    Setting {
+        key: "batch",
+        field: "batch",
+        integer: true,
+        min: 1.0,
+        max: MAX_BATCH as f64,
+    },
+    Setting {
+        key: "seed",
+        field: "seed",
+        integer: true,
+        min: 0.0,
+        max: MAX_SEED,
+    },
+];
+
+/// Keys a link may hold besides the settings.
+const OTHER_KEYS: [&str; 2] = ["autostart", "backend"];
+
+/// A present value that was not used, and why.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Problem {
+    pub key: String,
+    /// What was wrong, quoting at most 40 characters of the value: "batch=0 is not
+    /// valid (1 to 4096)". Shown as text, never as HTML.
+    pub message: String,
+}
+
+/// Settings read from a link or the form.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ParsedSettings {
+    /// Every setting by key: the given value where valid, else the default.
+    pub values: BTreeMap<&'static str, f64>,
+    pub autostart: bool,
+    /// `gpu` or `cpu` when the link names a valid one.
+    pub backend: Option<&'static str>,
+    pub problems: Vec<Problem>,
+}
+
+/// Parses a query string (a URL's hash without `#`, or the form's fields encoded the
+/// same way) as `application/x-www-form-urlencoded`, the way `URLSearchParams` does.
+pub fn parse(query: &str) -> ParsedSettings {
+    let defaults = default_values();
+    let mut parsed = ParsedSettings {
+        values: defaults.clone(),
+        autostart: false,
+        backend: None,
+        problems: Vec::new(),
+    };
+    let mut problem = |key: &str, message: String| {
+        parsed.problems.push(Problem {
+            key: clip(key),
+            message,
+        })
+    };
+    for (key, raw) in form_urlencoded::parse(query.as_bytes()) {
+        if let Some(setting) = SETTINGS.iter().find(|s| s.key == key) {
+            match value(&raw, setting) {
+                Some(v) => {
+                    parsed.values.insert(setting.key, v);
+                }
+                None => problem(
+                    &key,
+                    format!(
+                        "{}={} is not valid ({} to {})",
+                        setting.key,
+                        clip(&raw),
+                        number(setting.min),
+                        number(setting.max)
+                    ),
+                ),
+            }
+        } else if key == "backend" {
+            match &*raw {
+                "gpu" => parsed.backend = Some("gpu"),
+                "cpu" => parsed.backend = Some("cpu"),
+                _ => problem(&key, format!("backend={} is not gpu or cpu", clip(&raw))),
+            }
+        } else if key == "autostart" {
+            parsed.autostart = raw == "1";
+        } else if !OTHER_KEYS.contains(&&*key) {
+            problem(
+                &key,
+                format!("the setting \"{}\" is unknown and was ignored", clip(&key)),
+            );
+        }
+    }
+    parsed
+}
+
+/// Every setting's default, by key.
+pub fn default_values() -> BTreeMap<&'static str, f64> {
+    let d = TrainConfig::default();
+    let by_field = |field: &str| match field {
+        "generator_lr" => f64::from(d.generator_lr),
+        "discriminator_lr" => f64::from(d.discriminator_lr),
+        "beta1" => d.beta1,
+        "beta2" => d.beta2,
+        "batch" => d.batch as f64,
+        _ => d.seed as f64,
+    };
+    SETTINGS.iter().map(|s| (s.key, by_field(s.field))).collect()
+}
+
+/// A decimal number in the setting's range (an integer where it must be one); no
+/// `inf`, `NaN`, hex or empty string.
+fn value(raw: &str, setting: &Setting) -> Option<f64> {
+    let text = raw.trim();
+    let decimal = !text.is_empty()
+        && text.chars().any(|c| c.is_ascii_digit())
+        && text
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | '.' | 'e' | 'E'));
+    let v: f64 = text.parse().ok().filter(|_| decimal)?;
+    let in_range = v.is_finite() && v >= setting.min && v <= setting.max;
+    (in_range && (!setting.integer || v.fract() == 0.0)).then_some(v)
+}
+
+/// A bound as people write it: 0.000001 as 1e-6, 4096 as 4096.
+fn number(x: f64) -> String {
+    if x != 0.0 && x.abs() < 1e-3 {
+        format!("{x:e}")
+    } else {
+        format!("{x}")
+    }
+}
+
+fn clip(text: &str) -> String {
+    text.chars().take(40).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_every_setting_and_the_other_keys() {
+        let p = parse("lr_g=0.0003&lr_d=1e-4&beta1=0.6&beta2=0.99&batch=8&seed=42&backend=cpu&autostart=1");
+        assert!(p.problems.is_empty(), "{:?}", p.problems);
+        let want = [
+            ("batch", 8.0),
+            ("beta1", 0.6),
+            ("beta2", 0.99),
+            ("lr_d", 1e-4),
+            ("lr_g", 0.0003),
+            ("seed", 42.0),
+        ];
+        assert_eq!(p.values, want.into_iter().collect());
+        assert_eq!((p.autostart, p.backend), (true, Some("cpu")));
+    }
+
+    #[test]
+    fn missing_values_are_defaults_without_a_problem() {
+        let p = parse("seed=3");
+        assert!(p.problems.is_empty());
+        assert_eq!(p.values["batch"], 64.0);
+        assert_eq!(p.values["seed"], 3.0);
+        assert_eq!(parse("").values, default_values());
+    }
+
+    #[test]
+    fn bad_values_are_reported_one_each_and_replaced_by_defaults() {
+        let p = parse("lr_g=abc&batch=0&seed=1.5&beta1=1&lr_d=inf&color=red&backend=tpu&batch=4097");
+        let keys: Vec<&str> = p.problems.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["lr_g", "batch", "seed", "beta1", "lr_d", "color", "backend", "batch"]
+        );
+        assert_eq!(p.values, default_values());
+        assert_eq!(p.problems[1].message, "batch=0 is not valid (1 to 4096)");
+        assert_eq!(p.problems[0].message, "lr_g=abc is not valid (1e-7 to 1)");
+        assert_eq!(p.backend, None);
+    }
+
+    #[test]
+    fn batch_limit_is_the_cores() {
+        assert_eq!(parse("batch=4096").values["batch"], MAX_BATCH as f64);
+        let config = TrainConfig {
+            batch: MAX_BATCH + 1,
+            ..Default::default()
+        };
+        assert!(config.validate().unwrap_err().0.starts_with("batch"));
+    }
+
+    #[test]
+    fn decodes_like_url_search_params_and_clips_long_values() {
+        let p = parse("lr_g=%3Cimg%20src%3Dx%3E&seed=+7");
+        // '+' is a space in a query, and spaces around a number are trimmed.
+        assert_eq!(p.values["seed"], 7.0);
+        assert_eq!(p.problems[0].message, "lr_g=<img src=x> is not valid (1e-7 to 1)");
+        let long = format!("seed={}", "9".repeat(500));
+        assert!(parse(&long).problems[0].message.len() < 100);
+    }
+}

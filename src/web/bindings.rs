@@ -1,0 +1,215 @@
+//! The browser API: wasm-bindgen wrappers over `web` and `engine`, called by www/.
+//! Errors reach JavaScript as `Error`s carrying the core's message.
+
+use std::rc::Rc;
+
+use wasm_bindgen::prelude::*;
+
+use crate::engine::{Backend, Engine};
+use crate::mnist::Dataset;
+use crate::state::{Stats, TrainingState};
+
+fn js_error(e: crate::Error) -> JsError {
+    JsError::new(&e.0)
+}
+
+fn js_value(e: crate::Error) -> JsValue {
+    JsValue::from(js_error(e))
+}
+
+/// The training set, parsed once and shared by every trainer the page makes.
+#[wasm_bindgen]
+pub struct WebDataset(Rc<Dataset>);
+
+#[wasm_bindgen]
+impl WebDataset {
+    /// From the IDX image and label files, gzipped or not.
+    #[wasm_bindgen(constructor)]
+    pub fn new(images: Vec<u8>, labels: Vec<u8>) -> Result<WebDataset, JsError> {
+        Ok(WebDataset(Rc::new(super::dataset(images, labels).map_err(js_error)?)))
+    }
+
+    /// Another handle on the same data: async calls take their arguments by value.
+    pub fn share(&self) -> WebDataset {
+        WebDataset(self.0.clone())
+    }
+}
+
+/// The default hyperparameters, as JSON with `TrainConfig`'s field names.
+#[wasm_bindgen]
+pub fn default_config() -> String {
+    super::default_config()
+}
+
+/// Each setting's link key, config field and range, as JSON.
+#[wasm_bindgen]
+pub fn setting_specs() -> String {
+    super::setting_specs()
+}
+
+/// A link's hash (without `#`) or the form's encoded fields, read as settings (JSON).
+#[wasm_bindgen]
+pub fn parse_settings(query: &str) -> String {
+    super::parse_settings(query)
+}
+
+/// A state to start training from, read from checkpoint files.
+#[wasm_bindgen]
+pub struct WebCheckpoint(TrainingState);
+
+#[wasm_bindgen]
+impl WebCheckpoint {
+    /// See `web::checkpoint`.
+    pub fn from_files(
+        generator: &[u8],
+        discriminator: Option<Vec<u8>>,
+        optimizer: Option<Vec<u8>>,
+        config_json: &str,
+    ) -> Result<WebCheckpoint, JsError> {
+        super::checkpoint(generator, discriminator.as_deref(), optimizer.as_deref(), config_json)
+            .map(WebCheckpoint)
+            .map_err(js_error)
+    }
+}
+
+/// Means over the steps since the previous stats, as the page charts them.
+#[wasm_bindgen]
+#[derive(Clone, Copy)]
+pub struct WebStats {
+    pub steps: u32,
+    pub discriminator_loss: f32,
+    pub generator_loss: f32,
+    pub probability_real: f32,
+    pub probability_fake: f32,
+    pub finite: bool,
+}
+
+impl From<Stats> for WebStats {
+    fn from(s: Stats) -> Self {
+        WebStats {
+            steps: s.steps,
+            discriminator_loss: s.discriminator_loss,
+            generator_loss: s.generator_loss,
+            probability_real: s.probability_real,
+            probability_fake: s.probability_fake,
+            finite: s.is_finite(),
+        }
+    }
+}
+
+/// A run on either backend. On the GPU (WebGPU) `train` records and returns at once;
+/// on the CPU it computes before returning, so the page runs a CPU trainer in a Web
+/// Worker (www/cpu-worker.js).
+#[wasm_bindgen]
+pub struct WebTrainer {
+    engine: Engine,
+    pixels: usize,
+}
+
+#[wasm_bindgen]
+impl WebTrainer {
+    /// `backend`: "gpu" or "cpu". Starts from `start` when given, else fresh from
+    /// `config_json`.
+    pub async fn create(
+        data: WebDataset,
+        config_json: String,
+        start: Option<WebCheckpoint>,
+        backend: String,
+    ) -> Result<WebTrainer, JsError> {
+        let data = data.0;
+        let choice = Backend::from_name(&backend).map_err(js_error)?;
+        let state = super::start_state(&data, &config_json, start.map(|c| c.0)).map_err(js_error)?;
+        let (engine, _) = Engine::create(choice, 1, &data, &state).await.map_err(js_error)?;
+        Ok(WebTrainer {
+            engine,
+            pixels: data.pixels(),
+        })
+    }
+
+    pub fn step(&self) -> u32 {
+        self.engine.step()
+    }
+
+    pub fn steps_per_epoch(&self) -> u32 {
+        self.engine.plan().steps_per_epoch
+    }
+
+    /// The hyperparameters in use, as JSON.
+    pub fn config_json(&self) -> String {
+        serde_json::to_string(&self.engine.plan().config).unwrap_or_default()
+    }
+
+    /// What one preview costs, in training steps.
+    pub fn preview_cost(&self) -> f64 {
+        self.engine.plan().preview_cost()
+    }
+
+    pub fn train(&mut self, steps: u32) {
+        self.engine.train(steps);
+    }
+
+    /// Asks for the stats since the last request (ignored while one is in flight).
+    pub fn request_stats(&mut self) {
+        self.engine.request_stats();
+    }
+
+    /// The requested stats once they have arrived.
+    pub fn poll_stats(&mut self) -> Result<Option<WebStats>, JsError> {
+        self.engine
+            .poll_stats()
+            .transpose()
+            .map(|s| s.map(WebStats::from))
+            .map_err(js_error)
+    }
+
+    /// Resolves to an `ImageData` of the 64 preview samples (the same latents every
+    /// time), as of every step recorded so far. The canvas shows it with `putImageData`:
+    /// a WebGPU canvas would save this small read, but loses its device on browsers
+    /// that cannot composite WebGPU (headless Chromium on SwiftShader among them).
+    pub fn preview(&mut self) -> js_sys::Promise {
+        let read = self.engine.start_preview();
+        let pixels = self.pixels;
+        wasm_bindgen_futures::future_to_promise(async move {
+            let images = read.finish().await.map_err(js_value)?;
+            let (width, height, rgba) = super::preview_rgba(&images, pixels).map_err(js_value)?;
+            let image = web_sys::ImageData::new_with_u8_clamped_array_and_sh(
+                wasm_bindgen::Clamped(&rgba),
+                width as u32,
+                height as u32,
+            )?;
+            Ok(image.into())
+        })
+    }
+
+    /// Resolves to [generator, discriminator, optimizer] safetensors files (Uint8Arrays)
+    /// holding every step recorded so far.
+    pub fn save(&self) -> js_sys::Promise {
+        let read = self.engine.start_state_read();
+        let pixels = self.pixels;
+        wasm_bindgen_futures::future_to_promise(async move {
+            let state = read.finish().await.map_err(js_value)?;
+            let array = js_sys::Array::new();
+            for bytes in crate::checkpoint::state_to_bytes(&state, pixels).map_err(js_value)? {
+                array.push(&js_sys::Uint8Array::from(bytes.as_slice()));
+            }
+            Ok(array.into())
+        })
+    }
+
+    /// Why the GPU device was lost, once it has been.
+    pub fn lost(&self) -> Option<String> {
+        self.engine.lost()
+    }
+
+    /// The first GPU error no error scope caught (a bug in ganvas), if any.
+    pub fn gpu_error(&self) -> Option<String> {
+        self.engine.gpu_error()
+    }
+
+    /// Destroys the GPU device, as a driver reset would: for testing recovery.
+    pub fn lose_device(&self) {
+        if let Some(gpu) = self.engine.gpu() {
+            gpu.device.destroy();
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! What the page asks of the core, as plain Rust. Each function takes what a visitor
+//! handed the page (files, a link, the form) and returns a value or an error that
+//! names the file and the field at fault. `bindings` wraps them for JavaScript in
+//! the wasm build; the tests call them natively (`tests/bad_input.rs`).
+
+#[cfg(target_arch = "wasm32")]
+mod bindings;
+
+use crate::checkpoint;
+use crate::error::{Error, Result};
+use crate::grid;
+use crate::mnist::{decompress_if_gzipped, Dataset};
+use crate::model::TrainConfig;
+use crate::settings;
+use crate::state::TrainingState;
+
+/// The training set from the IDX image and label files, gzipped or not.
+pub fn dataset(images: Vec<u8>, labels: Vec<u8>) -> Result<Dataset> {
+    let images = decompress_if_gzipped(images).map_err(|e| Error::new(format!("the MNIST images: {e}")))?;
+    let labels = decompress_if_gzipped(labels).map_err(|e| Error::new(format!("the MNIST labels: {e}")))?;
+    Dataset::from_idx(&images, &labels)
+}
+
+/// A state to start from, out of checkpoint files: the three that ganvas writes,
+/// which resume exactly; or a generator alone (ganvas's or PyTorch's), optionally
+/// with a discriminator, which starts a fresh run with `config_json`'s other settings.
+pub fn checkpoint(
+    generator: &[u8],
+    discriminator: Option<&[u8]>,
+    optimizer: Option<&[u8]>,
+    config_json: &str,
+) -> Result<TrainingState> {
+    match (discriminator, optimizer) {
+        (Some(d), Some(o)) => checkpoint::state_from_bytes(generator, d, o),
+        (None, Some(_)) => Err(Error::new("an optimizer file needs the discriminator file with it")),
+        (d, None) => {
+            let base = TrainConfig::from_json(config_json).map_err(|e| Error::new(format!("the settings: {e}")))?;
+            checkpoint::state_from_weights(generator, d, &base)
+        }
+    }
+}
+
+/// The state a new run starts from: `start` when given, else fresh from `config_json`
+/// (checked against `data` first).
+pub fn start_state(data: &Dataset, config_json: &str, start: Option<TrainingState>) -> Result<TrainingState> {
+    match start {
+        Some(state) => Ok(state),
+        None => {
+            let config = TrainConfig::from_json(config_json)
+                .and_then(|c| c.validate_for(data.pixels(), data.count).map(|()| c))
+                .map_err(|e| Error::new(format!("the settings: {e}")))?;
+            Ok(TrainingState::initial(&config, data.pixels()))
+        }
+    }
+}
+
+/// The settings in a link's hash (without `#`) or the form's fields, as the JSON of
+/// `settings::ParsedSettings`.
+pub fn parse_settings(query: &str) -> String {
+    serde_json::to_string(&settings::parse(query)).unwrap_or_default()
+}
+
+/// Each setting's key, config field and range, as JSON: the page's form and links
+/// take their limits from here.
+pub fn setting_specs() -> String {
+    serde_json::to_string(&settings::SETTINGS).unwrap_or_default()
+}
+
+pub fn default_config() -> String {
+    serde_json::to_string(&TrainConfig::default()).unwrap_or_default()
+}
+
+/// A batch of images as an RGBA grid for a 2-D canvas: (width, height, bytes).
+pub fn preview_rgba(images: &[f32], pixels: usize) -> Result<(usize, usize, Vec<u8>)> {
+    let grid = grid::tile(images, pixels)?;
+    let rgba = grid.gray.iter().flat_map(|&g| [g, g, g, 255]).collect();
+    Ok((grid.width, grid.height, rgba))
+}
