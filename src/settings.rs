@@ -136,10 +136,7 @@ pub fn parse(query: &str) -> ParsedSettings {
         } else if key == "autostart" {
             parsed.autostart = raw == "1";
         } else if !OTHER_KEYS.contains(&&*key) {
-            problem(
-                &key,
-                format!("the setting \"{}\" is unknown and was ignored", clip(&key)),
-            );
+            problem(&key, format!("\"{}\" is not a setting and was ignored", clip(&key)));
         }
     }
     parsed
@@ -148,9 +145,11 @@ pub fn parse(query: &str) -> ParsedSettings {
 /// Every setting's default, by key.
 pub fn default_values() -> BTreeMap<&'static str, f64> {
     let d = TrainConfig::default();
+    // An f32 as the decimal it was written as (2e-4, not 0.000199999994947...).
+    let decimal = |x: f32| x.to_string().parse().unwrap_or(f64::from(x));
     let by_field = |field: &str| match field {
-        "generator_lr" => f64::from(d.generator_lr),
-        "discriminator_lr" => f64::from(d.discriminator_lr),
+        "generator_lr" => decimal(d.generator_lr),
+        "discriminator_lr" => decimal(d.discriminator_lr),
         "beta1" => d.beta1,
         "beta2" => d.beta2,
         "batch" => d.batch as f64,
@@ -227,6 +226,8 @@ mod tests {
         assert_eq!(p.problems[1].message, "batch=0 is not valid (1 to 4096)");
         assert_eq!(p.problems[0].message, "lr_g=abc is not valid (1e-7 to 1)");
         assert_eq!(p.backend, None);
+        assert_eq!(p.problems[5].message, "\"color\" is not a setting and was ignored");
+        assert_eq!(p.values["lr_g"].to_string(), "0.0002");
     }
 
     #[test]

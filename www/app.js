@@ -1,3 +1,4 @@
+// @ts-check
 // The page: loads MNIST, drives a training backend (WebGPU, or the CPU in a worker)
 // and wires the controls. All training math runs in the core (www/pkg, from src/).
 
@@ -6,39 +7,62 @@ import { CpuBackend, GpuBackend } from './backends.js';
 import { Chart } from './chart.js';
 import * as settings from './settings.js';
 
-const $ = (id) => document.getElementById(id);
+/** @typedef {import('./backends.js').Backend} Backend */
+/** @typedef {import('./settings.js').BackendKind} BackendKind */
+
+/** @param {string} id */
+function $(id) {
+  const element = document.getElementById(id);
+  if (!element) throw new Error(`the page has no #${id}`);
+  return element;
+}
+const input = (/** @type {string} */ id) => /** @type {HTMLInputElement} */ ($(id));
+const button = (/** @type {string} */ id) => /** @type {HTMLButtonElement} */ ($(id));
+const backendSelect = () => /** @type {HTMLSelectElement} */ ($('backend'));
+const settingsForm = () => /** @type {HTMLFormElement} */ ($('settings'));
+const canvas = (/** @type {string} */ id) => /** @type {HTMLCanvasElement} */ ($(id));
+
 const DATA = 'data/mnist/';
 const SNAPSHOT_EVERY_MS = 30_000;
 const BACKENDS = { gpu: GpuBackend, cpu: CpuBackend };
 
-const lossChart = new Chart($('loss-chart'), ['#ff9b5e', '#6cb4ff']);
-const probChart = new Chart($('prob-chart'), ['#ff9b5e', '#6cb4ff']);
+const lossChart = new Chart(canvas('loss-chart'), ['#ff9b5e', '#6cb4ff']);
+const probChart = new Chart(canvas('prob-chart'), ['#ff9b5e', '#6cb4ff']);
 
 const app = {
-  defaults: null, // the core's default config
-  bytes: null, // the MNIST files, for the CPU worker
-  dataset: null, // parsed MNIST, for the GPU backend
+  /** @type {Record<string, unknown>} the core's default config */
+  defaults: {},
+  /** @type {{ images: Uint8Array, labels: Uint8Array } | null} the MNIST files, for the CPU worker */
+  bytes: null,
+  /** @type {WebDataset | null} parsed MNIST, for the GPU backend */
+  dataset: null,
   webgpu: false, // whether this browser offers a WebGPU adapter
   adapterName: '',
-  chosenBackend: undefined, // 'gpu' or 'cpu' once a link or the visitor has picked one
-  backend: null, // GpuBackend or CpuBackend
+  /** @type {BackendKind | undefined} once a link or the visitor has picked one */
+  chosenBackend: undefined,
+  /** @type {Backend | null} */
+  backend: null,
   running: false,
-  snapshot: null, // { step, files } kept in memory to recover from a lost device
+  /** @type {{ step: number, files: Uint8Array[] } | null} kept in memory to recover from a lost GPU device */
+  snapshot: null,
   lastSnapshot: 0,
   snapshotting: false,
   recovering: false,
 };
 
+/** @param {string} text */
 function notice(text) {
   const p = document.createElement('p');
   p.textContent = text;
   $('notices').append(p);
 }
 
+/** @param {string} text */
 function message(text) {
   $('message').textContent = text;
 }
 
+/** @param {string} title @param {string} text */
 function fatal(title, text) {
   $('app').hidden = true;
   $('fatal').hidden = false;
@@ -46,6 +70,7 @@ function fatal(title, text) {
   $('fatal-text').textContent = text;
 }
 
+/** @param {string} name @param {Blob} blob */
 function download(name, blob) {
   const a = document.createElement('a');
   a.href = URL.createObjectURL(blob);
@@ -54,9 +79,10 @@ function download(name, blob) {
   setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
 }
 
+/** @param {string} url @param {(received: number, total: number) => void} onProgress */
 async function fetchBytes(url, onProgress) {
   const response = await fetch(url);
-  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+  if (!response.ok || !response.body) throw new Error(`${url}: HTTP ${response.status}`);
   const total = Number(response.headers.get('Content-Length')) || 0;
   const reader = response.body.getReader();
   const chunks = [];
@@ -78,12 +104,14 @@ async function fetchBytes(url, onProgress) {
 }
 
 async function loadData() {
-  const progress = $('load-progress');
+  const progress = /** @type {HTMLProgressElement} */ ($('load-progress'));
   const text = $('load-text');
   const files = ['train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz'];
   const seen = files.map(() => [0, 0]);
+  /** @type {(sum: number[], part: number[]) => number[]} */
+  const add = ([a, b], [c, d]) => [a + c, b + d];
   const show = () => {
-    const [got, total] = seen.reduce(([a, b], [c, d]) => [a + c, b + d], [0, 0]);
+    const [got, total] = seen.reduce(add, [0, 0]);
     progress.value = total ? got / total : 0;
     text.textContent = `Downloading MNIST: ${(got / 1e6).toFixed(1)} of ${(total / 1e6).toFixed(1)} MB`;
   };
@@ -97,14 +125,14 @@ async function loadData() {
 }
 
 function currentValues() {
-  return settings.readForm($('settings'), settings.fromConfig(app.defaults));
+  return settings.readForm(settingsForm());
 }
 
 function updateShareLink() {
   const { values } = currentValues();
   const url = new URL(location.href);
   url.hash = settings.toHash(values, true, app.chosenBackend);
-  $('share-link').value = url.toString();
+  input('share-link').value = url.toString();
 }
 
 function updateSettingsNote() {
@@ -115,20 +143,26 @@ function updateSettingsNote() {
   $('settings-note').hidden = !differs;
 }
 
-// Replaces the backend: fresh from the form's settings, or from checkpoint files
-// ([generator, discriminator?, optimizer?]). The old one stays if this fails.
+/**
+ * Replaces the backend: fresh from the form's settings, or from checkpoint files
+ * ([generator, discriminator?, optimizer?]). The old one stays if this fails.
+ * @param {BackendKind} kind
+ * @param {Uint8Array[]} [files]
+ */
 async function startBackend(kind, files) {
   const { values, problems } = currentValues();
   if (!files && problems.length) throw new Error(`Settings: ${problems.join('; ')}.`);
   const config = settings.toConfigJson(app.defaults, values);
+  const dataset = /** @type {WebDataset} */ (app.dataset);
+  const bytes = /** @type {{ images: Uint8Array, labels: Uint8Array }} */ (app.bytes);
   // A replaced backend's late callbacks are dropped: `free` clears them.
-  const backend = await BACKENDS[kind].create({ dataset: app.dataset, bytes: app.bytes, config, files, onStats, onPreview });
+  const backend = await BACKENDS[kind].create({ dataset, bytes, config, files, onStats, onPreview });
   setRunning(false);
   app.backend?.free();
   app.backend = backend;
   app.snapshot = null;
-  $('backend').value = kind;
-  settings.writeForm($('settings'), settings.fromConfig(JSON.parse(backend.configJson)));
+  backendSelect().value = kind;
+  settings.writeForm(settingsForm(), settings.fromConfig(JSON.parse(backend.configJson)));
   updateShareLink();
   updateSettingsNote();
   lossChart.clear();
@@ -136,6 +170,7 @@ async function startBackend(kind, files) {
   $('readout-adapter').textContent = kind === 'gpu' ? app.adapterName : 'CPU (WebAssembly SIMD, in a worker)';
 }
 
+/** @type {import('./backends.js').OnStats} */
 function onStats(s, step) {
   lossChart.add(step, [s.d, s.g]);
   probChart.add(step, [s.real, s.fake]);
@@ -147,23 +182,26 @@ function onStats(s, step) {
   }
 }
 
+/** @type {import('./backends.js').OnPreview} */
 function onPreview(image, step) {
-  const canvas = $('grid');
-  canvas.width = image.width;
-  canvas.height = image.height;
-  canvas.getContext('2d').putImageData(image, 0, 0);
-  canvas.dataset.drawnStep = String(step);
+  const grid = canvas('grid');
+  grid.width = image.width;
+  grid.height = image.height;
+  grid.getContext('2d')?.putImageData(image, 0, 0);
+  grid.dataset.drawnStep = String(step);
 }
 
+/** @param {boolean} running */
 function setRunning(running) {
   app.running = running;
   app.backend?.setRunning(running);
   $('train').textContent = running ? 'Pause' : 'Train';
-  $('step').disabled = running || !app.backend;
+  button('step').disabled = running || !app.backend;
 }
 
+// Only a lost GPU device needs a snapshot: the CPU backend cannot lose its state.
 async function takeSnapshot() {
-  if (app.snapshotting) return;
+  if (app.snapshotting || app.backend?.kind !== 'gpu') return;
   app.snapshotting = true;
   const backend = app.backend;
   const step = backend.confirmedStep;
@@ -177,6 +215,7 @@ async function takeSnapshot() {
   }
 }
 
+/** @param {string} why */
 async function recover(why) {
   app.recovering = true;
   const wasRunning = app.running;
@@ -186,20 +225,26 @@ async function recover(why) {
   try {
     await startBackend('gpu', from?.files);
     app.snapshot = from;
-    message(`The GPU device was lost (${why}); training continues from step ${app.backend.confirmedStep}.`);
+    message(`The GPU device was lost (${why}); training continues from step ${app.backend?.confirmedStep}.`);
     setRunning(wasRunning);
   } catch (e) {
     try {
       await startBackend('cpu', from?.files);
-      message(`The GPU device was lost and could not be recreated (${e.message}); training continues on the CPU.`);
+      message(`The GPU device was lost and could not be recreated (${errorText(e)}); training continues on the CPU.`);
       setRunning(wasRunning);
     } catch (cpuError) {
-      message(`The GPU device was lost and training could not continue: ${cpuError.message}. Reload the page.`);
+      message(`The GPU device was lost and training could not continue: ${errorText(cpuError)}. Reload the page.`);
     }
   }
   app.recovering = false;
 }
 
+/** @param {unknown} e */
+function errorText(e) {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** @param {number} now */
 function frame(now) {
   requestAnimationFrame(frame);
   const backend = app.backend;
@@ -222,43 +267,62 @@ function frame(now) {
     }
   } catch (e) {
     setRunning(false);
-    message(e.message);
+    message(errorText(e));
   }
   $('readout-step').textContent = String(backend.confirmedStep);
   $('readout-epoch').textContent = (backend.confirmedStep / backend.stepsPerEpoch).toFixed(2);
   $('readout-rate').textContent = backend.rate ? backend.rate.toFixed(1) : '–';
 }
 
-// Runs `action`, showing its error (if any) instead of letting it escape.
+/**
+ * Runs `action`, showing its error (if any) instead of letting it escape.
+ * @param {(event: Event) => unknown} action
+ */
 function guarded(action) {
-  return async (event) => {
+  return async (/** @type {Event} */ event) => {
     try {
       await action(event);
     } catch (e) {
-      message(e.message ?? String(e));
+      message(errorText(e));
     }
   };
+}
+
+/** The backend, once the page has one (every control is disabled before). */
+function activeBackend() {
+  if (!app.backend) throw new Error('Training is not ready yet.');
+  return app.backend;
 }
 
 function wireControls() {
   $('train').addEventListener('click', () => setRunning(!app.running));
   $('step').addEventListener('click', guarded(() => {
-    app.backend.stepOnce();
+    activeBackend().stepOnce();
   }));
   $('reset').addEventListener('click', guarded(async () => {
     message('');
-    await startBackend($('backend').value);
+    await startBackend(activeBackend().kind);
   }));
   // Switching carries the run over: the same state continues on the other backend.
-  $('backend').addEventListener('change', guarded(async () => {
-    const kind = $('backend').value;
-    app.chosenBackend = kind;
-    const wasRunning = app.running;
+  // If the other backend cannot start, the choice, the link and the run stay as they were.
+  backendSelect().addEventListener('change', guarded(async () => {
+    const kind = /** @type {BackendKind} */ (backendSelect().value);
+    const previous = { kind: activeBackend().kind, chosen: app.chosenBackend, running: app.running };
     setRunning(false);
-    const files = await app.backend.save();
-    await startBackend(kind, files);
+    try {
+      const files = await activeBackend().save();
+      await startBackend(kind, files);
+    } catch (e) {
+      backendSelect().value = previous.kind;
+      app.chosenBackend = previous.chosen;
+      updateShareLink();
+      setRunning(previous.running);
+      throw new Error(`Could not switch to the ${kind.toUpperCase()}: ${errorText(e)}`);
+    }
+    app.chosenBackend = kind;
+    updateShareLink();
     message(kind === 'cpu' ? 'Training on the CPU (WebAssembly): slower than a GPU, but it works everywhere.' : '');
-    setRunning(wasRunning);
+    setRunning(previous.running);
   }));
   $('settings').addEventListener('input', () => {
     updateShareLink();
@@ -267,7 +331,7 @@ function wireControls() {
   $('settings').addEventListener('submit', (e) => e.preventDefault());
   $('copy-link').addEventListener('click', guarded(async () => {
     updateShareLink();
-    const link = $('share-link');
+    const link = input('share-link');
     try {
       await navigator.clipboard.writeText(link.value);
       message('');
@@ -279,36 +343,45 @@ function wireControls() {
     }
   }));
   $('save').addEventListener('click', guarded(async () => {
-    const files = await app.backend.save();
+    const files = await activeBackend().save();
     const names = ['generator.safetensors', 'discriminator.safetensors', 'optimizer.safetensors'];
-    names.forEach((name, i) => download(name, new Blob([files[i]])));
+    names.forEach((name, i) => download(name, new Blob([/** @type {BlobPart} */ (files[i])])));
   }));
   $('load').addEventListener('change', guarded(async (event) => {
-    const input = event.target;
-    const chosen = [...input.files];
-    input.value = '';
-    const pick = (word) => chosen.find((f) => f.name.toLowerCase().includes(word));
+    const picker = /** @type {HTMLInputElement} */ (event.target);
+    const chosen = [...(picker.files ?? [])];
+    picker.value = '';
+    const pick = (/** @type {string} */ word) => chosen.find((f) => f.name.toLowerCase().includes(word));
     const generator = pick('generator') ?? (chosen.length === 1 ? chosen[0] : undefined);
     if (!generator) throw new Error('Load checkpoint: choose generator.safetensors (with discriminator and optimizer files to resume exactly).');
+    /** @param {File | undefined} f */
     const bytes = async (f) => (f ? new Uint8Array(await f.arrayBuffer()) : undefined);
-    const files = [await bytes(generator), await bytes(pick('discriminator')), await bytes(pick('optimizer'))];
+    const [g, d, o] = [await bytes(generator), await bytes(pick('discriminator')), await bytes(pick('optimizer'))];
+    // Without a discriminator an optimizer file is refused by the core, with a reason.
+    const files = /** @type {Uint8Array[]} */ ([g, d, o]);
     try {
-      await startBackend(app.backend.kind, files);
+      await startBackend(activeBackend().kind, files);
     } catch (e) {
-      throw new Error(`Could not load the checkpoint: ${e.message}`);
+      throw new Error(`Could not load the checkpoint: ${errorText(e)}`);
     }
-    message(`Loaded a checkpoint at step ${app.backend.confirmedStep}.`);
+    message(`Loaded a checkpoint at step ${activeBackend().confirmedStep}.`);
   }));
   $('download-grid').addEventListener('click', () => {
-    $('grid').toBlob((blob) => blob && download(`ganvas-step-${app.confirmedStep}.png`, blob), 'image/png');
+    const step = app.backend?.confirmedStep ?? 0;
+    canvas('grid').toBlob((blob) => blob && download(`ganvas-step-${step}.png`, blob), 'image/png');
   });
 }
 
+/** @typedef {{ vendor?: string, architecture?: string, description?: string, isFallbackAdapter?: boolean }} AdapterInfo */
+/** @typedef {{ info?: AdapterInfo, isFallbackAdapter?: boolean }} Adapter what the page reads of a GPUAdapter */
+
 // The WebGPU adapter's name, or null (and why) when this browser has none.
 async function probeWebGpu() {
-  if (!navigator.gpu) return { why: 'This browser has no WebGPU.' };
-  const adapter = await navigator.gpu.requestAdapter().catch(() => null);
+  const gpu = /** @type {{ gpu?: { requestAdapter(): Promise<Adapter | null> } }} */ (/** @type {unknown} */ (navigator)).gpu;
+  if (!gpu) return { why: 'This browser has no WebGPU.' };
+  const adapter = await gpu.requestAdapter().catch(() => null);
   if (!adapter) return { why: 'This browser supports WebGPU but offered no GPU adapter (it may be blocklisted or disabled).' };
+  // `isFallbackAdapter` moved from the adapter to its info; browsers have either.
   const info = adapter.info ?? {};
   const name = [info.vendor, info.architecture, info.description].filter(Boolean).join(' ') || 'WebGPU adapter';
   const software = Boolean(adapter.isFallbackAdapter || info.isFallbackAdapter);
@@ -319,15 +392,21 @@ async function main() {
   const gpu = await probeWebGpu();
   app.webgpu = Boolean(gpu.name);
   app.adapterName = gpu.name ?? '';
-  $('backend').querySelector('option[value="gpu"]').disabled = !app.webgpu;
+  const gpuOption = /** @type {HTMLOptionElement} */ (backendSelect().querySelector('option[value="gpu"]'));
+  gpuOption.disabled = !app.webgpu;
   await init({ module_or_path: new URL('./pkg/ganvas_bg.wasm', import.meta.url) });
   app.defaults = JSON.parse(default_config());
-  const { values, autostart, backend, problems } = settings.fromHash(location.hash, settings.fromConfig(app.defaults));
-  problems.forEach(notice);
-  settings.writeForm($('settings'), values);
-  app.chosenBackend = backend;
-  let kind = backend ?? (gpu.software ? 'cpu' : 'gpu');
-  if (!backend && gpu.software) {
+  const link = settings.fromHash(location.hash);
+  // Only values that are present and wrong get a notice; missing ones are defaults.
+  for (const p of link.problems) {
+    const fallback = p.key in link.values ? `; using ${link.values[p.key]}` : '';
+    notice(`The link's ${p.message}${fallback}.`);
+  }
+  settings.writeForm(settingsForm(), link.values);
+  app.chosenBackend = link.backend ?? undefined;
+  /** @type {BackendKind} */
+  let kind = link.backend ?? (gpu.software ? 'cpu' : 'gpu');
+  if (!link.backend && gpu.software) {
     // A software adapter emulates the GPU on the CPU's cores, with overheads the CPU
     // backend does not have: on one 2-core machine it trained 13x slower.
     notice(
@@ -342,21 +421,23 @@ async function main() {
         + 'Chrome or Edge; on Linux, Chrome may need chrome://flags/#enable-unsafe-webgpu.',
     );
   }
-  $('backend').value = kind;
+  backendSelect().value = kind;
   wireControls();
   await loadData();
   $('load-text').textContent = kind === 'gpu' ? 'Setting up the GPU…' : 'Starting the CPU trainer…';
   await startBackend(kind);
   $('loading').hidden = true;
-  for (const id of ['train', 'step', 'reset', 'copy-link', 'save', 'load', 'download-grid', 'backend']) $(id).disabled = false;
+  for (const id of ['train', 'step', 'reset', 'copy-link', 'save', 'load', 'download-grid', 'backend']) {
+    /** @type {HTMLButtonElement | HTMLInputElement | HTMLSelectElement} */ ($(id)).disabled = false;
+  }
   document.body.dataset.ready = 'true';
-  if (autostart) setRunning(true);
+  if (link.autostart) setRunning(true);
   requestAnimationFrame(frame);
 }
 
 // The browser tests (and curious visitors) read the state from here.
-window.ganvas = app;
+/** @type {Window & { ganvas?: typeof app }} */ (window).ganvas = app;
 
 main().catch((e) => {
-  fatal('ganvas could not start', e.message ?? String(e));
+  fatal('ganvas could not start', errorText(e));
 });

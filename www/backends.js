@@ -1,11 +1,40 @@
-// The two ways the page trains, behind one interface:
+// @ts-check
+// The two ways the page trains, behind one interface (`Backend`, below):
 //   GpuBackend: the core on WebGPU, driven from animation frames in this thread;
-//   CpuBackend: the core's CPU backend in a Web Worker (www/cpu-worker.js).
+//   CpuBackend: the core's CPU backend in a Web Worker (www/cpu-worker.js), one
+//   worker for the page's whole life, so a reset or a load keeps it and its data.
 // Both report stats windows through onStats(stats, step) and preview grids through
-// onPreview(imageData, step), callbacks given to create(); `confirmedStep` counts the
-// steps known to be done.
+// onPreview(imageData, step), callbacks given to create().
 
-import { WebCheckpoint, WebTrainer } from './pkg/ganvas.js';
+import { WebCheckpoint, WebDataset, WebTrainer } from './pkg/ganvas.js';
+
+/** @typedef {import('./settings.js').BackendKind} BackendKind */
+/** @typedef {{ steps: number, d: number, g: number, real: number, fake: number, finite: boolean }} StatsWindow */
+/** @typedef {(stats: StatsWindow, step: number) => void} OnStats */
+/** @typedef {(image: ImageData, step: number) => void} OnPreview */
+/** @typedef {Uint8Array[]} CheckpointFiles [generator, discriminator?, optimizer?] */
+/**
+ * What `create` needs: the data (parsed for the GPU, as bytes for the worker), the
+ * config JSON, optional checkpoint files to start from, and the callbacks.
+ * @typedef {{ dataset: WebDataset, bytes: { images: Uint8Array, labels: Uint8Array },
+ *   config: string, files?: CheckpointFiles, onStats: OnStats, onPreview: OnPreview }} CreateOptions
+ */
+/**
+ * @typedef {object} Backend
+ * @property {BackendKind} kind
+ * @property {number} confirmedStep steps known to be done
+ * @property {number} stepsPerEpoch
+ * @property {string} configJson the hyperparameters in use
+ * @property {number} rate smoothed steps per second
+ * @property {(running: boolean) => void} setRunning
+ * @property {() => void} stepOnce
+ * @property {(now: number) => void} update called every animation frame
+ * @property {() => Promise<Uint8Array[]>} save [generator, discriminator, optimizer] files
+ * @property {() => string | undefined} lost why the device was lost, once it has been
+ * @property {() => string | undefined} error the first uncaught GPU error
+ * @property {() => void} loseDevice for the tests: as a driver reset would
+ * @property {() => void} free
+ */
 
 // Work kept queued on the GPU, in seconds of its measured speed: enough to keep it
 // busy between frames, little enough that Pause and the grid respond at once.
@@ -21,6 +50,7 @@ const PREVIEW_EVERY_MS = 150;
 const PREVIEW_SHARE = 0.1;
 const STATS_EVERY_MS = 100;
 
+/** @param {{ rate: number, lastConfirm: number }} backend @param {number} steps @param {number} now */
 function smoothRate(backend, steps, now) {
   const seconds = (now - backend.lastConfirm) / 1000;
   if (backend.lastConfirm && seconds > 0) {
@@ -30,14 +60,22 @@ function smoothRate(backend, steps, now) {
   backend.lastConfirm = now;
 }
 
+/** @param {CheckpointFiles | undefined} files @param {string} config */
+function checkpoint(files, config) {
+  return files ? WebCheckpoint.from_files(files[0], files[1], files[2], config) : undefined;
+}
+
+/** @implements {Backend} */
 export class GpuBackend {
-  // `files`: [generator, discriminator?, optimizer?] checkpoint bytes, or undefined.
+  /** @param {CreateOptions} options */
   static async create({ dataset, config, files, onStats, onPreview }) {
-    const checkpoint = files ? WebCheckpoint.from_files(files[0], files[1], files[2], config) : undefined;
-    return new GpuBackend(await WebTrainer.create(dataset.share(), config, checkpoint), onStats, onPreview);
+    const trainer = await WebTrainer.create(dataset.share(), config, checkpoint(files, config), 'gpu');
+    return new GpuBackend(trainer, onStats, onPreview);
   }
 
+  /** @param {WebTrainer} trainer @param {OnStats} onStats @param {OnPreview} onPreview */
   constructor(trainer, onStats, onPreview) {
+    /** @type {BackendKind} */
     this.kind = 'gpu';
     this.trainer = trainer;
     this.stepsPerEpoch = trainer.steps_per_epoch();
@@ -56,6 +94,7 @@ export class GpuBackend {
     this.onPreview = onPreview;
   }
 
+  /** @param {boolean} running */
   setRunning(running) {
     this.running = running;
   }
@@ -64,6 +103,7 @@ export class GpuBackend {
     this.trainer.train(1);
   }
 
+  /** @param {number} now */
   update(now) {
     const trainer = this.trainer;
     const stats = trainer.poll_stats();
@@ -108,6 +148,7 @@ export class GpuBackend {
     else if (n === this.stepsPerFrame) this.stepsPerFrame = Math.min(this.stepsPerFrame * 2, 1024);
   }
 
+  /** @param {number} now */
   drawPreview(now) {
     if (this.drawing) return;
     this.drawing = true;
@@ -137,7 +178,6 @@ export class GpuBackend {
     return this.trainer.gpu_error();
   }
 
-  // For the tests: destroys the device, as a driver reset would.
   loseDevice() {
     this.trainer.lose_device();
   }
@@ -149,85 +189,133 @@ export class GpuBackend {
   }
 }
 
-export class CpuBackend {
-  // `bytes`: the MNIST files, which the worker parses for itself.
-  static async create({ bytes, config, files, onStats, onPreview }) {
+/**
+ * @typedef {{ worker: Worker, nextId: number, pending: Map<number, { resolve: (v: any) => void, reject: (e: Error) => void }>,
+ *   receivers: Map<number, (message: any) => void>, data: Promise<unknown> }} SharedWorker
+ */
+/** @type {SharedWorker | null} the page's one CPU worker, made on first use; it parses MNIST once */
+let cpuWorker = null;
+
+/** @param {{ images: Uint8Array, labels: Uint8Array }} bytes */
+function workerWith(bytes) {
+  if (!cpuWorker) {
     const worker = new Worker(new URL('./cpu-worker.js', import.meta.url), { type: 'module' });
-    const backend = new CpuBackend(worker, onStats, onPreview);
+    /** @type {SharedWorker} */
+    const shared = { worker, nextId: 0, pending: new Map(), receivers: new Map(), data: Promise.resolve() };
+    worker.onmessage = ({ data: message }) => {
+      if (message.type === 'reply') {
+        const request = shared.pending.get(message.id);
+        shared.pending.delete(message.id);
+        if (message.error !== undefined) request?.reject(new Error(message.error));
+        else request?.resolve(message.result);
+      } else {
+        shared.receivers.get(message.generation)?.(message);
+      }
+    };
+    cpuWorker = shared;
+    cpuWorker.data = call('data', { images: bytes.images, labels: bytes.labels });
+  }
+  return cpuWorker;
+}
+
+/**
+ * A request to the worker, answered by its reply.
+ * @param {string} type @param {Record<string, unknown>} payload
+ * @returns {Promise<any>}
+ */
+function call(type, payload = {}) {
+  const shared = /** @type {SharedWorker} */ (cpuWorker);
+  const id = shared.nextId++;
+  return new Promise((resolve, reject) => {
+    shared.pending.set(id, { resolve, reject });
+    shared.worker.postMessage({ ...payload, type, id });
+  });
+}
+
+// Each CPU trainer the worker makes gets a number, so that stats and previews still
+// on their way from a replaced trainer are told apart from the new one's.
+let generations = 0;
+
+/** @implements {Backend} */
+export class CpuBackend {
+  /** @param {CreateOptions} options */
+  static async create({ bytes, config, files, onStats, onPreview }) {
+    const shared = workerWith(bytes);
+    await shared.data;
+    const generation = ++generations;
+    // The new trainer's first preview arrives before the reply that creates its backend.
+    /** @type {any[]} */
+    const early = [];
+    shared.receivers.set(generation, (message) => early.push(message));
     try {
-      await backend.call('data', bytes);
-      const made = await backend.call('create', { config, files });
-      backend.confirmedStep = made.step;
-      backend.configJson = made.config;
-      backend.stepsPerEpoch = made.stepsPerEpoch;
+      const made = await call('create', { config, files, generation });
+      const backend = new CpuBackend(generation, made, onStats, onPreview);
+      shared.receivers.set(generation, (message) => backend.receive(message));
+      early.forEach((message) => backend.receive(message));
       return backend;
     } catch (e) {
-      worker.terminate();
+      shared.receivers.delete(generation);
       throw e;
     }
   }
 
-  constructor(worker, onStats, onPreview) {
+  /**
+   * @param {number} generation
+   * @param {{ step: number, config: string, stepsPerEpoch: number }} made
+   * @param {OnStats} onStats @param {OnPreview} onPreview
+   */
+  constructor(generation, made, onStats, onPreview) {
+    /** @type {BackendKind} */
     this.kind = 'cpu';
-    this.worker = worker;
+    this.generation = generation;
+    this.confirmedStep = made.step;
+    this.configJson = made.config;
+    this.stepsPerEpoch = made.stepsPerEpoch;
     this.rate = 0;
     this.lastConfirm = 0;
-    this.confirmedStep = 0;
-    this.nextId = 0;
-    this.pending = new Map();
     this.onStats = onStats;
     this.onPreview = onPreview;
-    worker.onmessage = ({ data }) => this.receive(data);
   }
 
-  call(type, payload = {}) {
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ ...payload, type, id });
-    });
-  }
-
+  /** @param {{ type: string, stats?: StatsWindow, step: number, image?: ImageData }} message */
   receive(message) {
-    if (message.type === 'reply') {
-      const request = this.pending.get(message.id);
-      this.pending.delete(message.id);
-      if (message.error !== undefined) request?.reject(new Error(message.error));
-      else request?.resolve(message.result);
-    } else if (message.type === 'stats') {
+    if (message.type === 'stats' && message.stats) {
       this.confirmedStep = message.step;
       smoothRate(this, message.stats.steps, performance.now());
       this.onStats(message.stats, message.step);
-    } else if (message.type === 'preview') {
+    } else if (message.type === 'preview' && message.image) {
       this.onPreview(message.image, message.step);
     }
   }
 
+  /** @param {boolean} running */
   setRunning(running) {
-    this.call('run', { value: running });
+    call('run', { value: running });
   }
 
   stepOnce() {
-    this.call('step');
+    call('step');
   }
 
   update() {}
 
+  /** @returns {Promise<Uint8Array[]>} */
   async save() {
-    return (await this.call('save')).files;
+    return (await call('save')).files;
   }
 
   lost() {
-    return null;
+    return undefined;
   }
 
   error() {
-    return null;
+    return undefined;
   }
 
+  loseDevice() {}
+
+  // The worker stays for the next trainer; this one's late messages are dropped.
   free() {
-    this.onStats = () => {};
-    this.onPreview = () => {};
-    this.worker.terminate();
+    cpuWorker?.receivers.delete(this.generation);
   }
 }

@@ -1,13 +1,21 @@
+// @ts-check
 // A compact line chart on a canvas: two series over training steps.
 
+/** @typedef {[number, number]} Point a step and a value */
+
 export class Chart {
+  /** @param {HTMLCanvasElement} canvas @param {string[]} colors one per series */
   constructor(canvas, colors) {
     this.canvas = canvas;
     this.colors = colors;
+    /** @type {Point[][]} */
     this.series = colors.map(() => []);
   }
 
-  // One point per series, at `step`; long histories keep every other point.
+  /**
+   * One point per series, at `step`; long histories keep every other point.
+   * @param {number} step @param {number[]} values
+   */
   add(step, values) {
     values.forEach((v, i) => this.series[i].push([step, v]));
     if (this.series[0].length > 2000) this.series = this.series.map((s) => s.filter((_, j) => j % 2 === 0));
@@ -22,6 +30,7 @@ export class Chart {
 
   draw() {
     const ctx = this.canvas.getContext('2d');
+    if (!ctx) return;
     const { width, height } = this.canvas;
     ctx.clearRect(0, 0, width, height);
     const points = this.series.flat();
@@ -31,8 +40,8 @@ export class Chart {
     const [x0, x1] = [Math.min(...xs), Math.max(...xs, Math.min(...xs) + 1)];
     const [y0, y1] = [Math.min(0, ...ys), Math.max(...ys, 1e-6)];
     const pad = 24;
-    const px = (x) => pad + ((x - x0) / (x1 - x0)) * (width - 2 * pad);
-    const py = (y) => height - pad - ((y - y0) / (y1 - y0)) * (height - 2 * pad);
+    const px = (/** @type {number} */ x) => pad + ((x - x0) / (x1 - x0)) * (width - 2 * pad);
+    const py = (/** @type {number} */ y) => height - pad - ((y - y0) / (y1 - y0)) * (height - 2 * pad);
     ctx.fillStyle = '#9a9ca3';
     ctx.font = '11px system-ui';
     ctx.fillText(y1.toFixed(2), 2, pad - 6);

@@ -1,23 +1,32 @@
+// @ts-check
 // The CPU backend in a Web Worker, so the page stays responsive while it computes.
-// Messages in: data, create, run, step, save. Messages out: the replies (with the
-// request's id), and, while running, stats and preview grids.
+// One worker serves the page's whole life. Messages in: data (once), create, run,
+// step, save. Messages out: the replies (with the request's id), and, while running,
+// stats and preview grids tagged with the generation of the trainer that made them.
 
-import init, { WebCheckpoint, WebCpuTrainer, WebDataset } from './pkg/ganvas.js';
+import init, { WebCheckpoint, WebDataset, WebTrainer } from './pkg/ganvas.js';
 
 // Steps are computed in slices this long, between which messages (Pause) get through.
 const SLICE_MS = 50;
 const STATS_EVERY_MS = 100;
 const PREVIEW_EVERY_MS = 250;
 
+const scope = /** @type {DedicatedWorkerGlobalScope} */ (/** @type {unknown} */ (self));
 const ready = init({ module_or_path: new URL('./pkg/ganvas_bg.wasm', import.meta.url) });
+/** @type {WebDataset | null} */
 let dataset = null;
+/** @type {WebTrainer | null} */
 let trainer = null;
+let generation = 0;
 let running = false;
 let lastStats = 0;
 let lastPreview = 0;
 
-function sendStats() {
-  const s = trainer.take_stats();
+/** @param {WebTrainer} t */
+function sendStats(t) {
+  t.request_stats();
+  const s = t.poll_stats();
+  if (!s) return;
   const stats = {
     steps: s.steps,
     d: s.discriminator_loss,
@@ -27,69 +36,91 @@ function sendStats() {
     finite: s.finite,
   };
   s.free();
-  if (stats.steps > 0) postMessage({ type: 'stats', stats, step: trainer.step() });
+  if (stats.steps > 0) scope.postMessage({ type: 'stats', stats, step: t.step(), generation });
   if (!stats.finite) running = false;
 }
 
-function sendPreview() {
-  postMessage({ type: 'preview', image: trainer.preview(), step: trainer.step() });
+/** @param {WebTrainer} t */
+async function sendPreview(t) {
+  const step = t.step();
+  const made = generation;
+  const image = await t.preview();
+  scope.postMessage({ type: 'preview', image, step, generation: made });
 }
 
-function loop() {
+async function loop() {
   if (!running || !trainer) return;
+  const t = trainer;
   const start = performance.now();
-  while (performance.now() - start < SLICE_MS) trainer.train(1);
+  while (performance.now() - start < SLICE_MS) t.train(1);
   const now = performance.now();
   if (now - lastStats > STATS_EVERY_MS) {
     lastStats = now;
-    sendStats();
+    sendStats(t);
   }
   if (now - lastPreview > PREVIEW_EVERY_MS) {
     lastPreview = now;
-    sendPreview();
+    await sendPreview(t);
   }
   setTimeout(loop, 0);
 }
 
+/** @param {WebTrainer | null} t */
+function need(t) {
+  if (!t) throw new Error('The CPU trainer is not ready.');
+  return t;
+}
+
+/** @type {Record<string, (message: any) => unknown>} */
 const handlers = {
   data({ images, labels }) {
     dataset = new WebDataset(images, labels);
   },
-  create({ config, files }) {
+  // The current trainer stays until the new one exists: a bad checkpoint loses nothing.
+  async create({ config, files, generation: next }) {
+    const data = /** @type {WebDataset} */ (dataset);
+    const start = files ? WebCheckpoint.from_files(files[0], files[1], files[2], config) : undefined;
+    const made = await WebTrainer.create(data.share(), config, start, 'cpu');
     running = false;
     trainer?.free();
-    trainer = null;
-    const checkpoint = files ? WebCheckpoint.from_files(files[0], files[1], files[2], config) : undefined;
-    trainer = WebCpuTrainer.create(dataset, config, checkpoint);
-    sendPreview();
-    return { step: trainer.step(), config: trainer.config_json(), stepsPerEpoch: trainer.steps_per_epoch() };
+    trainer = made;
+    generation = next;
+    await sendPreview(made);
+    return { step: made.step(), config: made.config_json(), stepsPerEpoch: made.steps_per_epoch() };
   },
   run({ value }) {
     const start = value && !running;
     running = value;
     if (start) loop();
     else if (!value && trainer) {
-      sendStats();
-      sendPreview();
+      sendStats(trainer);
+      return sendPreview(trainer);
     }
   },
   step() {
-    trainer.train(1);
-    sendStats();
-    sendPreview();
+    const t = need(trainer);
+    t.train(1);
+    sendStats(t);
+    return sendPreview(t);
   },
-  save() {
-    if (running) sendStats();
-    return { files: [...trainer.save()], step: trainer.step() };
+  async save() {
+    const t = need(trainer);
+    if (running) sendStats(t);
+    return { files: [...(await t.save())], step: t.step() };
   },
 };
 
-onmessage = async ({ data: message }) => {
-  try {
-    await ready;
-    const result = handlers[message.type](message);
-    postMessage({ type: 'reply', id: message.id, result });
-  } catch (e) {
-    postMessage({ type: 'reply', id: message.id, error: e.message ?? String(e) });
-  }
+// Messages are handled one at a time, in order, so a `create` finishes before the
+// `run` or `step` that follows it starts.
+let queue = Promise.resolve();
+scope.onmessage = (/** @type {MessageEvent} */ { data: message }) => {
+  queue = queue.then(async () => {
+    try {
+      await ready;
+      const result = await handlers[message.type](message);
+      scope.postMessage({ type: 'reply', id: message.id, result });
+    } catch (e) {
+      scope.postMessage({ type: 'reply', id: message.id, error: e instanceof Error ? e.message : String(e) });
+    }
+  });
 };

@@ -133,14 +133,80 @@ test('a malformed link value falls back to its default with a visible notice', a
   assert.match(notices, /lr_g=abc/);
   assert.match(notices, /batch=-3/);
   assert.match(notices, /seed=<img/);
-  assert.match(notices, /"color" is unknown/);
-  assert.match(notices, /does not set lr_d; using 0.0002/);
+  assert.match(notices, /"color" is not a setting/);
+  assert.match(notices, /lr_g=abc is not valid \(1e-7 to 1\); using 0.0002\./);
+  assert.match(notices, /batch=-3 is not valid \(1 to 4096\); using 64/);
+  // Settings the link leaves out are defaults, not problems: one notice per bad value.
+  assert.doesNotMatch(notices, /lr_d|beta/);
+  assert.equal(await page.locator('#notices p', { hasText: "The link's" }).count(), 4);
   assert.equal(await page.locator('#notices img').count(), 0, 'link text must never become HTML');
   const values = await formValues(page);
   assert.equal(values.lr_g, '0.0002');
   assert.equal(values.batch, '64');
   assert.equal(values.seed, '0');
   await close();
+});
+
+test('a link with one bad value shows one notice, and the batch limit is the core\'s', async () => {
+  const { page, errors, close } = await open('#batch=4097&seed=3');
+  await ready(page);
+  assert.equal(await page.locator('#notices p', { hasText: "The link's" }).count(), 1);
+  assert.match(await text(page, '#notices'), /batch=4097 is not valid \(1 to 4096\)/);
+  assert.equal(await page.getAttribute('input[name="batch"]', 'max'), '4096');
+  assert.deepEqual(errors, []);
+  await close();
+});
+
+test('a failed backend switch leaves the choice, the link and the run as they were', async () => {
+  const { page, errors, close } = await open('#batch=8&backend=cpu');
+  await ready(page);
+  const linkBefore = await page.inputValue('#share-link');
+  await page.click('#step');
+  await waitForStep(page, 1);
+  // WebGPU goes away after the page started: switching to the GPU must fail cleanly.
+  await page.evaluate(() => Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined }));
+  await page.selectOption('#backend', 'gpu');
+  await page.waitForFunction(() => /Could not switch to the GPU/.test(document.getElementById('message').textContent), null, { timeout: SLOW });
+  assert.equal(await page.inputValue('#backend'), 'cpu');
+  assert.equal(await page.inputValue('#share-link'), linkBefore);
+  assert.equal(await page.evaluate(() => window.ganvas.backend.kind), 'cpu');
+  assert.equal(await text(page, '#train'), 'Train');
+  // The run goes on where it was.
+  await page.click('#step');
+  await waitForStep(page, 2);
+  assert.deepEqual(errors, []);
+  await close();
+});
+
+test('reset and load on the CPU keep its worker, and the grid downloads under its step', async () => {
+  const context = await browser.newContext({ acceptDownloads: true });
+  const page = await context.newPage();
+  await page.addInitScript(() => {
+    const Original = window.Worker;
+    window.workersMade = 0;
+    window.Worker = class extends Original {
+      constructor(...args) {
+        super(...args);
+        window.workersMade += 1;
+      }
+    };
+  });
+  await page.goto(BASE + '#batch=8&seed=1&backend=cpu');
+  await ready(page);
+  await page.click('#step');
+  await waitForStep(page, 1);
+  const downloads = [];
+  page.on('download', (d) => downloads.push(d));
+  await page.click('#download-grid');
+  for (let i = 0; i < 50 && downloads.length < 1; i++) await page.waitForTimeout(100);
+  assert.equal(downloads[0]?.suggestedFilename(), 'ganvas-step-1.png');
+  await page.click('#reset');
+  await page.waitForFunction(() => document.getElementById('readout-step').textContent === '0', null, { timeout: SLOW });
+  await page.click('#reset');
+  await page.click('#step');
+  await waitForStep(page, 1);
+  assert.equal(await page.evaluate(() => window.workersMade), 1);
+  await context.close();
 });
 
 test('a bad checkpoint file gets a clear error and the run stays', async () => {

@@ -5,13 +5,21 @@ use ganvas::gpu::GpuContext;
 use ganvas::mnist::Dataset;
 use ganvas::rng::{self, Stream};
 
-/// A GPU device, or `None` (with a note) where no adapter exists. In CI the GPU
-/// tests must run on lavapipe, so a missing adapter fails there instead of skipping.
+/// A GPU device, or `None` where no adapter exists: the test then skips, and says so
+/// where `cargo xtask test` reads it (the file named by `GANVAS_SKIPPED`), which
+/// counts the skips in its last line. In CI the GPU tests must run on lavapipe, so a
+/// missing adapter fails there instead.
 pub fn gpu() -> Option<GpuContext> {
     match pollster::block_on(GpuContext::new()) {
         Ok(gpu) => Some(gpu),
         Err(e) if std::env::var_os("CI").is_none() => {
-            eprintln!("skipping a GPU test: {e}");
+            let test = std::thread::current().name().unwrap_or("a GPU test").to_string();
+            eprintln!("skipping {test}: {e}");
+            if let Some(path) = std::env::var_os("GANVAS_SKIPPED") {
+                use std::io::Write;
+                let file = std::fs::OpenOptions::new().create(true).append(true).open(path);
+                let _ = file.and_then(|mut f| writeln!(f, "{test}\t{e}"));
+            }
             None
         }
         Err(e) => panic!("CI must run the GPU tests (install mesa-vulkan-drivers): {e}"),

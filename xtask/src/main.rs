@@ -102,7 +102,7 @@ fn build() -> Result<()> {
         .input_path(&wasm)
         .web(true)
         .map_err(|e| e.to_string())?
-        .typescript(false)
+        .typescript(true)
         .out_name("ganvas")
         .generate(&out)
         .map_err(|e| format!("wasm-bindgen: {e}"))?;
@@ -151,26 +151,64 @@ fn optimize(wasm: &Path) {
 }
 
 fn test() -> Result<()> {
-    run(cargo().args(["test", "--release", "--package", "ganvas"]))?;
-    let chromium = Path::new("/usr/bin/chromium");
-    if !chromium.exists() {
-        if std::env::var_os("CI").is_some() {
-            return Err("CI must run the browser tests: install chromium (see .ci/install-deps)".into());
-        }
-        eprintln!("note: skipping the browser tests: /usr/bin/chromium is not installed");
-        return Ok(());
-    }
+    let ci = std::env::var_os("CI").is_some();
+    // GPU tests that find no Vulkan adapter note themselves here (tests/common).
+    let skipped_log = target_dir().join("gpu-tests-skipped.txt");
+    let _ = std::fs::remove_file(&skipped_log);
+    run(cargo()
+        .args(["test", "--release", "--package", "ganvas"])
+        .env("GANVAS_SKIPPED", &skipped_log))?;
+    let gpu_skips = std::fs::read_to_string(&skipped_log).unwrap_or_default();
+
+    // The page's JavaScript against the DOM's types and the wasm bindings' declarations.
     build()?;
     let browser_tests = root().join("tests/browser");
     run(Command::new("npm")
         .args(["ci", "--no-audit", "--no-fund"])
         .current_dir(&browser_tests))?;
-    // The server thread ends with this process.
-    let port = serve::spawn(&root())?;
-    run(Command::new("node")
-        .args(["--test", "--test-concurrency=1"])
-        .env("GANVAS_URL", format!("http://127.0.0.1:{port}/"))
-        .env("CHROMIUM", chromium)
-        .env("GANVAS_CLI", target_dir().join("release/ganvas"))
-        .current_dir(&browser_tests))
+    let tsc = browser_tests.join("node_modules/typescript/bin/tsc");
+    for config in ["www/tsconfig.json", "www/tsconfig.worker.json"] {
+        run(Command::new("node").arg(&tsc).args(["-p", config]).current_dir(root()))?;
+    }
+    eprintln!("tsc: the page's JavaScript type-checks");
+
+    let chromium = Path::new("/usr/bin/chromium");
+    let browser_skip = if chromium.exists() {
+        // The server thread ends with this process.
+        let port = serve::spawn(&root())?;
+        run(Command::new("node")
+            .args(["--test", "--test-concurrency=1"])
+            .env("GANVAS_URL", format!("http://127.0.0.1:{port}/"))
+            .env("CHROMIUM", chromium)
+            .env("GANVAS_CLI", target_dir().join("release/ganvas"))
+            .current_dir(&browser_tests))?;
+        None
+    } else if ci {
+        return Err("CI must run the browser tests: install chromium (see .ci/install-deps)".into());
+    } else {
+        Some("/usr/bin/chromium is not installed")
+    };
+    print_skips(&gpu_skips, browser_skip);
+    Ok(())
+}
+
+/// The last line of `cargo xtask test`: what did not run, why, and how to get it.
+fn print_skips(gpu_skips: &str, browser_skip: Option<&str>) {
+    let gpu: Vec<&str> = gpu_skips.lines().collect();
+    if gpu.is_empty() && browser_skip.is_none() {
+        eprintln!("xtask: every GPU and browser test ran");
+        return;
+    }
+    let mut parts = Vec::new();
+    if let Some(first) = gpu.first() {
+        let why = first.split('\t').nth(1).unwrap_or("no GPU adapter");
+        parts.push(format!("{} GPU tests skipped ({why})", gpu.len()));
+    }
+    if let Some(why) = browser_skip {
+        parts.push(format!("the browser tests skipped ({why})"));
+    }
+    eprintln!(
+        "xtask: {}; `bash .ci/install-deps` installs lavapipe and Chromium",
+        parts.join(", ")
+    );
 }
