@@ -19,6 +19,24 @@ pub enum Activation {
     Sigmoid = 3,
 }
 
+/// The value a shader receives, back to the activation; unknown values are refused,
+/// not taken for `Identity`.
+impl TryFrom<u32> for Activation {
+    type Error = crate::Error;
+
+    fn try_from(value: u32) -> Result<Self, Self::Error> {
+        match value {
+            0 => Ok(Activation::Identity),
+            1 => Ok(Activation::LeakyRelu),
+            2 => Ok(Activation::Tanh),
+            3 => Ok(Activation::Sigmoid),
+            other => Err(crate::Error::new(format!(
+                "{other} is not an activation (activation.wgsl's ACT_* are 0 to 3)"
+            ))),
+        }
+    }
+}
+
 impl Activation {
     pub fn forward(self, x: f32) -> f32 {
         match self {
@@ -175,6 +193,20 @@ mod tests {
             }
         }
         assert!(worst.0 <= 2, "tanh({}) is {} ulp off", worst.1, worst.0);
+    }
+
+    #[test]
+    fn activations_round_trip_through_their_shader_values_and_others_are_refused() {
+        for act in [
+            Activation::Identity,
+            Activation::LeakyRelu,
+            Activation::Tanh,
+            Activation::Sigmoid,
+        ] {
+            assert_eq!(Activation::try_from(act as u32), Ok(act));
+        }
+        assert!(Activation::try_from(4).is_err());
+        assert!(Activation::try_from(u32::MAX).is_err());
     }
 
     #[test]

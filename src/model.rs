@@ -194,6 +194,8 @@ impl NetworkKind {
 /// in the network's flat parameter buffer.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LinearLayer {
+    /// Its module's name in the state_dict: its tensors are `{name}.weight` and `{name}.bias`.
+    pub name: String,
     pub inputs: usize,
     pub outputs: usize,
     pub activation: Activation,
@@ -202,7 +204,7 @@ pub struct LinearLayer {
     pub bias_offset: usize,
 }
 
-/// An MLP as in the original `nn.Sequential`: Linear, activation, Linear, ...
+/// A network as a list of layers, input to output: today the original MLPs.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Network {
     pub kind: NetworkKind,
@@ -220,8 +222,10 @@ pub struct NamedTensor {
 }
 
 impl Network {
-    /// Layer widths from input to output. G ends in tanh; D ends in logits, since its
-    /// sigmoid is fused into the loss.
+    /// The original `nn.Sequential` (Linear, LeakyReLU, Linear, ..., Linear, last
+    /// activation) with these widths from input to output, so its Linear modules are
+    /// `model.0`, `model.2`, ... G ends in tanh; D ends in logits, since its sigmoid is
+    /// fused into the loss.
     pub fn from_widths(kind: NetworkKind, widths: &[usize]) -> Self {
         let last = match kind {
             NetworkKind::Generator => Activation::Tanh,
@@ -234,6 +238,7 @@ impl Network {
             .enumerate()
             .map(|(i, w)| {
                 let layer = LinearLayer {
+                    name: format!("model.{}", 2 * i),
                     inputs: w[0],
                     outputs: w[1],
                     activation: if i + 1 == count { last } else { Activation::LeakyRelu },
@@ -265,22 +270,20 @@ impl Network {
             .collect()
     }
 
-    /// The state_dict entries: `model.{2i}.weight` and `.bias`, since activations
-    /// take the odd indices of the original `nn.Sequential`.
+    /// The state_dict entries: each layer's weight and bias.
     pub fn tensors(&self) -> Vec<NamedTensor> {
         self.layers
             .iter()
-            .enumerate()
-            .flat_map(|(i, l)| {
+            .flat_map(|l| {
                 [
                     NamedTensor {
-                        name: format!("model.{}.weight", 2 * i),
+                        name: format!("{}.weight", l.name),
                         shape: vec![l.outputs, l.inputs],
                         offset: l.weight_offset,
                         len: l.outputs * l.inputs,
                     },
                     NamedTensor {
-                        name: format!("model.{}.bias", 2 * i),
+                        name: format!("{}.bias", l.name),
                         shape: vec![l.outputs],
                         offset: l.bias_offset,
                         len: l.outputs,

@@ -67,17 +67,40 @@ pub enum Op {
 }
 
 impl Op {
-    /// The bytes of the op's uniform params, as its shader's `Params` struct.
-    pub fn params_bytes(&self) -> Option<&[u8]> {
-        match self {
-            Op::Gather { params, .. } => Some(bytemuck::bytes_of(params)),
-            Op::Noise { params, .. } => Some(bytemuck::bytes_of(params)),
-            Op::Matmul { params, .. } => Some(bytemuck::bytes_of(params)),
-            Op::BiasGrad { params, .. } => Some(bytemuck::bytes_of(params)),
-            Op::Bce { params, .. } => Some(bytemuck::bytes_of(params)),
-            Op::Adam { params, .. } => Some(bytemuck::bytes_of(params)),
-            Op::AdvanceStep => None,
-        }
+    /// The kernel and the plan buffers it writes and reads, by binding name, such as
+    /// "matmul c=generator.activation.0 a=latent b=generator.params": the label of the
+    /// op's bind group, so a GPU error or a debugger says which op it is.
+    pub fn describe(&self, buffers: &[BufferSpec]) -> String {
+        let (kernel, bound): (&str, Vec<(&str, BufferId)>) = match *self {
+            Op::Gather { batch, .. } => ("gather", vec![("batch", batch)]),
+            Op::Noise { z, .. } => ("noise", vec![("z", z)]),
+            Op::Matmul {
+                params,
+                a,
+                b,
+                bias,
+                gate,
+                c,
+                ..
+            } => {
+                let mut bound = vec![("c", c), ("a", a), ("b", b)];
+                if params.has_bias != 0 {
+                    bound.push(("bias", bias));
+                }
+                if params.gate_activation != 0 {
+                    bound.push(("gate", gate));
+                }
+                ("matmul", bound)
+            }
+            Op::BiasGrad { dy, db, .. } => ("bias_grad", vec![("db", db), ("dy", dy)]),
+            Op::Bce { logits, grad, .. } => ("bce", vec![("grad", grad), ("logits", logits)]),
+            Op::Adam { param, grad, .. } => ("adam", vec![("param", param), ("grad", grad)]),
+            Op::AdvanceStep => ("step_counter", Vec::new()),
+        };
+        let names = bound
+            .iter()
+            .map(|(binding, id)| format!(" {binding}={}", buffers[id.0].name));
+        std::iter::once(kernel.to_string()).chain(names).collect()
     }
 }
 
@@ -122,23 +145,19 @@ impl Plan {
 
     fn build(config: &TrainConfig, pixels: usize, image_count: usize) -> Plan {
         let mut b = Builder::default();
-        let g = config.generator(pixels);
-        let d = config.discriminator(pixels);
         let batch = config.batch;
-
-        let generator_buffers = b.network(&g);
-        let discriminator_buffers = b.network(&d);
+        let (generator, discriminator) = (config.generator(pixels), config.discriminator(pixels));
+        let g = b.network(&generator, batch);
+        // D sees the real and the generated batch in one pass: 2·batch rows.
+        let d = b.network(&discriminator, 2 * batch);
         let z = b.add("latent", batch * config.latent);
-        let g_acts = b.layer_buffers("generator.activation", &g, batch, 1);
-        let g_grads = b.layer_buffers("generator.gradient", &g, batch, 1);
         // Real rows first, then G's output, so one pass of D sees both halves.
         let d_input = b.add("discriminator.input", 2 * batch * pixels);
-        let d_acts = b.layer_buffers("discriminator.activation", &d, 2 * batch, 0);
-        let d_grads = b.layer_buffers("discriminator.gradient", &d, 2 * batch, 0);
-        let g_output_grad = b.add("generator.gradient.output", batch * pixels);
+        let logits = b.add("discriminator.logits", 2 * batch);
+        let real_and_fake = Slot::new(d_input, View::new(0, 2 * batch, pixels));
+        let fake = Slot::new(d_input, View::new(batch * pixels, batch, pixels));
+        let latents = Slot::new(z, View::new(0, batch, config.latent));
 
-        let fake = View::new(batch * pixels, batch, pixels);
-        let both = View::new(0, 2 * batch, pixels);
         let steps_per_epoch = (image_count / batch) as u32;
         let mut step = vec![
             Op::Gather {
@@ -156,142 +175,31 @@ impl Plan {
             },
         ];
         // G(z), written straight into the fake half of D's input.
-        let g_out = Slot {
-            buffer: d_input,
-            view: fake,
-        };
-        forward(
-            &mut step,
-            &g,
-            generator_buffers.params,
-            Slot::whole(z, batch, config.latent),
-            &g_acts,
-            g_out,
-        );
-
-        // Discriminator update: BCE on [real; fake] with targets [1; 0] and the mean over
-        // both halves equals (real_loss + fake_loss) / 2. G is detached: nothing flows back to it.
-        let d_in = Slot {
-            buffer: d_input,
-            view: both,
-        };
-        let logits = Slot::whole(d_acts[d.layers.len() - 1], 2 * batch, 1);
-        forward(
-            &mut step,
-            &d,
-            discriminator_buffers.params,
-            d_in,
-            &d_acts[..d_acts.len() - 1],
-            logits,
-        );
-        step.push(Op::Bce {
-            params: BceParams {
-                n: 2 * batch as u32,
-                positives: batch as u32,
-                loss_slot: StatSlot::DiscriminatorLoss as u32,
-                record_probabilities: 1,
-            },
-            logits: logits.buffer,
-            grad: d_grads[d.layers.len() - 1],
-        });
-        backward(
-            &mut step,
-            &d,
-            &discriminator_buffers,
-            Some(discriminator_buffers.grads),
-            d_in,
-            &d_acts,
-            &d_grads,
-            None,
-        );
-        step.push(adam(&discriminator_buffers, &d, config.discriminator_lr, config));
-
-        // Generator update: BCE(D(G(z)), 1) through the updated D, on the same G(z).
-        let d_fake = Slot {
-            buffer: d_input,
-            view: fake,
-        };
-        let fake_logits = Slot::whole(logits.buffer, batch, 1);
-        forward(
-            &mut step,
-            &d,
-            discriminator_buffers.params,
-            d_fake,
-            &d_acts[..d_acts.len() - 1],
-            fake_logits,
-        );
-        step.push(Op::Bce {
-            params: BceParams {
-                n: batch as u32,
-                positives: batch as u32,
-                loss_slot: StatSlot::GeneratorLoss as u32,
-                record_probabilities: 0,
-            },
-            logits: fake_logits.buffer,
-            grad: d_grads[d.layers.len() - 1],
-        });
-        // Back through D to its input, then through G's tanh (gated by G's output).
-        let to_g = InputGradient {
-            gate: d_fake,
-            activation: g.layers[g.layers.len() - 1].activation,
-            dx: g_output_grad,
-        };
-        backward(
-            &mut step,
-            &d,
-            &discriminator_buffers,
-            None,
-            d_fake,
-            &d_acts,
-            &d_grads,
-            Some(to_g),
-        );
-        let mut g_out_grads = g_grads.clone();
-        g_out_grads.push(g_output_grad);
-        let z_in = Slot::whole(z, batch, config.latent);
-        backward(
-            &mut step,
-            &g,
-            &generator_buffers,
-            Some(generator_buffers.grads),
-            z_in,
-            &g_acts,
-            &g_out_grads,
-            None,
-        );
-        step.push(adam(&generator_buffers, &g, config.generator_lr, config));
+        forward(&mut step, &g.layers, latents, fake);
+        discriminator_update(&mut step, &d, real_and_fake, logits, config);
+        generator_update(&mut step, &g, &d, latents, fake, logits, config);
         step.push(Op::AdvanceStep);
 
-        let preview_rows = PREVIEW_ROWS;
-        let preview_z = b.add("preview.latent", preview_rows * config.latent);
-        let preview_acts = b.layer_buffers("preview.activation", &g, preview_rows, 1);
-        let preview_images = b.add("preview.images", preview_rows * pixels);
+        let preview_latent = NoiseParams::fixed(PREVIEW_ROWS * config.latent, config.seed, Stream::Sample, 0);
+        let generation = Generation::new(&mut b, "preview", &generator, g.buffers.params, PREVIEW_ROWS);
         let mut preview = vec![Op::Noise {
-            params: NoiseParams::fixed(preview_rows * config.latent, config.seed, Stream::Sample, 0),
-            z: preview_z,
+            params: preview_latent,
+            z: generation.latent,
         }];
-        let preview_in = Slot::whole(preview_z, preview_rows, config.latent);
-        let preview_out = Slot::whole(preview_images, preview_rows, pixels);
-        forward(
-            &mut preview,
-            &g,
-            generator_buffers.params,
-            preview_in,
-            &preview_acts,
-            preview_out,
-        );
+        preview.extend(generation.ops);
 
+        let (generator_buffers, discriminator_buffers) = (g.buffers, d.buffers);
         Plan {
             config: config.clone(),
-            generator: g,
-            discriminator: d,
+            generator,
+            discriminator,
             buffers: b.buffers,
             step,
             preview,
             generator_buffers,
             discriminator_buffers,
-            preview_images,
-            preview_rows,
+            preview_images: generation.images,
+            preview_rows: PREVIEW_ROWS,
             steps_per_epoch,
             pixels,
         }
@@ -306,6 +214,81 @@ impl Plan {
     pub fn preview_cost(&self) -> f64 {
         matmul_flops(&self.preview) / matmul_flops(&self.step)
     }
+}
+
+/// D's update, with G detached: BCE on D([real; fake]) with targets [1; 0], whose mean
+/// over both halves is (real loss + fake loss) / 2, back through D, then Adam.
+fn discriminator_update(
+    ops: &mut Vec<Op>,
+    d: &PlanNetwork,
+    real_and_fake: Slot,
+    logits: BufferId,
+    config: &TrainConfig,
+) {
+    let rows = real_and_fake.view.rows;
+    forward(ops, &d.layers, real_and_fake, Slot::new(logits, View::new(0, rows, 1)));
+    let loss = Loss::Bce {
+        positives: rows / 2,
+        stats: StatSlot::DiscriminatorLoss,
+        record_probabilities: true,
+    };
+    loss.push(ops, logits, rows, d.output_gradient());
+    backward(
+        ops,
+        d,
+        Backward {
+            input: real_and_fake,
+            weights: WeightGradients::Compute,
+            input_gradient: None,
+        },
+    );
+    ops.push(adam(d, config.discriminator_lr, config));
+}
+
+/// G's update: BCE(D(G(z)), 1) through the just-updated D on the same G(z), back
+/// through D (its weights untouched) into G's output, through G, then Adam.
+fn generator_update(
+    ops: &mut Vec<Op>,
+    g: &PlanNetwork,
+    d: &PlanNetwork,
+    latents: Slot,
+    fake: Slot,
+    logits: BufferId,
+    config: &TrainConfig,
+) {
+    let rows = fake.view.rows;
+    forward(ops, &d.layers, fake, Slot::new(logits, View::new(0, rows, 1)));
+    let loss = Loss::Bce {
+        positives: rows,
+        stats: StatSlot::GeneratorLoss,
+        record_probabilities: false,
+    };
+    loss.push(ops, logits, rows, d.output_gradient());
+    // Into G's last pre-activation, through its tanh (gated by G's output, `fake`).
+    let to_g = InputGradient {
+        gate: fake,
+        activation: g.layers.last_activation(),
+        dx: g.output_gradient(),
+    };
+    backward(
+        ops,
+        d,
+        Backward {
+            input: fake,
+            weights: WeightGradients::Skip,
+            input_gradient: Some(to_g),
+        },
+    );
+    backward(
+        ops,
+        g,
+        Backward {
+            input: latents,
+            weights: WeightGradients::Compute,
+            input_gradient: None,
+        },
+    );
+    ops.push(adam(g, config.generator_lr, config));
 }
 
 fn matmul_flops(ops: &[Op]) -> f64 {
@@ -331,26 +314,44 @@ impl GenerationPlan {
     pub fn new(generator: &Network, rows: usize) -> Self {
         let mut b = Builder::default();
         let params = b.add("generator.params", generator.parameter_count);
-        let latent = b.add("latent", rows * generator.inputs());
-        let acts = b.layer_buffers("generator.activation", generator, rows, 1);
-        let images = b.add("images", rows * generator.outputs());
-        let mut ops = Vec::new();
-        let input = Slot::whole(latent, rows, generator.inputs());
-        forward(
-            &mut ops,
-            generator,
-            params,
-            input,
-            &acts,
-            Slot::whole(images, rows, generator.outputs()),
-        );
+        let generation = Generation::new(&mut b, "generator", generator, params, rows);
         GenerationPlan {
             buffers: b.buffers,
-            ops,
+            ops: generation.ops,
             params,
-            latent,
-            images,
+            latent: generation.latent,
+            images: generation.images,
         }
+    }
+}
+
+/// G's forward pass on `rows` latent vectors, with the buffers it reads and writes:
+/// the preview and `GenerationPlan` are this, and the training step runs G the same
+/// way (`forward`).
+struct Generation {
+    latent: BufferId,
+    images: BufferId,
+    ops: Vec<Op>,
+}
+
+impl Generation {
+    fn new(b: &mut Builder, name: &str, generator: &Network, params: BufferId, rows: usize) -> Generation {
+        let latent = b.add(&format!("{name}.latent"), rows * generator.inputs());
+        let images = b.add(&format!("{name}.images"), rows * generator.outputs());
+        let g = Layers {
+            net: generator,
+            params,
+            hidden: b.hidden(name, generator, rows),
+        };
+        let mut ops = Vec::new();
+        let input = Slot::new(latent, View::new(0, rows, generator.inputs()));
+        forward(
+            &mut ops,
+            &g,
+            input,
+            Slot::new(images, View::new(0, rows, generator.outputs())),
+        );
+        Generation { latent, images, ops }
     }
 }
 
@@ -368,25 +369,72 @@ impl Builder {
         BufferId(self.buffers.len() - 1)
     }
 
-    fn network(&mut self, net: &Network) -> NetworkBuffers {
+    /// A network's parameter and Adam buffers, and those of its passes over up to
+    /// `rows` rows.
+    fn network<'a>(&mut self, net: &'a Network, rows: usize) -> PlanNetwork<'a> {
         let name = net.kind.name();
         let n = net.parameter_count;
-        NetworkBuffers {
+        let buffers = NetworkBuffers {
             params: self.add(&format!("{name}.params"), n),
             grads: self.add(&format!("{name}.grads"), n),
             exp_avg: self.add(&format!("{name}.exp_avg"), n),
             exp_avg_sq: self.add(&format!("{name}.exp_avg_sq"), n),
+        };
+        let layers = Layers {
+            net,
+            params: buffers.params,
+            hidden: self.hidden(name, net, rows),
+        };
+        let gradients = (net.layers.iter().enumerate())
+            .map(|(i, l)| self.add(&format!("{name}.gradient.{i}"), rows * l.outputs))
+            .collect();
+        PlanNetwork {
+            layers,
+            buffers,
+            gradients,
         }
     }
 
-    /// One [rows, outputs] buffer per layer, leaving out the last `skip_last` layers.
-    fn layer_buffers(&mut self, name: &str, net: &Network, rows: usize, skip_last: usize) -> Vec<BufferId> {
-        let keep = net.layers.len() - skip_last;
-        net.layers[..keep]
-            .iter()
-            .enumerate()
-            .map(|(i, l)| self.add(&format!("{name}.{i}"), rows * l.outputs))
+    /// The output of each layer but the last, which writes where its caller says.
+    fn hidden(&mut self, name: &str, net: &Network, rows: usize) -> Vec<BufferId> {
+        let hidden = &net.layers[..net.layers.len() - 1];
+        (hidden.iter().enumerate())
+            .map(|(i, l)| self.add(&format!("{name}.activation.{i}"), rows * l.outputs))
             .collect()
+    }
+}
+
+/// What a network's forward pass runs on: its layers, its parameters, and the output
+/// buffer of each layer but the last (which writes where its caller says).
+struct Layers<'a> {
+    net: &'a Network,
+    params: BufferId,
+    hidden: Vec<BufferId>,
+}
+
+impl Layers<'_> {
+    fn weight(&self, layer: usize) -> View {
+        let l = &self.net.layers[layer];
+        View::new(l.weight_offset, l.outputs, l.inputs)
+    }
+
+    fn last_activation(&self) -> Activation {
+        self.net.layers[self.net.layers.len() - 1].activation
+    }
+}
+
+/// A network as the training step runs it: its forward pass, its parameter-gradient
+/// and Adam buffers, and the gradient at each layer's pre-activation (the last one's
+/// is where the loss, or the network above, puts it).
+struct PlanNetwork<'a> {
+    layers: Layers<'a>,
+    buffers: NetworkBuffers,
+    gradients: Vec<BufferId>,
+}
+
+impl PlanNetwork<'_> {
+    fn output_gradient(&self) -> BufferId {
+        self.gradients[self.gradients.len() - 1]
     }
 }
 
@@ -398,12 +446,55 @@ struct Slot {
 }
 
 impl Slot {
+    fn new(buffer: BufferId, view: View) -> Slot {
+        Slot { buffer, view }
+    }
+
+    /// The whole of a [rows, cols] buffer.
     fn whole(buffer: BufferId, rows: usize, cols: usize) -> Slot {
-        Slot {
-            buffer,
-            view: View::new(0, rows, cols),
+        Slot::new(buffer, View::new(0, rows, cols))
+    }
+}
+
+/// A loss on logits, as an op of its own: its gradient goes to the pre-activation of
+/// the network's last layer, its value to the stats.
+enum Loss {
+    /// BCE with the sigmoid fused in; rows [0, positives) have target 1, the rest 0.
+    Bce {
+        positives: usize,
+        stats: StatSlot,
+        /// Also add the mean D(x) and D(G(z)) of the two target groups to the stats.
+        record_probabilities: bool,
+    },
+}
+
+impl Loss {
+    fn push(&self, ops: &mut Vec<Op>, logits: BufferId, rows: usize, grad: BufferId) {
+        match *self {
+            Loss::Bce {
+                positives,
+                stats,
+                record_probabilities,
+            } => ops.push(Op::Bce {
+                params: BceParams {
+                    n: rows as u32,
+                    positives: positives as u32,
+                    loss_slot: stats as u32,
+                    record_probabilities: u32::from(record_probabilities),
+                },
+                logits,
+                grad,
+            }),
         }
     }
+}
+
+/// Whether a backward pass computes the network's weight and bias gradients: not
+/// when it only carries the gradient through (D in G's update).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum WeightGradients {
+    Compute,
+    Skip,
 }
 
 /// Where the gradient with respect to a network's input goes, and which activation
@@ -414,28 +505,30 @@ struct InputGradient {
     dx: BufferId,
 }
 
-fn weight(net: &Network, layer: usize) -> View {
-    let l = &net.layers[layer];
-    View::new(l.weight_offset, l.outputs, l.inputs)
+/// One backward pass: from the gradient at the last layer's pre-activation down to
+/// the first layer, which read `input`.
+struct Backward {
+    input: Slot,
+    weights: WeightGradients,
+    input_gradient: Option<InputGradient>,
 }
 
-/// Every layer's forward pass; layer i < last writes `acts[i]`, the last writes `out`.
-fn forward(ops: &mut Vec<Op>, net: &Network, params: BufferId, input: Slot, acts: &[BufferId], out: Slot) {
+/// Every layer's forward pass: hidden layers write `net.hidden`, the last `output`.
+fn forward(ops: &mut Vec<Op>, net: &Layers, input: Slot, output: Slot) {
     let rows = input.view.rows;
-    let last = net.layers.len() - 1;
-    for (i, layer) in net.layers.iter().enumerate() {
-        let x = if i == 0 {
-            input
-        } else {
-            Slot::whole(acts[i - 1], rows, layer.inputs)
+    let last = net.net.layers.len() - 1;
+    for (i, layer) in net.net.layers.iter().enumerate() {
+        let x = match i {
+            0 => input,
+            _ => Slot::whole(net.hidden[i - 1], rows, layer.inputs),
         };
-        let y = if i == last {
-            out
-        } else {
-            Slot::whole(acts[i], rows, layer.outputs)
+        let y = match i == last {
+            true => output,
+            false => Slot::whole(net.hidden[i], rows, layer.outputs),
         };
+        let params = net.params;
         ops.push(Op::Matmul {
-            params: MatmulParams::linear_forward(x.view, weight(net, i), layer.bias_offset, y.view, layer.activation),
+            params: MatmulParams::linear_forward(x.view, net.weight(i), layer.bias_offset, y.view, layer.activation),
             a: x.buffer,
             b: params,
             bias: params,
@@ -445,32 +538,22 @@ fn forward(ops: &mut Vec<Op>, net: &Network, params: BufferId, input: Slot, acts
     }
 }
 
-/// Back through every layer, from `grads[last]` (the gradient at the last layer's
-/// pre-activation). Writes parameter gradients into `param_grads` when given, the
-/// pre-activation gradient of each earlier layer into `grads[i]`, and the input
-/// gradient when asked.
-#[allow(clippy::too_many_arguments)]
-fn backward(
-    ops: &mut Vec<Op>,
-    net: &Network,
-    buffers: &NetworkBuffers,
-    param_grads: Option<BufferId>,
-    input: Slot,
-    acts: &[BufferId],
-    grads: &[BufferId],
-    input_gradient: Option<InputGradient>,
-) {
-    let rows = input.view.rows;
-    for (i, layer) in net.layers.iter().enumerate().rev() {
-        let dy = Slot::whole(grads[i], rows, layer.outputs);
-        let x = if i == 0 {
-            input
-        } else {
-            Slot::whole(acts[i - 1], rows, layer.inputs)
+/// Back through every layer, from `net.gradients[last]`: each layer's weight and bias
+/// gradients into `net.buffers.grads` (when asked), the gradient at each earlier
+/// layer's pre-activation into `net.gradients`, and the input gradient when asked.
+fn backward(ops: &mut Vec<Op>, net: &PlanNetwork, pass: Backward) {
+    let rows = pass.input.view.rows;
+    let layers = &net.layers;
+    for (i, layer) in layers.net.layers.iter().enumerate().rev() {
+        let dy = Slot::whole(net.gradients[i], rows, layer.outputs);
+        let x = match i {
+            0 => pass.input,
+            _ => Slot::whole(layers.hidden[i - 1], rows, layer.inputs),
         };
-        if let Some(dw) = param_grads {
+        if pass.weights == WeightGradients::Compute {
+            let dw = net.buffers.grads;
             ops.push(Op::Matmul {
-                params: MatmulParams::weight_gradient(dy.view, x.view, weight(net, i)),
+                params: MatmulParams::weight_gradient(dy.view, x.view, layers.weight(i)),
                 a: dy.buffer,
                 b: x.buffer,
                 bias: dy.buffer,
@@ -488,19 +571,19 @@ fn backward(
                 db: dw,
             });
         }
-        let (gate, activation, dx) = match (i, &input_gradient) {
+        let (gate, activation, dx) = match (i, &pass.input_gradient) {
             (0, None) => continue,
             (0, Some(ig)) => (ig.gate, ig.activation, Slot::whole(ig.dx, rows, layer.inputs)),
             _ => (
                 x,
-                net.layers[i - 1].activation,
-                Slot::whole(grads[i - 1], rows, layer.inputs),
+                layers.net.layers[i - 1].activation,
+                Slot::whole(net.gradients[i - 1], rows, layer.inputs),
             ),
         };
         ops.push(Op::Matmul {
-            params: MatmulParams::input_gradient(dy.view, weight(net, i), gate.view, activation, dx.view),
+            params: MatmulParams::input_gradient(dy.view, layers.weight(i), gate.view, activation, dx.view),
             a: dy.buffer,
-            b: buffers.params,
+            b: layers.params,
             bias: dy.buffer,
             gate: gate.buffer,
             c: dx.buffer,
@@ -508,9 +591,16 @@ fn backward(
     }
 }
 
-fn adam(buffers: &NetworkBuffers, net: &Network, lr: f32, config: &TrainConfig) -> Op {
+fn adam(net: &PlanNetwork, lr: f32, config: &TrainConfig) -> Op {
+    let buffers = &net.buffers;
     Op::Adam {
-        params: AdamParams::new(net.parameter_count, lr, config.beta1, config.beta2, config.eps),
+        params: AdamParams::new(
+            net.layers.net.parameter_count,
+            lr,
+            config.beta1,
+            config.beta2,
+            config.eps,
+        ),
         param: buffers.params,
         grad: buffers.grads,
         exp_avg: buffers.exp_avg,

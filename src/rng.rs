@@ -23,6 +23,22 @@ pub enum Stream {
     Sample = 4,
 }
 
+/// The value a shader receives, back to the stream; unknown values are refused, not
+/// taken for a default stream.
+impl TryFrom<u32> for Stream {
+    type Error = crate::Error;
+
+    fn try_from(value: u32) -> Result<Self, Self::Error> {
+        match value {
+            1 => Ok(Stream::Noise),
+            2 => Ok(Stream::Init),
+            3 => Ok(Stream::Shuffle),
+            4 => Ok(Stream::Sample),
+            other => Err(crate::Error::new(format!("{other} is not a random stream (1 to 4)"))),
+        }
+    }
+}
+
 /// The 64-bit seed split into Philox's two key words.
 pub fn seed_key(seed: u64) -> [u32; 2] {
     [seed as u32, (seed >> 32) as u32]
@@ -102,6 +118,14 @@ pub fn epoch_order(seed: u64, epoch: u32, count: usize) -> Vec<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn streams_round_trip_through_their_shader_values_and_others_are_refused() {
+        for stream in [Stream::Noise, Stream::Init, Stream::Shuffle, Stream::Sample] {
+            assert_eq!(Stream::try_from(stream as u32), Ok(stream));
+        }
+        assert!(Stream::try_from(0).is_err() && Stream::try_from(5).is_err());
+    }
 
     #[test]
     fn philox_matches_the_published_known_answers() {

@@ -7,13 +7,13 @@ mod common;
 use bytemuck::Pod;
 use ganvas::activation::Activation;
 use ganvas::gpu::{read_buffer, GpuContext};
-use ganvas::kernels::adam::{adam_cpu, Adam, AdamParams};
-use ganvas::kernels::bce::{bce_cpu, Bce, BceParams, STAT_SLOTS};
-use ganvas::kernels::bias_grad::{bias_grad_cpu, BiasGrad, BiasGradParams};
-use ganvas::kernels::gather::{gather_cpu, pack_bytes, Gather, GatherParams};
-use ganvas::kernels::matmul::{matmul_cpu, Matmul, MatmulParams, MatmulVariant, View};
-use ganvas::kernels::noise::{noise_cpu, Noise, NoiseParams};
-use ganvas::kernels::Kernel;
+use ganvas::kernels::adam::{adam_cpu, Adam, AdamBuffers, AdamParams};
+use ganvas::kernels::bce::{bce_cpu, Bce, BceBuffers, BceParams, STAT_SLOTS};
+use ganvas::kernels::bias_grad::{bias_grad_cpu, BiasGrad, BiasGradBuffers, BiasGradParams};
+use ganvas::kernels::gather::{gather_cpu, pack_bytes, Gather, GatherBuffers, GatherParams};
+use ganvas::kernels::matmul::{matmul_cpu, Matmul, MatmulBuffers, MatmulParams, MatmulVariant, View};
+use ganvas::kernels::noise::{noise_cpu, Noise, NoiseBuffers, NoiseParams};
+use ganvas::kernels::Dispatch;
 use ganvas::rng::Stream;
 use wgpu::util::DeviceExt;
 
@@ -39,24 +39,16 @@ impl Harness {
         })
     }
 
-    fn uniform<T: Pod>(&self, params: &T) -> wgpu::Buffer {
-        let contents = bytemuck::bytes_of(params);
-        let usage = wgpu::BufferUsages::UNIFORM;
-        self.gpu.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: None,
-            contents,
-            usage,
-        })
+    fn device(&self) -> &wgpu::Device {
+        &self.gpu.device
     }
 
-    fn run(&self, kernel: &Kernel, buffers: &[&wgpu::Buffer], workgroups: [u32; 3]) {
-        let bind_group = kernel.bind(&self.gpu.device, buffers);
+    /// Runs one dispatch, made by the kernel module's typed `dispatch`, as the trainer does.
+    fn run(&self, dispatch: Dispatch) {
         let mut encoder = self.gpu.device.create_command_encoder(&Default::default());
         {
             let mut pass = encoder.begin_compute_pass(&Default::default());
-            pass.set_pipeline(kernel.pipeline());
-            pass.set_bind_group(0, &bind_group, &[]);
-            pass.dispatch_workgroups(workgroups[0], workgroups[1], workgroups[2]);
+            dispatch.record(&mut pass);
         }
         self.gpu.queue.submit([encoder.finish()]);
     }
@@ -68,14 +60,17 @@ impl Harness {
 
     /// `inputs` are A, B, bias and gate, in binding order.
     fn matmul(&self, kernel: &Matmul, p: &MatmulParams, inputs: [&[f32]; 4], c_len: usize) -> Vec<f32> {
-        let [ba, bb, bbias, bgate] = inputs.map(|x| self.buffer(x));
-        let bc = self.buffer(&vec![f32::NAN; c_len]);
-        self.run(
-            &kernel.kernel,
-            &[&ba, &bb, &bbias, &bgate, &bc, &self.uniform(p)],
-            kernel.workgroups(p),
-        );
-        self.read(&bc, c_len)
+        let [a, b, bias, gate] = inputs.map(|x| self.buffer(x));
+        let c = self.buffer(&vec![f32::NAN; c_len]);
+        let buffers = MatmulBuffers {
+            a: &a,
+            b: &b,
+            bias: &bias,
+            gate: &gate,
+            c: &c,
+        };
+        self.run(kernel.dispatch(self.device(), "test matmul", &buffers, p));
+        self.read(&c, c_len)
     }
 }
 
@@ -338,7 +333,12 @@ fn bce_matches_reference_finite_differences_and_pytorch() {
             h.buffer(&vec![f32::NAN; n]),
             h.buffer(&initial_stats),
         );
-        h.run(&kernel.0, &[&bl, &bg, &bs, &h.uniform(&p)], Bce::workgroups());
+        let buffers = BceBuffers {
+            logits: &bl,
+            grad: &bg,
+            stats: &bs,
+        };
+        h.run(kernel.dispatch(h.device(), "test bce", &buffers, &p));
         let (grad, stats) = (h.read(&bg, n), h.read(&bs, STAT_SLOTS));
         let mut cpu_grad = vec![0.0; n];
         let mut cpu_stats = initial_stats;
@@ -401,7 +401,12 @@ fn bce_stays_finite_at_saturated_logits() {
         h.buffer(&vec![0f32; n]),
         h.buffer(&[0f32; STAT_SLOTS]),
     );
-    h.run(&kernel.0, &[&bl, &bg, &bs, &h.uniform(&p)], Bce::workgroups());
+    let buffers = BceBuffers {
+        logits: &bl,
+        grad: &bg,
+        stats: &bs,
+    };
+    h.run(kernel.dispatch(h.device(), "test bce", &buffers, &p));
     let (grad, stats) = (h.read(&bg, n), h.read(&bs, STAT_SLOTS));
     assert!(grad.iter().chain(&stats).all(|v| v.is_finite()), "{grad:?} {stats:?}");
     // Target 1 at x = -1e4 costs 1e4 (PyTorch would clamp it at 100); the gradient stays -1/n.
@@ -427,7 +432,8 @@ fn bias_grad_sums_columns() {
             output_offset: 2,
         };
         let (bdy, bdb) = (h.buffer(&dy), h.buffer(&vec![f32::NAN; cols + 2]));
-        h.run(&kernel.0, &[&bdy, &bdb, &h.uniform(&p)], BiasGrad::workgroups(&p));
+        let buffers = BiasGradBuffers { dy: &bdy, db: &bdb };
+        h.run(kernel.dispatch(h.device(), "test bias_grad", &buffers, &p));
         let gpu = h.read(&bdb, cols + 2);
         let mut cpu = vec![f32::NAN; cols + 2];
         bias_grad_cpu(&p, &dy, &mut cpu);
@@ -469,11 +475,14 @@ fn adam_follows_the_formula_over_several_steps() {
     for (step, g) in grads.iter().enumerate() {
         let counter = h.buffer(&[step as u32, 0, 0, 0]);
         let bg = h.buffer(g);
-        h.run(
-            &kernel.0,
-            &[&bp, &bg, &bm, &bv, &counter, &h.uniform(&p)],
-            Adam::workgroups(&p),
-        );
+        let buffers = AdamBuffers {
+            param: &bp,
+            grad: &bg,
+            exp_avg: &bm,
+            exp_avg_sq: &bv,
+            counter: &counter,
+        };
+        h.run(kernel.dispatch(h.device(), "test adam", &buffers, &p));
         adam_cpu(&p, step as u32, &mut cpu.0, g, &mut cpu.1, &mut cpu.2);
     }
     let gpu = h.read(&bp, n);
@@ -493,11 +502,14 @@ fn adam_follows_the_formula_over_several_steps() {
         random_vec(n, 8, 0.01).iter().map(|x| x.abs()).collect::<Vec<_>>(),
     );
     let (bm, bv, bp, bg) = (h.buffer(&m0), h.buffer(&v0), h.buffer(&initial), h.buffer(&grads[0]));
-    h.run(
-        &kernel.0,
-        &[&bp, &bg, &bm, &bv, &counter, &h.uniform(&p)],
-        Adam::workgroups(&p),
-    );
+    let buffers = AdamBuffers {
+        param: &bp,
+        grad: &bg,
+        exp_avg: &bm,
+        exp_avg_sq: &bv,
+        counter: &counter,
+    };
+    h.run(kernel.dispatch(h.device(), "test adam", &buffers, &p));
     let gpu = h.read(&bp, n);
     let t = 10_000;
     for i in 0..n {
@@ -530,7 +542,11 @@ fn noise_matches_the_cpu_generator() {
     ] {
         let count = p.count as usize;
         let (bz, counter) = (h.buffer(&vec![f32::NAN; count]), h.buffer(&[step, 0, 0, 0]));
-        h.run(&kernel.0, &[&bz, &counter, &h.uniform(&p)], Noise::workgroups(&p));
+        let buffers = NoiseBuffers {
+            z: &bz,
+            counter: &counter,
+        };
+        h.run(kernel.dispatch(h.device(), "test noise", &buffers, &p));
         let gpu = h.read(&bz, count);
         let mut cpu = vec![0.0; count];
         noise_cpu(&p, step, &mut cpu);
@@ -559,11 +575,13 @@ fn gather_matches_the_cpu_reference() {
         h.buffer(&[step, 0, 0, 0]),
     );
     let out = h.buffer(&vec![f32::NAN; 3 * 35]);
-    h.run(
-        &kernel.0,
-        &[&bi, &bo, &counter, &out, &h.uniform(&p)],
-        Gather::workgroups(&p),
-    );
+    let buffers = GatherBuffers {
+        images: &bi,
+        order: &bo,
+        counter: &counter,
+        batch: &out,
+    };
+    h.run(kernel.dispatch(h.device(), "test gather", &buffers, &p));
     let gpu = h.read(&out, 3 * 35);
     let mut cpu = vec![0.0; 3 * 35];
     gather_cpu(&p, step, &data.images, &order, &mut cpu);

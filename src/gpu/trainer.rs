@@ -6,14 +6,14 @@ use wgpu::util::DeviceExt;
 use super::readback::{start_map, BufferRead, PendingMap};
 use super::GpuContext;
 use crate::error::{Error, Result};
-use crate::kernels::adam::Adam;
-use crate::kernels::bce::{Bce, STAT_SLOTS};
-use crate::kernels::bias_grad::BiasGrad;
-use crate::kernels::gather::{pack_bytes, Gather};
-use crate::kernels::matmul::{Matmul, MatmulVariant};
-use crate::kernels::noise::Noise;
-use crate::kernels::step_counter::StepCounter;
-use crate::kernels::Kernel;
+use crate::kernels::adam::{Adam, AdamBuffers};
+use crate::kernels::bce::{Bce, BceBuffers, STAT_SLOTS};
+use crate::kernels::bias_grad::{BiasGrad, BiasGradBuffers};
+use crate::kernels::gather::{pack_bytes, Gather, GatherBuffers};
+use crate::kernels::matmul::{Matmul, MatmulBuffers, MatmulVariant};
+use crate::kernels::noise::{Noise, NoiseBuffers};
+use crate::kernels::step_counter::{StepCounter, StepCounterBuffers};
+use crate::kernels::Dispatch;
 use crate::mnist::Dataset;
 use crate::model::TrainConfig;
 use crate::plan::{BufferId, NetworkBuffers, Op, Plan};
@@ -38,12 +38,6 @@ impl Kernels {
             .find(|m| m.variant == variant)
             .expect("build makes a pipeline for every entry point the plan uses")
     }
-}
-
-struct Dispatch {
-    pipeline: wgpu::ComputePipeline,
-    bind_group: wgpu::BindGroup,
-    workgroups: [u32; 3],
 }
 
 /// A stats read in flight: the copy taken after `steps` steps, still mapping.
@@ -142,17 +136,28 @@ impl GpuTrainer {
             mapped_at_creation: false,
         });
 
-        // Each op's bindings in the order its shader declares them; the params uniform,
-        // if any, comes last.
+        // Each op's buffers by the names its kernel gives them; the kernel module alone
+        // knows their binding order. Labels name the op's buffers for error messages.
         let dispatch = |op: &Op| -> Dispatch {
             let b = |id: BufferId| &buffers[id.0];
-            let (kernel, mut bindings, workgroups): (&Kernel, Vec<&wgpu::Buffer>, [u32; 3]) = match op {
-                Op::Gather { params, batch } => (
-                    &kernels.gather.0,
-                    vec![&images, &order, &counter, b(*batch)],
-                    Gather::workgroups(params),
-                ),
-                Op::Noise { params, z } => (&kernels.noise.0, vec![b(*z), &counter], Noise::workgroups(params)),
+            let label = &op.describe(&plan.buffers);
+            match *op {
+                Op::Gather { params, batch } => {
+                    let bound = GatherBuffers {
+                        images: &images,
+                        order: &order,
+                        counter: &counter,
+                        batch: b(batch),
+                    };
+                    kernels.gather.dispatch(device, label, &bound, &params)
+                }
+                Op::Noise { params, z } => {
+                    let bound = NoiseBuffers {
+                        z: b(z),
+                        counter: &counter,
+                    };
+                    kernels.noise.dispatch(device, label, &bound, &params)
+                }
                 Op::Matmul {
                     params,
                     a,
@@ -161,17 +166,28 @@ impl GpuTrainer {
                     gate,
                     c,
                 } => {
-                    let matmul = kernels.matmul(gpu.matmul.variant_for(params));
-                    (
-                        &matmul.kernel,
-                        vec![b(*a), b(*rhs), b(*bias), b(*gate), b(*c)],
-                        matmul.workgroups(params),
-                    )
+                    let bound = MatmulBuffers {
+                        a: b(a),
+                        b: b(rhs),
+                        bias: b(bias),
+                        gate: b(gate),
+                        c: b(c),
+                    };
+                    let matmul = kernels.matmul(gpu.matmul.variant_for(&params));
+                    matmul.dispatch(device, label, &bound, &params)
                 }
                 Op::BiasGrad { params, dy, db } => {
-                    (&kernels.bias_grad.0, vec![b(*dy), b(*db)], BiasGrad::workgroups(params))
+                    let bound = BiasGradBuffers { dy: b(dy), db: b(db) };
+                    kernels.bias_grad.dispatch(device, label, &bound, &params)
                 }
-                Op::Bce { logits, grad, .. } => (&kernels.bce.0, vec![b(*logits), b(*grad), &stats], Bce::workgroups()),
+                Op::Bce { params, logits, grad } => {
+                    let bound = BceBuffers {
+                        logits: b(logits),
+                        grad: b(grad),
+                        stats: &stats,
+                    };
+                    kernels.bce.dispatch(device, label, &bound, &params)
+                }
                 Op::Adam {
                     params,
                     param,
@@ -179,19 +195,20 @@ impl GpuTrainer {
                     exp_avg,
                     exp_avg_sq,
                 } => {
-                    let moments = [b(*param), b(*grad), b(*exp_avg), b(*exp_avg_sq), &counter];
-                    (&kernels.adam.0, moments.to_vec(), Adam::workgroups(params))
+                    let bound = AdamBuffers {
+                        param: b(param),
+                        grad: b(grad),
+                        exp_avg: b(exp_avg),
+                        exp_avg_sq: b(exp_avg_sq),
+                        counter: &counter,
+                    };
+                    kernels.adam.dispatch(device, label, &bound, &params)
                 }
-                Op::AdvanceStep => (&kernels.step_counter.0, vec![&counter], [1, 1, 1]),
-            };
-            let uniform = op
-                .params_bytes()
-                .map(|bytes| init("params", bytes, wgpu::BufferUsages::UNIFORM));
-            bindings.extend(uniform.as_ref());
-            Dispatch {
-                pipeline: kernel.pipeline().clone(),
-                bind_group: kernel.bind(device, &bindings),
-                workgroups,
+                Op::AdvanceStep => {
+                    kernels
+                        .step_counter
+                        .dispatch(device, label, &StepCounterBuffers { counter: &counter })
+                }
             }
         };
         let step_dispatches = plan.step.iter().map(dispatch).collect();
@@ -249,23 +266,24 @@ impl GpuTrainer {
                 self.order_epoch = Some(epoch);
             }
             let count = remaining.min(per_epoch - self.step % per_epoch);
-            self.submit(&self.step_dispatches, count);
+            self.submit("training steps", &self.step_dispatches, count);
             self.step += count;
             self.steps_since_stats += count;
             remaining -= count;
         }
     }
 
-    fn submit(&self, dispatches: &[Dispatch], repeats: u32) {
+    /// `label` names the pass, as the bind groups name their ops.
+    fn submit(&self, label: &str, dispatches: &[Dispatch], repeats: u32) {
         let mut encoder = self.device.create_command_encoder(&Default::default());
         {
-            let mut pass = encoder.begin_compute_pass(&Default::default());
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some(label),
+                timestamp_writes: None,
+            });
             for _ in 0..repeats {
                 for d in dispatches {
-                    pass.set_pipeline(&d.pipeline);
-                    pass.set_bind_group(0, &d.bind_group, &[]);
-                    let [x, y, z] = d.workgroups;
-                    pass.dispatch_workgroups(x, y, z);
+                    d.record(&mut pass);
                 }
             }
         }
@@ -275,7 +293,7 @@ impl GpuTrainer {
     /// Submits op `index` of the training step `repeats` times, for timing one kernel
     /// on the plan's real buffers (`ganvas bench`); the caller waits on the device.
     pub fn run_step_op(&self, index: usize, repeats: u32) {
-        self.submit(&self.step_dispatches[index..=index], repeats);
+        self.submit("one op of the step", &self.step_dispatches[index..=index], repeats);
     }
 
     /// Compute dispatches in one training step.
@@ -329,7 +347,7 @@ impl GpuTrainer {
     }
 
     fn render_preview(&self) {
-        self.submit(&self.preview_dispatches, 1);
+        self.submit("preview", &self.preview_dispatches, 1);
     }
 
     /// Runs G on the fixed preview latents and starts reading the [64, pixels] images

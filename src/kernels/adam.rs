@@ -2,7 +2,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{groups, Access, Kernel};
+use super::{bindings, groups, Dispatch, Kernel};
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
@@ -103,22 +103,31 @@ pub fn adam_cpu_threaded(
     });
 }
 
-pub struct Adam(pub Kernel);
+pub const SOURCE: &str = include_str!("../../shaders/adam.wgsl");
+
+bindings! {
+    /// A network's parameters, their gradient and Adam's moments; Adam's step count
+    /// is the GPU step counter's.
+    pub struct AdamBuffers {
+        param: ReadWrite,
+        grad: Read,
+        exp_avg: ReadWrite,
+        exp_avg_sq: ReadWrite,
+        counter: Read,
+    }
+}
+
+pub struct Adam(Kernel);
 
 impl Adam {
     pub fn new(device: &wgpu::Device) -> Self {
-        use Access::*;
-        let source = include_str!("../../shaders/adam.wgsl");
-        Adam(Kernel::new(
-            device,
-            "adam",
-            source,
-            &[ReadWrite, Read, ReadWrite, ReadWrite, Read, Uniform],
-        ))
+        Adam(Kernel::new::<AdamBuffers>(device, "adam", SOURCE, "main", true))
     }
 
-    pub fn workgroups(p: &AdamParams) -> [u32; 3] {
-        [groups(p.n as usize, 256).min(65_535), 1, 1]
+    pub fn dispatch(&self, device: &wgpu::Device, label: &str, buffers: &AdamBuffers, p: &AdamParams) -> Dispatch {
+        let workgroups = [groups(p.n as usize, 256).min(65_535), 1, 1];
+        self.0
+            .dispatch(device, label, buffers, bytemuck::bytes_of(p), workgroups)
     }
 }
 

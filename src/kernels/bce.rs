@@ -8,7 +8,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{Access, Kernel};
+use super::{bindings, Dispatch, Kernel};
 use crate::activation::sigmoid;
 
 /// Where the running sums live in the stats buffer.
@@ -59,25 +59,30 @@ pub fn bce_cpu(p: &BceParams, logits: &[f32], grad: &mut [f32], stats: &mut [f32
     }
 }
 
-pub struct Bce(pub Kernel);
+pub const SOURCE: &str = concat!(
+    include_str!("../../shaders/activation.wgsl"),
+    include_str!("../../shaders/bce.wgsl")
+);
+
+bindings! {
+    /// The logits in, their loss gradient out, and the running sums (`StatSlot`).
+    pub struct BceBuffers {
+        logits: Read,
+        grad: ReadWrite,
+        stats: ReadWrite,
+    }
+}
+
+pub struct Bce(Kernel);
 
 impl Bce {
     pub fn new(device: &wgpu::Device) -> Self {
-        use Access::*;
-        let source = concat!(
-            include_str!("../../shaders/activation.wgsl"),
-            include_str!("../../shaders/bce.wgsl")
-        );
-        Bce(Kernel::new(
-            device,
-            "bce",
-            source,
-            &[Read, ReadWrite, ReadWrite, Uniform],
-        ))
+        Bce(Kernel::new::<BceBuffers>(device, "bce", SOURCE, "main", true))
     }
 
     /// One workgroup: see the shader.
-    pub fn workgroups() -> [u32; 3] {
-        [1, 1, 1]
+    pub fn dispatch(&self, device: &wgpu::Device, label: &str, buffers: &BceBuffers, p: &BceParams) -> Dispatch {
+        self.0
+            .dispatch(device, label, buffers, bytemuck::bytes_of(p), [1, 1, 1])
     }
 }

@@ -2,7 +2,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{check_view, groups, Access, Kernel};
+use super::{bindings, check_view, groups, Dispatch, Kernel};
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
@@ -26,16 +26,37 @@ pub fn bias_grad_cpu(p: &BiasGradParams, dy: &[f32], db: &mut [f32]) {
     }
 }
 
-pub struct BiasGrad(pub Kernel);
+pub const SOURCE: &str = include_str!("../../shaders/bias_grad.wgsl");
+
+bindings! {
+    pub struct BiasGradBuffers {
+        dy: Read,
+        db: ReadWrite,
+    }
+}
+
+pub struct BiasGrad(Kernel);
 
 impl BiasGrad {
     pub fn new(device: &wgpu::Device) -> Self {
-        use Access::*;
-        let source = include_str!("../../shaders/bias_grad.wgsl");
-        BiasGrad(Kernel::new(device, "bias_grad", source, &[Read, ReadWrite, Uniform]))
+        BiasGrad(Kernel::new::<BiasGradBuffers>(
+            device,
+            "bias_grad",
+            SOURCE,
+            "main",
+            true,
+        ))
     }
 
-    pub fn workgroups(p: &BiasGradParams) -> [u32; 3] {
-        [groups(p.cols as usize, 64), 1, 1]
+    pub fn dispatch(
+        &self,
+        device: &wgpu::Device,
+        label: &str,
+        buffers: &BiasGradBuffers,
+        p: &BiasGradParams,
+    ) -> Dispatch {
+        let workgroups = [groups(p.cols as usize, 64), 1, 1];
+        self.0
+            .dispatch(device, label, buffers, bytemuck::bytes_of(p), workgroups)
     }
 }

@@ -2,7 +2,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{groups, Access, Kernel};
+use super::{bindings, groups, Dispatch, Kernel};
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
@@ -33,21 +33,29 @@ pub fn pack_bytes(bytes: &[u8]) -> Vec<u32> {
         .collect()
 }
 
-pub struct Gather(pub Kernel);
+pub const SOURCE: &str = include_str!("../../shaders/gather.wgsl");
+
+bindings! {
+    /// The training set (`pack_bytes`), the epoch's shuffle, the step counter, and
+    /// the batch it fills.
+    pub struct GatherBuffers {
+        images: Read,
+        order: Read,
+        counter: Read,
+        batch: ReadWrite,
+    }
+}
+
+pub struct Gather(Kernel);
 
 impl Gather {
     pub fn new(device: &wgpu::Device) -> Self {
-        use Access::*;
-        let source = include_str!("../../shaders/gather.wgsl");
-        Gather(Kernel::new(
-            device,
-            "gather",
-            source,
-            &[Read, Read, Read, ReadWrite, Uniform],
-        ))
+        Gather(Kernel::new::<GatherBuffers>(device, "gather", SOURCE, "main", true))
     }
 
-    pub fn workgroups(p: &GatherParams) -> [u32; 3] {
-        [groups(p.batch as usize * p.pixels as usize, 256), 1, 1]
+    pub fn dispatch(&self, device: &wgpu::Device, label: &str, buffers: &GatherBuffers, p: &GatherParams) -> Dispatch {
+        let workgroups = [groups(p.batch as usize * p.pixels as usize, 256), 1, 1];
+        self.0
+            .dispatch(device, label, buffers, bytemuck::bytes_of(p), workgroups)
     }
 }

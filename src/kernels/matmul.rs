@@ -2,7 +2,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{check_view, groups, Access, Kernel};
+use super::{bindings, check_view, groups, Dispatch, Kernel};
 use crate::activation::Activation;
 
 /// C[i, j] = epilogue(Σ_k A[i, k] · B[k, j]) with A[i, k] = a[a_offset + i·a_row_stride +
@@ -116,21 +116,15 @@ impl MatmulParams {
         2.0 * f64::from(self.m) * f64::from(self.n) * f64::from(self.k)
     }
 
-    fn activation(&self) -> Activation {
-        activation_from_u32(self.activation)
-    }
-
-    fn gate_activation(&self) -> Activation {
-        activation_from_u32(self.gate_activation)
-    }
-}
-
-fn activation_from_u32(value: u32) -> Activation {
-    match value {
-        1 => Activation::LeakyRelu,
-        2 => Activation::Tanh,
-        3 => Activation::Sigmoid,
-        _ => Activation::Identity,
+    /// The epilogue's activations; a value that names none is a bug in the plan, and
+    /// stops the CPU reference as a view out of bounds does (`check_view`).
+    fn activations(&self) -> (Activation, Activation) {
+        let decode =
+            |what: &str, value: u32| Activation::try_from(value).unwrap_or_else(|e| panic!("matmul {what}: {e}"));
+        (
+            decode("activation", self.activation),
+            decode("gate_activation", self.gate_activation),
+        )
     }
 }
 
@@ -171,6 +165,7 @@ pub fn matmul_cpu(p: &MatmulParams, a: &[f32], b: &[f32], bias: &[f32], gate: &[
             1,
         );
     }
+    let (activation, gate_activation) = p.activations();
     if m == 0 || n == 0 {
         return;
     }
@@ -184,10 +179,10 @@ pub fn matmul_cpu(p: &MatmulParams, a: &[f32], b: &[f32], bias: &[f32], gate: &[
                 .zip(&bias[u(p.bias_offset)..][..n])
                 .for_each(|(v, b)| *v += b);
         }
-        p.activation().forward_slice(row);
+        activation.forward_slice(row);
         if p.gate_activation != 0 {
             let outputs = &gate[u(p.gate_offset) + i * u(p.gate_row_stride)..][..n];
-            p.gate_activation().scale_by_derivative(row, outputs);
+            gate_activation.scale_by_derivative(row, outputs);
         }
     }
 }
@@ -413,36 +408,48 @@ impl MatmulPolicy {
     }
 }
 
+pub const SOURCE: &str = concat!(
+    include_str!("../../shaders/activation.wgsl"),
+    include_str!("../../shaders/matmul.wgsl")
+);
+
+bindings! {
+    /// A and B, the bias (read when `has_bias`), the gate (the outputs whose
+    /// activation derivative scales C, read when `gate_activation` is set), and C.
+    pub struct MatmulBuffers {
+        a: Read,
+        b: Read,
+        bias: Read,
+        gate: Read,
+        c: ReadWrite,
+    }
+}
+
 pub struct Matmul {
-    pub kernel: Kernel,
+    kernel: Kernel,
     pub variant: MatmulVariant,
 }
 
 impl Matmul {
     pub fn new(device: &wgpu::Device, variant: MatmulVariant) -> Self {
-        let source = concat!(
-            include_str!("../../shaders/activation.wgsl"),
-            include_str!("../../shaders/matmul.wgsl")
-        );
         let entry_point = match variant {
             MatmulVariant::WholeK => "whole_k",
             MatmulVariant::SplitK => "split_k",
             MatmulVariant::Tiled => "tiled",
         };
-        use Access::*;
-        let kernel = Kernel::with_entry_point(
-            device,
-            "matmul",
-            source,
-            &[Read, Read, Read, Read, ReadWrite, Uniform],
-            entry_point,
-        );
+        let kernel = Kernel::new::<MatmulBuffers>(device, "matmul", SOURCE, entry_point, true);
         Matmul { kernel, variant }
+    }
+
+    pub fn dispatch(&self, device: &wgpu::Device, label: &str, buffers: &MatmulBuffers, p: &MatmulParams) -> Dispatch {
+        let workgroups = self.workgroups(p);
+        self.kernel
+            .dispatch(device, label, buffers, bytemuck::bytes_of(p), workgroups)
     }
 
     /// One workgroup per block of C: 32 rows × 128 columns for `whole_k`, 32 × 32 for
     /// `split_k`, 64 × 64 for `tiled` (from their workgroup sizes in the shader).
-    pub fn workgroups(&self, p: &MatmulParams) -> [u32; 3] {
+    fn workgroups(&self, p: &MatmulParams) -> [u32; 3] {
         let (rows, columns) = match self.variant {
             MatmulVariant::WholeK => (32, 128),
             MatmulVariant::SplitK => (32, 32),

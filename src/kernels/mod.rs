@@ -12,45 +12,91 @@ pub mod step_counter;
 
 use std::borrow::Cow;
 
-/// How a kernel sees one binding; bindings are numbered in order from 0.
-#[derive(Clone, Copy)]
+/// How a kernel sees one storage binding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {
     Read,
     ReadWrite,
-    Uniform,
 }
+
+/// A kernel's buffers by name, declared once with `bindings!`: the fields in the
+/// shader's `@binding` order, each named as in the shader and with its access. The
+/// params uniform, when the kernel has one, is the binding after them. A unit test
+/// (below) checks every declaration against its WGSL file.
+pub trait Bindings {
+    /// (name in the shader, access), in binding order.
+    const LAYOUT: &'static [(&'static str, Access)];
+    fn buffers(&self) -> Vec<&wgpu::Buffer>;
+}
+
+/// `bindings! { pub struct AdamBuffers { param: ReadWrite, grad: Read } }` makes a
+/// struct of `&wgpu::Buffer` fields and its `Bindings` layout, from one list.
+macro_rules! bindings {
+    ($(#[$meta:meta])* pub struct $name:ident { $($field:ident: $access:ident),+ $(,)? }) => {
+        $(#[$meta])*
+        pub struct $name<'a> {
+            $(pub $field: &'a wgpu::Buffer),+
+        }
+
+        impl $crate::kernels::Bindings for $name<'_> {
+            const LAYOUT: &'static [(&'static str, $crate::kernels::Access)] =
+                &[$((stringify!($field), $crate::kernels::Access::$access)),+];
+
+            fn buffers(&self) -> Vec<&wgpu::Buffer> {
+                vec![$(self.$field),+]
+            }
+        }
+    };
+}
+pub(crate) use bindings;
 
 /// A compute pipeline and the layout of its single bind group.
 pub struct Kernel {
     pipeline: wgpu::ComputePipeline,
     layout: wgpu::BindGroupLayout,
+    /// Storage bindings before the params uniform (if any).
+    storage: usize,
+    has_params: bool,
+}
+
+/// One launch of a kernel over fixed buffers: made once, recorded every step.
+pub struct Dispatch {
+    pipeline: wgpu::ComputePipeline,
+    bind_group: wgpu::BindGroup,
+    workgroups: [u32; 3],
+}
+
+impl Dispatch {
+    pub fn record(&self, pass: &mut wgpu::ComputePass) {
+        pass.set_pipeline(&self.pipeline);
+        pass.set_bind_group(0, &self.bind_group, &[]);
+        let [x, y, z] = self.workgroups;
+        pass.dispatch_workgroups(x, y, z);
+    }
 }
 
 impl Kernel {
-    pub fn new(device: &wgpu::Device, label: &str, source: &str, bindings: &[Access]) -> Self {
-        Self::with_entry_point(device, label, source, bindings, "main")
-    }
-
-    /// A kernel whose shader has several entry points; `entry_point` names the one run.
-    pub fn with_entry_point(
+    /// The pipeline of `source`'s `entry_point`, with the bind-group layout of `B`
+    /// and, when `has_params`, a uniform after it.
+    pub fn new<B: Bindings>(
         device: &wgpu::Device,
         label: &str,
         source: &str,
-        bindings: &[Access],
         entry_point: &str,
+        has_params: bool,
     ) -> Self {
-        let entries: Vec<wgpu::BindGroupLayoutEntry> = bindings
-            .iter()
+        let storage = B::LAYOUT.iter().map(|&(_, access)| wgpu::BufferBindingType::Storage {
+            read_only: access == Access::Read,
+        });
+        let uniform = has_params.then_some(wgpu::BufferBindingType::Uniform);
+        let entries: Vec<wgpu::BindGroupLayoutEntry> = storage
+            .chain(uniform)
             .enumerate()
-            .map(|(i, access)| wgpu::BindGroupLayoutEntry {
+            .map(|(i, ty)| wgpu::BindGroupLayoutEntry {
                 binding: i as u32,
                 visibility: wgpu::ShaderStages::COMPUTE,
                 ty: wgpu::BindingType::Buffer {
-                    ty: match access {
-                        Access::Read => wgpu::BufferBindingType::Storage { read_only: true },
-                        Access::ReadWrite => wgpu::BufferBindingType::Storage { read_only: false },
-                        Access::Uniform => wgpu::BufferBindingType::Uniform,
-                    },
+                    ty,
                     has_dynamic_offset: false,
                     min_binding_size: None,
                 },
@@ -78,28 +124,60 @@ impl Kernel {
             compilation_options: Default::default(),
             cache: None,
         });
-        Kernel { pipeline, layout }
+        Kernel {
+            pipeline,
+            layout,
+            storage: B::LAYOUT.len(),
+            has_params,
+        }
     }
 
-    /// A bind group with `buffers` bound whole, in binding order.
-    pub fn bind(&self, device: &wgpu::Device, buffers: &[&wgpu::Buffer]) -> wgpu::BindGroup {
+    /// A dispatch over `buffers` with `params` (the bytes of the kernel's params
+    /// struct, empty for none) in a uniform of its own. `label` names the bind group,
+    /// so validation errors and GPU debuggers say which op it is. Only the kernel
+    /// modules call this, each through its one typed `dispatch`.
+    fn dispatch<B: Bindings>(
+        &self,
+        device: &wgpu::Device,
+        label: &str,
+        buffers: &B,
+        params: &[u8],
+        workgroups: [u32; 3],
+    ) -> Dispatch {
+        use wgpu::util::DeviceExt;
+        let buffers = buffers.buffers();
+        assert_eq!(buffers.len(), self.storage, "{label}: bindings of another kernel");
+        assert_eq!(
+            !params.is_empty(),
+            self.has_params,
+            "{label}: params do not match the kernel"
+        );
+        let uniform = self.has_params.then(|| {
+            device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(label),
+                contents: params,
+                usage: wgpu::BufferUsages::UNIFORM,
+            })
+        });
         let entries: Vec<wgpu::BindGroupEntry> = buffers
-            .iter()
+            .into_iter()
+            .chain(uniform.as_ref())
             .enumerate()
             .map(|(i, buffer)| wgpu::BindGroupEntry {
                 binding: i as u32,
                 resource: buffer.as_entire_binding(),
             })
             .collect();
-        device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: None,
+        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(label),
             layout: &self.layout,
             entries: &entries,
-        })
-    }
-
-    pub fn pipeline(&self) -> &wgpu::ComputePipeline {
-        &self.pipeline
+        });
+        Dispatch {
+            pipeline: self.pipeline.clone(),
+            bind_group,
+            workgroups,
+        }
     }
 }
 
@@ -124,4 +202,72 @@ pub fn check_view(
     }
     let last = offset + (rows - 1) * row_stride + (cols - 1) * col_stride;
     assert!(last < len, "{what}: view ends at {last}, buffer has {len}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// (name, access or None for the uniform) of each `@binding` in `source`, in order.
+    fn wgsl_bindings(source: &str) -> Vec<(String, Option<Access>)> {
+        let mut found: Vec<(u32, String, Option<Access>)> = source
+            .lines()
+            .filter_map(|line| {
+                let rest = line.split("@binding(").nth(1)?;
+                let (number, rest) = rest.split_once(')')?;
+                let (kind, rest) = rest.split_once("var")?.1.split_once('>')?;
+                let name = rest.trim().split(':').next()?.trim().to_string();
+                let access = match kind.trim_start_matches('<') {
+                    "storage, read" => Some(Access::Read),
+                    "storage, read_write" => Some(Access::ReadWrite),
+                    "uniform" => None,
+                    other => panic!("unknown binding kind {other:?} in {line}"),
+                };
+                Some((number.parse().ok()?, name, access))
+            })
+            .collect();
+        found.sort_by_key(|b| b.0);
+        assert!(found.iter().enumerate().all(|(i, b)| b.0 == i as u32), "{found:?}");
+        found.into_iter().map(|(_, name, access)| (name, access)).collect()
+    }
+
+    fn declared<B: Bindings>(has_params: bool) -> Vec<(String, Option<Access>)> {
+        let storage = B::LAYOUT.iter().map(|&(name, access)| (name.to_string(), Some(access)));
+        storage.chain(has_params.then(|| ("p".to_string(), None))).collect()
+    }
+
+    #[test]
+    fn every_kernels_bindings_match_its_shader() {
+        let kernels = [
+            ("adam", adam::SOURCE, declared::<adam::AdamBuffers>(true)),
+            ("bce", bce::SOURCE, declared::<bce::BceBuffers>(true)),
+            (
+                "bias_grad",
+                bias_grad::SOURCE,
+                declared::<bias_grad::BiasGradBuffers>(true),
+            ),
+            ("gather", gather::SOURCE, declared::<gather::GatherBuffers>(true)),
+            ("matmul", matmul::SOURCE, declared::<matmul::MatmulBuffers>(true)),
+            ("noise", noise::SOURCE, declared::<noise::NoiseBuffers>(true)),
+            (
+                "step_counter",
+                step_counter::SOURCE,
+                declared::<step_counter::StepCounterBuffers>(false),
+            ),
+        ];
+        for (name, source, declared) in kernels {
+            assert_eq!(wgsl_bindings(source), declared, "{name}");
+        }
+    }
+
+    #[test]
+    fn the_shader_check_sees_a_swap() {
+        let swapped = "@group(0) @binding(0) var<storage, read> b: array<f32>;\n\
+                       @group(0) @binding(1) var<storage, read> a: array<f32>;\n\
+                       @group(0) @binding(2) var<uniform> p: Params;";
+        assert_ne!(
+            wgsl_bindings(swapped)[..2],
+            declared::<matmul::MatmulBuffers>(true)[..2]
+        );
+    }
 }

@@ -3,7 +3,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{groups, Access, Kernel};
+use super::{bindings, groups, Dispatch, Kernel};
 use crate::rng::{self, Stream};
 
 #[repr(C)]
@@ -48,26 +48,31 @@ impl NoiseParams {
 
 pub fn noise_cpu(p: &NoiseParams, step: u32, z: &mut [f32]) {
     let seed = u64::from(p.seed_lo) | (u64::from(p.seed_hi) << 32);
-    let stream = match p.stream {
-        1 => Stream::Noise,
-        2 => Stream::Init,
-        3 => Stream::Shuffle,
-        _ => Stream::Sample,
-    };
+    // A value that names no stream is a bug in the plan: stop, as a bad view does.
+    let stream = Stream::try_from(p.stream).unwrap_or_else(|e| panic!("noise stream: {e}"));
     let index = if p.use_step_counter != 0 { step } else { p.index };
     rng::normals(seed, stream, index, &mut z[..p.count as usize]);
 }
 
-pub struct Noise(pub Kernel);
+pub const SOURCE: &str = include_str!("../../shaders/noise.wgsl");
+
+bindings! {
+    pub struct NoiseBuffers {
+        z: ReadWrite,
+        counter: Read,
+    }
+}
+
+pub struct Noise(Kernel);
 
 impl Noise {
     pub fn new(device: &wgpu::Device) -> Self {
-        use Access::*;
-        let source = include_str!("../../shaders/noise.wgsl");
-        Noise(Kernel::new(device, "noise", source, &[ReadWrite, Read, Uniform]))
+        Noise(Kernel::new::<NoiseBuffers>(device, "noise", SOURCE, "main", true))
     }
 
-    pub fn workgroups(p: &NoiseParams) -> [u32; 3] {
-        [groups(p.count as usize, 4 * 64), 1, 1]
+    pub fn dispatch(&self, device: &wgpu::Device, label: &str, buffers: &NoiseBuffers, p: &NoiseParams) -> Dispatch {
+        let workgroups = [groups(p.count as usize, 4 * 64), 1, 1];
+        self.0
+            .dispatch(device, label, buffers, bytemuck::bytes_of(p), workgroups)
     }
 }
