@@ -3,6 +3,10 @@
 //! Both backends execute this same list: the GPU backend records one dispatch per
 //! op, the CPU backend calls each kernel's CPU reference. So the two cannot drift
 //! apart in the math, and a parameter mismatch between them points at a kernel.
+//!
+//! A plan is assembled from a few pieces that new models reuse: `forward` and
+//! `backward` over a network's layers, a `Loss` op, the two updates of a GAN step
+//! (`discriminator_update`, `generator_update`), and `Generation` (G on latents).
 
 use crate::activation::Activation;
 use crate::error::Result;

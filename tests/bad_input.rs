@@ -362,6 +362,16 @@ proptest! {
     }
 }
 
+proptest! {
+    #[test]
+    fn only_the_three_backend_names_are_taken(name in ".{0,12}") {
+        match Backend::from_name(&name) {
+            Ok(backend) => prop_assert_eq!(backend.to_string(), name),
+            Err(e) => prop_assert!(e.0.contains("not one of auto, gpu, cpu"), "{e}"),
+        }
+    }
+}
+
 /// Settings JSON as the page sends it, with one field rewritten or the text cut.
 fn settings_json() -> impl Strategy<Value = String> {
     let base = serde_json::to_value(TrainConfig {

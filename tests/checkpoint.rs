@@ -5,7 +5,7 @@ mod common;
 
 use std::collections::HashMap;
 
-use ganvas::checkpoint::{network_from_bytes, network_to_bytes, optimizer_to_bytes, state_from_bytes};
+use ganvas::checkpoint::{network_from_bytes, network_to_bytes, state_from_bytes, state_to_bytes};
 use ganvas::cpu::CpuTrainer;
 use ganvas::model::{NetworkKind, TrainConfig};
 use ganvas::plan::Plan;
@@ -21,15 +21,6 @@ fn small_config() -> TrainConfig {
         seed: 3,
         ..Default::default()
     }
-}
-
-fn to_files(state: &TrainingState, pixels: usize) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
-    let c = &state.config;
-    (
-        network_to_bytes(&c.generator(pixels), &state.generator.params).unwrap(),
-        network_to_bytes(&c.discriminator(pixels), &state.discriminator.params).unwrap(),
-        optimizer_to_bytes(state, pixels).unwrap(),
-    )
 }
 
 #[test]
@@ -78,7 +69,7 @@ fn resuming_from_a_checkpoint_continues_exactly() {
 
     let mut first = CpuTrainer::new(plan.clone(), &data, &initial);
     first.train(4);
-    let (g, d, o) = to_files(&first.state(), 20);
+    let [g, d, o] = state_to_bytes(&first.state(), 20).unwrap();
     let restored = state_from_bytes(&g, &d, &o).unwrap();
     assert_eq!(restored, first.state());
     let mut second = CpuTrainer::new(plan, &data, &restored);
@@ -100,7 +91,7 @@ fn gpu_resume_matches_an_uninterrupted_gpu_run() {
     };
     let straight = run(&initial, 7);
     let halfway = run(&initial, 3);
-    let (g, d, o) = to_files(&halfway, 20);
+    let [g, d, o] = state_to_bytes(&halfway, 20).unwrap();
     let resumed = run(&state_from_bytes(&g, &d, &o).unwrap(), 4);
     assert_eq!(resumed, straight);
 }
@@ -181,7 +172,7 @@ fn wrong_files_get_clear_errors() {
 fn mismatched_checkpoint_files_are_refused() {
     let config = small_config();
     let state = TrainingState::initial(&config, 20);
-    let (g, d, o) = to_files(&state, 20);
+    let [g, d, o] = state_to_bytes(&state, 20).unwrap();
     // The generator file of a network of another size.
     let other = TrainConfig {
         generator_hidden: vec![9, 18],

@@ -1,13 +1,15 @@
 //! Project tasks, run as `cargo xtask <task>` (an alias in .cargo/config.toml):
 //!
 //! - `build`: the web app's wasm package in www/pkg: a release build for
-//!   wasm32-unknown-unknown, JS bindings from wasm-bindgen-cli-support at the same
-//!   version as the wasm-bindgen in Cargo.lock (both pinned), then wasm-opt from
-//!   the npm registry's binaryen package when npm can fetch it.
+//!   wasm32-unknown-unknown, JS bindings (and their .d.ts, for tsc) from
+//!   wasm-bindgen-cli-support at the same version as the wasm-bindgen in Cargo.lock
+//!   (both pinned), then wasm-opt from the npm registry's binaryen package when npm
+//!   can fetch it.
 //! - `serve [--port N]`: build, then serve the repository root (the static site)
 //!   on http://127.0.0.1:8080.
-//! - `test`: every test: `cargo test --release`, then the browser tests in
-//!   tests/browser against a served build, in headless Chromium.
+//! - `test`: every test: `cargo test --release`, then `tsc` over the page's
+//!   JavaScript, then the browser tests in tests/browser against a served build, in
+//!   headless Chromium; the last line says which GPU or browser tests were skipped.
 //! - `bench`: `ganvas bench` side by side with the PyTorch original
 //!   (benches/pytorch_gan.py, torch from PyPI in a virtual environment made under
 //!   the target directory), with ganvas/PyTorch ratios; see `bench::run`.
