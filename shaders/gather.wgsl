@@ -6,7 +6,9 @@ struct Params {
     batch: u32,
     pixels: u32,
     steps_per_epoch: u32,
-    _pad: u32,
+    // Rows of the output are this far apart: the images may be the first columns of
+    // a wider input (`pixels` when they are all of it).
+    row_stride: u32,
 }
 
 struct Counter {
@@ -31,5 +33,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let image = order[(counter.step % p.steps_per_epoch) * p.batch + row];
     let byte_index = image * p.pixels + i % p.pixels;
     let byte = (images[byte_index / 4u] >> (8u * (byte_index % 4u))) & 0xffu;
-    batch[i] = (f32(byte) / 255.0 - 0.5) / 0.5;
+    batch[row * p.row_stride + i % p.pixels] = (f32(byte) / 255.0 - 0.5) / 0.5;
 }

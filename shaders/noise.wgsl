@@ -10,8 +10,14 @@ struct Params {
     // draws new noise; `index` for a fixed batch (the preview grid).
     index: u32,
     use_step_counter: u32,
+    // Element i goes to row i / cols, column i % cols of a matrix whose rows are
+    // row_stride apart, from `offset`: the latents may be a part of a wider input.
+    offset: u32,
+    cols: u32,
+    row_stride: u32,
     _pad0: u32,
     _pad1: u32,
+    _pad2: u32,
 }
 
 struct Counter {
@@ -75,7 +81,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     for (var j = 0u; j < 4u; j++) {
         let i = group * 4u + j;
         if (i < p.count) {
-            z[i] = values[j];
+            z[p.offset + (i / p.cols) * p.row_stride + i % p.cols] = values[j];
         }
     }
 }

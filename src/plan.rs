@@ -154,41 +154,47 @@ impl Plan {
         let g = b.network(&generator, batch);
         // D sees the real and the generated batch in one pass: 2·batch rows.
         let d = b.network(&discriminator, 2 * batch);
-        let z = b.add("latent", batch * config.latent);
-        // Real rows first, then G's output, so one pass of D sees both halves.
-        let d_input = b.add("discriminator.input", 2 * batch * pixels);
+        // Each network's input is one matrix assembled from parts, each a block of its
+        // columns written in place by what makes it: today G's input is all latent
+        // vectors and D's all image, and the next models add a label beside either.
+        let g_input = Slot::whole(
+            b.add("generator.input", batch * generator.inputs()),
+            batch,
+            generator.inputs(),
+        );
+        let latents = g_input.view.column_block(0, config.latent);
+        // D's input holds the real rows, then G's, so one pass of D sees both halves.
+        let d_input = Slot::whole(
+            b.add("discriminator.input", 2 * batch * discriminator.inputs()),
+            2 * batch,
+            discriminator.inputs(),
+        );
+        let (real_rows, fake_rows) = (d_input.row_block(0, batch), d_input.row_block(batch, batch));
+        let fake_images = fake_rows.column_block(0, pixels);
         let logits = b.add("discriminator.logits", 2 * batch);
-        let real_and_fake = Slot::new(d_input, View::new(0, 2 * batch, pixels));
-        let fake = Slot::new(d_input, View::new(batch * pixels, batch, pixels));
-        let latents = Slot::new(z, View::new(0, batch, config.latent));
 
         let steps_per_epoch = (image_count / batch) as u32;
         let mut step = vec![
             Op::Gather {
-                params: GatherParams {
-                    batch: batch as u32,
-                    pixels: pixels as u32,
-                    steps_per_epoch,
-                    _pad: 0,
-                },
-                batch: d_input,
+                params: GatherParams::new(real_rows.view.column_block(0, pixels), steps_per_epoch),
+                batch: d_input.buffer,
             },
             Op::Noise {
-                params: NoiseParams::per_step(batch * config.latent, config.seed),
-                z,
+                params: NoiseParams::per_step(latents, config.seed),
+                z: g_input.buffer,
             },
         ];
-        // G(z), written straight into the fake half of D's input.
-        forward(&mut step, &g.layers, latents, fake);
-        discriminator_update(&mut step, &d, real_and_fake, logits, config);
-        generator_update(&mut step, &g, &d, latents, fake, logits, config);
+        // G(z), written straight into the image columns of D's input's fake rows.
+        forward(&mut step, &g.layers, g_input, fake_images);
+        discriminator_update(&mut step, &d, d_input, logits, config);
+        generator_update(&mut step, &g, &d, g_input, fake_rows, fake_images, logits, config);
         step.push(Op::AdvanceStep);
 
-        let preview_latent = NoiseParams::fixed(PREVIEW_ROWS * config.latent, config.seed, Stream::Sample, 0);
         let generation = Generation::new(&mut b, "preview", &generator, g.buffers.params, PREVIEW_ROWS);
+        let preview_latents = generation.input.view.column_block(0, config.latent);
         let mut preview = vec![Op::Noise {
-            params: preview_latent,
-            z: generation.latent,
+            params: NoiseParams::fixed(preview_latents, config.seed, Stream::Sample, 0),
+            z: generation.input.buffer,
         }];
         preview.extend(generation.ops);
 
@@ -222,15 +228,9 @@ impl Plan {
 
 /// D's update, with G detached: BCE on D([real; fake]) with targets [1; 0], whose mean
 /// over both halves is (real loss + fake loss) / 2, back through D, then Adam.
-fn discriminator_update(
-    ops: &mut Vec<Op>,
-    d: &PlanNetwork,
-    real_and_fake: Slot,
-    logits: BufferId,
-    config: &TrainConfig,
-) {
-    let rows = real_and_fake.view.rows;
-    forward(ops, &d.layers, real_and_fake, Slot::new(logits, View::new(0, rows, 1)));
+fn discriminator_update(ops: &mut Vec<Op>, d: &PlanNetwork, input: Slot, logits: BufferId, config: &TrainConfig) {
+    let rows = input.view.rows;
+    forward(ops, &d.layers, input, Slot::new(logits, View::new(0, rows, 1)));
     let loss = Loss::Bce {
         positives: rows / 2,
         stats: StatSlot::DiscriminatorLoss,
@@ -241,7 +241,7 @@ fn discriminator_update(
         ops,
         d,
         Backward {
-            input: real_and_fake,
+            input,
             weights: WeightGradients::Compute,
             input_gradient: None,
         },
@@ -249,28 +249,31 @@ fn discriminator_update(
     ops.push(adam(d, config.discriminator_lr, config));
 }
 
-/// G's update: BCE(D(G(z)), 1) through the just-updated D on the same G(z), back
-/// through D (its weights untouched) into G's output, through G, then Adam.
+/// G's update: BCE(D(G(z)), 1) through the just-updated D on the same G(z) (D's
+/// input `fake_rows`, of which G wrote `fake_images`), back through D (its weights
+/// untouched) into G's output, through G, then Adam.
+#[allow(clippy::too_many_arguments)]
 fn generator_update(
     ops: &mut Vec<Op>,
     g: &PlanNetwork,
     d: &PlanNetwork,
-    latents: Slot,
-    fake: Slot,
+    g_input: Slot,
+    fake_rows: Slot,
+    fake_images: Slot,
     logits: BufferId,
     config: &TrainConfig,
 ) {
-    let rows = fake.view.rows;
-    forward(ops, &d.layers, fake, Slot::new(logits, View::new(0, rows, 1)));
+    let rows = fake_rows.view.rows;
+    forward(ops, &d.layers, fake_rows, Slot::new(logits, View::new(0, rows, 1)));
     let loss = Loss::Bce {
         positives: rows,
         stats: StatSlot::GeneratorLoss,
         record_probabilities: false,
     };
     loss.push(ops, logits, rows, d.output_gradient());
-    // Into G's last pre-activation, through its tanh (gated by G's output, `fake`).
+    // Into G's last pre-activation, through its tanh (gated by G's output).
     let to_g = InputGradient {
-        gate: fake,
+        gate: fake_images,
         activation: g.layers.last_activation(),
         dx: g.output_gradient(),
     };
@@ -278,7 +281,7 @@ fn generator_update(
         ops,
         d,
         Backward {
-            input: fake,
+            input: fake_rows,
             weights: WeightGradients::Skip,
             input_gradient: Some(to_g),
         },
@@ -287,7 +290,7 @@ fn generator_update(
         ops,
         g,
         Backward {
-            input: latents,
+            input: g_input,
             weights: WeightGradients::Compute,
             input_gradient: None,
         },
@@ -323,7 +326,7 @@ impl GenerationPlan {
             buffers: b.buffers,
             ops: generation.ops,
             params,
-            latent: generation.latent,
+            latent: generation.input.buffer,
             images: generation.images,
         }
     }
@@ -333,14 +336,16 @@ impl GenerationPlan {
 /// the preview and `GenerationPlan` are this, and the training step runs G the same
 /// way (`forward`).
 struct Generation {
-    latent: BufferId,
+    /// G's input: the latent vectors (and whatever later models put beside them).
+    input: Slot,
     images: BufferId,
     ops: Vec<Op>,
 }
 
 impl Generation {
     fn new(b: &mut Builder, name: &str, generator: &Network, params: BufferId, rows: usize) -> Generation {
-        let latent = b.add(&format!("{name}.latent"), rows * generator.inputs());
+        let input = b.add(&format!("{name}.input"), rows * generator.inputs());
+        let input = Slot::whole(input, rows, generator.inputs());
         let images = b.add(&format!("{name}.images"), rows * generator.outputs());
         let g = Layers {
             net: generator,
@@ -348,14 +353,8 @@ impl Generation {
             hidden: b.hidden(name, generator, rows),
         };
         let mut ops = Vec::new();
-        let input = Slot::new(latent, View::new(0, rows, generator.inputs()));
-        forward(
-            &mut ops,
-            &g,
-            input,
-            Slot::new(images, View::new(0, rows, generator.outputs())),
-        );
-        Generation { latent, images, ops }
+        forward(&mut ops, &g, input, Slot::whole(images, rows, generator.outputs()));
+        Generation { input, images, ops }
     }
 }
 
@@ -457,6 +456,14 @@ impl Slot {
     /// The whole of a [rows, cols] buffer.
     fn whole(buffer: BufferId, rows: usize, cols: usize) -> Slot {
         Slot::new(buffer, View::new(0, rows, cols))
+    }
+
+    fn row_block(self, first: usize, count: usize) -> Slot {
+        Slot::new(self.buffer, self.view.row_block(first, count))
+    }
+
+    fn column_block(self, first: usize, count: usize) -> Slot {
+        Slot::new(self.buffer, self.view.column_block(first, count))
     }
 }
 

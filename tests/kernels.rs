@@ -245,6 +245,73 @@ fn matmul_layouts_match(h: &Harness, kernels: &[(MatmulVariant, Matmul)], seed: 
     }
 }
 
+#[test]
+fn matmul_reads_and_writes_blocks_of_columns() {
+    // An input assembled from parts: X is columns [2, 2 + k) of rows k + 5 wide, Y and
+    // the input gradient are blocks of wider rows, and dW is a block of W's columns
+    // (the weights a part of the input meets), as a conditional model's plan uses them.
+    let Some(h) = Harness::new() else { return };
+    let kernels = VARIANTS.map(|v| Matmul::new(&h.gpu.device, v));
+    let (m, n, k) = (33, 65, 17);
+    let wide = k + 5;
+    let x_rows = View::new(3, m, wide);
+    let x = random_vec(3 + m * wide, 1, 1.0);
+    let w = random_vec(n * wide + n, 2, 1.0);
+    let dy = random_vec(m * n, 3, 1.0);
+    let gate = random_vec(m * wide, 4, 1.0);
+    let w_block = View::new(0, n, wide).column_block(2, k);
+    let cases = [
+        (
+            MatmulParams::linear_forward(
+                x_rows.column_block(2, k),
+                w_block,
+                n * wide,
+                View::new(0, m, n + 3).column_block(1, n),
+                Activation::Tanh,
+            ),
+            &x,
+            &w,
+            m * (n + 3),
+        ),
+        (
+            MatmulParams::input_gradient(
+                View::new(0, m, n),
+                w_block,
+                View::new(0, m, wide).column_block(2, k),
+                Activation::LeakyRelu,
+                View::new(0, m, wide).column_block(2, k),
+            ),
+            &dy,
+            &w,
+            m * wide,
+        ),
+        (
+            MatmulParams::weight_gradient(View::new(0, m, n), x_rows.column_block(2, k), w_block),
+            &dy,
+            &x,
+            n * wide,
+        ),
+    ];
+    for (p, a, b, len) in cases {
+        let (want, tol) = matmul_f64(&p, a, b, &w, &gate);
+        let mut cpu = vec![f32::NAN; len];
+        matmul_cpu(&p, a, b, &w, &gate, &mut cpu);
+        // Only the block is written: compare it, and check the rest stayed NaN.
+        let block: Vec<usize> = (0..p.m as usize)
+            .flat_map(|i| (0..p.n as usize).map(move |j| (i, j)))
+            .map(|(i, j)| p.c_offset as usize + i * p.c_row_stride as usize + j)
+            .collect();
+        let pick = |c: &[f32]| block.iter().map(|&i| c[i]).collect::<Vec<_>>();
+        assert_within(&format!("cpu {p:?}"), &pick(&cpu), &want, &tol);
+        assert_eq!(cpu.iter().filter(|v| v.is_nan()).count(), len - block.len());
+        for kernel in &kernels {
+            let gpu = h.matmul(kernel, &p, [a, b, &w, &gate], len);
+            assert_within(&format!("gpu {:?} {p:?}", kernel.variant), &pick(&gpu), &want, &tol);
+            assert_eq!(gpu.iter().filter(|v| v.is_nan()).count(), len - block.len());
+        }
+    }
+}
+
 /// Logits and pre-activations at which a naive formula overflows or loses precision.
 const EDGES: [f32; 14] = [
     -1e30, -1e4, -100.0, -88.0, -20.0, -1.0, -1e-3, 0.0, 1e-3, 1.0, 20.0, 88.0, 100.0, 1e4,
@@ -530,28 +597,69 @@ fn adam_follows_the_formula_over_several_steps() {
     }
 }
 
+/// Equal within `tol` where `want` is a number, and NaN (never written) where it is NaN.
+fn assert_written_alike(what: &str, got: &[f32], want: &[f32], tol: f32) {
+    assert_eq!(got.len(), want.len());
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        let alike = if w.is_nan() { g.is_nan() } else { (g - w).abs() <= tol };
+        assert!(alike, "{what}[{i}]: got {g}, want {w}");
+    }
+}
+
 #[test]
 fn noise_matches_the_cpu_generator() {
     let Some(h) = Harness::new() else { return };
     let kernel = Noise::new(&h.gpu.device);
-    // 1601: not a multiple of 4 or of the workgroup; seeds use both key words.
-    for (p, step) in [
-        (NoiseParams::per_step(1601, 0x1234_5678_9abc_def0), 3u32),
-        (NoiseParams::per_step(1, 0), 0),
-        (NoiseParams::fixed(6400, 42, Stream::Sample, 0), 77),
-    ] {
-        let count = p.count as usize;
-        let (bz, counter) = (h.buffer(&vec![f32::NAN; count]), h.buffer(&[step, 0, 0, 0]));
+    // 1601: not a multiple of 4 or of the workgroup; seeds use both key words. The
+    // last two write a block of columns of a wider matrix (latents beside a label),
+    // one from an offset, whose rows split Philox's groups of four.
+    let cases = [
+        (
+            NoiseParams::per_step(View::new(0, 1, 1601), 0x1234_5678_9abc_def0),
+            3u32,
+            1601,
+        ),
+        (NoiseParams::per_step(View::new(0, 1, 1), 0), 0, 1),
+        (
+            NoiseParams::fixed(View::new(0, 64, 100), 42, Stream::Sample, 0),
+            77,
+            6400,
+        ),
+        (
+            NoiseParams::per_step(View::new(0, 16, 110).column_block(0, 100), 9),
+            4,
+            1760,
+        ),
+        (
+            NoiseParams::fixed(View::new(0, 5, 12).column_block(3, 7), 1, Stream::Sample, 2),
+            0,
+            60,
+        ),
+    ];
+    for (p, step, len) in cases {
+        let (bz, counter) = (h.buffer(&vec![f32::NAN; len]), h.buffer(&[step, 0, 0, 0]));
         let buffers = NoiseBuffers {
             z: &bz,
             counter: &counter,
         };
         h.run(kernel.dispatch(h.device(), "test noise", &buffers, &p));
-        let gpu = h.read(&bz, count);
-        let mut cpu = vec![0.0; count];
+        let gpu = h.read(&bz, len);
+        let mut cpu = vec![f32::NAN; len];
         noise_cpu(&p, step, &mut cpu);
         // The same bits through ln, sqrt, sin and cos: f32 rounding differences only.
-        assert!(max_abs_diff(&gpu, &cpu) < 1e-5, "{}", max_abs_diff(&gpu, &cpu));
+        assert_written_alike(&format!("{p:?}"), &gpu, &cpu, 1e-5);
+        // A block of columns holds the values a contiguous matrix would, row by row.
+        let contiguous = NoiseParams {
+            offset: 0,
+            row_stride: p.cols,
+            ..p
+        };
+        let mut rows = vec![0.0; p.count as usize];
+        noise_cpu(&contiguous, step, &mut rows);
+        for (r, row) in rows.chunks(p.cols as usize).enumerate() {
+            let start = (p.offset + r as u32 * p.row_stride) as usize;
+            assert_eq!(&cpu[start..start + row.len()], row);
+        }
     }
 }
 
@@ -562,31 +670,33 @@ fn gather_matches_the_cpu_reference() {
     // 7×5 = 35 pixels: images straddle the 4-byte words.
     let data = common::synthetic_dataset(11, 7, 5, 3);
     let order: Vec<u32> = ganvas::rng::epoch_order(5, 0, data.count);
-    let p = GatherParams {
-        batch: 3,
-        pixels: 35,
-        steps_per_epoch: 3,
-        _pad: 0,
-    };
     let step = 5; // the third batch of the second epoch
-    let (bi, bo, counter) = (
-        h.buffer(&pack_bytes(&data.images)),
-        h.buffer(&order),
-        h.buffer(&[step, 0, 0, 0]),
-    );
-    let out = h.buffer(&vec![f32::NAN; 3 * 35]);
-    let buffers = GatherBuffers {
-        images: &bi,
-        order: &bo,
-        counter: &counter,
-        batch: &out,
-    };
-    h.run(kernel.dispatch(h.device(), "test gather", &buffers, &p));
-    let gpu = h.read(&out, 3 * 35);
-    let mut cpu = vec![0.0; 3 * 35];
-    gather_cpu(&p, step, &data.images, &order, &mut cpu);
-    assert!(max_abs_diff(&gpu, &cpu) < 1e-6);
-    let first = order[6] as usize * 35;
-    assert_eq!(cpu[0], (f32::from(data.images[first]) / 255.0 - 0.5) / 0.5);
-    assert!(cpu.iter().all(|v| (-1.0..=1.0).contains(v)));
+                  // The whole of the batch, and the first 35 columns of rows 45 wide (images beside
+                  // a label, as a conditional D's input).
+    for out_view in [View::new(0, 3, 35), View::new(0, 3, 45).column_block(0, 35)] {
+        let p = GatherParams::new(out_view, 3);
+        let len = 3 * out_view.row_stride;
+        let (bi, bo, counter) = (
+            h.buffer(&pack_bytes(&data.images)),
+            h.buffer(&order),
+            h.buffer(&[step, 0, 0, 0]),
+        );
+        let out = h.buffer(&vec![f32::NAN; len]);
+        let buffers = GatherBuffers {
+            images: &bi,
+            order: &bo,
+            counter: &counter,
+            batch: &out,
+        };
+        h.run(kernel.dispatch(h.device(), "test gather", &buffers, &p));
+        let gpu = h.read(&out, len);
+        let mut cpu = vec![f32::NAN; len];
+        gather_cpu(&p, step, &data.images, &order, &mut cpu);
+        assert_written_alike(&format!("{p:?}"), &gpu, &cpu, 1e-6);
+        let first = order[6] as usize * 35;
+        assert_eq!(cpu[0], (f32::from(data.images[first]) / 255.0 - 0.5) / 0.5);
+        let written = cpu.chunks(out_view.row_stride).flat_map(|row| &row[..35]);
+        assert!(written.clone().all(|v| (-1.0..=1.0).contains(v)));
+        assert_eq!(written.count(), 3 * 35);
+    }
 }

@@ -2,7 +2,8 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{bindings, groups, Dispatch, Kernel};
+use super::matmul::View;
+use super::{bindings, check_view, groups, Dispatch, Kernel};
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
@@ -10,15 +11,33 @@ pub struct GatherParams {
     pub batch: u32,
     pub pixels: u32,
     pub steps_per_epoch: u32,
-    pub _pad: u32,
+    /// Distance between rows of the output: `pixels`, or more where the images are
+    /// the first columns of a wider input.
+    pub row_stride: u32,
+}
+
+impl GatherParams {
+    /// `batch` rows of `pixels` into the first columns of `out`, `steps_per_epoch`
+    /// batches to an epoch.
+    pub fn new(out: View, steps_per_epoch: u32) -> Self {
+        assert_eq!(out.offset, 0, "gather writes from the start of its buffer");
+        GatherParams {
+            batch: out.rows as u32,
+            pixels: out.cols as u32,
+            steps_per_epoch,
+            row_stride: out.row_stride as u32,
+        }
+    }
 }
 
 /// `images` holds one byte per pixel; `order` is the current epoch's shuffle.
 pub fn gather_cpu(p: &GatherParams, step: u32, images: &[u8], order: &[u32], batch: &mut [f32]) {
-    let (rows, pixels) = (p.batch as usize, p.pixels as usize);
+    let (rows, pixels, stride) = (p.batch as usize, p.pixels as usize, p.row_stride as usize);
+    check_view("gather batch", batch.len(), 0, rows, pixels, stride, 1);
     let first = (step % p.steps_per_epoch) as usize * rows;
-    for (row, out) in batch.chunks_mut(pixels).take(rows).enumerate() {
+    for row in 0..rows {
         let image = order[first + row] as usize;
+        let out = &mut batch[row * stride..][..pixels];
         for (v, &byte) in out.iter_mut().zip(&images[image * pixels..][..pixels]) {
             *v = (f32::from(byte) / 255.0 - 0.5) / 0.5;
         }

@@ -31,17 +31,55 @@ pub struct MatmulParams {
     pub _pad: [u32; 3],
 }
 
-/// A row-major matrix inside a larger buffer.
-#[derive(Clone, Copy, Debug)]
+/// A row-major matrix inside a larger buffer: its rows `row_stride` apart, so it may
+/// be a block of columns of a wider matrix (a part of an assembled input).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct View {
     pub offset: usize,
     pub rows: usize,
     pub cols: usize,
+    pub row_stride: usize,
 }
 
 impl View {
+    /// `rows` × `cols`, rows one after another.
     pub fn new(offset: usize, rows: usize, cols: usize) -> Self {
-        View { offset, rows, cols }
+        View {
+            offset,
+            rows,
+            cols,
+            row_stride: cols,
+        }
+    }
+
+    /// Rows [first, first + count) of this view.
+    pub fn row_block(self, first: usize, count: usize) -> View {
+        assert!(
+            first + count <= self.rows,
+            "rows {first}..{} of {}",
+            first + count,
+            self.rows
+        );
+        View {
+            offset: self.offset + first * self.row_stride,
+            rows: count,
+            ..self
+        }
+    }
+
+    /// Columns [first, first + count) of this view.
+    pub fn column_block(self, first: usize, count: usize) -> View {
+        assert!(
+            first + count <= self.cols,
+            "columns {first}..{} of {}",
+            first + count,
+            self.cols
+        );
+        View {
+            offset: self.offset + first,
+            cols: count,
+            ..self
+        }
     }
 }
 
@@ -55,13 +93,13 @@ impl MatmulParams {
             k: x.cols as u32,
             has_bias: 1,
             a_offset: x.offset as u32,
-            a_row_stride: x.cols as u32,
+            a_row_stride: x.row_stride as u32,
             a_col_stride: 1,
             b_offset: weight.offset as u32,
             b_row_stride: 1,
-            b_col_stride: weight.cols as u32,
+            b_col_stride: weight.row_stride as u32,
             c_offset: y.offset as u32,
-            c_row_stride: y.cols as u32,
+            c_row_stride: y.row_stride as u32,
             bias_offset: bias_offset as u32,
             activation: act as u32,
             ..Default::default()
@@ -78,15 +116,15 @@ impl MatmulParams {
             n: weight.cols as u32,
             k: dy.cols as u32,
             a_offset: dy.offset as u32,
-            a_row_stride: dy.cols as u32,
+            a_row_stride: dy.row_stride as u32,
             a_col_stride: 1,
             b_offset: weight.offset as u32,
-            b_row_stride: weight.cols as u32,
+            b_row_stride: weight.row_stride as u32,
             b_col_stride: 1,
             c_offset: dx.offset as u32,
-            c_row_stride: dx.cols as u32,
+            c_row_stride: dx.row_stride as u32,
             gate_offset: gate.offset as u32,
-            gate_row_stride: gate.cols as u32,
+            gate_row_stride: gate.row_stride as u32,
             gate_activation: gate_act as u32,
             ..Default::default()
         }
@@ -101,12 +139,12 @@ impl MatmulParams {
             k: dy.rows as u32,
             a_offset: dy.offset as u32,
             a_row_stride: 1,
-            a_col_stride: dy.cols as u32,
+            a_col_stride: dy.row_stride as u32,
             b_offset: x.offset as u32,
-            b_row_stride: x.cols as u32,
+            b_row_stride: x.row_stride as u32,
             b_col_stride: 1,
             c_offset: dw.offset as u32,
-            c_row_stride: dw.cols as u32,
+            c_row_stride: dw.row_stride as u32,
             ..Default::default()
         }
     }

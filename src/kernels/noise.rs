@@ -3,7 +3,8 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{bindings, groups, Dispatch, Kernel};
+use super::matmul::View;
+use super::{bindings, check_view, groups, Dispatch, Kernel};
 use crate::rng::{self, Stream};
 
 #[repr(C)]
@@ -15,32 +16,40 @@ pub struct NoiseParams {
     pub stream: u32,
     pub index: u32,
     pub use_step_counter: u32,
-    pub _pad: [u32; 2],
+    /// Where the values go: element i to row i / cols, column i % cols of the view.
+    pub offset: u32,
+    pub cols: u32,
+    pub row_stride: u32,
+    pub _pad: [u32; 3],
 }
 
 impl NoiseParams {
-    /// New noise every step: the counter's second word is the step.
-    pub fn per_step(count: usize, seed: u64) -> Self {
-        let [seed_lo, seed_hi] = rng::seed_key(seed);
+    /// New noise every step into `out`: the counter's second word is the step.
+    pub fn per_step(out: View, seed: u64) -> Self {
         NoiseParams {
-            count: count as u32,
-            seed_lo,
-            seed_hi,
-            stream: Stream::Noise as u32,
             use_step_counter: 1,
-            ..Default::default()
+            ..Self::into_view(out, seed, Stream::Noise)
         }
     }
 
-    /// The same batch every time, as for the preview grid.
-    pub fn fixed(count: usize, seed: u64, stream: Stream, index: u32) -> Self {
+    /// The same values every time, as for the preview grid.
+    pub fn fixed(out: View, seed: u64, stream: Stream, index: u32) -> Self {
+        NoiseParams {
+            index,
+            ..Self::into_view(out, seed, stream)
+        }
+    }
+
+    fn into_view(out: View, seed: u64, stream: Stream) -> Self {
         let [seed_lo, seed_hi] = rng::seed_key(seed);
         NoiseParams {
-            count: count as u32,
+            count: (out.rows * out.cols) as u32,
             seed_lo,
             seed_hi,
             stream: stream as u32,
-            index,
+            offset: out.offset as u32,
+            cols: out.cols as u32,
+            row_stride: out.row_stride as u32,
             ..Default::default()
         }
     }
@@ -51,7 +60,18 @@ pub fn noise_cpu(p: &NoiseParams, step: u32, z: &mut [f32]) {
     // A value that names no stream is a bug in the plan: stop, as a bad view does.
     let stream = Stream::try_from(p.stream).unwrap_or_else(|e| panic!("noise stream: {e}"));
     let index = if p.use_step_counter != 0 { step } else { p.index };
-    rng::normals(seed, stream, index, &mut z[..p.count as usize]);
+    let (count, cols, stride) = (p.count as usize, p.cols as usize, p.row_stride as usize);
+    let rows = count.div_ceil(cols.max(1));
+    check_view("noise z", z.len(), p.offset as usize, rows, cols, stride, 1);
+    let out = &mut z[p.offset as usize..];
+    if stride == cols {
+        return rng::normals(seed, stream, index, &mut out[..count]);
+    }
+    let mut values = vec![0.0; count];
+    rng::normals(seed, stream, index, &mut values);
+    for (row, values) in values.chunks(cols).enumerate() {
+        out[row * stride..][..values.len()].copy_from_slice(values);
+    }
 }
 
 pub const SOURCE: &str = include_str!("../../shaders/noise.wgsl");
