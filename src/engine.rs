@@ -70,39 +70,88 @@ impl Engine {
         data: &Dataset,
         state: &TrainingState,
     ) -> Result<(Engine, String)> {
-        let plan = Plan::training(&state.config, data.pixels(), data.count)?;
-        state.check_layout(&plan)?;
         let cpu = |why: String| {
-            let trainer = CpuTrainer::new(plan.clone(), data, state).with_threads(threads);
-            let why = format!("backend: cpu, {} thread(s) ({why})", trainer.threads());
-            let engine = Engine::Cpu {
-                trainer,
-                requested: None,
-            };
-            (engine, why)
+            let engine = Engine::on_cpu(threads, data, state)?;
+            let why = format!("backend: cpu, {} thread(s) ({why})", engine.threads());
+            Ok((engine, why))
         };
         let gpu = match choice {
-            Backend::Cpu => return Ok(cpu("as asked".to_string())),
+            Backend::Cpu => return cpu("as asked".to_string()),
             Backend::Gpu => GpuContext::new().await?,
             Backend::Auto => match GpuContext::new().await {
                 Ok(gpu) if !gpu.is_software() => gpu,
                 Ok(gpu) => {
-                    return Ok(cpu(format!(
+                    return cpu(format!(
                         "the only GPU adapter, {}, is a CPU emulation; --backend gpu uses it anyway",
                         gpu.describe()
-                    )));
+                    ));
                 }
-                Err(e) => return Ok(cpu(e.to_string())),
+                Err(e) => return cpu(e.to_string()),
             },
         };
-        let trainer = GpuTrainer::new(&gpu, plan, data, state).await?;
+        let described = gpu.describe();
+        let engine = Engine::on_gpu(gpu, data, state).await?;
         let why = format!(
-            "backend: gpu on {} ({} compute dispatches a step, nothing uploaded or read back per step)",
-            gpu.describe(),
-            trainer.dispatches_per_step()
+            "backend: gpu on {described} ({} compute dispatches a step, nothing uploaded or read back per step)",
+            engine.dispatches_per_step()
         );
+        Ok((engine, why))
+    }
+
+    /// The plan for `state` on `data`, both checked.
+    fn plan_for(data: &Dataset, state: &TrainingState) -> Result<Plan> {
+        let plan = Plan::training(&state.config, data.pixels(), data.count)?;
+        state.check_layout(&plan)?;
+        Ok(plan)
+    }
+
+    /// The CPU backend on up to `threads` threads.
+    pub fn on_cpu(threads: usize, data: &Dataset, state: &TrainingState) -> Result<Engine> {
+        let trainer = CpuTrainer::new(Engine::plan_for(data, state)?, data, state).with_threads(threads);
+        Ok(Engine::Cpu {
+            trainer,
+            requested: None,
+        })
+    }
+
+    /// The GPU backend on `gpu`, with the matmul policy it carries.
+    pub async fn on_gpu(gpu: GpuContext, data: &Dataset, state: &TrainingState) -> Result<Engine> {
+        let trainer = GpuTrainer::new(&gpu, Engine::plan_for(data, state)?, data, state).await?;
         let trainer = Box::new(trainer);
-        Ok((Engine::Gpu { gpu, trainer }, why))
+        Ok(Engine::Gpu { gpu, trainer })
+    }
+
+    /// The CPU backend's threads; 0 on the GPU.
+    pub fn threads(&self) -> usize {
+        match self {
+            Engine::Cpu { trainer, .. } => trainer.threads(),
+            Engine::Gpu { .. } => 0,
+        }
+    }
+
+    /// Compute dispatches a training step records; 0 on the CPU.
+    pub fn dispatches_per_step(&self) -> usize {
+        match self {
+            Engine::Cpu { .. } => 0,
+            Engine::Gpu { trainer, .. } => trainer.dispatches_per_step(),
+        }
+    }
+
+    /// Runs op `index` of the training step `repeats` times on the plan's own buffers,
+    /// for timing one kernel (`ganvas bench`; on the GPU, `wait_idle` then waits).
+    pub fn run_step_op(&mut self, index: usize, repeats: u32) {
+        match self {
+            Engine::Cpu { trainer, .. } => trainer.run_step_op(index, repeats),
+            Engine::Gpu { trainer, .. } => trainer.run_step_op(index, repeats),
+        }
+    }
+
+    /// Blocks until the GPU has run everything recorded so far; for timing, natively.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn wait_idle(&self) {
+        if let Engine::Gpu { gpu, .. } = self {
+            let _ = gpu.device.poll(wgpu::PollType::wait_indefinitely());
+        }
     }
 
     pub fn backend(&self) -> Backend {

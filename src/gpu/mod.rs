@@ -14,7 +14,9 @@ use crate::kernels::matmul::MatmulPolicy;
 
 /// A device with WebGPU's default limits, whatever the adapter offers, so what
 /// passes on lavapipe also fits Chrome's (8 storage buffers a stage, 16 KiB of
-/// workgroup memory, 256 invocations a workgroup, 128 MiB a binding).
+/// workgroup memory, 256 invocations a workgroup, 128 MiB a binding). Clones share
+/// the one device.
+#[derive(Clone)]
 pub struct GpuContext {
     // Held for as long as the device, as a browser expects of its GPU objects.
     _instance: wgpu::Instance,

@@ -6,12 +6,12 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::{Args, ValueEnum};
-use ganvas::cpu::CpuTrainer;
-use ganvas::gpu::{GpuContext, GpuTrainer};
+use ganvas::engine::Engine;
+use ganvas::gpu::GpuContext;
 use ganvas::kernels::matmul::{MatmulPolicy, MatmulVariant};
 use ganvas::mnist::Dataset;
 use ganvas::model::TrainConfig;
-use ganvas::plan::{Op, Plan};
+use ganvas::plan::Op;
 use ganvas::state::TrainingState;
 use ganvas::{Error, Result};
 use serde::Serialize;
@@ -140,19 +140,13 @@ pub fn run(args: BenchArgs) -> Result<()> {
         matmul: Vec::new(),
     };
     for &batch in &args.batches {
-        let config = TrainConfig {
-            batch,
-            ..Default::default()
-        };
-        let plan = Plan::training(&config, pixels, data.count)?;
-        let state = TrainingState::initial(&config, pixels);
+        let state = TrainingState::initial(&config_at(batch, pixels, &data)?, pixels);
         if let Some(gpu) = &gpu {
-            let mut trainer = pollster::block_on(GpuTrainer::new(gpu, plan.clone(), &data, &state))?;
-            let dispatches = trainer.dispatches_per_step();
+            let mut engine = pollster::block_on(Engine::on_gpu(gpu.clone(), &data, &state))?;
             // One submission per timed run (the runs stay within an epoch), waited on at the end.
             let (median, min, max, count) = rate(args.repeats, args.seconds, |n| {
-                trainer.train(n);
-                let _ = gpu.device.poll(wgpu::PollType::wait_indefinitely());
+                engine.train(n);
+                engine.wait_idle();
             });
             report.training.push(TrainingRow {
                 backend: "gpu".into(),
@@ -162,7 +156,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
                 steps_per_second: median,
                 min,
                 max,
-                dispatches_per_step: dispatches,
+                dispatches_per_step: engine.dispatches_per_step(),
                 submissions_per_step: 1.0 / f64::from(count),
                 uploads_per_step: 0,
                 readbacks_per_step: 0,
@@ -174,9 +168,9 @@ pub fn run(args: BenchArgs) -> Result<()> {
         };
         thread_counts.dedup();
         for threads in thread_counts {
-            let mut trainer = CpuTrainer::new(plan.clone(), &data, &state).with_threads(threads);
-            let threads = trainer.threads();
-            let (median, min, max, _) = rate(args.repeats, args.seconds, |n| trainer.train(n));
+            let mut engine = Engine::on_cpu(threads, &data, &state)?;
+            let threads = engine.threads();
+            let (median, min, max, _) = rate(args.repeats, args.seconds, |n| engine.train(n));
             report.training.push(TrainingRow {
                 backend: "cpu".into(),
                 device: format!("CPU, {threads} thread(s)"),
@@ -207,6 +201,16 @@ pub fn run(args: BenchArgs) -> Result<()> {
     Ok(())
 }
 
+/// The default config at `batch`, checked against the data.
+fn config_at(batch: usize, pixels: usize, data: &Dataset) -> Result<TrainConfig> {
+    let config = TrainConfig {
+        batch,
+        ..Default::default()
+    };
+    config.validate_for(pixels, data.count)?;
+    Ok(config)
+}
+
 /// The matmul kernel on each distinct matrix shape of the step at `batch`, on the GPU
 /// (if any) and with the CPU backend's GEMM.
 fn matmul_table(
@@ -217,19 +221,15 @@ fn matmul_table(
     report: &mut Report,
 ) -> Result<()> {
     let pixels = data.pixels();
-    let config = TrainConfig {
-        batch,
-        ..Default::default()
-    };
-    let plan = Plan::training(&config, pixels, data.count)?;
-    let state = TrainingState::initial(&config, pixels);
-    let mut cpu = CpuTrainer::new(plan.clone(), data, &state);
-    let gpu_trainer = match gpu {
-        Some(gpu) => Some(pollster::block_on(GpuTrainer::new(gpu, plan.clone(), data, &state))?),
+    let state = TrainingState::initial(&config_at(batch, pixels, data)?, pixels);
+    let mut cpu = Engine::on_cpu(1, data, &state)?;
+    let mut gpu = match gpu {
+        Some(gpu) => Some(pollster::block_on(Engine::on_gpu(gpu.clone(), data, &state))?),
         None => None,
     };
     let mut seen = Vec::new();
-    for (index, op) in plan.step.iter().enumerate() {
+    let ops = cpu.plan().step.clone();
+    for (index, op) in ops.iter().enumerate() {
         let Op::Matmul { params: p, .. } = op else { continue };
         // Forward products add a bias; input gradients pass through an activation's derivative.
         let layout = match (p.has_bias, p.gate_activation) {
@@ -243,15 +243,15 @@ fn matmul_table(
         }
         seen.push(shape.clone());
         let flops = p.flops();
-        let gpu_gflops = match (gpu, &gpu_trainer) {
-            (Some(gpu), Some(t)) => {
+        let gpu_gflops = match &mut gpu {
+            Some(engine) => {
                 let (median, ..) = rate(args.repeats, args.seconds / 4.0, |n| {
-                    t.run_step_op(index, n);
-                    let _ = gpu.device.poll(wgpu::PollType::wait_indefinitely());
+                    engine.run_step_op(index, n);
+                    engine.wait_idle();
                 });
                 median * flops / 1e9
             }
-            _ => 0.0,
+            None => 0.0,
         };
         let cpu_gflops = match args.gpu_only {
             true => 0.0,
