@@ -271,8 +271,10 @@ fn generator_update(
         record_probabilities: false,
     };
     loss.push(ops, logits, rows, d.output_gradient());
-    // Into G's last pre-activation, through its tanh (gated by G's output).
+    // Into G's last pre-activation, through its tanh (gated by G's output), from the
+    // image columns of D's input.
     let to_g = InputGradient {
+        first_column: 0,
         gate: fake_images,
         activation: g.layers.last_activation(),
         dx: g.output_gradient(),
@@ -511,6 +513,9 @@ enum WeightGradients {
 /// Where the gradient with respect to a network's input goes, and which activation
 /// (whose output is `gate`) it passes back through.
 struct InputGradient {
+    /// The input's columns whose gradient is wanted start here (a part of an
+    /// assembled input; `gate` is as wide as the part).
+    first_column: usize,
     gate: Slot,
     activation: Activation,
     dx: BufferId,
@@ -582,17 +587,24 @@ fn backward(ops: &mut Vec<Op>, net: &PlanNetwork, pass: Backward) {
                 db: dw,
             });
         }
-        let (gate, activation, dx) = match (i, &pass.input_gradient) {
+        // Into the layer below, or into the columns of the input that were asked for
+        // (through the weights that meet them).
+        let (weight, gate, activation, dx) = match (i, &pass.input_gradient) {
             (0, None) => continue,
-            (0, Some(ig)) => (ig.gate, ig.activation, Slot::whole(ig.dx, rows, layer.inputs)),
+            (0, Some(ig)) => {
+                let columns = ig.gate.view.cols;
+                let weight = layers.weight(0).column_block(ig.first_column, columns);
+                (weight, ig.gate, ig.activation, Slot::whole(ig.dx, rows, columns))
+            }
             _ => (
+                layers.weight(i),
                 x,
                 layers.net.layers[i - 1].activation,
                 Slot::whole(net.gradients[i - 1], rows, layer.inputs),
             ),
         };
         ops.push(Op::Matmul {
-            params: MatmulParams::input_gradient(dy.view, layers.weight(i), gate.view, activation, dx.view),
+            params: MatmulParams::input_gradient(dy.view, weight, gate.view, activation, dx.view),
             a: dy.buffer,
             b: layers.params,
             bias: dy.buffer,
