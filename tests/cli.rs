@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use ganvas::npy;
+use ganvas::{checkpoint, npy};
 
 fn ganvas(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ganvas"))
@@ -84,6 +84,29 @@ fn train_resume_and_sample() {
         "train", "--steps", "2", "--resume", run_s, "--out", run_s, "--seed", "3",
     ]);
     assert!(e.contains("from the checkpoint"), "{e}");
+
+    // A checkpoint whose optimizer file says batch 0 (this once divided by zero).
+    let crafted = tmp.path().join("crafted");
+    std::fs::create_dir(&crafted).unwrap();
+    let read = |name: &str| std::fs::read(run.join(name)).unwrap();
+    let names = [
+        "generator.safetensors",
+        "discriminator.safetensors",
+        "optimizer.safetensors",
+    ];
+    let [g_bytes, d_bytes, o_bytes] = names.map(read);
+    let mut state = checkpoint::state_from_bytes(&g_bytes, &d_bytes, &o_bytes).unwrap();
+    state.config.batch = 0;
+    let files = [g_bytes, d_bytes, checkpoint::optimizer_to_bytes(&state, 784).unwrap()];
+    for (name, bytes) in names.iter().zip(files) {
+        std::fs::write(crafted.join(name), bytes).unwrap();
+    }
+    let crafted_s = crafted.to_str().unwrap();
+    let e = fails(&["train", "--steps", "1", "--resume", crafted_s, "--out", crafted_s]);
+    assert!(
+        e.contains(crafted_s) && e.contains("optimizer file's config: batch is 0"),
+        "{e}"
+    );
 
     let generator = run.join("generator.safetensors");
     let g = generator.to_str().unwrap();
