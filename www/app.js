@@ -43,7 +43,7 @@ const app = {
   /** @type {Backend | null} */
   backend: null,
   running: false,
-  /** @type {{ step: number, files: Uint8Array[] } | null} kept in memory to recover from a lost GPU device */
+  /** @type {{ step: number, files: import('./backends.js').CheckpointFiles } | null} kept in memory to recover from a lost GPU device */
   snapshot: null,
   lastSnapshot: 0,
   snapshotting: false,
@@ -147,7 +147,7 @@ function updateSettingsNote() {
  * Replaces the backend: fresh from the form's settings, or from checkpoint files
  * ([generator, discriminator?, optimizer?]). The old one stays if this fails.
  * @param {BackendKind} kind
- * @param {Uint8Array[]} [files]
+ * @param {import('./backends.js').CheckpointFiles} [files]
  */
 async function startBackend(kind, files) {
   const { values, problems } = currentValues();
@@ -357,8 +357,10 @@ function wireControls() {
     /** @param {File | undefined} f */
     const bytes = async (f) => (f ? new Uint8Array(await f.arrayBuffer()) : undefined);
     const [g, d, o] = [await bytes(generator), await bytes(pick('discriminator')), await bytes(pick('optimizer'))];
+    if (!g) throw new Error('Load checkpoint: the generator file could not be read.');
     // Without a discriminator an optimizer file is refused by the core, with a reason.
-    const files = /** @type {Uint8Array[]} */ ([g, d, o]);
+    /** @type {import('./backends.js').CheckpointFiles} */
+    const files = [g, d, o];
     try {
       await startBackend(activeBackend().kind, files);
     } catch (e) {

@@ -12,7 +12,8 @@ import { WebCheckpoint, WebDataset, WebTrainer } from './pkg/ganvas.js';
 /** @typedef {{ steps: number, d: number, g: number, real: number, fake: number, finite: boolean }} StatsWindow */
 /** @typedef {(stats: StatsWindow, step: number) => void} OnStats */
 /** @typedef {(image: ImageData, step: number) => void} OnPreview */
-/** @typedef {Uint8Array[]} CheckpointFiles [generator, discriminator?, optimizer?] */
+/** @typedef {[Uint8Array, (Uint8Array | undefined)?, (Uint8Array | undefined)?]} CheckpointFiles generator, discriminator, optimizer */
+/** @typedef {[Uint8Array, Uint8Array, Uint8Array]} SavedFiles generator, discriminator, optimizer */
 /**
  * What `create` needs: the data (parsed for the GPU, as bytes for the worker), the
  * config JSON, optional checkpoint files to start from, and the callbacks.
@@ -29,7 +30,7 @@ import { WebCheckpoint, WebDataset, WebTrainer } from './pkg/ganvas.js';
  * @property {(running: boolean) => void} setRunning
  * @property {() => void} stepOnce
  * @property {(now: number) => void} update called every animation frame
- * @property {() => Promise<Uint8Array[]>} save [generator, discriminator, optimizer] files
+ * @property {() => Promise<SavedFiles>} save
  * @property {() => string | undefined} lost why the device was lost, once it has been
  * @property {() => string | undefined} error the first uncaught GPU error
  * @property {() => void} loseDevice for the tests: as a driver reset would
@@ -166,8 +167,10 @@ export class GpuBackend {
       });
   }
 
+  /** @returns {Promise<SavedFiles>} */
   async save() {
-    return [...(await this.trainer.save())];
+    const [generator, discriminator, optimizer] = await this.trainer.save();
+    return [generator, discriminator, optimizer];
   }
 
   lost() {
@@ -299,7 +302,7 @@ export class CpuBackend {
 
   update() {}
 
-  /** @returns {Promise<Uint8Array[]>} */
+  /** @returns {Promise<SavedFiles>} */
   async save() {
     return (await call('save')).files;
   }

@@ -200,11 +200,23 @@ test('reset and load on the CPU keep its worker, and the grid downloads under it
   await page.click('#download-grid');
   for (let i = 0; i < 50 && downloads.length < 1; i++) await page.waitForTimeout(100);
   assert.equal(downloads[0]?.suggestedFilename(), 'ganvas-step-1.png');
+  // Save at step 1, reset to step 0, load the save back: one worker throughout.
+  await page.click('#save');
+  for (let i = 0; i < 50 && downloads.length < 4; i++) await page.waitForTimeout(100);
+  const saved = await Promise.all(downloads.slice(1).map(async (d) => ({
+    name: d.suggestedFilename(),
+    mimeType: 'application/octet-stream',
+    buffer: readFileSync(await d.path()),
+  })));
+  assert.equal(saved.length, 3);
   await page.click('#reset');
   await page.waitForFunction(() => document.getElementById('readout-step').textContent === '0', null, { timeout: SLOW });
-  await page.click('#reset');
+  await page.setInputFiles('#load', saved);
+  await page.waitForFunction(() => /Loaded a checkpoint at step 1/.test(document.getElementById('message').textContent), null, {
+    timeout: SLOW,
+  });
   await page.click('#step');
-  await waitForStep(page, 1);
+  await waitForStep(page, 2);
   assert.equal(await page.evaluate(() => window.workersMade), 1);
   await context.close();
 });
