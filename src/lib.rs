@@ -9,12 +9,14 @@
 //! - `mnist`, `checkpoint`, `npy`, `settings`: what users hand in (data, safetensors
 //!   files, arrays, links), each parser refusing bad input with an error, never a panic.
 //! - `web`: the page's entry points; `web::bindings` wraps them for wasm.
+//! - `frechet`: the Fréchet distance between Gaussians of feature vectors.
 
 pub mod activation;
 pub mod checkpoint;
 pub mod cpu;
 pub mod engine;
 pub mod error;
+pub mod frechet;
 pub mod gpu;
 pub mod grid;
 pub mod kernels;

@@ -1,0 +1,301 @@
+//! The Fréchet distance between Gaussians fitted to feature vectors, as FID computes
+//! it: |μ₁ − μ₂|² + tr(Σ₁ + Σ₂ − 2 (Σ₁Σ₂)^½). The trace of the square root uses
+//! tr((Σ₁Σ₂)^½) = tr((Σ₁^½ Σ₂ Σ₁^½)^½), whose matrix is symmetric, so both roots come
+//! from symmetric eigendecompositions (Jacobi's method, in f64).
+
+use crate::error::{Error, Result};
+
+/// Mean and covariance of feature vectors, row-major `dim` × `dim`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Gaussian {
+    pub dim: usize,
+    pub mean: Vec<f64>,
+    pub covariance: Vec<f64>,
+}
+
+impl Gaussian {
+    /// Fitted to `rows` feature vectors of `dim` values (`features` row-major), with
+    /// the unbiased covariance (divided by rows − 1, as numpy.cov does).
+    pub fn fit(features: &[f32], dim: usize) -> Result<Gaussian> {
+        if dim == 0 || !features.len().is_multiple_of(dim) {
+            return Err(Error::new(format!(
+                "{} values are not whole vectors of {dim} features",
+                features.len()
+            )));
+        }
+        let rows = features.len() / dim;
+        if rows < 2 {
+            return Err(Error::new("a Gaussian needs at least two feature vectors"));
+        }
+        let mut mean = vec![0.0; dim];
+        for row in features.chunks(dim) {
+            mean.iter_mut().zip(row).for_each(|(m, &x)| *m += f64::from(x));
+        }
+        mean.iter_mut().for_each(|m| *m /= rows as f64);
+        let mut covariance = vec![0.0; dim * dim];
+        let mut centred = vec![0.0; dim];
+        for row in features.chunks(dim) {
+            for ((c, &x), m) in centred.iter_mut().zip(row).zip(&mean) {
+                *c = f64::from(x) - m;
+            }
+            for (i, &ci) in centred.iter().enumerate() {
+                let out = &mut covariance[i * dim..][..dim];
+                out.iter_mut().zip(&centred).for_each(|(o, &cj)| *o += ci * cj);
+            }
+        }
+        covariance.iter_mut().for_each(|c| *c /= (rows - 1) as f64);
+        Ok(Gaussian { dim, mean, covariance })
+    }
+}
+
+/// The Fréchet distance between `a` and `b`; zero for equal Gaussians.
+pub fn frechet_distance(a: &Gaussian, b: &Gaussian) -> Result<f64> {
+    if a.dim != b.dim {
+        return Err(Error::new(format!(
+            "Gaussians of {} and {} features cannot be compared",
+            a.dim, b.dim
+        )));
+    }
+    let mean_term: f64 = a.mean.iter().zip(&b.mean).map(|(x, y)| (x - y) * (x - y)).sum();
+    let trace = |m: &[f64]| (0..a.dim).map(|i| m[i * a.dim + i]).sum::<f64>();
+    let root_a = sqrt_psd(&a.covariance, a.dim);
+    let inner = multiply(&multiply(&root_a, &b.covariance, a.dim), &root_a, a.dim);
+    // Rounding can leave tiny negative eigenvalues of a PSD matrix: they count as 0.
+    let cross: f64 = eigen_symmetric(&inner, a.dim)
+        .0
+        .iter()
+        .map(|&l| l.max(0.0).sqrt())
+        .sum();
+    let distance = mean_term + trace(&a.covariance) + trace(&b.covariance) - 2.0 * cross;
+    Ok(distance.max(0.0))
+}
+
+/// The symmetric positive semi-definite square root of a symmetric PSD matrix.
+pub fn sqrt_psd(matrix: &[f64], n: usize) -> Vec<f64> {
+    let (values, vectors) = eigen_symmetric(matrix, n);
+    let roots: Vec<f64> = values.iter().map(|&l| l.max(0.0).sqrt()).collect();
+    let mut out = vec![0.0; n * n];
+    for i in 0..n {
+        for j in 0..n {
+            out[i * n + j] = (0..n).map(|k| vectors[i * n + k] * roots[k] * vectors[j * n + k]).sum();
+        }
+    }
+    out
+}
+
+/// Eigenvalues and eigenvectors (the columns of the second, row-major) of a
+/// symmetric matrix, by cyclic Jacobi rotations until the off-diagonal is
+/// negligible against the diagonal.
+pub fn eigen_symmetric(matrix: &[f64], n: usize) -> (Vec<f64>, Vec<f64>) {
+    let mut a = matrix.to_vec();
+    let mut v = vec![0.0; n * n];
+    (0..n).for_each(|i| v[i * n + i] = 1.0);
+    let scale: f64 = a.iter().map(|x| x * x).sum::<f64>().sqrt();
+    // Jacobi converges quadratically: a few sweeps suffice; 100 bounds a pathological input.
+    for _ in 0..100 {
+        let off: f64 = (0..n)
+            .flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)))
+            .map(|(i, j)| a[i * n + j] * a[i * n + j])
+            .sum();
+        if off.sqrt() <= 1e-15 * scale || scale == 0.0 {
+            break;
+        }
+        for p in 0..n {
+            for q in p + 1..n {
+                let apq = a[p * n + q];
+                if apq == 0.0 {
+                    continue;
+                }
+                // The rotation that zeroes a[p][q] (Golub and Van Loan, 8.5.2).
+                let tau = (a[q * n + q] - a[p * n + p]) / (2.0 * apq);
+                let t = tau.signum() / (tau.abs() + (1.0 + tau * tau).sqrt());
+                let c = 1.0 / (1.0 + t * t).sqrt();
+                let s = t * c;
+                for k in 0..n {
+                    let (akp, akq) = (a[k * n + p], a[k * n + q]);
+                    a[k * n + p] = c * akp - s * akq;
+                    a[k * n + q] = s * akp + c * akq;
+                }
+                for k in 0..n {
+                    let (apk, aqk) = (a[p * n + k], a[q * n + k]);
+                    a[p * n + k] = c * apk - s * aqk;
+                    a[q * n + k] = s * apk + c * aqk;
+                }
+                for k in 0..n {
+                    let (vkp, vkq) = (v[k * n + p], v[k * n + q]);
+                    v[k * n + p] = c * vkp - s * vkq;
+                    v[k * n + q] = s * vkp + c * vkq;
+                }
+            }
+        }
+    }
+    ((0..n).map(|i| a[i * n + i]).collect(), v)
+}
+
+fn multiply(a: &[f64], b: &[f64], n: usize) -> Vec<f64> {
+    let mut out = vec![0.0; n * n];
+    for i in 0..n {
+        for k in 0..n {
+            let aik = a[i * n + k];
+            let row = &b[k * n..][..n];
+            out[i * n..][..n].iter_mut().zip(row).for_each(|(o, &x)| *o += aik * x);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::{self, Stream};
+
+    fn uniform(len: usize, seed: u64) -> Vec<f32> {
+        let mut v = vec![0.0; len];
+        rng::uniform_symmetric(seed, Stream::Sample, 3, 1.0, &mut v);
+        v
+    }
+
+    /// AᵀA + εI for a random A: symmetric positive definite.
+    fn spd(n: usize, seed: u64) -> Vec<f64> {
+        let a: Vec<f64> = uniform(n * n, seed).iter().map(|&x| f64::from(x)).collect();
+        let mut s = vec![0.0; n * n];
+        for i in 0..n {
+            for j in 0..n {
+                s[i * n + j] =
+                    (0..n).map(|k| a[k * n + i] * a[k * n + j]).sum::<f64>() + if i == j { 0.1 } else { 0.0 };
+            }
+        }
+        s
+    }
+
+    fn max_diff(a: &[f64], b: &[f64]) -> f64 {
+        a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max)
+    }
+
+    /// The square root by the Denman–Beavers iteration, an algorithm independent of
+    /// the eigendecomposition: Y ← (Y + Z⁻¹)/2, Z ← (Z + Y⁻¹)/2 from Y = S, Z = I.
+    fn sqrt_denman_beavers(s: &[f64], n: usize) -> Vec<f64> {
+        let inverse = |m: &[f64]| {
+            // Gauss-Jordan with partial pivoting on [m | I].
+            let mut a = m.to_vec();
+            let mut inv = vec![0.0; n * n];
+            (0..n).for_each(|i| inv[i * n + i] = 1.0);
+            for col in 0..n {
+                let pivot = (col..n)
+                    .max_by(|&x, &y| a[x * n + col].abs().total_cmp(&a[y * n + col].abs()))
+                    .unwrap();
+                for k in 0..n {
+                    a.swap(col * n + k, pivot * n + k);
+                    inv.swap(col * n + k, pivot * n + k);
+                }
+                let d = a[col * n + col];
+                for k in 0..n {
+                    a[col * n + k] /= d;
+                    inv[col * n + k] /= d;
+                }
+                for r in (0..n).filter(|&r| r != col) {
+                    let f = a[r * n + col];
+                    for k in 0..n {
+                        a[r * n + k] -= f * a[col * n + k];
+                        inv[r * n + k] -= f * inv[col * n + k];
+                    }
+                }
+            }
+            inv
+        };
+        let mut y = s.to_vec();
+        let mut z = vec![0.0; n * n];
+        (0..n).for_each(|i| z[i * n + i] = 1.0);
+        for _ in 0..60 {
+            let (yi, zi) = (inverse(&y), inverse(&z));
+            y = y.iter().zip(&zi).map(|(a, b)| (a + b) / 2.0).collect();
+            z = z.iter().zip(&yi).map(|(a, b)| (a + b) / 2.0).collect();
+        }
+        y
+    }
+
+    #[test]
+    fn eigendecomposition_rebuilds_the_matrix_with_orthonormal_vectors() {
+        for (n, seed) in [(1, 1), (2, 2), (7, 3), (40, 4)] {
+            let s = spd(n, seed);
+            let (values, v) = eigen_symmetric(&s, n);
+            let mut rebuilt = vec![0.0; n * n];
+            let mut gram = vec![0.0; n * n];
+            for i in 0..n {
+                for j in 0..n {
+                    rebuilt[i * n + j] = (0..n).map(|k| v[i * n + k] * values[k] * v[j * n + k]).sum();
+                    gram[i * n + j] = (0..n).map(|k| v[k * n + i] * v[k * n + j]).sum();
+                }
+            }
+            let identity: Vec<f64> = (0..n * n).map(|i| if i % (n + 1) == 0 { 1.0 } else { 0.0 }).collect();
+            let scale = s.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+            assert!(max_diff(&rebuilt, &s) < 1e-12 * scale * n as f64, "n={n}");
+            assert!(max_diff(&gram, &identity) < 1e-12 * n as f64, "n={n}");
+        }
+    }
+
+    #[test]
+    fn square_root_agrees_with_denman_beavers_and_squares_back() {
+        for (n, seed) in [(1, 5), (3, 6), (16, 7), (50, 8)] {
+            let s = spd(n, seed);
+            let root = sqrt_psd(&s, n);
+            let scale = s.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+            assert!(max_diff(&multiply(&root, &root, n), &s) < 1e-10 * scale, "n={n}");
+            let reference = sqrt_denman_beavers(&s, n);
+            assert!(max_diff(&root, &reference) < 1e-9 * scale.sqrt(), "n={n}");
+        }
+    }
+
+    #[test]
+    fn distance_matches_the_closed_form_for_diagonal_covariances() {
+        // For diagonal covariances the distance is Σ (μ₁ − μ₂)² + (σ₁ − σ₂)².
+        let a = Gaussian {
+            dim: 3,
+            mean: vec![0.0, 1.0, -2.0],
+            covariance: vec![4.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.25],
+        };
+        let b = Gaussian {
+            dim: 3,
+            mean: vec![1.0, 1.0, 0.0],
+            covariance: vec![1.0, 0.0, 0.0, 0.0, 9.0, 0.0, 0.0, 0.0, 0.25],
+        };
+        let want = (1.0 + 0.0 + 4.0) + (1.0 + 4.0 + 0.0);
+        assert!((frechet_distance(&a, &b).unwrap() - want).abs() < 1e-12);
+        assert!(frechet_distance(&a, &a).unwrap() < 1e-12);
+    }
+
+    #[test]
+    fn distance_is_zero_for_a_set_against_itself_small_between_halves_and_large_when_shifted() {
+        let dim = 8;
+        let features = uniform(4000 * dim, 11);
+        let whole = Gaussian::fit(&features, dim).unwrap();
+        assert!(frechet_distance(&whole, &whole).unwrap() < 1e-10);
+        let (first, second) = features.split_at(2000 * dim);
+        let halves = frechet_distance(
+            &Gaussian::fit(first, dim).unwrap(),
+            &Gaussian::fit(second, dim).unwrap(),
+        )
+        .unwrap();
+        let shifted: Vec<f32> = second.iter().map(|x| x + 0.5).collect();
+        let far = frechet_distance(
+            &Gaussian::fit(first, dim).unwrap(),
+            &Gaussian::fit(&shifted, dim).unwrap(),
+        )
+        .unwrap();
+        // Uniform on ±1 has variance 1/3: 2000 samples estimate each mean to ~0.013.
+        assert!(halves < 0.02, "{halves}");
+        assert!((far - 8.0 * 0.25).abs() < 0.1, "{far}");
+    }
+
+    #[test]
+    fn fitting_refuses_ragged_or_too_few_vectors() {
+        assert!(Gaussian::fit(&[1.0, 2.0, 3.0], 2).is_err());
+        assert!(Gaussian::fit(&[1.0, 2.0], 2).is_err());
+        assert!(Gaussian::fit(&[], 0).is_err());
+        let g = Gaussian::fit(&[1.0, 2.0, 3.0, 6.0], 2).unwrap();
+        assert_eq!(g.mean, vec![2.0, 4.0]);
+        assert_eq!(g.covariance, vec![2.0, 4.0, 4.0, 8.0]);
+        let other = Gaussian::fit(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 3).unwrap();
+        assert!(frechet_distance(&g, &other).is_err());
+    }
+}
