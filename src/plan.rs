@@ -176,7 +176,7 @@ impl Plan {
         let steps_per_epoch = (image_count / batch) as u32;
         let mut step = vec![
             Op::Gather {
-                params: GatherParams::new(real_rows.view.column_block(0, pixels), steps_per_epoch),
+                params: GatherParams::images(real_rows.view.column_block(0, pixels), steps_per_epoch),
                 batch: d_input.buffer,
             },
             Op::Noise {

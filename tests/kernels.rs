@@ -669,21 +669,27 @@ fn gather_matches_the_cpu_reference() {
     let kernel = Gather::new(&h.gpu.device);
     // 7×5 = 35 pixels: images straddle the 4-byte words.
     let data = common::synthetic_dataset(11, 7, 5, 3);
+    let labels: Vec<u8> = (0..11u8).map(|i| (i * 7) % 10).collect();
     let order: Vec<u32> = ganvas::rng::epoch_order(5, 0, data.count);
     let step = 5; // the third batch of the second epoch
-                  // The whole of the batch, and the first 35 columns of rows 45 wide (images beside
-                  // a label, as a conditional D's input).
-    for out_view in [View::new(0, 3, 35), View::new(0, 3, 45).column_block(0, 35)] {
-        let p = GatherParams::new(out_view, 3);
-        let len = 3 * out_view.row_stride;
+                  // Images as the whole batch and as the first 35 columns of rows 45 wide, and their
+                  // labels one-hot in the last 10 columns of those rows: a conditional D's input.
+    let wide = View::new(0, 3, 45);
+    let cases = [
+        (GatherParams::images(View::new(0, 3, 35), 3), &data.images),
+        (GatherParams::images(wide.column_block(0, 35), 3), &data.images),
+        (GatherParams::one_hot_labels(wide.column_block(35, 10), 3), &labels),
+    ];
+    for (p, items) in cases {
+        let len = 3 * p.row_stride as usize;
         let (bi, bo, counter) = (
-            h.buffer(&pack_bytes(&data.images)),
+            h.buffer(&pack_bytes(items)),
             h.buffer(&order),
             h.buffer(&[step, 0, 0, 0]),
         );
         let out = h.buffer(&vec![f32::NAN; len]);
         let buffers = GatherBuffers {
-            images: &bi,
+            items: &bi,
             order: &bo,
             counter: &counter,
             batch: &out,
@@ -691,12 +697,22 @@ fn gather_matches_the_cpu_reference() {
         h.run(kernel.dispatch(h.device(), "test gather", &buffers, &p));
         let gpu = h.read(&out, len);
         let mut cpu = vec![f32::NAN; len];
-        gather_cpu(&p, step, &data.images, &order, &mut cpu);
+        gather_cpu(&p, step, items, &order, &mut cpu);
         assert_written_alike(&format!("{p:?}"), &gpu, &cpu, 1e-6);
-        let first = order[6] as usize * 35;
-        assert_eq!(cpu[0], (f32::from(data.images[first]) / 255.0 - 0.5) / 0.5);
-        let written = cpu.chunks(out_view.row_stride).flat_map(|row| &row[..35]);
-        assert!(written.clone().all(|v| (-1.0..=1.0).contains(v)));
-        assert_eq!(written.count(), 3 * 35);
+        let rows: Vec<&[f32]> = cpu
+            .chunks(p.row_stride as usize)
+            .map(|r| &r[p.offset as usize..][..p.width as usize])
+            .collect();
+        assert!(rows.iter().all(|r| r.iter().all(|v| (-1.0..=1.0).contains(v))));
+        // Row 0 of the third batch is item order[6]: its first pixel, or its label.
+        let item = order[6] as usize;
+        match p.one_hot {
+            0 => assert_eq!(rows[0][0], (f32::from(data.images[item * 35]) / 255.0 - 0.5) / 0.5),
+            _ => {
+                let hot: Vec<usize> = (0..10).filter(|&c| rows[0][c] == 1.0).collect();
+                assert_eq!(hot, [usize::from(labels[item])]);
+                assert!(rows.iter().all(|r| r.iter().sum::<f32>() == 1.0));
+            }
+        }
     }
 }

@@ -144,7 +144,7 @@ impl GpuTrainer {
             match *op {
                 Op::Gather { params, batch } => {
                     let bound = GatherBuffers {
-                        images: &images,
+                        items: &images,
                         order: &order,
                         counter: &counter,
                         batch: b(batch),

@@ -1,4 +1,5 @@
-//! The batch gather from the GPU-resident training set (`shaders/gather.wgsl`).
+//! The batch gather from the GPU-resident training set (`shaders/gather.wgsl`): the
+//! images of the next batch, or their labels one-hot.
 
 use bytemuck::{Pod, Zeroable};
 
@@ -9,37 +10,60 @@ use super::{bindings, check_view, groups, Dispatch, Kernel};
 #[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
 pub struct GatherParams {
     pub batch: u32,
-    pub pixels: u32,
+    /// Values in a row of the output: an image's pixels, or the classes of a label.
+    pub width: u32,
     pub steps_per_epoch: u32,
-    /// Distance between rows of the output: `pixels`, or more where the images are
-    /// the first columns of a wider input.
+    /// Where the output starts, and the distance between its rows: 0 and `width`,
+    /// or a block of columns of a wider input.
     pub row_stride: u32,
+    pub offset: u32,
+    /// 0: items are images of `width` bytes; 1: items are one-byte labels, one-hot.
+    pub one_hot: u32,
+    pub _pad: [u32; 2],
 }
 
 impl GatherParams {
-    /// `batch` rows of `pixels` into the first columns of `out`, `steps_per_epoch`
-    /// batches to an epoch.
-    pub fn new(out: View, steps_per_epoch: u32) -> Self {
-        assert_eq!(out.offset, 0, "gather writes from the start of its buffer");
+    /// The batch's images (as many pixels as `out` has columns) into `out`;
+    /// `steps_per_epoch` batches to an epoch.
+    pub fn images(out: View, steps_per_epoch: u32) -> Self {
         GatherParams {
             batch: out.rows as u32,
-            pixels: out.cols as u32,
+            width: out.cols as u32,
             steps_per_epoch,
             row_stride: out.row_stride as u32,
+            offset: out.offset as u32,
+            ..Default::default()
+        }
+    }
+
+    /// The same batch's labels, one-hot over as many classes as `out` has columns.
+    pub fn one_hot_labels(out: View, steps_per_epoch: u32) -> Self {
+        GatherParams {
+            one_hot: 1,
+            ..Self::images(out, steps_per_epoch)
         }
     }
 }
 
-/// `images` holds one byte per pixel; `order` is the current epoch's shuffle.
-pub fn gather_cpu(p: &GatherParams, step: u32, images: &[u8], order: &[u32], batch: &mut [f32]) {
-    let (rows, pixels, stride) = (p.batch as usize, p.pixels as usize, p.row_stride as usize);
-    check_view("gather batch", batch.len(), 0, rows, pixels, stride, 1);
+/// `items` holds the training set's bytes (images, one byte a pixel, or labels, one
+/// byte each); `order` is the current epoch's shuffle.
+pub fn gather_cpu(p: &GatherParams, step: u32, items: &[u8], order: &[u32], batch: &mut [f32]) {
+    let (rows, width, stride) = (p.batch as usize, p.width as usize, p.row_stride as usize);
+    let offset = p.offset as usize;
+    check_view("gather batch", batch.len(), offset, rows, width, stride, 1);
     let first = (step % p.steps_per_epoch) as usize * rows;
     for row in 0..rows {
-        let image = order[first + row] as usize;
-        let out = &mut batch[row * stride..][..pixels];
-        for (v, &byte) in out.iter_mut().zip(&images[image * pixels..][..pixels]) {
-            *v = (f32::from(byte) / 255.0 - 0.5) / 0.5;
+        let item = order[first + row] as usize;
+        let out = &mut batch[offset + row * stride..][..width];
+        if p.one_hot != 0 {
+            let class = usize::from(items[item]);
+            out.iter_mut()
+                .enumerate()
+                .for_each(|(c, v)| *v = if c == class { 1.0 } else { 0.0 });
+        } else {
+            for (v, &byte) in out.iter_mut().zip(&items[item * width..][..width]) {
+                *v = (f32::from(byte) / 255.0 - 0.5) / 0.5;
+            }
         }
     }
 }
@@ -55,10 +79,10 @@ pub fn pack_bytes(bytes: &[u8]) -> Vec<u32> {
 pub const SOURCE: &str = include_str!("../../shaders/gather.wgsl");
 
 bindings! {
-    /// The training set (`pack_bytes`), the epoch's shuffle, the step counter, and
-    /// the batch it fills.
+    /// The training set's images or labels (`pack_bytes`), the epoch's shuffle, the
+    /// step counter, and the batch it fills.
     pub struct GatherBuffers {
-        images: Read,
+        items: Read,
         order: Read,
         counter: Read,
         batch: ReadWrite,
@@ -73,7 +97,7 @@ impl Gather {
     }
 
     pub fn dispatch(&self, device: &wgpu::Device, label: &str, buffers: &GatherBuffers, p: &GatherParams) -> Dispatch {
-        let workgroups = [groups(p.batch as usize * p.pixels as usize, 256), 1, 1];
+        let workgroups = [groups(p.batch as usize * p.width as usize, 256), 1, 1];
         self.0
             .dispatch(device, label, buffers, bytemuck::bytes_of(p), workgroups)
     }
