@@ -10,6 +10,7 @@ use ganvas::gpu::{read_buffer, GpuContext};
 use ganvas::kernels::adam::{adam_cpu, Adam, AdamBuffers, AdamParams};
 use ganvas::kernels::bce::{bce_cpu, Bce, BceBuffers, BceParams, STAT_SLOTS};
 use ganvas::kernels::bias_grad::{bias_grad_cpu, BiasGrad, BiasGradBuffers, BiasGradParams};
+use ganvas::kernels::cross_entropy::{cross_entropy_cpu, CrossEntropy, CrossEntropyBuffers, CrossEntropyParams};
 use ganvas::kernels::gather::{gather_cpu, pack_bytes, Gather, GatherBuffers, GatherParams};
 use ganvas::kernels::matmul::{matmul_cpu, Matmul, MatmulBuffers, MatmulParams, MatmulVariant, View};
 use ganvas::kernels::noise::{noise_cpu, Noise, NoiseBuffers, NoiseParams};
@@ -484,6 +485,149 @@ fn bce_stays_finite_at_saturated_logits() {
     assert!(max_abs_diff(&grad, &cpu_grad) < 1e-7);
     // The loss is dominated by the 1e30 terms; compare relatively.
     assert!(((stats[0] - cpu_stats[0]) / cpu_stats[0]).abs() < 1e-6);
+}
+
+/// The mean softmax cross-entropy in f64, rows of `classes` logits and targets each.
+fn cross_entropy_f64(logits: &[f64], targets: &[f64], classes: usize) -> f64 {
+    let rows = logits.len() / classes;
+    let row_loss = |x: &[f64], t: &[f64]| {
+        let largest = x.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let lse = largest + x.iter().map(|v| (v - largest).exp()).sum::<f64>().ln();
+        x.iter().zip(t).map(|(x, t)| t * (lse - x)).sum::<f64>()
+    };
+    let total: f64 = logits
+        .chunks(classes)
+        .zip(targets.chunks(classes))
+        .map(|(x, t)| row_loss(x, t))
+        .sum();
+    total / rows as f64
+}
+
+#[test]
+fn cross_entropy_matches_reference_finite_differences_and_accuracy() {
+    let Some(h) = Harness::new() else { return };
+    let kernel = CrossEntropy::new(&h.gpu.device);
+    // One class; ten classes with one-hot targets; 300 rows (more than one pass of the
+    // workgroup) with soft targets; rows with huge logits and with ties.
+    let mut edge_logits = vec![0.0f32; 6 * 10];
+    edge_logits[3] = 1e4; // one overwhelming logit
+    edge_logits[20..30].copy_from_slice(&[88.0, -100.0, 88.0, 0.0, -1e4, 5.0, 5.0, 5.0, 5.0, 5.0]);
+    // A tie everywhere in row 1, whose target is class 0: softmax is uniform, and the
+    // first class is the prediction, so the row counts as right.
+    edge_logits[10..20].fill(7.5);
+    edge_logits[40..50].fill(-1e30);
+    edge_logits[45] = -1e29;
+    for (rows, classes, soft, seed) in [
+        (1usize, 1usize, false, 1u64),
+        (3, 10, false, 2),
+        (300, 10, true, 3),
+        (6, 10, false, 4),
+    ] {
+        let logits = if seed == 4 {
+            edge_logits.clone()
+        } else {
+            random_vec(rows * classes, seed, 6.0)
+        };
+        // Targets with a row stride of classes + 2, after 3 values of padding.
+        let stride = classes + 2;
+        let mut targets = vec![9.0f32; 3 + rows * stride];
+        for i in 0..rows {
+            let row = &mut targets[3 + i * stride..][..classes];
+            if soft {
+                let weights: Vec<f32> = random_vec(classes, 100 + i as u64, 1.0)
+                    .iter()
+                    .map(|w| w.abs() + 0.1)
+                    .collect();
+                let sum: f32 = weights.iter().sum();
+                row.iter_mut().zip(&weights).for_each(|(t, w)| *t = w / sum);
+            } else {
+                row.fill(0.0);
+                row[(i * 7 + 3) % classes] = 1.0;
+            }
+        }
+        let p = CrossEntropyParams::new(
+            View::new(0, rows, classes),
+            View::new(3, rows, stride).column_block(0, classes),
+            1,
+            Some(3),
+        );
+        let initial_stats = [0.5f32, 0.25, 0.125, 1.0];
+        let (bl, bt, bg, bs) = (
+            h.buffer(&logits),
+            h.buffer(&targets),
+            h.buffer(&vec![f32::NAN; rows * classes]),
+            h.buffer(&initial_stats),
+        );
+        let buffers = CrossEntropyBuffers {
+            logits: &bl,
+            targets: &bt,
+            grad: &bg,
+            stats: &bs,
+        };
+        h.run(kernel.dispatch(h.device(), "test cross_entropy", &buffers, &p));
+        let (grad, stats) = (h.read(&bg, rows * classes), h.read(&bs, 4));
+        let mut cpu_grad = vec![0.0; rows * classes];
+        let mut cpu_stats = initial_stats;
+        cross_entropy_cpu(&p, &logits, &targets, &mut cpu_grad, &mut cpu_stats);
+        let what = format!("{rows}x{classes}");
+        assert!(
+            grad.iter().chain(&stats).all(|v| v.is_finite()),
+            "{what}: {grad:?} {stats:?}"
+        );
+        // Gradients are (softmax - t)/rows: f32 exp and division, a few ulps of 1/rows.
+        assert!(max_abs_diff(&grad, &cpu_grad) < 1e-6 / rows as f32, "{what}");
+        // Accuracy is a count over rows: exact on both.
+        assert_eq!(stats[3], cpu_stats[3], "{what}");
+        assert_eq!(stats[0], initial_stats[0], "{what}: only the named slots change");
+
+        let as_f64 = |v: &[f32]| v.iter().map(|&x| f64::from(x)).collect::<Vec<f64>>();
+        let dense_targets: Vec<f32> = (0..rows)
+            .flat_map(|i| targets[3 + i * stride..][..classes].to_vec())
+            .collect();
+        let (x64, t64) = (as_f64(&logits), as_f64(&dense_targets));
+        let want = cross_entropy_f64(&x64, &t64, classes);
+        // The loss of each row is at most a few hundred here (the -1e4 logit costs 1e4
+        // only when it is the target, which it is not), summed in f32.
+        for (got, name) in [(stats[1], "gpu"), (cpu_stats[1], "cpu")] {
+            let loss = f64::from(got - initial_stats[1]);
+            assert!(
+                (loss - want).abs() <= 2e-6 * want.abs().max(1.0),
+                "{what} {name}: {loss} vs {want}"
+            );
+        }
+        // Each row predicted right or not: the share, in f64.
+        let right = (0..rows)
+            .filter(|&i| {
+                let first_max = |v: &[f64]| (1..classes).fold(0, |b, c| if v[c] > v[b] { c } else { b });
+                first_max(&x64[i * classes..][..classes]) == first_max(&t64[i * classes..][..classes])
+            })
+            .count();
+        // The share of rows, in f32: within a few ulps of the count over rows.
+        let accuracy = f64::from(stats[3] - initial_stats[3]);
+        assert!(
+            (accuracy - right as f64 / rows as f64).abs() < 1e-6,
+            "{what}: {accuracy}, {right} right"
+        );
+
+        // The gradient of the mean loss by central differences in f64 (rows of
+        // ordinary logits; at ±1e4 the softmax is exactly 0 or 1 and the test above
+        // already pins the gradient).
+        if seed != 4 {
+            for k in 0..(rows * classes).min(25) {
+                let step = 1e-4;
+                let (mut plus, mut minus) = (x64.clone(), x64.clone());
+                plus[k] += step;
+                minus[k] -= step;
+                let fd =
+                    (cross_entropy_f64(&plus, &t64, classes) - cross_entropy_f64(&minus, &t64, classes)) / (2.0 * step);
+                assert!(
+                    (f64::from(grad[k]) - fd).abs() < 1e-6 / rows as f64 + 1e-9,
+                    "{what} [{k}]: {} vs {fd}",
+                    grad[k]
+                );
+            }
+        }
+    }
 }
 
 #[test]

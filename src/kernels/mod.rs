@@ -5,6 +5,7 @@
 pub mod adam;
 pub mod bce;
 pub mod bias_grad;
+pub mod cross_entropy;
 pub mod gather;
 pub mod matmul;
 pub mod noise;
