@@ -6,17 +6,20 @@ use std::sync::Arc;
 use crate::kernels::adam::adam_cpu_threaded;
 use crate::kernels::bce::{bce_cpu, STAT_SLOTS};
 use crate::kernels::bias_grad::bias_grad_cpu;
+use crate::kernels::cross_entropy::cross_entropy_cpu;
 use crate::kernels::gather::gather_cpu;
 use crate::kernels::matmul::matmul_cpu_threaded;
 use crate::kernels::noise::noise_cpu;
 use crate::mnist::Dataset;
 use crate::model::Network;
-use crate::plan::{BufferId, GenerationPlan, NetworkBuffers, Op, Plan};
+use crate::plan::{BufferId, ForwardPlan, Items, NetworkBuffers, Op, Plan, Training};
 use crate::rng;
 use crate::state::{NetworkState, Stats, TrainingState};
 
-pub struct CpuTrainer {
-    plan: Plan,
+/// Runs a plan's training step on the CPU: the GAN's (`Plan`, the default) or any
+/// other `Training`.
+pub struct CpuTrainer<P: Training = Plan> {
+    plan: P,
     memory: Memory,
     image_count: usize,
     order_epoch: Option<u32>,
@@ -28,35 +31,38 @@ pub struct CpuTrainer {
     groups: Vec<Group>,
 }
 
-/// G on `latents` ([rows, latent]), as [rows, pixels] images in [-1, 1].
-pub fn generate(generator: &Network, params: &[f32], latents: &[f32]) -> Vec<f32> {
-    // Bounded chunks keep the activations small for any number of samples.
+/// `network` on `inputs` ([rows, network.inputs()]): [rows, network.outputs()]. G on
+/// latents gives images in [-1, 1]; the classifier on images, logits.
+pub fn run_network(network: &Network, params: &[f32], inputs: &[f32]) -> Vec<f32> {
+    // Bounded chunks keep the activations small for any number of rows.
     const CHUNK: usize = 1024;
-    let mut images = Vec::with_capacity(latents.len() / generator.inputs() * generator.outputs());
-    for chunk in latents.chunks(CHUNK * generator.inputs()) {
-        let plan = GenerationPlan::new(generator, chunk.len() / generator.inputs());
+    let mut outputs = Vec::with_capacity(inputs.len() / network.inputs() * network.outputs());
+    for chunk in inputs.chunks(CHUNK * network.inputs()) {
+        let plan = ForwardPlan::new(network, chunk.len() / network.inputs());
         let mut memory = Memory {
             buffers: plan.buffers.iter().map(|b| vec![0.0; b.len]).collect(),
             images: Vec::new(),
+            labels: Vec::new(),
             order: Vec::new(),
             step: 0,
             stats: [0.0; STAT_SLOTS],
             threads: 1,
         };
         memory.buffers[plan.params.0].copy_from_slice(params);
-        memory.buffers[plan.latent.0].copy_from_slice(chunk);
+        memory.buffers[plan.input.0].copy_from_slice(chunk);
         for op in &plan.ops {
             memory.execute(op);
         }
-        images.extend_from_slice(&memory.buffers[plan.images.0]);
+        outputs.extend_from_slice(&memory.buffers[plan.output.0]);
     }
-    images
+    outputs
 }
 
 /// What the ops read and write: the plan's buffers plus the backend's own state.
 struct Memory {
     buffers: Vec<Vec<f32>>,
     images: Vec<u8>,
+    labels: Vec<u8>,
     order: Vec<u32>,
     step: u32,
     stats: [f32; STAT_SLOTS],
@@ -66,15 +72,51 @@ struct Memory {
 
 impl CpuTrainer {
     pub fn new(plan: Plan, data: &Dataset, state: &TrainingState) -> Self {
-        let buffers = plan.buffers.iter().map(|b| vec![0.0; b.len]).collect();
+        CpuTrainer::from_networks(plan, data, state.step, &[&state.generator, &state.discriminator])
+    }
+
+    /// Means since the last call, then starts a new window.
+    pub fn take_stats(&mut self) -> Stats {
+        let (sums, steps) = self.take_sums();
+        Stats::from_sums(sums, steps)
+    }
+
+    /// G on the fixed preview latents: [rows, pixels] in [-1, 1].
+    pub fn preview(&mut self) -> Vec<f32> {
+        self.on_workers(|trainer| {
+            for op in &trainer.plan.preview {
+                trainer.memory.execute(op);
+            }
+        });
+        self.memory.buffers[self.plan.preview_images.0].clone()
+    }
+
+    pub fn state(&self) -> TrainingState {
+        let [generator, discriminator]: [NetworkState; 2] =
+            self.networks().try_into().expect("a GAN plan trains two networks");
+        TrainingState {
+            config: self.plan.config.clone(),
+            step: self.memory.step,
+            generator,
+            discriminator,
+        }
+    }
+}
+
+impl<P: Training> CpuTrainer<P> {
+    /// Starts at `step` from `networks`, one for each of `plan.trained()`, in its order.
+    pub fn from_networks(plan: P, data: &Dataset, step: u32, networks: &[&NetworkState]) -> Self {
+        let buffers = plan.buffers().iter().map(|b| vec![0.0; b.len]).collect();
         let memory = Memory {
             buffers,
             images: data.images.clone(),
+            labels: data.labels.clone(),
             order: Vec::new(),
-            step: state.step,
+            step,
             stats: [0.0; STAT_SLOTS],
             threads: 1,
         };
+        let groups = step_groups(plan.step());
         let mut trainer = CpuTrainer {
             plan,
             memory,
@@ -82,11 +124,11 @@ impl CpuTrainer {
             order_epoch: None,
             stats_steps: 0,
             workers: None,
-            groups: Vec::new(),
+            groups,
         };
-        trainer.groups = step_groups(&trainer.plan.step);
-        trainer.load_network(trainer.plan.generator_buffers, &state.generator);
-        trainer.load_network(trainer.plan.discriminator_buffers, &state.discriminator);
+        for (ids, net) in trainer.plan.trained().into_iter().zip(networks) {
+            trainer.load_network(ids, net);
+        }
         trainer
     }
 
@@ -109,7 +151,10 @@ impl CpuTrainer {
     }
 
     /// Runs `work` with the split ops' bands going to this trainer's threads.
-    fn on_workers<R: Send>(&mut self, work: impl FnOnce(&mut Self) -> R + Send) -> R {
+    fn on_workers<R: Send>(&mut self, work: impl FnOnce(&mut Self) -> R + Send) -> R
+    where
+        P: Send,
+    {
         match self.workers.clone() {
             Some(pool) => pool.install(|| work(self)),
             None => work(self),
@@ -127,23 +172,27 @@ impl CpuTrainer {
         self.memory.step
     }
 
-    pub fn plan(&self) -> &Plan {
+    pub fn plan(&self) -> &P {
         &self.plan
     }
 
-    pub fn train(&mut self, steps: u32) {
+    pub fn train(&mut self, steps: u32)
+    where
+        P: Send,
+    {
         self.on_workers(|trainer| trainer.train_here(steps));
     }
 
     fn train_here(&mut self, steps: u32) {
+        let per_epoch = self.plan.steps_per_epoch();
         for _ in 0..steps {
-            let epoch = self.memory.step / self.plan.steps_per_epoch;
+            let epoch = self.memory.step / per_epoch;
             if self.order_epoch != Some(epoch) {
-                self.memory.order = rng::epoch_order(self.plan.config.seed, epoch, self.image_count);
+                self.memory.order = rng::epoch_order(self.plan.shuffle_seed(), epoch, self.image_count);
                 self.order_epoch = Some(epoch);
             }
             for group in &self.groups {
-                self.memory.execute_group(&self.plan.step, group);
+                self.memory.execute_group(self.plan.step(), group);
             }
             self.stats_steps += 1;
         }
@@ -151,45 +200,34 @@ impl CpuTrainer {
 
     /// Runs op `index` of the training step `repeats` times, for timing one kernel on
     /// the plan's real buffers (`ganvas bench`).
-    pub fn run_step_op(&mut self, index: usize, repeats: u32) {
+    pub fn run_step_op(&mut self, index: usize, repeats: u32)
+    where
+        P: Send,
+    {
         self.on_workers(|trainer| {
             for _ in 0..repeats {
-                trainer.memory.execute(&trainer.plan.step[index]);
+                trainer.memory.execute(&trainer.plan.step()[index]);
             }
         });
     }
 
-    /// Means since the last call, then starts a new window.
-    pub fn take_stats(&mut self) -> Stats {
-        let stats = Stats::from_sums(self.memory.stats, self.stats_steps);
+    /// The running sums of the stats slots and the steps they cover, then a new window.
+    pub fn take_sums(&mut self) -> ([f32; STAT_SLOTS], u32) {
+        let taken = (self.memory.stats, self.stats_steps);
         self.memory.stats = [0.0; STAT_SLOTS];
         self.stats_steps = 0;
-        stats
+        taken
     }
 
-    /// G on the fixed preview latents: [rows, pixels] in [-1, 1].
-    pub fn preview(&mut self) -> Vec<f32> {
-        self.on_workers(|trainer| {
-            for op in &trainer.plan.preview {
-                trainer.memory.execute(op);
-            }
-        });
-        self.memory.buffers[self.plan.preview_images.0].clone()
-    }
-
-    pub fn state(&self) -> TrainingState {
+    /// The trained networks' parameters and Adam state, in `plan.trained()`'s order.
+    pub fn networks(&self) -> Vec<NetworkState> {
         let buffers = &self.memory.buffers;
         let network = |ids: NetworkBuffers| NetworkState {
             params: buffers[ids.params.0].clone(),
             exp_avg: buffers[ids.exp_avg.0].clone(),
             exp_avg_sq: buffers[ids.exp_avg_sq.0].clone(),
         };
-        TrainingState {
-            config: self.plan.config.clone(),
-            step: self.memory.step,
-            generator: network(self.plan.generator_buffers),
-            discriminator: network(self.plan.discriminator_buffers),
-        }
+        self.plan.trained().into_iter().map(network).collect()
     }
 }
 
@@ -199,6 +237,17 @@ impl Memory {
             Op::Bce { params, logits, grad } => {
                 let mut out = self.take(grad);
                 bce_cpu(&params, &self.buffers[logits.0], &mut out, &mut self.stats);
+                self.buffers[grad.0] = out;
+            }
+            Op::CrossEntropy {
+                params,
+                logits,
+                targets,
+                grad,
+            } => {
+                let mut out = self.take(grad);
+                let (logits, targets) = (&self.buffers[logits.0], &self.buffers[targets.0]);
+                cross_entropy_cpu(&params, logits, targets, &mut out, &mut self.stats);
                 self.buffers[grad.0] = out;
             }
             Op::Adam {
@@ -239,7 +288,13 @@ impl Memory {
     fn write(&self, op: &Op, out: &mut [f32], threads: usize) {
         let bufs = &self.buffers;
         match *op {
-            Op::Gather { params, .. } => gather_cpu(&params, self.step, &self.images, &self.order, out),
+            Op::Gather { params, items, .. } => {
+                let items = match items {
+                    Items::Images => &self.images,
+                    Items::Labels => &self.labels,
+                };
+                gather_cpu(&params, self.step, items, &self.order, out)
+            }
             Op::Noise { params, .. } => noise_cpu(&params, self.step, out),
             Op::Matmul {
                 params,
@@ -258,7 +313,9 @@ impl Memory {
                 threads,
             ),
             Op::BiasGrad { params, dy, .. } => bias_grad_cpu(&params, &bufs[dy.0], out),
-            Op::Bce { .. } | Op::Adam { .. } | Op::AdvanceStep => unreachable!("{op:?} writes more than one buffer"),
+            Op::Bce { .. } | Op::CrossEntropy { .. } | Op::Adam { .. } | Op::AdvanceStep => {
+                unreachable!("{op:?} writes more than one buffer")
+            }
         }
     }
 
@@ -356,7 +413,7 @@ fn lane_output(op: &Op) -> Option<BufferId> {
         Op::Noise { z, .. } => Some(z),
         Op::Matmul { c, .. } => Some(c),
         Op::BiasGrad { db, .. } => Some(db),
-        Op::Bce { .. } | Op::Adam { .. } | Op::AdvanceStep => None,
+        Op::Bce { .. } | Op::CrossEntropy { .. } | Op::Adam { .. } | Op::AdvanceStep => None,
     }
 }
 
@@ -367,6 +424,7 @@ fn inputs(op: &Op) -> Vec<BufferId> {
         Op::Matmul { a, b, bias, gate, .. } => vec![a, b, bias, gate],
         Op::BiasGrad { dy, .. } => vec![dy],
         Op::Bce { logits, .. } => vec![logits],
+        Op::CrossEntropy { logits, targets, .. } => vec![logits, targets],
         Op::Adam { grad, .. } => vec![grad],
     }
 }

@@ -7,10 +7,15 @@ use std::fmt;
 
 use crate::cpu::CpuTrainer;
 use crate::error::{Error, Result};
-use crate::gpu::{BufferRead, GpuContext, GpuTrainer, StateRead};
+use crate::gpu::{BufferRead, GpuContext, GpuTrainer, NetworksRead, StateRead};
+use crate::kernels::bce::STAT_SLOTS;
 use crate::mnist::Dataset;
-use crate::plan::Plan;
-use crate::state::{Stats, TrainingState};
+use crate::plan::{Plan, Training};
+use crate::state::{NetworkState, Stats, TrainingState};
+
+/// The running sums of the stats slots and the steps they cover (`Stats` reads a
+/// GAN's; the classifier's loss and accuracy are slots 0 and 1).
+pub type StatSums = ([f32; STAT_SLOTS], u32);
 
 /// Which backend to train on, as a user names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,15 +53,19 @@ impl fmt::Display for Backend {
     }
 }
 
-pub enum Engine {
+/// A plan's training on one backend: the GAN's (`Plan`, the default) or any other
+/// `Training`, such as the classifier's. A run has one, so the variants' sizes differ
+/// freely.
+#[allow(clippy::large_enum_variant)]
+pub enum Engine<P: Training = Plan> {
     Cpu {
-        trainer: CpuTrainer,
-        /// Stats taken at the last request, until polled.
-        requested: Option<Stats>,
+        trainer: CpuTrainer<P>,
+        /// Sums taken at the last request, until polled.
+        requested: Option<StatSums>,
     },
     Gpu {
         gpu: GpuContext,
-        trainer: Box<GpuTrainer>,
+        trainer: Box<GpuTrainer<P>>,
     },
 }
 
@@ -70,32 +79,9 @@ impl Engine {
         data: &Dataset,
         state: &TrainingState,
     ) -> Result<(Engine, String)> {
-        let cpu = |why: String| {
-            let engine = Engine::on_cpu(threads, data, state)?;
-            let why = format!("backend: cpu, {} thread(s) ({why})", engine.threads());
-            Ok((engine, why))
-        };
-        let gpu = match choice {
-            Backend::Cpu => return cpu("as asked".to_string()),
-            Backend::Gpu => GpuContext::new().await?,
-            Backend::Auto => match GpuContext::new().await {
-                Ok(gpu) if !gpu.is_software() => gpu,
-                Ok(gpu) => {
-                    return cpu(format!(
-                        "the only GPU adapter, {}, is a CPU emulation; --backend gpu uses it anyway",
-                        gpu.describe()
-                    ));
-                }
-                Err(e) => return cpu(e.to_string()),
-            },
-        };
-        let described = gpu.describe();
-        let engine = Engine::on_gpu(gpu, data, state).await?;
-        let why = format!(
-            "backend: gpu on {described} ({} compute dispatches a step, nothing uploaded or read back per step)",
-            engine.dispatches_per_step()
-        );
-        Ok((engine, why))
+        let plan = Engine::plan_for(data, state)?;
+        let networks = [&state.generator, &state.discriminator];
+        Engine::choose(choice, threads, plan, data, state.step, &networks).await
     }
 
     /// The plan for `state` on `data`, both checked.
@@ -107,16 +93,126 @@ impl Engine {
 
     /// The CPU backend on up to `threads` threads.
     pub fn on_cpu(threads: usize, data: &Dataset, state: &TrainingState) -> Result<Engine> {
-        let trainer = CpuTrainer::new(Engine::plan_for(data, state)?, data, state).with_threads(threads);
-        Ok(Engine::Cpu {
-            trainer,
-            requested: None,
-        })
+        let plan = Engine::plan_for(data, state)?;
+        Ok(Engine::cpu_with(
+            plan,
+            threads,
+            data,
+            state.step,
+            &[&state.generator, &state.discriminator],
+        ))
     }
 
     /// The GPU backend on `gpu`, with the matmul policy it carries.
     pub async fn on_gpu(gpu: GpuContext, data: &Dataset, state: &TrainingState) -> Result<Engine> {
-        let trainer = GpuTrainer::new(&gpu, Engine::plan_for(data, state)?, data, state).await?;
+        let plan = Engine::plan_for(data, state)?;
+        let networks = [&state.generator, &state.discriminator];
+        Engine::gpu_with(gpu, plan, data, state.step, &networks).await
+    }
+
+    /// The requested stats once they are ready; never waits.
+    pub fn poll_stats(&mut self) -> Option<Result<Stats>> {
+        self.poll_sums()
+            .map(|r| r.map(|(sums, steps)| Stats::from_sums(sums, steps)))
+    }
+
+    /// The requested stats, waiting for them; `None` if none were requested.
+    pub async fn wait_stats(&mut self) -> Option<Result<Stats>> {
+        let sums = self.wait_sums().await;
+        sums.map(|r| r.map(|(sums, steps)| Stats::from_sums(sums, steps)))
+    }
+
+    /// Starts reading the fixed-latent preview batch as of every step recorded so far.
+    pub fn start_preview(&mut self) -> PreviewRead {
+        match self {
+            Engine::Cpu { trainer, .. } => PreviewRead::Ready(trainer.preview()),
+            Engine::Gpu { trainer, gpu } => PreviewRead::Gpu {
+                read: trainer.start_preview_read(),
+                lost: gpu.lost_flag(),
+            },
+        }
+    }
+
+    /// Starts reading parameters and Adam state as of every step recorded so far.
+    pub fn start_state_read(&self) -> StateReadout {
+        match self {
+            Engine::Cpu { trainer, .. } => StateReadout::Ready(Box::new(trainer.state())),
+            Engine::Gpu { trainer, gpu } => StateReadout::Gpu {
+                read: trainer.start_state_read(),
+                lost: gpu.lost_flag(),
+            },
+        }
+    }
+}
+
+impl<P: Training + Send> Engine<P> {
+    /// `plan` on the backend asked for, from `networks` (one for each of
+    /// `plan.trained()`) at `step`; and a sentence saying which backend runs and why.
+    pub async fn choose(
+        choice: Backend,
+        threads: usize,
+        plan: P,
+        data: &Dataset,
+        step: u32,
+        networks: &[&NetworkState],
+    ) -> Result<(Engine<P>, String)> {
+        let gpu = match choice {
+            Backend::Cpu => None,
+            Backend::Gpu => Some(GpuContext::new().await?),
+            Backend::Auto => match GpuContext::new().await {
+                Ok(gpu) if !gpu.is_software() => Some(gpu),
+                Ok(gpu) => {
+                    let why = format!(
+                        "the only GPU adapter, {}, is a CPU emulation; --backend gpu uses it anyway",
+                        gpu.describe()
+                    );
+                    let engine = Engine::cpu_with(plan, threads, data, step, networks);
+                    let running = engine.threads();
+                    return Ok((engine, format!("backend: cpu, {running} thread(s) ({why})")));
+                }
+                Err(e) => {
+                    let engine = Engine::cpu_with(plan, threads, data, step, networks);
+                    let running = engine.threads();
+                    return Ok((engine, format!("backend: cpu, {running} thread(s) ({e})")));
+                }
+            },
+        };
+        match gpu {
+            None => {
+                let engine = Engine::cpu_with(plan, threads, data, step, networks);
+                let why = format!("backend: cpu, {} thread(s) (as asked)", engine.threads());
+                Ok((engine, why))
+            }
+            Some(gpu) => {
+                let described = gpu.describe();
+                let engine = Engine::gpu_with(gpu, plan, data, step, networks).await?;
+                let why = format!(
+                    "backend: gpu on {described} ({} compute dispatches a step, nothing uploaded or read back per step)",
+                    engine.dispatches_per_step()
+                );
+                Ok((engine, why))
+            }
+        }
+    }
+
+    /// `plan` on the CPU backend, on up to `threads` threads.
+    pub fn cpu_with(plan: P, threads: usize, data: &Dataset, step: u32, networks: &[&NetworkState]) -> Engine<P> {
+        let trainer = CpuTrainer::from_networks(plan, data, step, networks).with_threads(threads);
+        Engine::Cpu {
+            trainer,
+            requested: None,
+        }
+    }
+
+    /// `plan` on `gpu`, with the matmul policy it carries.
+    pub async fn gpu_with(
+        gpu: GpuContext,
+        plan: P,
+        data: &Dataset,
+        step: u32,
+        networks: &[&NetworkState],
+    ) -> Result<Engine<P>> {
+        let trainer = GpuTrainer::from_networks(&gpu, plan, data, step, networks).await?;
         let trainer = Box::new(trainer);
         Ok(Engine::Gpu { gpu, trainer })
     }
@@ -161,7 +257,7 @@ impl Engine {
         }
     }
 
-    pub fn plan(&self) -> &Plan {
+    pub fn plan(&self) -> &P {
         match self {
             Engine::Cpu { trainer, .. } => trainer.plan(),
             Engine::Gpu { trainer, .. } => trainer.plan(),
@@ -190,46 +286,36 @@ impl Engine {
         match self {
             Engine::Cpu { trainer, requested } => {
                 if requested.is_none() {
-                    *requested = Some(trainer.take_stats());
+                    *requested = Some(trainer.take_sums());
                 }
             }
             Engine::Gpu { trainer, .. } => trainer.request_stats(),
         }
     }
 
-    /// The requested stats once they are ready; never waits.
-    pub fn poll_stats(&mut self) -> Option<Result<Stats>> {
+    /// The requested sums once they are ready; never waits.
+    pub fn poll_sums(&mut self) -> Option<Result<StatSums>> {
         match self {
             Engine::Cpu { requested, .. } => requested.take().map(Ok),
-            Engine::Gpu { trainer, gpu } => trainer.poll_stats().map(|r| r.map_err(|e| lost_or(gpu, e))),
+            Engine::Gpu { trainer, gpu } => trainer.poll_sums().map(|r| r.map_err(|e| lost_or(gpu, e))),
         }
     }
 
-    /// The requested stats, waiting for them; `None` if none were requested.
-    pub async fn wait_stats(&mut self) -> Option<Result<Stats>> {
+    /// The requested sums, waiting for them; `None` if none were requested.
+    pub async fn wait_sums(&mut self) -> Option<Result<StatSums>> {
         match self {
             Engine::Cpu { requested, .. } => requested.take().map(Ok),
-            Engine::Gpu { trainer, gpu } => trainer.wait_stats().await.map(|r| r.map_err(|e| lost_or(gpu, e))),
+            Engine::Gpu { trainer, gpu } => trainer.wait_sums().await.map(|r| r.map_err(|e| lost_or(gpu, e))),
         }
     }
 
-    /// Starts reading the fixed-latent preview batch as of every step recorded so far.
-    pub fn start_preview(&mut self) -> PreviewRead {
+    /// Starts reading the trained networks (in `plan.trained()`'s order) as of every
+    /// step recorded so far.
+    pub fn start_networks_read(&self) -> NetworksReadout {
         match self {
-            Engine::Cpu { trainer, .. } => PreviewRead::Ready(trainer.preview()),
-            Engine::Gpu { trainer, gpu } => PreviewRead::Gpu {
-                read: trainer.start_preview_read(),
-                lost: gpu.lost_flag(),
-            },
-        }
-    }
-
-    /// Starts reading parameters and Adam state as of every step recorded so far.
-    pub fn start_state_read(&self) -> StateReadout {
-        match self {
-            Engine::Cpu { trainer, .. } => StateReadout::Ready(Box::new(trainer.state())),
-            Engine::Gpu { trainer, gpu } => StateReadout::Gpu {
-                read: trainer.start_state_read(),
+            Engine::Cpu { trainer, .. } => NetworksReadout::Ready(trainer.networks()),
+            Engine::Gpu { trainer, gpu } => NetworksReadout::Gpu {
+                read: trainer.start_networks_read(),
                 lost: gpu.lost_flag(),
             },
         }
@@ -256,6 +342,24 @@ impl Engine {
         match self {
             Engine::Cpu { .. } => None,
             Engine::Gpu { gpu, .. } => Some(gpu),
+        }
+    }
+}
+
+/// Trained networks on their way.
+pub enum NetworksReadout {
+    Ready(Vec<NetworkState>),
+    Gpu {
+        read: NetworksRead,
+        lost: crate::gpu::LostFlag,
+    },
+}
+
+impl NetworksReadout {
+    pub async fn finish(self) -> Result<Vec<NetworkState>> {
+        match self {
+            NetworksReadout::Ready(networks) => Ok(networks),
+            NetworksReadout::Gpu { read, lost } => read.finish().await.map_err(|e| lost.explain(e)),
         }
     }
 }

@@ -9,10 +9,12 @@
 //! - `mnist`, `checkpoint`, `npy`, `settings`: what users hand in (data, safetensors
 //!   files, arrays, links), each parser refusing bad input with an error, never a panic.
 //! - `web`: the page's entry points; `web::bindings` wraps them for wasm.
-//! - `frechet`: the Fréchet distance between Gaussians of feature vectors.
+//! - `frechet`: the Fréchet distance between Gaussians of feature vectors;
+//!   `classifier`: reading digits with a trained classifier.
 
 pub mod activation;
 pub mod checkpoint;
+pub mod classifier;
 pub mod cpu;
 pub mod engine;
 pub mod error;

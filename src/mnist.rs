@@ -27,9 +27,30 @@ impl Dataset {
     /// The training split from a folder holding the standard file names,
     /// `train-images-idx3-ubyte[.gz]` and `train-labels-idx1-ubyte[.gz]`.
     pub fn load_training_set(dir: &Path) -> Result<Dataset> {
-        let images = read_maybe_gzipped(&find(dir, "train-images-idx3-ubyte")?)?;
-        let labels = read_maybe_gzipped(&find(dir, "train-labels-idx1-ubyte")?)?;
+        Dataset::load_split(dir, "train")
+    }
+
+    /// The test split: `t10k-images-idx3-ubyte[.gz]` and `t10k-labels-idx1-ubyte[.gz]`.
+    pub fn load_test_set(dir: &Path) -> Result<Dataset> {
+        Dataset::load_split(dir, "t10k")
+    }
+
+    fn load_split(dir: &Path, split: &str) -> Result<Dataset> {
+        let images = read_maybe_gzipped(&find(dir, &format!("{split}-images-idx3-ubyte"))?)?;
+        let labels = read_maybe_gzipped(&find(dir, &format!("{split}-labels-idx1-ubyte"))?)?;
         Dataset::from_idx(&images, &labels)
+    }
+
+    /// The images as the networks see them: [count, pixels] in [-1, 1], scaled as the
+    /// batch gather scales them.
+    pub fn inputs(&self) -> Vec<f32> {
+        (0..self.count).flat_map(|i| self.inputs_of(i)).collect()
+    }
+
+    /// Image `index` as the networks see it.
+    pub fn inputs_of(&self, index: usize) -> impl Iterator<Item = f32> + '_ {
+        let pixels = &self.images[index * self.pixels()..][..self.pixels()];
+        pixels.iter().map(|&b| (f32::from(b) / 255.0 - 0.5) / 0.5)
     }
 
     /// Parses an IDX image file and its label file, both already decompressed.

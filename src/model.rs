@@ -41,6 +41,111 @@ impl Default for TrainConfig {
     }
 }
 
+fn bad(field: &str, why: String) -> Result<()> {
+    Err(Error::new(format!("{field} {why}")))
+}
+
+/// Each config's hidden widths, batch and Adam settings are checked alike.
+fn check_hidden(field: &str, widths: &[usize]) -> Result<()> {
+    if widths.len() > MAX_HIDDEN_LAYERS {
+        let why = format!("has {} layers; at most {MAX_HIDDEN_LAYERS} are supported", widths.len());
+        return bad(field, why);
+    }
+    match widths.iter().find(|w| !(1..=MAX_WIDTH).contains(*w)) {
+        Some(w) => bad(field, format!("has a width of {w}; widths must be 1 to {MAX_WIDTH}")),
+        None => Ok(()),
+    }
+}
+
+fn check_batch(batch: usize) -> Result<()> {
+    match (1..=MAX_BATCH).contains(&batch) {
+        true => Ok(()),
+        false => bad("batch", format!("is {batch}; it must be 1 to {MAX_BATCH}")),
+    }
+}
+
+fn check_adam(rates: &[(&str, f32)], beta1: f64, beta2: f64, eps: f32) -> Result<()> {
+    for &(field, rate) in rates {
+        if !(rate > 0.0 && rate <= MAX_LEARNING_RATE) {
+            let why = format!("is {rate}; it must be above 0 and at most {MAX_LEARNING_RATE}");
+            return bad(field, why);
+        }
+    }
+    for (field, beta) in [("beta1", beta1), ("beta2", beta2)] {
+        if !(0.0..1.0).contains(&beta) {
+            return bad(field, format!("is {beta}; it must be at least 0 and below 1"));
+        }
+    }
+    if !(eps.is_finite() && eps > 0.0) {
+        return bad("eps", format!("is {eps}; it must be a positive number"));
+    }
+    Ok(())
+}
+
+/// Hyperparameters of the MNIST classifier (`ganvas classifier train`): an MLP
+/// pixels → hidden → classes with LeakyReLU, softmax cross-entropy, Adam.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ClassifierConfig {
+    pub hidden: Vec<usize>,
+    pub batch: usize,
+    pub lr: f32,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f32,
+    pub seed: u64,
+}
+
+impl Default for ClassifierConfig {
+    /// One hidden layer of 256: the feature space of the quality score.
+    fn default() -> Self {
+        ClassifierConfig {
+            hidden: vec![256],
+            batch: 64,
+            lr: 1e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            seed: 0,
+        }
+    }
+}
+
+impl ClassifierConfig {
+    /// The ranges a GAN's config is held to, for `image_count` images of `pixels`.
+    pub fn validate_for(&self, pixels: usize, image_count: usize) -> Result<()> {
+        check_hidden("hidden", &self.hidden)?;
+        check_batch(self.batch)?;
+        check_adam(&[("lr", self.lr)], self.beta1, self.beta2, self.eps)?;
+        if !(1..=MAX_PIXELS).contains(&pixels) {
+            return bad(
+                "pixels",
+                format!("is {pixels}; images of 1 to {MAX_PIXELS} are supported"),
+            );
+        }
+        if self.batch > image_count {
+            let why = format!(
+                "is {}, more than the {image_count} images of the training set",
+                self.batch
+            );
+            return bad("batch", why);
+        }
+        let widest = self.hidden.iter().fold(pixels, |w, &h| w.max(h));
+        let parameters = self.network(pixels, CLASSES).parameter_count;
+        if parameters > MAX_BUFFER_FLOATS || self.batch * widest > MAX_BUFFER_FLOATS {
+            return bad("hidden", "makes a network too large for a GPU buffer".to_string());
+        }
+        Ok(())
+    }
+
+    pub fn network(&self, pixels: usize, classes: usize) -> Network {
+        let mut widths = vec![pixels];
+        widths.extend(&self.hidden);
+        widths.push(classes);
+        Network::from_widths(NetworkKind::Classifier, &widths)
+    }
+}
+
 /// The largest batch the core trains with; the page's form and links take it from here.
 pub const MAX_BATCH: usize = 4096;
 pub const MAX_LATENT: usize = 4096;
@@ -52,6 +157,8 @@ pub const MAX_BUFFER_FLOATS: usize = 128 << 20 >> 2;
 /// offset of a network's parameters fits 32 bits, as the shaders and wasm32 need.
 pub const MAX_PIXELS: usize = 1 << 16;
 pub const MAX_LEARNING_RATE: f32 = 1.0;
+/// Digits.
+pub const CLASSES: usize = 10;
 
 impl TrainConfig {
     /// Parses the JSON of a config (from a checkpoint, the page or a link), naming the
@@ -76,47 +183,17 @@ impl TrainConfig {
     /// Checks every field's range, whatever the data; the error names the field.
     /// Every plan is built from a config that passed this (`Plan::training`).
     pub fn validate(&self) -> Result<()> {
-        let bad = |field: &str, why: String| Err(Error::new(format!("{field} {why}")));
         if !(1..=MAX_LATENT).contains(&self.latent) {
             return bad("latent", format!("is {}; it must be 1 to {MAX_LATENT}", self.latent));
         }
-        for (field, widths) in [
-            ("generator_hidden", &self.generator_hidden),
-            ("discriminator_hidden", &self.discriminator_hidden),
-        ] {
-            if widths.len() > MAX_HIDDEN_LAYERS {
-                return bad(
-                    field,
-                    format!("has {} layers; at most {MAX_HIDDEN_LAYERS} are supported", widths.len()),
-                );
-            }
-            if let Some(w) = widths.iter().find(|w| !(1..=MAX_WIDTH).contains(*w)) {
-                return bad(field, format!("has a width of {w}; widths must be 1 to {MAX_WIDTH}"));
-            }
-        }
-        if !(1..=MAX_BATCH).contains(&self.batch) {
-            return bad("batch", format!("is {}; it must be 1 to {MAX_BATCH}", self.batch));
-        }
-        for (field, rate) in [
+        check_hidden("generator_hidden", &self.generator_hidden)?;
+        check_hidden("discriminator_hidden", &self.discriminator_hidden)?;
+        check_batch(self.batch)?;
+        let rates = [
             ("generator_lr", self.generator_lr),
             ("discriminator_lr", self.discriminator_lr),
-        ] {
-            if !(rate > 0.0 && rate <= MAX_LEARNING_RATE) {
-                return bad(
-                    field,
-                    format!("is {rate}; it must be above 0 and at most {MAX_LEARNING_RATE}"),
-                );
-            }
-        }
-        for (field, beta) in [("beta1", self.beta1), ("beta2", self.beta2)] {
-            if !(0.0..1.0).contains(&beta) {
-                return bad(field, format!("is {beta}; it must be at least 0 and below 1"));
-            }
-        }
-        if !(self.eps.is_finite() && self.eps > 0.0) {
-            return bad("eps", format!("is {}; it must be a positive number", self.eps));
-        }
-        Ok(())
+        ];
+        check_adam(&rates, self.beta1, self.beta2, self.eps)
     }
 
     /// `validate_images`, and the batch against a training set of `image_count` images.
@@ -179,6 +256,8 @@ impl TrainConfig {
 pub enum NetworkKind {
     Generator,
     Discriminator,
+    /// An MNIST classifier: the features and digit reader of the quality score.
+    Classifier,
 }
 
 impl NetworkKind {
@@ -186,6 +265,7 @@ impl NetworkKind {
         match self {
             NetworkKind::Generator => "generator",
             NetworkKind::Discriminator => "discriminator",
+            NetworkKind::Classifier => "classifier",
         }
     }
 }
@@ -227,9 +307,10 @@ impl Network {
     /// `model.0`, `model.2`, ... G ends in tanh; D ends in logits, since its sigmoid is
     /// fused into the loss.
     pub fn from_widths(kind: NetworkKind, widths: &[usize]) -> Self {
+        // D and the classifier end in logits: their sigmoid or softmax is in the loss.
         let last = match kind {
             NetworkKind::Generator => Activation::Tanh,
-            NetworkKind::Discriminator => Activation::Identity,
+            NetworkKind::Discriminator | NetworkKind::Classifier => Activation::Identity,
         };
         let mut offset = 0;
         let count = widths.len() - 1;
@@ -299,6 +380,7 @@ impl Network {
         let net_index = match self.kind {
             NetworkKind::Generator => 0,
             NetworkKind::Discriminator => 1 << 16,
+            NetworkKind::Classifier => 2 << 16,
         };
         for (i, tensor) in self.tensors().iter().enumerate() {
             let fan_in = self.layers[i / 2].inputs;

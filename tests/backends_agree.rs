@@ -164,3 +164,43 @@ fn mixed_entry_points_agree() {
     };
     check(&config, 6 * 5, 12, &cpu, &gpu);
 }
+
+/// The classifier's plan (images and one-hot labels gathered, softmax cross-entropy,
+/// Adam) on both backends, with the GPU's default entry points: 5 full-size steps on
+/// MNIST end with the same parameters, within the bound above.
+#[test]
+fn classifier_steps_agree() {
+    use ganvas::model::ClassifierConfig;
+    use ganvas::plan::ClassifierPlan;
+    let Some(gpu) = common::gpu() else { return };
+    let data = ganvas::mnist::Dataset::load_training_set(std::path::Path::new("data/mnist")).unwrap();
+    let config = ClassifierConfig {
+        seed: 5,
+        ..Default::default()
+    };
+    let plan = ClassifierPlan::training(&config, data.pixels(), 10, data.count).unwrap();
+    let initial = NetworkState::initial(&plan.network, config.seed);
+    let network = plan.network.clone();
+    let mut cpu = CpuTrainer::from_networks(plan.clone(), &data, 0, &[&initial]);
+    let mut gpu_trainer = pollster::block_on(GpuTrainer::from_networks(&gpu, plan, &data, 0, &[&initial])).unwrap();
+    let steps = 5;
+    cpu.train(steps);
+    gpu_trainer.train(steps);
+    let gpu_state = pollster::block_on(gpu_trainer.start_networks_read().finish()).unwrap();
+    assert_close(
+        "classifier",
+        &network,
+        config.lr,
+        steps,
+        &cpu.networks()[0],
+        &gpu_state[0],
+    );
+    // The loss and accuracy the two backends summed.
+    let (cpu_sums, _) = cpu.take_sums();
+    gpu_trainer.request_stats();
+    let (gpu_sums, gpu_steps) = pollster::block_on(gpu_trainer.wait_sums()).unwrap().unwrap();
+    assert_eq!(gpu_steps, steps);
+    assert!((cpu_sums[0] - gpu_sums[0]).abs() < 1e-4, "{cpu_sums:?} {gpu_sums:?}");
+    assert!((cpu_sums[1] - gpu_sums[1]).abs() < 1e-6, "{cpu_sums:?} {gpu_sums:?}");
+    assert!(cpu_sums[0] > 0.0, "the loss was summed");
+}

@@ -246,3 +246,44 @@ fn bench_reports_every_backend_and_matmul_shape() {
     assert!(shapes.iter().all(|r| r["batch"] == 8));
     assert!(shapes.iter().all(|r| r["cpu_gflops"].as_f64().unwrap() > 0.0));
 }
+
+#[test]
+fn classifier_trains_and_its_file_loads_as_a_state_dict() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("classifier.safetensors");
+    let out_s = out.to_str().unwrap();
+    let result = ganvas(&[
+        "classifier",
+        "train",
+        "--epochs",
+        "1",
+        "--backend",
+        "cpu",
+        "--out",
+        out_s,
+    ]);
+    let stdout = String::from_utf8_lossy(&result.stdout).to_string();
+    assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
+    // One epoch of the default MLP reads most test digits (the figure is printed).
+    let percent: f64 = stdout
+        .split("test accuracy: ")
+        .nth(1)
+        .and_then(|rest| rest.split('%').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(percent > 90.0, "{stdout}");
+    let bytes = std::fs::read(&out).unwrap();
+    let loaded = checkpoint::network_from_bytes(&bytes, ganvas::model::NetworkKind::Classifier).unwrap();
+    assert_eq!(loaded.network.widths(), [784, 256, 10]);
+    let e = fails(&[
+        "classifier",
+        "train",
+        "--batch",
+        "0",
+        "--backend",
+        "cpu",
+        "--out",
+        out_s,
+    ]);
+    assert!(e.contains("batch is 0"), "{e}");
+}

@@ -61,7 +61,7 @@ fn a_short_run_moves_the_samples_toward_the_data() {
     rng::normals(99, Stream::Sample, 0, &mut z);
     let distance = |t: &CpuTrainer| {
         let s = t.state();
-        let images = cpu::generate(&config.generator(pixels), &s.generator.params, &z);
+        let images = cpu::run_network(&config.generator(pixels), &s.generator.params, &z);
         rms_distance(&mean_image(&images, pixels), &data_mean)
     };
     let before = distance(&trainer);

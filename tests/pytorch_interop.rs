@@ -18,7 +18,7 @@ fn a_pytorch_generator_gives_pytorchs_images() {
     let (rows, cols, z) = npy::from_bytes(&fixture("pytorch_latents.npy")).unwrap();
     assert_eq!((rows, cols), (5, 8));
     let (_, _, want) = npy::from_bytes(&fixture("pytorch_images.npy")).unwrap();
-    let got = cpu::generate(&loaded.network, &loaded.params, &z);
+    let got = cpu::run_network(&loaded.network, &loaded.params, &z);
     // Both compute in f32; the products sum in different orders.
     let diff = common::max_abs_diff(&got, &want);
     assert!(diff < 1e-5, "max |ganvas - pytorch| = {diff}");

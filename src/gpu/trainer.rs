@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::kernels::adam::{Adam, AdamBuffers};
 use crate::kernels::bce::{Bce, BceBuffers, STAT_SLOTS};
 use crate::kernels::bias_grad::{BiasGrad, BiasGradBuffers};
+use crate::kernels::cross_entropy::{CrossEntropy, CrossEntropyBuffers};
 use crate::kernels::gather::{pack_bytes, Gather, GatherBuffers};
 use crate::kernels::matmul::{Matmul, MatmulBuffers, MatmulVariant};
 use crate::kernels::noise::{Noise, NoiseBuffers};
@@ -16,7 +17,7 @@ use crate::kernels::step_counter::{StepCounter, StepCounterBuffers};
 use crate::kernels::Dispatch;
 use crate::mnist::Dataset;
 use crate::model::TrainConfig;
-use crate::plan::{BufferId, NetworkBuffers, Op, Plan};
+use crate::plan::{BufferId, Items, NetworkBuffers, Op, Plan, Training};
 use crate::rng;
 use crate::state::{NetworkState, Stats, TrainingState};
 
@@ -25,6 +26,7 @@ struct Kernels {
     matmuls: Vec<Matmul>,
     bias_grad: BiasGrad,
     bce: Bce,
+    cross_entropy: CrossEntropy,
     adam: Adam,
     noise: Noise,
     gather: Gather,
@@ -46,10 +48,12 @@ struct PendingStats {
     map: PendingMap,
 }
 
-pub struct GpuTrainer {
+/// Runs a plan's training step on the GPU: the GAN's (`Plan`, the default) or any
+/// other `Training`.
+pub struct GpuTrainer<P: Training = Plan> {
     device: wgpu::Device,
     queue: wgpu::Queue,
-    plan: Plan,
+    plan: P,
     buffers: Vec<wgpu::Buffer>,
     order: wgpu::Buffer,
     stats: wgpu::Buffer,
@@ -71,10 +75,68 @@ const STORAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
 impl GpuTrainer {
     /// Uploads the training set and `state`, and builds everything the step needs.
     pub async fn new(gpu: &GpuContext, plan: Plan, data: &Dataset, state: &TrainingState) -> Result<GpuTrainer> {
+        let networks = [&state.generator, &state.discriminator];
+        GpuTrainer::from_networks(gpu, plan, data, state.step, &networks).await
+    }
+
+    /// The GAN's stats since the last request, once the GPU has produced them.
+    pub fn poll_stats(&mut self) -> Option<Result<Stats>> {
+        self.poll_sums()
+            .map(|r| r.map(|(sums, steps)| Stats::from_sums(sums, steps)))
+    }
+
+    /// The GAN's stats requested earlier, waiting for them if needed (natively blocking,
+    /// in a browser yielding); `None` if none were requested.
+    pub async fn wait_stats(&mut self) -> Option<Result<Stats>> {
+        let sums = self.wait_sums().await;
+        sums.map(|r| r.map(|(sums, steps)| Stats::from_sums(sums, steps)))
+    }
+
+    /// Runs G on the fixed preview latents and starts reading the [64, pixels] images
+    /// in [-1, 1] back, behind every step recorded so far.
+    pub fn start_preview_read(&self) -> BufferRead {
+        self.submit("preview", &self.preview_dispatches, 1);
+        let id = self.plan.preview_images;
+        let len = (self.plan.buffer_len(id) * 4) as u64;
+        BufferRead::start(&self.device, &self.queue, &[(&self.buffers[id.0], len)])
+    }
+
+    pub async fn read_preview(&self) -> Result<Vec<f32>> {
+        let parts = self.start_preview_read().finish().await?;
+        Ok(parts
+            .iter()
+            .flat_map(|bytes| bytemuck::pod_collect_to_vec::<u8, f32>(bytes))
+            .collect())
+    }
+
+    /// Starts reading parameters and optimizer state as of every step recorded so far.
+    pub fn start_state_read(&self) -> StateRead {
+        StateRead {
+            networks: self.start_networks_read(),
+            config: self.plan.config.clone(),
+            step: self.step,
+        }
+    }
+
+    pub async fn read_state(&self) -> Result<TrainingState> {
+        self.start_state_read().finish().await
+    }
+}
+
+impl<P: Training> GpuTrainer<P> {
+    /// Uploads the training set and `networks` (one for each of `plan.trained()`, in
+    /// its order), and builds everything the step needs, to go on from `step`.
+    pub async fn from_networks(
+        gpu: &GpuContext,
+        plan: P,
+        data: &Dataset,
+        step: u32,
+        networks: &[&NetworkState],
+    ) -> Result<GpuTrainer<P>> {
         let device = &gpu.device;
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
         let memory_scope = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
-        let trainer = Self::build(gpu, plan, data, state);
+        let trainer = Self::build(gpu, plan, data, step, networks);
         if let Some(e) = memory_scope.pop().await {
             return Err(Error::new(format!(
                 "the GPU ran out of memory while setting up training: {e}"
@@ -86,10 +148,10 @@ impl GpuTrainer {
         Ok(trainer)
     }
 
-    fn build(gpu: &GpuContext, plan: Plan, data: &Dataset, state: &TrainingState) -> GpuTrainer {
+    fn build(gpu: &GpuContext, plan: P, data: &Dataset, step: u32, networks: &[&NetworkState]) -> GpuTrainer<P> {
         let device = &gpu.device;
         let mut matmuls: Vec<Matmul> = Vec::new();
-        for op in plan.step.iter().chain(&plan.preview) {
+        for op in plan.step().iter().chain(plan.preview()) {
             if let Op::Matmul { params, .. } = op {
                 let variant = gpu.matmul.variant_for(params);
                 if matmuls.iter().all(|m| m.variant != variant) {
@@ -101,13 +163,14 @@ impl GpuTrainer {
             matmuls,
             bias_grad: BiasGrad::new(device),
             bce: Bce::new(device),
+            cross_entropy: CrossEntropy::new(device),
             adam: Adam::new(device),
             noise: Noise::new(device),
             gather: Gather::new(device),
             step_counter: StepCounter::new(device),
         };
         let buffers: Vec<wgpu::Buffer> = plan
-            .buffers
+            .buffers()
             .iter()
             .map(|spec| {
                 device.create_buffer(&wgpu::BufferDescriptor {
@@ -126,8 +189,9 @@ impl GpuTrainer {
             })
         };
         let images = init("images", bytemuck::cast_slice(&pack_bytes(&data.images)), STORAGE);
+        let labels = init("labels", bytemuck::cast_slice(&pack_bytes(&data.labels)), STORAGE);
         let order = init("order", bytemuck::cast_slice(&vec![0u32; data.count]), STORAGE);
-        let counter = init("step counter", bytemuck::bytes_of(&[state.step, 0, 0, 0]), STORAGE);
+        let counter = init("step counter", bytemuck::bytes_of(&[step, 0, 0, 0]), STORAGE);
         let stats = init("stats", bytemuck::cast_slice(&[0f32; STAT_SLOTS]), STORAGE);
         let stats_staging = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("stats staging"),
@@ -140,11 +204,14 @@ impl GpuTrainer {
         // knows their binding order. Labels name the op's buffers for error messages.
         let dispatch = |op: &Op| -> Dispatch {
             let b = |id: BufferId| &buffers[id.0];
-            let label = &op.describe(&plan.buffers);
+            let label = &op.describe(plan.buffers());
             match *op {
-                Op::Gather { params, batch } => {
+                Op::Gather { params, items, batch } => {
                     let bound = GatherBuffers {
-                        items: &images,
+                        items: match items {
+                            Items::Images => &images,
+                            Items::Labels => &labels,
+                        },
                         order: &order,
                         counter: &counter,
                         batch: b(batch),
@@ -188,6 +255,20 @@ impl GpuTrainer {
                     };
                     kernels.bce.dispatch(device, label, &bound, &params)
                 }
+                Op::CrossEntropy {
+                    params,
+                    logits,
+                    targets,
+                    grad,
+                } => {
+                    let bound = CrossEntropyBuffers {
+                        logits: b(logits),
+                        targets: b(targets),
+                        grad: b(grad),
+                        stats: &stats,
+                    };
+                    kernels.cross_entropy.dispatch(device, label, &bound, &params)
+                }
                 Op::Adam {
                     params,
                     param,
@@ -211,8 +292,8 @@ impl GpuTrainer {
                 }
             }
         };
-        let step_dispatches = plan.step.iter().map(dispatch).collect();
-        let preview_dispatches = plan.preview.iter().map(dispatch).collect();
+        let step_dispatches = plan.step().iter().map(dispatch).collect();
+        let preview_dispatches = plan.preview().iter().map(dispatch).collect();
 
         let trainer = GpuTrainer {
             device: gpu.device.clone(),
@@ -224,14 +305,15 @@ impl GpuTrainer {
             step_dispatches,
             preview_dispatches,
             image_count: data.count,
-            step: state.step,
+            step,
             order_epoch: None,
             steps_since_stats: 0,
             pending_stats: None,
             plan,
         };
-        trainer.upload_network(trainer.plan.generator_buffers, &state.generator);
-        trainer.upload_network(trainer.plan.discriminator_buffers, &state.discriminator);
+        for (ids, net) in trainer.plan.trained().into_iter().zip(networks) {
+            trainer.upload_network(ids, net);
+        }
         trainer
     }
 
@@ -249,19 +331,19 @@ impl GpuTrainer {
         self.step
     }
 
-    pub fn plan(&self) -> &Plan {
+    pub fn plan(&self) -> &P {
         &self.plan
     }
 
     /// Records `steps` training steps and submits them, one submission per epoch
     /// segment: the only upload is the shuffle order, once per epoch.
     pub fn train(&mut self, steps: u32) {
-        let per_epoch = self.plan.steps_per_epoch;
+        let per_epoch = self.plan.steps_per_epoch();
         let mut remaining = steps;
         while remaining > 0 {
             let epoch = self.step / per_epoch;
             if self.order_epoch != Some(epoch) {
-                let order = rng::epoch_order(self.plan.config.seed, epoch, self.image_count);
+                let order = rng::epoch_order(self.plan.shuffle_seed(), epoch, self.image_count);
                 self.queue.write_buffer(&self.order, 0, bytemuck::cast_slice(&order));
                 self.order_epoch = Some(epoch);
             }
@@ -320,8 +402,9 @@ impl GpuTrainer {
         self.steps_since_stats = 0;
     }
 
-    /// The requested stats once the GPU has produced them; never blocks.
-    pub fn poll_stats(&mut self) -> Option<Result<Stats>> {
+    /// The requested running sums of the stats slots and the steps they cover, once
+    /// the GPU has produced them; never blocks.
+    pub fn poll_sums(&mut self) -> Option<Result<([f32; STAT_SLOTS], u32)>> {
         let result = self.pending_stats.as_ref()?.map.try_finish(&self.device)?;
         let pending = self.pending_stats.take()?;
         let read = result.and_then(|()| {
@@ -333,79 +416,68 @@ impl GpuTrainer {
             self.stats_staging.unmap();
             Ok(sums)
         });
-        Some(read.map(|sums| Stats::from_sums(sums, pending.steps)))
+        Some(read.map(|sums| (sums, pending.steps)))
     }
 
-    /// The stats requested earlier, waiting for them if needed (natively blocking, in a
+    /// The sums requested earlier, waiting for them if needed (natively blocking, in a
     /// browser yielding); `None` if none were requested.
-    pub async fn wait_stats(&mut self) -> Option<Result<Stats>> {
+    pub async fn wait_sums(&mut self) -> Option<Result<([f32; STAT_SLOTS], u32)>> {
         if let Err(e) = self.pending_stats.as_ref()?.map.finished(&self.device).await {
             self.pending_stats = None;
             return Some(Err(e));
         }
-        self.poll_stats()
+        self.poll_sums()
     }
 
-    fn render_preview(&self) {
-        self.submit("preview", &self.preview_dispatches, 1);
-    }
-
-    /// Runs G on the fixed preview latents and starts reading the [64, pixels] images
-    /// in [-1, 1] back, behind every step recorded so far.
-    pub fn start_preview_read(&self) -> BufferRead {
-        self.render_preview();
-        let id = self.plan.preview_images;
-        let len = (self.plan.buffer_len(id) * 4) as u64;
-        BufferRead::start(&self.device, &self.queue, &[(&self.buffers[id.0], len)])
-    }
-
-    pub async fn read_preview(&self) -> Result<Vec<f32>> {
-        let parts = self.start_preview_read().finish().await?;
-        Ok(parts
-            .iter()
-            .flat_map(|bytes| bytemuck::pod_collect_to_vec::<u8, f32>(bytes))
-            .collect())
-    }
-
-    /// Starts reading parameters and optimizer state as of every step recorded so far.
-    pub fn start_state_read(&self) -> StateRead {
+    /// Starts reading the trained networks' parameters and Adam state, in
+    /// `plan.trained()`'s order, as of every step recorded so far.
+    pub fn start_networks_read(&self) -> NetworksRead {
         let mut sources = Vec::new();
-        for ids in [self.plan.generator_buffers, self.plan.discriminator_buffers] {
+        for ids in self.plan.trained() {
             for id in [ids.params, ids.exp_avg, ids.exp_avg_sq] {
-                sources.push((&self.buffers[id.0], (self.plan.buffer_len(id) * 4) as u64));
+                sources.push((&self.buffers[id.0], (self.plan.buffers()[id.0].len * 4) as u64));
             }
         }
-        StateRead {
+        NetworksRead {
             read: BufferRead::start(&self.device, &self.queue, &sources),
-            config: self.plan.config.clone(),
-            step: self.step,
         }
-    }
-
-    pub async fn read_state(&self) -> Result<TrainingState> {
-        self.start_state_read().finish().await
     }
 }
 
-/// Parameters and Adam state on their way back from the GPU.
-pub struct StateRead {
+/// Networks' parameters and Adam state on their way back from the GPU.
+pub struct NetworksRead {
     read: BufferRead,
+}
+
+impl NetworksRead {
+    pub async fn finish(self) -> Result<Vec<NetworkState>> {
+        let parts = self.read.finish().await?;
+        let floats: Vec<Vec<f32>> = parts
+            .iter()
+            .map(|b| bytemuck::pod_collect_to_vec::<u8, f32>(b))
+            .collect();
+        Ok(floats
+            .chunks_exact(3)
+            .map(|n| NetworkState {
+                params: n[0].clone(),
+                exp_avg: n[1].clone(),
+                exp_avg_sq: n[2].clone(),
+            })
+            .collect())
+    }
+}
+
+/// The GAN's state on its way back from the GPU.
+pub struct StateRead {
+    networks: NetworksRead,
     config: TrainConfig,
     step: u32,
 }
 
 impl StateRead {
     pub async fn finish(self) -> Result<TrainingState> {
-        let parts = self.read.finish().await?;
-        let mut floats = parts.iter().map(|bytes| bytemuck::pod_collect_to_vec::<u8, f32>(bytes));
-        let mut network = || -> Option<NetworkState> {
-            Some(NetworkState {
-                params: floats.next()?,
-                exp_avg: floats.next()?,
-                exp_avg_sq: floats.next()?,
-            })
-        };
-        let (Some(generator), Some(discriminator)) = (network(), network()) else {
+        let networks = self.networks.finish().await?;
+        let Ok([generator, discriminator]) = <[NetworkState; 2]>::try_from(networks) else {
             return Err(Error::new("the GPU state readback came back incomplete"));
         };
         Ok(TrainingState {

@@ -1,6 +1,7 @@
 //! `ganvas`: train the MNIST GAN from the command line, and sample from checkpoints.
 
 mod bench;
+mod classifier;
 mod grid;
 mod sample;
 mod train;
@@ -25,6 +26,9 @@ enum Command {
     Sample(sample::SampleArgs),
     /// Time training on each backend, and the matmul kernel on each shape of the step.
     Bench(bench::BenchArgs),
+    /// The MNIST classifier that reads the generated digits.
+    #[command(subcommand)]
+    Classifier(classifier::ClassifierCommand),
 }
 
 /// `--backend`: auto (a hardware GPU if one exists, else the CPU), gpu (wgpu on any
@@ -39,6 +43,7 @@ fn main() -> ExitCode {
         Command::Train(args) => train::run(args),
         Command::Sample(args) => sample::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Classifier(command) => classifier::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -60,7 +60,7 @@ pub fn run(args: SampleArgs) -> Result<()> {
             z
         }
     };
-    let images = cpu::generate(&loaded.network, &loaded.params, &latents);
+    let images = cpu::run_network(&loaded.network, &loaded.params, &latents);
     let pixels = loaded.network.outputs();
     match args.out.extension().and_then(|e| e.to_str()) {
         Some("png") => grid::write_png(&args.out, &images, pixels)?,

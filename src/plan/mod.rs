@@ -7,12 +7,19 @@
 //! A plan is assembled from a few pieces that new models reuse: `forward` and
 //! `backward` over a network's layers, a `Loss` op, the two updates of a GAN step
 //! (`discriminator_update`, `generator_update`), and `Generation` (G on latents).
+//! `Plan` is the GAN's; `ClassifierPlan` (classifier.rs) the MNIST classifier's.
+//! Trainers run any `Training`.
+
+mod classifier;
+
+pub use classifier::ClassifierPlan;
 
 use crate::activation::Activation;
 use crate::error::Result;
 use crate::kernels::adam::AdamParams;
 use crate::kernels::bce::{BceParams, StatSlot};
 use crate::kernels::bias_grad::BiasGradParams;
+use crate::kernels::cross_entropy::CrossEntropyParams;
 use crate::kernels::gather::GatherParams;
 use crate::kernels::matmul::{MatmulParams, View};
 use crate::kernels::noise::NoiseParams;
@@ -29,12 +36,21 @@ pub struct BufferSpec {
     pub len: usize,
 }
 
-/// One kernel launch. The training images, the epoch order, the step counter and the
-/// stats are not in the buffer table: each backend keeps them in its own form.
+/// What a gather reads from the training set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Items {
+    Images,
+    Labels,
+}
+
+/// One kernel launch. The training images and labels, the epoch order, the step
+/// counter and the stats are not in the buffer table: each backend keeps them in its
+/// own form.
 #[derive(Clone, Debug)]
 pub enum Op {
     Gather {
         params: GatherParams,
+        items: Items,
         batch: BufferId,
     },
     Noise {
@@ -60,6 +76,12 @@ pub enum Op {
         logits: BufferId,
         grad: BufferId,
     },
+    CrossEntropy {
+        params: CrossEntropyParams,
+        logits: BufferId,
+        targets: BufferId,
+        grad: BufferId,
+    },
     Adam {
         params: AdamParams,
         param: BufferId,
@@ -76,7 +98,10 @@ impl Op {
     /// op's bind group, so a GPU error or a debugger says which op it is.
     pub fn describe(&self, buffers: &[BufferSpec]) -> String {
         let (kernel, bound): (&str, Vec<(&str, BufferId)>) = match *self {
-            Op::Gather { batch, .. } => ("gather", vec![("batch", batch)]),
+            Op::Gather { batch, items, .. } => match items {
+                Items::Images => ("gather images", vec![("batch", batch)]),
+                Items::Labels => ("gather labels", vec![("batch", batch)]),
+            },
             Op::Noise { z, .. } => ("noise", vec![("z", z)]),
             Op::Matmul {
                 params,
@@ -98,6 +123,12 @@ impl Op {
             }
             Op::BiasGrad { dy, db, .. } => ("bias_grad", vec![("db", db), ("dy", dy)]),
             Op::Bce { logits, grad, .. } => ("bce", vec![("grad", grad), ("logits", logits)]),
+            Op::CrossEntropy {
+                logits, targets, grad, ..
+            } => (
+                "cross_entropy",
+                vec![("grad", grad), ("logits", logits), ("targets", targets)],
+            ),
             Op::Adam { param, grad, .. } => ("adam", vec![("param", param), ("grad", grad)]),
             Op::AdvanceStep => ("step_counter", Vec::new()),
         };
@@ -177,6 +208,7 @@ impl Plan {
         let mut step = vec![
             Op::Gather {
                 params: GatherParams::images(real_rows.view.column_block(0, pixels), steps_per_epoch),
+                items: Items::Images,
                 batch: d_input.buffer,
             },
             Op::Noise {
@@ -226,6 +258,46 @@ impl Plan {
     }
 }
 
+/// What a trainer runs, whatever the model: the buffers, the ops of one training
+/// step, the epoch's length and its shuffle's seed, and the networks the step trains
+/// (their parameters and Adam state, loaded and read back in this order).
+pub trait Training {
+    fn buffers(&self) -> &[BufferSpec];
+    fn step(&self) -> &[Op];
+    /// Ops run on request between steps, such as the GAN's preview; may be empty.
+    fn preview(&self) -> &[Op];
+    fn steps_per_epoch(&self) -> u32;
+    fn shuffle_seed(&self) -> u64;
+    fn trained(&self) -> Vec<NetworkBuffers>;
+}
+
+impl Training for Plan {
+    fn buffers(&self) -> &[BufferSpec] {
+        &self.buffers
+    }
+
+    fn step(&self) -> &[Op] {
+        &self.step
+    }
+
+    fn preview(&self) -> &[Op] {
+        &self.preview
+    }
+
+    fn steps_per_epoch(&self) -> u32 {
+        self.steps_per_epoch
+    }
+
+    fn shuffle_seed(&self) -> u64 {
+        self.config.seed
+    }
+
+    /// G, then D, as `TrainingState` holds them.
+    fn trained(&self) -> Vec<NetworkBuffers> {
+        vec![self.generator_buffers, self.discriminator_buffers]
+    }
+}
+
 /// D's update, with G detached: BCE on D([real; fake]) with targets [1; 0], whose mean
 /// over both halves is (real loss + fake loss) / 2, back through D, then Adam.
 fn discriminator_update(ops: &mut Vec<Op>, d: &PlanNetwork, input: Slot, logits: BufferId, config: &TrainConfig) {
@@ -236,7 +308,7 @@ fn discriminator_update(ops: &mut Vec<Op>, d: &PlanNetwork, input: Slot, logits:
         stats: StatSlot::DiscriminatorLoss,
         record_probabilities: true,
     };
-    loss.push(ops, logits, rows, d.output_gradient());
+    loss.push(ops, Slot::new(logits, View::new(0, rows, 1)), d.output_gradient());
     backward(
         ops,
         d,
@@ -270,7 +342,7 @@ fn generator_update(
         stats: StatSlot::GeneratorLoss,
         record_probabilities: false,
     };
-    loss.push(ops, logits, rows, d.output_gradient());
+    loss.push(ops, Slot::new(logits, View::new(0, rows, 1)), d.output_gradient());
     // Into G's last pre-activation, through its tanh (gated by G's output), from the
     // image columns of D's input.
     let to_g = InputGradient {
@@ -309,34 +381,36 @@ fn matmul_flops(ops: &[Op]) -> f64 {
         .sum()
 }
 
-/// G alone on `rows` latent vectors, for sampling from a checkpoint.
+/// A network alone, forward on `rows` inputs: G sampling from a checkpoint, the
+/// classifier reading images.
 #[derive(Clone, Debug)]
-pub struct GenerationPlan {
+pub struct ForwardPlan {
     pub buffers: Vec<BufferSpec>,
     pub ops: Vec<Op>,
     pub params: BufferId,
-    pub latent: BufferId,
-    pub images: BufferId,
+    pub input: BufferId,
+    pub output: BufferId,
 }
 
-impl GenerationPlan {
-    pub fn new(generator: &Network, rows: usize) -> Self {
+impl ForwardPlan {
+    pub fn new(network: &Network, rows: usize) -> Self {
         let mut b = Builder::default();
-        let params = b.add("generator.params", generator.parameter_count);
-        let generation = Generation::new(&mut b, "generator", generator, params, rows);
-        GenerationPlan {
+        let name = network.kind.name();
+        let params = b.add(&format!("{name}.params"), network.parameter_count);
+        let generation = Generation::new(&mut b, name, network, params, rows);
+        ForwardPlan {
             buffers: b.buffers,
             ops: generation.ops,
             params,
-            latent: generation.input.buffer,
-            images: generation.images,
+            input: generation.input.buffer,
+            output: generation.images,
         }
     }
 }
 
-/// G's forward pass on `rows` latent vectors, with the buffers it reads and writes:
-/// the preview and `GenerationPlan` are this, and the training step runs G the same
-/// way (`forward`).
+/// A network's forward pass on `rows` inputs, with the buffers it reads and writes:
+/// the GAN's preview (G on latents) and `ForwardPlan` are this, and the training step
+/// runs G the same way (`forward`).
 struct Generation {
     /// G's input: the latent vectors (and whatever later models put beside them).
     input: Slot,
@@ -479,11 +553,23 @@ enum Loss {
         /// Also add the mean D(x) and D(G(z)) of the two target groups to the stats.
         record_probabilities: bool,
     },
+    /// Softmax cross-entropy against target distributions (one-hot labels); the loss
+    /// goes to stats slot 0 and the accuracy to slot 1.
+    CrossEntropy { targets: Slot },
 }
 
 impl Loss {
-    fn push(&self, ops: &mut Vec<Op>, logits: BufferId, rows: usize, grad: BufferId) {
+    /// The op for `logits` ([rows, classes], whole), its gradient into `grad`.
+    fn push(&self, ops: &mut Vec<Op>, logits: Slot, grad: BufferId) {
+        let rows = logits.view.rows;
+        let logits_buffer = logits.buffer;
         match *self {
+            Loss::CrossEntropy { targets } => ops.push(Op::CrossEntropy {
+                params: CrossEntropyParams::new(logits.view, targets.view, 0, Some(1)),
+                logits: logits_buffer,
+                targets: targets.buffer,
+                grad,
+            }),
             Loss::Bce {
                 positives,
                 stats,
@@ -495,7 +581,7 @@ impl Loss {
                     loss_slot: stats as u32,
                     record_probabilities: u32::from(record_probabilities),
                 },
-                logits,
+                logits: logits_buffer,
                 grad,
             }),
         }
@@ -615,15 +701,13 @@ fn backward(ops: &mut Vec<Op>, net: &PlanNetwork, pass: Backward) {
 }
 
 fn adam(net: &PlanNetwork, lr: f32, config: &TrainConfig) -> Op {
+    adam_with(net, lr, config.beta1, config.beta2, config.eps)
+}
+
+fn adam_with(net: &PlanNetwork, lr: f32, beta1: f64, beta2: f64, eps: f32) -> Op {
     let buffers = &net.buffers;
     Op::Adam {
-        params: AdamParams::new(
-            net.layers.net.parameter_count,
-            lr,
-            config.beta1,
-            config.beta2,
-            config.eps,
-        ),
+        params: AdamParams::new(net.layers.net.parameter_count, lr, beta1, beta2, eps),
         param: buffers.params,
         grad: buffers.grads,
         exp_avg: buffers.exp_avg,
