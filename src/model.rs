@@ -97,12 +97,13 @@ pub struct ClassifierConfig {
 }
 
 impl Default for ClassifierConfig {
-    /// One hidden layer of 256: the feature space of the quality score.
+    /// One hidden layer of 512, the feature space of the quality score. With 30
+    /// epochs: 97.6-98.0% on the MNIST test set over seeds 0-2 (README).
     fn default() -> Self {
         ClassifierConfig {
-            hidden: vec![256],
-            batch: 64,
-            lr: 1e-3,
+            hidden: vec![512],
+            batch: 128,
+            lr: 3e-4,
             beta1: 0.9,
             beta2: 0.999,
             eps: 1e-8,

@@ -274,7 +274,7 @@ fn classifier_trains_and_its_file_loads_as_a_state_dict() {
     assert!(percent > 90.0, "{stdout}");
     let bytes = std::fs::read(&out).unwrap();
     let loaded = checkpoint::network_from_bytes(&bytes, ganvas::model::NetworkKind::Classifier).unwrap();
-    assert_eq!(loaded.network.widths(), [784, 256, 10]);
+    assert_eq!(loaded.network.widths(), [784, 512, 10]);
     let e = fails(&[
         "classifier",
         "train",

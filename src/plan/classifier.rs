@@ -156,9 +156,14 @@ mod tests {
     #[test]
     fn a_few_hundred_steps_learn_to_read_digits() {
         // A plan test, not a quality figure: 300 steps at batch 64 take a plain MLP on
-        // MNIST well past chance (10%); the shipped classifier is trained for epochs.
+        // MNIST well past chance (10%); `ganvas classifier train` trains for epochs.
         let data = Dataset::load_training_set(std::path::Path::new("data/mnist")).unwrap();
-        let config = ClassifierConfig::default();
+        let config = ClassifierConfig {
+            hidden: vec![256],
+            batch: 64,
+            lr: 1e-3,
+            ..Default::default()
+        };
         let plan = ClassifierPlan::training(&config, data.pixels(), 10, data.count).unwrap();
         let initial = NetworkState::initial(&plan.network, config.seed);
         let mut trainer = CpuTrainer::from_networks(plan, &data, 0, &[&initial]).with_threads(2);

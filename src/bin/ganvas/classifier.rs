@@ -26,7 +26,7 @@ pub struct TrainArgs {
     /// The .safetensors file to write.
     #[arg(long)]
     out: PathBuf,
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 30)]
     epochs: u32,
     /// auto, gpu or cpu, as for `ganvas train`.
     #[arg(long, default_value = "auto", value_parser = crate::backend)]
@@ -40,13 +40,13 @@ pub struct TrainArgs {
     /// [default: 0]
     #[arg(long)]
     seed: Option<u64>,
-    /// [default: 64]
+    /// [default: 128]
     #[arg(long)]
     batch: Option<usize>,
-    /// Adam's learning rate [default: 0.001].
+    /// Adam's learning rate [default: 0.0003].
     #[arg(long)]
     lr: Option<f32>,
-    /// Hidden widths [default: 256].
+    /// Hidden widths [default: 512].
     #[arg(long, value_delimiter = ',')]
     hidden: Option<Vec<usize>>,
 }
