@@ -10,7 +10,8 @@
 //!   files, arrays, links), each parser refusing bad input with an error, never a panic.
 //! - `web`: the page's entry points; `web::bindings` wraps them for wasm.
 //! - `frechet`: the Fréchet distance between Gaussians of feature vectors;
-//!   `classifier`: reading digits with a trained classifier.
+//!   `classifier`: reading digits with a trained classifier; `quality`: the census and
+//!   scores of a set of images.
 
 pub mod activation;
 pub mod checkpoint;
@@ -26,6 +27,7 @@ pub mod mnist;
 pub mod model;
 pub mod npy;
 pub mod plan;
+pub mod quality;
 pub mod rng;
 pub mod settings;
 pub mod state;

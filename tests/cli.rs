@@ -252,19 +252,21 @@ fn classifier_trains_and_its_file_loads_as_a_state_dict() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("classifier.safetensors");
     let out_s = out.to_str().unwrap();
-    let result = ganvas(&[
+    // 64 hidden units keep the Fréchet distance's 64×64 matrices quick below.
+    let args = [
         "classifier",
         "train",
         "--epochs",
         "1",
+        "--hidden",
+        "64",
         "--backend",
         "cpu",
-        "--out",
-        out_s,
-    ]);
+    ];
+    let result = ganvas(&[&args[..], &["--out", out_s]].concat());
     let stdout = String::from_utf8_lossy(&result.stdout).to_string();
     assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
-    // One epoch of the default MLP reads most test digits (the figure is printed).
+    // One epoch reads most test digits (the figure is printed).
     let percent: f64 = stdout
         .split("test accuracy: ")
         .nth(1)
@@ -274,7 +276,7 @@ fn classifier_trains_and_its_file_loads_as_a_state_dict() {
     assert!(percent > 90.0, "{stdout}");
     let bytes = std::fs::read(&out).unwrap();
     let loaded = checkpoint::network_from_bytes(&bytes, ganvas::model::NetworkKind::Classifier).unwrap();
-    assert_eq!(loaded.network.widths(), [784, 512, 10]);
+    assert_eq!(loaded.network.widths(), [784, 64, 10]);
     let e = fails(&[
         "classifier",
         "train",
@@ -286,4 +288,28 @@ fn classifier_trains_and_its_file_loads_as_a_state_dict() {
         out_s,
     ]);
     assert!(e.contains("batch is 0"), "{e}");
+
+    // The census and scores of a generator's samples, and of images from a .npy.
+    let json = tmp.path().join("quality.json");
+    let generator = "tests/fixtures/pytorch_generator.safetensors";
+    let args = ["eval", "--checkpoint", generator, "--n", "500", "--classifier", out_s];
+    ok(&[&args[..], &["--json", json.to_str().unwrap()]].concat());
+    let quality: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(quality["n"], 500);
+    let fractions: Vec<f64> = (0..10)
+        .map(|i| quality["class_fractions"][i].as_f64().unwrap())
+        .collect();
+    assert!((fractions.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+    for key in ["classifier_score", "mean_confidence", "frechet_distance"] {
+        assert!(
+            quality[key].as_f64().is_some_and(|v| v.is_finite() && v >= 0.0),
+            "{key}: {quality}"
+        );
+    }
+    let wrong = tmp.path().join("wrong.npy");
+    std::fs::write(&wrong, npy::to_bytes(3, 100, &[0.0; 300])).unwrap();
+    let e = fails(&["eval", "--images", wrong.to_str().unwrap(), "--classifier", out_s]);
+    assert!(e.contains("wrong.npy") && e.contains("100 columns"), "{e}");
+    let e = fails(&["eval", "--images", out_s, "--classifier", generator]);
+    assert!(e.contains("pytorch_generator.safetensors"), "{e}");
 }

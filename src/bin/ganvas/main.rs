@@ -2,6 +2,7 @@
 
 mod bench;
 mod classifier;
+mod eval;
 mod grid;
 mod sample;
 mod train;
@@ -29,6 +30,8 @@ enum Command {
     /// The MNIST classifier that reads the generated digits.
     #[command(subcommand)]
     Classifier(classifier::ClassifierCommand),
+    /// The digit census and quality scores of a generator's samples, or of images.
+    Eval(eval::EvalArgs),
 }
 
 /// `--backend`: auto (a hardware GPU if one exists, else the CPU), gpu (wgpu on any
@@ -44,6 +47,7 @@ fn main() -> ExitCode {
         Command::Sample(args) => sample::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Classifier(command) => classifier::run(command),
+        Command::Eval(args) => eval::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
