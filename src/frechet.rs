@@ -1,7 +1,7 @@
 //! The Fréchet distance between Gaussians fitted to feature vectors, as FID computes
 //! it: |μ₁ − μ₂|² + tr(Σ₁ + Σ₂ − 2 (Σ₁Σ₂)^½). The trace of the square root uses
 //! tr((Σ₁Σ₂)^½) = tr((Σ₁^½ Σ₂ Σ₁^½)^½), whose matrix is symmetric, so both roots come
-//! from symmetric eigendecompositions (Jacobi's method, in f64).
+//! from symmetric eigendecompositions (Householder, then implicit QL, in f64).
 
 use crate::error::{Error, Result};
 
@@ -84,52 +84,171 @@ pub fn sqrt_psd(matrix: &[f64], n: usize) -> Vec<f64> {
 }
 
 /// Eigenvalues and eigenvectors (the columns of the second, row-major) of a
-/// symmetric matrix, by cyclic Jacobi rotations until the off-diagonal is
-/// negligible against the diagonal.
+/// symmetric matrix: Householder reduction to tridiagonal form, then the implicit QL
+/// method (as EISPACK's tred2 and tql2). O(n³): ~0.3 s for 512×512 here, where the
+/// cyclic Jacobi method this replaced took ~10 s.
 pub fn eigen_symmetric(matrix: &[f64], n: usize) -> (Vec<f64>, Vec<f64>) {
-    let mut a = matrix.to_vec();
-    let mut v = vec![0.0; n * n];
-    (0..n).for_each(|i| v[i * n + i] = 1.0);
-    let scale: f64 = a.iter().map(|x| x * x).sum::<f64>().sqrt();
-    // Jacobi converges quadratically: a few sweeps suffice; 100 bounds a pathological input.
-    for _ in 0..100 {
-        let off: f64 = (0..n)
-            .flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)))
-            .map(|(i, j)| a[i * n + j] * a[i * n + j])
-            .sum();
-        if off.sqrt() <= 1e-15 * scale || scale == 0.0 {
-            break;
+    let mut v = matrix.to_vec();
+    let mut d = vec![0.0; n];
+    let mut e = vec![0.0; n];
+    tridiagonalize(&mut v, &mut d, &mut e, n);
+    diagonalize(&mut v, &mut d, &mut e, n);
+    (d, v)
+}
+
+/// Householder reduction of the symmetric `v` to tridiagonal form: the diagonal in
+/// `d`, the subdiagonal in `e[1..]`, and `v` becomes the orthogonal transformation.
+fn tridiagonalize(v: &mut [f64], d: &mut [f64], e: &mut [f64], n: usize) {
+    if n == 0 {
+        return;
+    }
+    let at = |i: usize, j: usize| i * n + j;
+    for j in 0..n {
+        d[j] = v[at(n - 1, j)];
+    }
+    for i in (1..n).rev() {
+        let scale: f64 = d[..i].iter().map(|x| x.abs()).sum();
+        let mut h = 0.0;
+        if scale == 0.0 {
+            e[i] = d[i - 1];
+            for j in 0..i {
+                d[j] = v[at(i - 1, j)];
+                v[at(i, j)] = 0.0;
+                v[at(j, i)] = 0.0;
+            }
+        } else {
+            for x in &mut d[..i] {
+                *x /= scale;
+                h += *x * *x;
+            }
+            let f = d[i - 1];
+            let g = if f > 0.0 { -h.sqrt() } else { h.sqrt() };
+            e[i] = scale * g;
+            h -= f * g;
+            d[i - 1] = f - g;
+            e[..i].fill(0.0);
+            for j in 0..i {
+                let f = d[j];
+                v[at(j, i)] = f;
+                let mut g = e[j] + v[at(j, j)] * f;
+                for k in j + 1..i {
+                    g += v[at(k, j)] * d[k];
+                    e[k] += v[at(k, j)] * f;
+                }
+                e[j] = g;
+            }
+            let mut f = 0.0;
+            for j in 0..i {
+                e[j] /= h;
+                f += e[j] * d[j];
+            }
+            let hh = f / (h + h);
+            for j in 0..i {
+                e[j] -= hh * d[j];
+            }
+            for j in 0..i {
+                let (f, g) = (d[j], e[j]);
+                for k in j..i {
+                    v[at(k, j)] -= f * e[k] + g * d[k];
+                }
+                d[j] = v[at(i - 1, j)];
+                v[at(i, j)] = 0.0;
+            }
         }
-        for p in 0..n {
-            for q in p + 1..n {
-                let apq = a[p * n + q];
-                if apq == 0.0 {
-                    continue;
-                }
-                // The rotation that zeroes a[p][q] (Golub and Van Loan, 8.5.2).
-                let tau = (a[q * n + q] - a[p * n + p]) / (2.0 * apq);
-                let t = tau.signum() / (tau.abs() + (1.0 + tau * tau).sqrt());
-                let c = 1.0 / (1.0 + t * t).sqrt();
-                let s = t * c;
-                for k in 0..n {
-                    let (akp, akq) = (a[k * n + p], a[k * n + q]);
-                    a[k * n + p] = c * akp - s * akq;
-                    a[k * n + q] = s * akp + c * akq;
-                }
-                for k in 0..n {
-                    let (apk, aqk) = (a[p * n + k], a[q * n + k]);
-                    a[p * n + k] = c * apk - s * aqk;
-                    a[q * n + k] = s * apk + c * aqk;
-                }
-                for k in 0..n {
-                    let (vkp, vkq) = (v[k * n + p], v[k * n + q]);
-                    v[k * n + p] = c * vkp - s * vkq;
-                    v[k * n + q] = s * vkp + c * vkq;
+        d[i] = h;
+    }
+    // Accumulate the transformations.
+    for i in 0..n - 1 {
+        v[at(n - 1, i)] = v[at(i, i)];
+        v[at(i, i)] = 1.0;
+        let h = d[i + 1];
+        if h != 0.0 {
+            for k in 0..=i {
+                d[k] = v[at(k, i + 1)] / h;
+            }
+            for j in 0..=i {
+                let g: f64 = (0..=i).map(|k| v[at(k, i + 1)] * v[at(k, j)]).sum();
+                for k in 0..=i {
+                    v[at(k, j)] -= g * d[k];
                 }
             }
         }
+        for k in 0..=i {
+            v[at(k, i + 1)] = 0.0;
+        }
     }
-    ((0..n).map(|i| a[i * n + i]).collect(), v)
+    for j in 0..n {
+        d[j] = v[at(n - 1, j)];
+        v[at(n - 1, j)] = 0.0;
+    }
+    v[at(n - 1, n - 1)] = 1.0;
+    e[0] = 0.0;
+}
+
+/// The implicit QL method on the tridiagonal `d`, `e` (from `tridiagonalize`):
+/// eigenvalues into `d`, and `v` rotated into the eigenvectors.
+fn diagonalize(v: &mut [f64], d: &mut [f64], e: &mut [f64], n: usize) {
+    if n == 0 {
+        return;
+    }
+    let at = |i: usize, j: usize| i * n + j;
+    for i in 1..n {
+        e[i - 1] = e[i];
+    }
+    e[n - 1] = 0.0;
+    let (mut f, mut largest) = (0.0f64, 0.0f64);
+    for l in 0..n {
+        largest = largest.max(d[l].abs() + e[l].abs());
+        // The first negligible subdiagonal element at or after l; e[n - 1] is 0.
+        let m = (l..n).find(|&m| e[m].abs() <= f64::EPSILON * largest).unwrap_or(n - 1);
+        // Each QL sweep converges cubically; the bound only guards a pathological input.
+        for _ in 0..64 {
+            if m == l {
+                break;
+            }
+            let g = d[l];
+            let mut p = (d[l + 1] - g) / (2.0 * e[l]);
+            let r = p.hypot(1.0).copysign(p);
+            d[l] = e[l] / (p + r);
+            d[l + 1] = e[l] * (p + r);
+            let dl1 = d[l + 1];
+            let h = g - d[l];
+            for x in &mut d[l + 2..n] {
+                *x -= h;
+            }
+            f += h;
+            p = d[m];
+            let (mut c, mut c2, mut c3) = (1.0, 1.0, 1.0);
+            let el1 = e[l + 1];
+            let (mut s, mut s2) = (0.0, 0.0);
+            for i in (l..m).rev() {
+                c3 = c2;
+                c2 = c;
+                s2 = s;
+                let g = c * e[i];
+                let h = c * p;
+                let r = p.hypot(e[i]);
+                e[i + 1] = s * r;
+                s = e[i] / r;
+                c = p / r;
+                p = c * d[i] - s * g;
+                d[i + 1] = h + s * (c * g + s * d[i]);
+                for k in 0..n {
+                    let h = v[at(k, i + 1)];
+                    v[at(k, i + 1)] = s * v[at(k, i)] + c * h;
+                    v[at(k, i)] = c * v[at(k, i)] - s * h;
+                }
+            }
+            p = -s * s2 * c3 * el1 * e[l] / dl1;
+            e[l] = s * p;
+            d[l] = c * p;
+            if e[l].abs() <= f64::EPSILON * largest {
+                break;
+            }
+        }
+        d[l] += f;
+        e[l] = 0.0;
+    }
 }
 
 fn multiply(a: &[f64], b: &[f64], n: usize) -> Vec<f64> {
@@ -214,10 +333,38 @@ mod tests {
         y
     }
 
+    /// BᵀB for a random `rank` × n matrix B: positive semi-definite, rank-deficient.
+    fn low_rank(n: usize, rank: usize, seed: u64) -> Vec<f64> {
+        let b: Vec<f64> = uniform(rank * n, seed).iter().map(|&x| f64::from(x)).collect();
+        let mut s = vec![0.0; n * n];
+        for i in 0..n {
+            for j in 0..n {
+                s[i * n + j] = (0..rank).map(|k| b[k * n + i] * b[k * n + j]).sum();
+            }
+        }
+        s
+    }
+
     #[test]
     fn eigendecomposition_rebuilds_the_matrix_with_orthonormal_vectors() {
-        for (n, seed) in [(1, 1), (2, 2), (7, 3), (40, 4)] {
-            let s = spd(n, seed);
+        let diagonal = |values: &[f64]| {
+            let n = values.len();
+            (0..n * n).map(|i| if i % (n + 1) == 0 { values[i / n] } else { 0.0 }).collect::<Vec<f64>>()
+        };
+        // Random SPD matrices, zero, repeated eigenvalues, and a rank-deficient one
+        // (a covariance of fewer samples than features), up to the features' 512.
+        let cases: Vec<(usize, Vec<f64>)> = vec![
+            (1, spd(1, 1)),
+            (2, spd(2, 2)),
+            (7, spd(7, 3)),
+            (40, spd(40, 4)),
+            (4, vec![0.0; 16]),
+            (5, diagonal(&[1.0; 5])),
+            (3, diagonal(&[3.0, 1.0, 3.0])),
+            (30, low_rank(30, 4, 9)),
+            (512, spd(512, 10)),
+        ];
+        for (n, s) in cases {
             let (values, v) = eigen_symmetric(&s, n);
             let mut rebuilt = vec![0.0; n * n];
             let mut gram = vec![0.0; n * n];
@@ -227,8 +374,8 @@ mod tests {
                     gram[i * n + j] = (0..n).map(|k| v[k * n + i] * v[k * n + j]).sum();
                 }
             }
-            let identity: Vec<f64> = (0..n * n).map(|i| if i % (n + 1) == 0 { 1.0 } else { 0.0 }).collect();
-            let scale = s.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+            let identity = diagonal(&vec![1.0; n]);
+            let scale = s.iter().fold(0.0f64, |m, x| m.max(x.abs())).max(1.0);
             assert!(max_diff(&rebuilt, &s) < 1e-12 * scale * n as f64, "n={n}");
             assert!(max_diff(&gram, &identity) < 1e-12 * n as f64, "n={n}");
         }
