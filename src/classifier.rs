@@ -29,6 +29,18 @@ pub fn accuracy(network: &Network, params: &[f32], data: &Dataset) -> f64 {
 mod tests {
     use super::*;
 
+    /// The copy in data/ is what `ganvas classifier train` makes with its defaults
+    /// (98.04% when it was made); the issue asks at least 98% of it.
+    #[test]
+    fn the_shipped_classifier_reads_98_percent_of_the_test_set() {
+        let bytes = std::fs::read("data/classifier.safetensors").unwrap();
+        let loaded = crate::checkpoint::network_from_bytes(&bytes, crate::model::NetworkKind::Classifier).unwrap();
+        assert_eq!(loaded.network.widths(), [784, 512, 10]);
+        let test = Dataset::load_test_set(std::path::Path::new("data/mnist")).unwrap();
+        let share = accuracy(&loaded.network, &loaded.params, &test);
+        assert!(share >= 0.98, "{share}");
+    }
+
     #[test]
     fn predictions_take_the_first_largest_logit() {
         let logits = [0.0, 2.0, 1.0, 5.0, 5.0, -1.0, f32::NEG_INFINITY, -3.0, -2.0];

@@ -349,7 +349,9 @@ mod tests {
     fn eigendecomposition_rebuilds_the_matrix_with_orthonormal_vectors() {
         let diagonal = |values: &[f64]| {
             let n = values.len();
-            (0..n * n).map(|i| if i % (n + 1) == 0 { values[i / n] } else { 0.0 }).collect::<Vec<f64>>()
+            (0..n * n)
+                .map(|i| if i % (n + 1) == 0 { values[i / n] } else { 0.0 })
+                .collect::<Vec<f64>>()
         };
         // Random SPD matrices, zero, repeated eigenvalues, and a rank-deficient one
         // (a covariance of fewer samples than features), up to the features' 512.

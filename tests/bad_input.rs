@@ -303,6 +303,11 @@ proptest! {
         if let Ok((r, c, v)) = npy::from_bytes(&bytes) {
             prop_assert_eq!(r * c, v.len());
         }
+        // `ganvas eval --images` reads the same files, and also wants pixels in [-1, 1].
+        match ganvas::quality::images_from_npy(&bytes, cols.max(1)) {
+            Ok(images) => prop_assert!(images.iter().all(|v| (-1.0..=1.0).contains(v))),
+            Err(e) => prop_assert!(!e.0.is_empty()),
+        }
     }
 
     #[test]

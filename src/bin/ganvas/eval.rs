@@ -19,9 +19,10 @@ pub struct EvalArgs {
     /// Images instead: a float32 .npy [N, 784] in [-1, 1], as `ganvas sample` writes.
     #[arg(long)]
     images: Option<PathBuf>,
-    /// The classifier that reads them (`ganvas classifier train --out FILE`).
+    /// The classifier that reads them [default: data/classifier.safetensors, the one
+    /// that ships; `ganvas classifier train` makes others].
     #[arg(long)]
-    classifier: PathBuf,
+    classifier: Option<PathBuf>,
     /// Samples to draw from the generator.
     #[arg(long, default_value_t = 10_000)]
     n: usize,
@@ -47,14 +48,15 @@ fn read(path: &PathBuf) -> Result<Vec<u8>> {
 }
 
 pub fn run(args: EvalArgs) -> Result<()> {
+    let classifier_path = args.classifier.clone().unwrap_or_else(crate::default_classifier);
     let classifier =
-        network_from_bytes(&read(&args.classifier)?, NetworkKind::Classifier).map_err(in_file(&args.classifier))?;
+        network_from_bytes(&read(&classifier_path)?, NetworkKind::Classifier).map_err(in_file(&classifier_path))?;
     let test = Dataset::load_test_set(&args.data.clone().unwrap_or_else(crate::default_data_dir))?;
     let pixels = test.pixels();
     if classifier.network.inputs() != pixels {
         return Err(Error::new(format!(
             "{}: the network takes {} inputs, not MNIST's {pixels} pixels: is it a classifier?",
-            args.classifier.display(),
+            classifier_path.display(),
             classifier.network.inputs(),
         )));
     }
@@ -80,7 +82,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
     };
     // The reference's Gaussian (the slow part with wide features) once the input is good.
     let reader =
-        Reader::new(classifier.network, classifier.params, &test.inputs()).map_err(in_file(&args.classifier))?;
+        Reader::new(classifier.network, classifier.params, &test.inputs()).map_err(in_file(&classifier_path))?;
     let quality = reader.score(&images)?;
     let fractions: Vec<String> = quality.class_fractions.iter().map(|f| format!("{f:.3}")).collect();
     println!("n: {}", quality.n);

@@ -66,10 +66,19 @@ pub fn cores() -> usize {
 /// Where MNIST is looked for when --data is not given: ./data/mnist, then the copy
 /// in this source tree.
 pub fn default_data_dir() -> PathBuf {
-    let local = PathBuf::from("data/mnist");
-    if local.is_dir() {
-        local
-    } else {
-        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/data/mnist"))
+    local_or_source("data/mnist")
+}
+
+/// The classifier that ships (`ganvas classifier train` with its defaults, seed 0):
+/// ./data/classifier.safetensors, then the copy in this source tree.
+pub fn default_classifier() -> PathBuf {
+    local_or_source("data/classifier.safetensors")
+}
+
+fn local_or_source(path: &str) -> PathBuf {
+    let local = PathBuf::from(path);
+    match local.exists() {
+        true => local,
+        false => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path),
     }
 }
