@@ -156,31 +156,25 @@ impl<P: Training + Send> Engine<P> {
         step: u32,
         networks: &[&NetworkState],
     ) -> Result<(Engine<P>, String)> {
-        let gpu = match choice {
-            Backend::Cpu => None,
-            Backend::Gpu => Some(GpuContext::new().await?),
+        let (gpu, why) = match choice {
+            Backend::Cpu => (None, "as asked".to_string()),
+            Backend::Gpu => (Some(GpuContext::new().await?), String::new()),
             Backend::Auto => match GpuContext::new().await {
-                Ok(gpu) if !gpu.is_software() => Some(gpu),
+                Ok(gpu) if !gpu.is_software() => (Some(gpu), String::new()),
                 Ok(gpu) => {
                     let why = format!(
                         "the only GPU adapter, {}, is a CPU emulation; --backend gpu uses it anyway",
                         gpu.describe()
                     );
-                    let engine = Engine::cpu_with(plan, threads, data, step, networks);
-                    let running = engine.threads();
-                    return Ok((engine, format!("backend: cpu, {running} thread(s) ({why})")));
+                    (None, why)
                 }
-                Err(e) => {
-                    let engine = Engine::cpu_with(plan, threads, data, step, networks);
-                    let running = engine.threads();
-                    return Ok((engine, format!("backend: cpu, {running} thread(s) ({e})")));
-                }
+                Err(e) => (None, e.to_string()),
             },
         };
         match gpu {
             None => {
                 let engine = Engine::cpu_with(plan, threads, data, step, networks);
-                let why = format!("backend: cpu, {} thread(s) (as asked)", engine.threads());
+                let why = format!("backend: cpu, {} thread(s) ({why})", engine.threads());
                 Ok((engine, why))
             }
             Some(gpu) => {
