@@ -19,7 +19,7 @@ use crate::mnist::Dataset;
 use crate::model::TrainConfig;
 use crate::plan::{BufferId, Items, NetworkBuffers, Op, Plan, Training};
 use crate::rng;
-use crate::state::{NetworkState, Stats, TrainingState};
+use crate::state::{NetworkState, TrainingState};
 
 /// One pipeline per kernel family, and one per matmul entry point the plan uses.
 struct Kernels {
@@ -77,19 +77,6 @@ impl GpuTrainer {
     pub async fn new(gpu: &GpuContext, plan: Plan, data: &Dataset, state: &TrainingState) -> Result<GpuTrainer> {
         let networks = [&state.generator, &state.discriminator];
         GpuTrainer::from_networks(gpu, plan, data, state.step, &networks).await
-    }
-
-    /// The GAN's stats since the last request, once the GPU has produced them.
-    pub fn poll_stats(&mut self) -> Option<Result<Stats>> {
-        self.poll_sums()
-            .map(|r| r.map(|(sums, steps)| Stats::from_sums(sums, steps)))
-    }
-
-    /// The GAN's stats requested earlier, waiting for them if needed (natively blocking,
-    /// in a browser yielding); `None` if none were requested.
-    pub async fn wait_stats(&mut self) -> Option<Result<Stats>> {
-        let sums = self.wait_sums().await;
-        sums.map(|r| r.map(|(sums, steps)| Stats::from_sums(sums, steps)))
     }
 
     /// Runs G on the fixed preview latents and starts reading the [64, pixels] images
