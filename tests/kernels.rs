@@ -59,6 +59,39 @@ impl Harness {
         bytemuck::pod_collect_to_vec::<u8, f32>(&bytes)[..len].to_vec()
     }
 
+    /// BCE on `logits` into a grad buffer filled with `grad_init` and a stats buffer
+    /// holding `stats`: the gradient and stats it leaves.
+    fn bce(
+        &self,
+        kernel: &Bce,
+        p: &BceParams,
+        logits: &[f32],
+        grad_init: &[f32],
+        stats: &[f32],
+    ) -> (Vec<f32>, Vec<f32>) {
+        let (logits, grad, stats_buffer) = (self.buffer(logits), self.buffer(grad_init), self.buffer(stats));
+        let buffers = BceBuffers {
+            logits: &logits,
+            grad: &grad,
+            stats: &stats_buffer,
+        };
+        self.run(kernel.dispatch(self.device(), "test bce", &buffers, p));
+        (self.read(&grad, grad_init.len()), self.read(&stats_buffer, stats.len()))
+    }
+
+    /// One Adam step at step index `step` over [param, grad, exp_avg, exp_avg_sq].
+    fn adam(&self, kernel: &Adam, p: &AdamParams, step: u32, [param, grad, exp_avg, exp_avg_sq]: [&wgpu::Buffer; 4]) {
+        let counter = self.buffer(&[step, 0, 0, 0]);
+        let buffers = AdamBuffers {
+            param,
+            grad,
+            exp_avg,
+            exp_avg_sq,
+            counter: &counter,
+        };
+        self.run(kernel.dispatch(self.device(), "test adam", &buffers, p));
+    }
+
     /// `inputs` are A, B, bias and gate, in binding order.
     fn matmul(&self, kernel: &Matmul, p: &MatmulParams, inputs: [&[f32]; 4], c_len: usize) -> Vec<f32> {
         let [a, b, bias, gate] = inputs.map(|x| self.buffer(x));
@@ -396,18 +429,7 @@ fn bce_matches_reference_finite_differences_and_pytorch() {
             record_probabilities: u32::from(positives < n),
         };
         let initial_stats = [0.5f32, 0.25, 0.125, 1.0];
-        let (bl, bg, bs) = (
-            h.buffer(&logits),
-            h.buffer(&vec![f32::NAN; n]),
-            h.buffer(&initial_stats),
-        );
-        let buffers = BceBuffers {
-            logits: &bl,
-            grad: &bg,
-            stats: &bs,
-        };
-        h.run(kernel.dispatch(h.device(), "test bce", &buffers, &p));
-        let (grad, stats) = (h.read(&bg, n), h.read(&bs, STAT_SLOTS));
+        let (grad, stats) = h.bce(&kernel, &p, &logits, &vec![f32::NAN; n], &initial_stats);
         let mut cpu_grad = vec![0.0; n];
         let mut cpu_stats = initial_stats;
         bce_cpu(&p, &logits, &mut cpu_grad, &mut cpu_stats);
@@ -464,18 +486,7 @@ fn bce_stays_finite_at_saturated_logits() {
         loss_slot: 0,
         record_probabilities: 1,
     };
-    let (bl, bg, bs) = (
-        h.buffer(&logits),
-        h.buffer(&vec![0f32; n]),
-        h.buffer(&[0f32; STAT_SLOTS]),
-    );
-    let buffers = BceBuffers {
-        logits: &bl,
-        grad: &bg,
-        stats: &bs,
-    };
-    h.run(kernel.dispatch(h.device(), "test bce", &buffers, &p));
-    let (grad, stats) = (h.read(&bg, n), h.read(&bs, STAT_SLOTS));
+    let (grad, stats) = h.bce(&kernel, &p, &logits, &vec![0f32; n], &[0f32; STAT_SLOTS]);
     assert!(grad.iter().chain(&stats).all(|v| v.is_finite()), "{grad:?} {stats:?}");
     // Target 1 at x = -1e4 costs 1e4 (PyTorch would clamp it at 100); the gradient stays -1/n.
     assert!((grad[1] + 1.0 / n as f32).abs() < 1e-9);
@@ -684,16 +695,7 @@ fn adam_follows_the_formula_over_several_steps() {
     let (bp, bm, bv) = (h.buffer(&initial), h.buffer(&vec![0f32; n]), h.buffer(&vec![0f32; n]));
     let mut cpu = (initial.clone(), vec![0f32; n], vec![0f32; n]);
     for (step, g) in grads.iter().enumerate() {
-        let counter = h.buffer(&[step as u32, 0, 0, 0]);
-        let bg = h.buffer(g);
-        let buffers = AdamBuffers {
-            param: &bp,
-            grad: &bg,
-            exp_avg: &bm,
-            exp_avg_sq: &bv,
-            counter: &counter,
-        };
-        h.run(kernel.dispatch(h.device(), "test adam", &buffers, &p));
+        h.adam(&kernel, &p, step as u32, [&bp, &h.buffer(g), &bm, &bv]);
         adam_cpu(&p, step as u32, &mut cpu.0, g, &mut cpu.1, &mut cpu.2);
     }
     let gpu = h.read(&bp, n);
@@ -707,20 +709,12 @@ fn adam_follows_the_formula_over_several_steps() {
     assert!(max_abs_diff(&initial, &want32) > 0.03);
 
     // Late in training the bias corrections take the exp branch: one step at t = 10,000.
-    let counter = h.buffer(&[9_999u32, 0, 0, 0]);
     let (m0, v0) = (
         random_vec(n, 7, 0.1),
         random_vec(n, 8, 0.01).iter().map(|x| x.abs()).collect::<Vec<_>>(),
     );
     let (bm, bv, bp, bg) = (h.buffer(&m0), h.buffer(&v0), h.buffer(&initial), h.buffer(&grads[0]));
-    let buffers = AdamBuffers {
-        param: &bp,
-        grad: &bg,
-        exp_avg: &bm,
-        exp_avg_sq: &bv,
-        counter: &counter,
-    };
-    h.run(kernel.dispatch(h.device(), "test adam", &buffers, &p));
+    h.adam(&kernel, &p, 9_999, [&bp, &bg, &bm, &bv]);
     let gpu = h.read(&bp, n);
     let t = 10_000;
     for i in 0..n {
