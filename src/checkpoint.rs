@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
 use crate::error::{Error, Result};
+use crate::frechet::Gaussian;
 use crate::model::{NamedTensor, Network, NetworkKind, TrainConfig};
 use crate::state::{NetworkState, TrainingState};
 
@@ -40,9 +41,20 @@ pub fn network_to_bytes(net: &Network, params: &[f32]) -> Result<Vec<u8>> {
 /// Parses a state_dict of the original `nn.Sequential`: `model.0.weight`, `model.0.bias`,
 /// `model.2.weight`, ... each weight [out, in] feeding the next.
 pub fn network_from_bytes(bytes: &[u8], kind: NetworkKind) -> Result<LoadedNetwork> {
+    let file = parse(bytes, kind.name())?;
+    let network = infer_network(&file, kind)?;
+    let params = read_tensors(&file, &network.tensors(), kind.name())?;
+    Ok(LoadedNetwork { network, params })
+}
+
+fn parse<'a>(bytes: &'a [u8], what: &str) -> Result<SafeTensors<'a>> {
+    SafeTensors::deserialize(bytes)
+        .map_err(|e| Error::new(format!("the {what} file is not a valid safetensors file ({e})")))
+}
+
+/// The network whose state_dict `file` holds, from the shapes of its weights.
+fn infer_network(file: &SafeTensors, kind: NetworkKind) -> Result<Network> {
     let name = kind.name();
-    let file = SafeTensors::deserialize(bytes)
-        .map_err(|e| Error::new(format!("the {name} file is not a valid safetensors file ({e})")))?;
     let mut widths = Vec::new();
     let mut layer = 0;
     while let Ok(weight) = file.tensor(&format!("model.{}.weight", 2 * layer)) {
@@ -86,9 +98,75 @@ pub fn network_from_bytes(bytes: &[u8], kind: NetworkKind) -> Result<LoadedNetwo
         }
         _ => {}
     }
-    let network = Network::from_widths(kind, &widths);
-    let params = read_tensors(&file, &network.tensors(), name)?;
-    Ok(LoadedNetwork { network, params })
+    Ok(Network::from_widths(kind, &widths))
+}
+
+/// A classifier as `ganvas classifier train` writes it: its state_dict, and the
+/// Gaussian of its features (the last hidden layer's outputs) on the MNIST test set,
+/// the reference of the Fréchet distance, as `reference.mean` [features] and
+/// `reference.covariance` [features, features] (README gives the PyTorch module).
+#[derive(Clone, Debug)]
+pub struct LoadedClassifier {
+    pub network: Network,
+    pub params: Vec<f32>,
+    pub reference: Gaussian,
+}
+
+pub fn classifier_to_bytes(network: &Network, params: &[f32], reference: &Gaussian) -> Result<Vec<u8>> {
+    let mean: Vec<f32> = reference.mean.iter().map(|&x| x as f32).collect();
+    let covariance: Vec<f32> = reference.covariance.iter().map(|&x| x as f32).collect();
+    let dim = reference.dim;
+    let tensors = (network.tensors().into_iter())
+        .map(|t| (t.name, t.shape, &params[t.offset..][..t.len]))
+        .chain([
+            ("reference.mean".to_string(), vec![dim], mean.as_slice()),
+            (
+                "reference.covariance".to_string(),
+                vec![dim, dim],
+                covariance.as_slice(),
+            ),
+        ]);
+    serialize(tensors, None)
+}
+
+pub fn classifier_from_bytes(bytes: &[u8]) -> Result<LoadedClassifier> {
+    let file = parse(bytes, "classifier")?;
+    let network = infer_network(&file, NetworkKind::Classifier)?;
+    if network.layers.len() < 2 {
+        return Err(Error::new("the classifier has no hidden layer to take features from"));
+    }
+    let dim = network.layers[network.layers.len() - 2].outputs;
+    let n = network.parameter_count;
+    let mut tensors = network.tensors();
+    for (name, shape) in [("reference.mean", vec![dim]), ("reference.covariance", vec![dim, dim])] {
+        let offset = tensors.last().map_or(0, |t| t.offset + t.len);
+        let len = shape.iter().product();
+        let name = name.to_string();
+        tensors.push(NamedTensor {
+            name,
+            shape,
+            offset,
+            len,
+        });
+    }
+    let mut values = read_tensors(&file, &tensors, "classifier")
+        .map_err(|e| Error::new(format!("{e} (ganvas classifier train writes classifier files)")))?;
+    if values[n..].iter().any(|v| !v.is_finite()) {
+        return Err(Error::new("the classifier file's reference holds a non-finite value"));
+    }
+    let reference = values.split_off(n);
+    let (mean, covariance) = reference.split_at(dim);
+    let widen = |v: &[f32]| v.iter().map(|&x| f64::from(x)).collect::<Vec<f64>>();
+    let reference = Gaussian {
+        dim,
+        mean: widen(mean),
+        covariance: widen(covariance),
+    };
+    Ok(LoadedClassifier {
+        network,
+        params: values,
+        reference,
+    })
 }
 
 /// Serialises the Adam moments, the step and the hyperparameters.

@@ -13,6 +13,7 @@ use crate::kernels::noise::noise_cpu;
 use crate::mnist::Dataset;
 use crate::model::Network;
 use crate::plan::{BufferId, ForwardPlan, Items, NetworkBuffers, Op, Plan, Training};
+use crate::quality::CensusReadings;
 use crate::rng;
 use crate::state::{NetworkState, Stats, TrainingState};
 
@@ -91,6 +92,23 @@ impl CpuTrainer {
         self.memory.buffers[self.plan.preview_images.0].clone()
     }
 
+    /// The census of G's samples as of now, if the plan has one.
+    pub fn census(&mut self) -> Option<CensusReadings> {
+        self.plan.census.as_ref()?;
+        self.on_workers(|trainer| {
+            for op in trainer.plan.census() {
+                trainer.memory.execute(op);
+            }
+        });
+        let census = self.plan.census.as_ref()?;
+        let read = |id: BufferId| self.memory.buffers[id.0].clone();
+        Some(CensusReadings {
+            logits: read(census.logits),
+            feature_sum: read(census.feature_sum),
+            feature_gram: read(census.feature_gram),
+        })
+    }
+
     pub fn state(&self) -> TrainingState {
         let [generator, discriminator]: [NetworkState; 2] =
             self.networks().try_into().expect("a GAN plan trains two networks");
@@ -128,6 +146,9 @@ impl<P: Training> CpuTrainer<P> {
         };
         for (ids, net) in trainer.plan.trained().into_iter().zip(networks) {
             trainer.load_network(ids, net);
+        }
+        for (id, values) in trainer.plan.constants() {
+            trainer.memory.buffers[id.0].copy_from_slice(values);
         }
         trainer
     }

@@ -7,10 +7,11 @@ use std::fmt;
 
 use crate::cpu::CpuTrainer;
 use crate::error::{Error, Result};
-use crate::gpu::{BufferRead, GpuContext, GpuTrainer, NetworksRead, StateRead};
+use crate::gpu::{BufferRead, CensusRead, GpuContext, GpuTrainer, NetworksRead, StateRead};
 use crate::kernels::bce::STAT_SLOTS;
 use crate::mnist::Dataset;
 use crate::plan::{Plan, Training};
+use crate::quality::{CensusReadings, Reader};
 use crate::state::{NetworkState, Stats, TrainingState};
 
 /// The running sums of the stats slots and the steps they cover (`Stats` reads a
@@ -70,16 +71,21 @@ pub enum Engine<P: Training = Plan> {
 }
 
 impl Engine {
-    /// Builds the plan for `state` on `data` (checking both) and the backend asked
-    /// for; returns a sentence saying which one runs and why. `threads` is for the
-    /// CPU backend (1 in a browser, which runs it in a worker).
+    /// Builds the plan for `state` on `data` (checking both), with a census of `rows`
+    /// samples read by a classifier when one is given, and the backend asked for;
+    /// returns a sentence saying which one runs and why. `threads` is for the CPU
+    /// backend (1 in a browser, which runs it in a worker).
     pub async fn create(
         choice: Backend,
         threads: usize,
         data: &Dataset,
         state: &TrainingState,
+        census: Option<(&Reader, usize)>,
     ) -> Result<(Engine, String)> {
-        let plan = Engine::plan_for(data, state)?;
+        let mut plan = Engine::plan_for(data, state)?;
+        if let Some((reader, rows)) = census {
+            plan = plan.with_census(reader.network(), reader.params(), rows)?;
+        }
         let networks = [&state.generator, &state.discriminator];
         Engine::choose(choice, threads, plan, data, state.step, &networks).await
     }
@@ -130,6 +136,18 @@ impl Engine {
                 read: trainer.start_preview_read(),
                 lost: gpu.lost_flag(),
             },
+        }
+    }
+
+    /// Runs the census of G's samples (if the plan has one) and starts reading it, as
+    /// of every step recorded so far.
+    pub fn start_census(&mut self) -> Option<CensusReadout> {
+        match self {
+            Engine::Cpu { trainer, .. } => trainer.census().map(CensusReadout::Ready),
+            Engine::Gpu { trainer, gpu } => Some(CensusReadout::Gpu {
+                read: trainer.start_census_read()?,
+                lost: gpu.lost_flag(),
+            }),
         }
     }
 
@@ -378,6 +396,24 @@ impl PreviewRead {
                     .flat_map(|b| bytemuck::pod_collect_to_vec::<u8, f32>(b))
                     .collect())
             }
+        }
+    }
+}
+
+/// A census on its way.
+pub enum CensusReadout {
+    Ready(CensusReadings),
+    Gpu {
+        read: CensusRead,
+        lost: crate::gpu::LostFlag,
+    },
+}
+
+impl CensusReadout {
+    pub async fn finish(self) -> Result<CensusReadings> {
+        match self {
+            CensusReadout::Ready(readings) => Ok(readings),
+            CensusReadout::Gpu { read, lost } => read.finish().await.map_err(|e| lost.explain(e)),
         }
     }
 }

@@ -5,19 +5,21 @@
 
 use serde::Serialize;
 
+use crate::checkpoint::LoadedClassifier;
 use crate::classifier::predictions;
 use crate::cpu;
 use crate::error::{Error, Result};
-use crate::frechet::{frechet_distance, Gaussian};
+use crate::frechet::{Gaussian, Reference};
 use crate::model::Network;
 
 /// A classifier, and the Gaussian of its features on the reference images.
 pub struct Reader {
     network: Network,
     params: Vec<f32>,
-    /// The first layer alone: its output (after the activation) is the feature space.
+    /// Every layer but the last: its output (after the activation) is the feature
+    /// space, as FID takes Inception's last hidden layer.
     features: Network,
-    reference: Gaussian,
+    reference: Reference,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -33,25 +35,51 @@ pub struct Quality {
     pub frechet_distance: f64,
 }
 
+/// What a census plan computes on either backend (`plan::Census`): the classifier's
+/// logits for each sample, and the sum and Gram matrix of their features.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CensusReadings {
+    pub logits: Vec<f32>,
+    pub feature_sum: Vec<f32>,
+    pub feature_gram: Vec<f32>,
+}
+
 impl Reader {
-    /// `network` (with `params`; at least one hidden layer) and the reference images
-    /// ([rows, pixels] in [-1, 1]).
-    pub fn new(network: Network, params: Vec<f32>, reference: &[f32]) -> Result<Reader> {
-        if network.layers.len() < 2 {
-            return Err(Error::new("the classifier has no hidden layer to take features from"));
+    pub fn new(classifier: LoadedClassifier) -> Result<Reader> {
+        let LoadedClassifier {
+            network,
+            params,
+            reference,
+        } = classifier;
+        let features = feature_network(&network)?;
+        if features.outputs() != reference.dim {
+            return Err(Error::new(format!(
+                "the classifier has {} features but its reference {}",
+                features.outputs(),
+                reference.dim
+            )));
         }
-        let features = Network {
-            layers: network.layers[..1].to_vec(),
-            ..network.clone()
-        };
-        let dim = features.outputs();
-        let reference = Gaussian::fit(&cpu::run_network(&features, &params, reference), dim)?;
         Ok(Reader {
             network,
             params,
             features,
-            reference,
+            reference: Reference::new(reference),
         })
+    }
+
+    /// The Gaussian of `network`'s features on `images` ([rows, pixels] in [-1, 1]):
+    /// `ganvas classifier train` stores the MNIST test set's with the classifier.
+    pub fn reference_of(network: &Network, params: &[f32], images: &[f32]) -> Result<Gaussian> {
+        let features = feature_network(network)?;
+        Gaussian::fit(&cpu::run_network(&features, params, images), features.outputs())
+    }
+
+    pub fn network(&self) -> &Network {
+        &self.network
+    }
+
+    pub fn params(&self) -> &[f32] {
+        &self.params
     }
 
     pub fn pixels(&self) -> usize {
@@ -64,11 +92,27 @@ impl Reader {
         if images.is_empty() || !images.len().is_multiple_of(pixels) {
             return Err(Error::new(format!("the images are not rows of {pixels} pixels")));
         }
-        let n = images.len() / pixels;
-        let classes = self.network.outputs();
         let logits = cpu::run_network(&self.network, &self.params, images);
+        let features = cpu::run_network(&self.features, &self.params, images);
+        let gaussian = Gaussian::fit(&features, self.features.outputs())?;
+        self.quality(&logits, &gaussian)
+    }
+
+    /// The census and scores from what a census plan read.
+    pub fn score_census(&self, readings: &CensusReadings) -> Result<Quality> {
+        let rows = readings.logits.len() / self.network.outputs();
+        let gaussian = Gaussian::from_sums(rows, &readings.feature_sum, &readings.feature_gram)?;
+        self.quality(&readings.logits, &gaussian)
+    }
+
+    fn quality(&self, logits: &[f32], gaussian: &Gaussian) -> Result<Quality> {
+        let classes = self.network.outputs();
+        let n = logits.len() / classes;
+        if n < 2 {
+            return Err(Error::new("scores need at least 2 images"));
+        }
         let probabilities: Vec<f64> = logits.chunks(classes).flat_map(softmax).collect();
-        let read = predictions(&logits, classes);
+        let read = predictions(logits, classes);
         let mut class_fractions = vec![0.0; classes];
         read.iter().for_each(|&c| class_fractions[c] += 1.0 / n as f64);
         let mut marginal = vec![0.0; classes];
@@ -86,16 +130,25 @@ impl Reader {
             .map(|(row, &c)| row[c])
             .sum::<f64>()
             / n as f64;
-        let features = cpu::run_network(&self.features, &self.params, images);
-        let gaussian = Gaussian::fit(&features, self.features.outputs())?;
         Ok(Quality {
             n,
             class_fractions,
             classifier_score: mean_kl.exp(),
             mean_confidence,
-            frechet_distance: frechet_distance(&gaussian, &self.reference)?,
+            frechet_distance: self.reference.distance(gaussian)?,
         })
     }
+}
+
+/// Every layer of `network` but the last.
+fn feature_network(network: &Network) -> Result<Network> {
+    if network.layers.len() < 2 {
+        return Err(Error::new("the classifier has no hidden layer to take features from"));
+    }
+    Ok(Network {
+        layers: network.layers[..network.layers.len() - 1].to_vec(),
+        ..network.clone()
+    })
 }
 
 fn softmax(logits: &[f32]) -> Vec<f64> {
@@ -151,7 +204,13 @@ mod tests {
         let mut trainer = CpuTrainer::from_networks(plan, &train, 0, &[&initial]).with_threads(2);
         trainer.train(400);
         let params = trainer.networks().swap_remove(0).params;
-        Reader::new(network, params, &test.inputs()).unwrap()
+        let reference = Reader::reference_of(&network, &params, &test.inputs()).unwrap();
+        Reader::new(LoadedClassifier {
+            network,
+            params,
+            reference,
+        })
+        .unwrap()
     }
 
     #[test]

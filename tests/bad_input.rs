@@ -37,7 +37,7 @@ fn dataset() -> Dataset {
 /// Trains one step on the CPU from `state`, and reads the result back: what a user
 /// would do next with whatever a loader accepted.
 fn train_one_step(data: &Dataset, state: &TrainingState) -> Result<(), String> {
-    let (mut engine, _) = pollster::block_on(Engine::create(Backend::Cpu, 1, data, state)).map_err(|e| e.0)?;
+    let (mut engine, _) = pollster::block_on(Engine::create(Backend::Cpu, 1, data, state, None)).map_err(|e| e.0)?;
     engine.train(1);
     engine.request_stats();
     let _ = engine.poll_stats();
@@ -207,6 +207,19 @@ fn apply(files: &mut [Vec<u8>; 3], mutation: &Mutation) {
     }
 }
 
+/// A classifier of the test's images, widths [6, 5, 3, 10], with a reference of 3
+/// features, as `ganvas classifier train` writes one.
+fn valid_classifier() -> Vec<u8> {
+    let network = ganvas::model::Network::from_widths(ganvas::model::NetworkKind::Classifier, &[PIXELS, 5, 3, 10]);
+    let params = network.initial_parameters(2);
+    let reference = ganvas::frechet::Gaussian {
+        dim: 3,
+        mean: vec![0.5, 0.0, -1.0],
+        covariance: vec![2.0, 0.5, 0.0, 0.5, 1.0, 0.0, 0.0, 0.0, 3.0],
+    };
+    checkpoint::classifier_to_bytes(&network, &params, &reference).unwrap()
+}
+
 fn valid_checkpoint() -> [Vec<u8>; 3] {
     let mut state = TrainingState::initial(&small_config(), PIXELS);
     state.step = 7;
@@ -242,6 +255,37 @@ proptest! {
                     _ => {}
                 }
             }
+        }
+    }
+
+    /// The page's classifier file: refused, naming it, or read into a census that
+    /// scores (the census of 8 samples of a fresh small GAN, on the CPU).
+    #[test]
+    fn mutated_classifier_files_are_refused_or_score_a_census(m in mutation()) {
+        let mut files = [valid_classifier(), Vec::new(), Vec::new()];
+        let m = match m {
+            Mutation::Truncate { keep, .. } => Mutation::Truncate { file: 0, keep },
+            Mutation::Flip { at, mask, .. } => Mutation::Flip { file: 0, at, mask },
+            Mutation::Tensor { entry, field, value, .. } => Mutation::Tensor { file: 0, entry, field, value },
+            Mutation::Config { .. } | Mutation::Step { .. } => Mutation::Truncate { file: 0, keep: 0.5 },
+        };
+        apply(&mut files, &m);
+        match web::classifier(&files[0]) {
+            Ok(reader) => {
+                let data = dataset();
+                let state = TrainingState::initial(&small_config(), PIXELS);
+                let census = Some((&reader, 8));
+                let made = pollster::block_on(Engine::create(Backend::Cpu, 1, &data, &state, census));
+                match made {
+                    Ok((mut engine, _)) => {
+                        let readings = pollster::block_on(engine.start_census().unwrap().finish()).unwrap();
+                        prop_assert!(reader.score_census(&readings).is_ok(), "{m:?}");
+                    }
+                    // A flipped shape can leave a classifier of other images.
+                    Err(e) => prop_assert!(e.0.contains("census"), "{m:?}: {}", e.0),
+                }
+            }
+            Err(e) => prop_assert!(e.0.contains("classifier"), "{m:?}: {}", e.0),
         }
     }
 
@@ -481,7 +525,7 @@ fn resuming_with_a_zero_or_oversized_batch_names_the_field() {
             },
         );
         let e = checkpoint::state_from_bytes(&files[0], &files[1], &files[2])
-            .and_then(|state| pollster::block_on(Engine::create(Backend::Cpu, 1, &data, &state)).map(|_| ()))
+            .and_then(|state| pollster::block_on(Engine::create(Backend::Cpu, 1, &data, &state, None)).map(|_| ()))
             .unwrap_err()
             .0;
         assert!(e.contains(want), "{e}");

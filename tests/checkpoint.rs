@@ -187,3 +187,37 @@ fn mismatched_checkpoint_files_are_refused() {
     let e = state_from_bytes(&g, &d, &o[..o.len() / 2]).unwrap_err().0;
     assert!(e.contains("not a valid safetensors"), "{e}");
 }
+
+/// A classifier file holds the state_dict and its features' reference Gaussian; it
+/// reads back to the same values (the reference as f32), and a plain state_dict
+/// without the reference is refused, saying what writes one.
+#[test]
+fn classifier_files_carry_their_reference() {
+    use ganvas::frechet::Gaussian;
+    use ganvas::model::{Network, NetworkKind};
+    let network = Network::from_widths(NetworkKind::Classifier, &[12, 7, 2, 10]);
+    let params = network.initial_parameters(4);
+    let reference = Gaussian {
+        dim: 2,
+        mean: vec![0.25, -3.0],
+        covariance: vec![1.5, 0.25, 0.25, 0.75],
+    };
+    use ganvas::checkpoint;
+    let bytes = checkpoint::classifier_to_bytes(&network, &params, &reference).unwrap();
+    let loaded = checkpoint::classifier_from_bytes(&bytes).unwrap();
+    assert_eq!(loaded.network, network);
+    assert_eq!(loaded.params, params);
+    assert_eq!(loaded.reference, reference);
+    let plain = checkpoint::network_to_bytes(&network, &params).unwrap();
+    let e = checkpoint::classifier_from_bytes(&plain).unwrap_err().0;
+    assert!(
+        e.contains("lacks reference.mean") && e.contains("classifier train"),
+        "{e}"
+    );
+    let no_hidden = Network::from_widths(NetworkKind::Classifier, &[12, 10]);
+    let bytes = checkpoint::network_to_bytes(&no_hidden, &no_hidden.initial_parameters(1)).unwrap();
+    assert!(checkpoint::classifier_from_bytes(&bytes)
+        .unwrap_err()
+        .0
+        .contains("no hidden layer"));
+}

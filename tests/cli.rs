@@ -275,8 +275,9 @@ fn classifier_trains_and_its_file_loads_as_a_state_dict() {
         .unwrap_or_else(|| panic!("{stdout}"));
     assert!(percent > 90.0, "{stdout}");
     let bytes = std::fs::read(&out).unwrap();
-    let loaded = checkpoint::network_from_bytes(&bytes, ganvas::model::NetworkKind::Classifier).unwrap();
+    let loaded = checkpoint::classifier_from_bytes(&bytes).unwrap();
     assert_eq!(loaded.network.widths(), [784, 64, 10]);
+    assert_eq!(loaded.reference.dim, 64);
     let e = fails(&[
         "classifier",
         "train",

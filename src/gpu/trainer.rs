@@ -18,6 +18,7 @@ use crate::kernels::Dispatch;
 use crate::mnist::Dataset;
 use crate::model::TrainConfig;
 use crate::plan::{BufferId, Items, NetworkBuffers, Op, Plan, Training};
+use crate::quality::CensusReadings;
 use crate::rng;
 use crate::state::{NetworkState, TrainingState};
 
@@ -60,6 +61,7 @@ pub struct GpuTrainer<P: Training = Plan> {
     stats_staging: wgpu::Buffer,
     step_dispatches: Vec<Dispatch>,
     preview_dispatches: Vec<Dispatch>,
+    census_dispatches: Vec<Dispatch>,
     image_count: usize,
     /// Steps recorded so far: the CPU knows the step without reading the GPU's counter.
     step: u32,
@@ -94,6 +96,20 @@ impl GpuTrainer {
             .iter()
             .flat_map(|bytes| bytemuck::pod_collect_to_vec::<u8, f32>(bytes))
             .collect())
+    }
+
+    /// Runs the census (if the plan has one) and starts reading its logits, feature
+    /// sum and Gram matrix back, behind every step recorded so far.
+    pub fn start_census_read(&self) -> Option<CensusRead> {
+        let census = self.plan.census.as_ref()?;
+        self.submit("census", &self.census_dispatches, 1);
+        let ids = [census.logits, census.feature_sum, census.feature_gram];
+        let sources: Vec<_> = (ids.iter())
+            .map(|id| (&self.buffers[id.0], (self.plan.buffer_len(*id) * 4) as u64))
+            .collect();
+        Some(CensusRead {
+            read: BufferRead::start(&self.device, &self.queue, &sources),
+        })
     }
 
     /// Starts reading parameters and optimizer state as of every step recorded so far.
@@ -138,7 +154,7 @@ impl<P: Training> GpuTrainer<P> {
     fn build(gpu: &GpuContext, plan: P, data: &Dataset, step: u32, networks: &[&NetworkState]) -> GpuTrainer<P> {
         let device = &gpu.device;
         let mut matmuls: Vec<Matmul> = Vec::new();
-        for op in plan.step().iter().chain(plan.preview()) {
+        for op in plan.step().iter().chain(plan.preview()).chain(plan.census()) {
             if let Op::Matmul { params, .. } = op {
                 let variant = gpu.matmul.variant_for(params);
                 if matmuls.iter().all(|m| m.variant != variant) {
@@ -281,6 +297,7 @@ impl<P: Training> GpuTrainer<P> {
         };
         let step_dispatches = plan.step().iter().map(dispatch).collect();
         let preview_dispatches = plan.preview().iter().map(dispatch).collect();
+        let census_dispatches = plan.census().iter().map(dispatch).collect();
 
         let trainer = GpuTrainer {
             device: gpu.device.clone(),
@@ -291,6 +308,7 @@ impl<P: Training> GpuTrainer<P> {
             stats_staging,
             step_dispatches,
             preview_dispatches,
+            census_dispatches,
             image_count: data.count,
             step,
             order_epoch: None,
@@ -300,6 +318,11 @@ impl<P: Training> GpuTrainer<P> {
         };
         for (ids, net) in trainer.plan.trained().into_iter().zip(networks) {
             trainer.upload_network(ids, net);
+        }
+        for (id, values) in trainer.plan.constants() {
+            trainer
+                .queue
+                .write_buffer(&trainer.buffers[id.0], 0, bytemuck::cast_slice(values));
         }
         trainer
     }
@@ -451,6 +474,28 @@ impl NetworksRead {
                 exp_avg_sq: n[2].clone(),
             })
             .collect())
+    }
+}
+
+/// A census on its way back from the GPU.
+pub struct CensusRead {
+    read: BufferRead,
+}
+
+impl CensusRead {
+    pub async fn finish(self) -> Result<CensusReadings> {
+        let parts = self.read.finish().await?;
+        let mut floats = parts.iter().map(|b| bytemuck::pod_collect_to_vec::<u8, f32>(b));
+        let mut next = || {
+            floats
+                .next()
+                .ok_or_else(|| Error::new("the census readback came back incomplete"))
+        };
+        Ok(CensusReadings {
+            logits: next()?,
+            feature_sum: next()?,
+            feature_gram: next()?,
+        })
     }
 }
 

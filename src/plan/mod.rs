@@ -7,11 +7,14 @@
 //! A plan is assembled from a few pieces that new models reuse: `forward` and
 //! `backward` over a network's layers, a `Loss` op, the two updates of a GAN step
 //! (`discriminator_update`, `generator_update`), and `Generation` (G on latents).
-//! `Plan` is the GAN's; `ClassifierPlan` (classifier.rs) the MNIST classifier's.
+//! `Plan` is the GAN's, optionally with a `Census` (census.rs) that reads G's samples
+//! with the MNIST classifier; `ClassifierPlan` (classifier.rs) is the classifier's.
 //! Trainers run any `Training`.
 
+mod census;
 mod classifier;
 
+pub use census::{Census, CENSUS_ROWS};
 pub use classifier::ClassifierPlan;
 
 use crate::activation::Activation;
@@ -164,6 +167,8 @@ pub struct Plan {
     pub preview_rows: usize,
     pub steps_per_epoch: u32,
     pub pixels: usize,
+    /// Added by `with_census`.
+    pub census: Option<Census>,
 }
 
 /// Rows of the preview grid (8×8).
@@ -244,6 +249,7 @@ impl Plan {
             preview_rows: PREVIEW_ROWS,
             steps_per_epoch,
             pixels,
+            census: None,
         }
     }
 
@@ -266,6 +272,15 @@ pub trait Training {
     fn step(&self) -> &[Op];
     /// Ops run on request between steps, such as the GAN's preview; may be empty.
     fn preview(&self) -> &[Op];
+    /// The census's ops, run on request like the preview; empty without one.
+    fn census(&self) -> &[Op] {
+        &[]
+    }
+    /// Buffers whose contents stay fixed for the whole run (the census's classifier),
+    /// loaded once with the trained networks.
+    fn constants(&self) -> Vec<(BufferId, &[f32])> {
+        Vec::new()
+    }
     fn steps_per_epoch(&self) -> u32;
     fn shuffle_seed(&self) -> u64;
     fn trained(&self) -> Vec<NetworkBuffers>;
@@ -282,6 +297,15 @@ impl Training for Plan {
 
     fn preview(&self) -> &[Op] {
         &self.preview
+    }
+
+    fn census(&self) -> &[Op] {
+        self.census.as_ref().map_or(&[], |c| &c.ops)
+    }
+
+    fn constants(&self) -> Vec<(BufferId, &[f32])> {
+        let census = self.census.iter();
+        census.map(|c| (c.classifier_params, &c.weights[..])).collect()
     }
 
     fn steps_per_epoch(&self) -> u32 {
@@ -746,9 +770,41 @@ mod tests {
     }
 
     #[test]
-    fn no_op_writes_a_buffer_it_reads() {
+    fn census_cost_counts_g_the_classifier_and_the_gram_matrix() {
+        use crate::model::{Network, NetworkKind};
+        let classifier = Network::from_widths(NetworkKind::Classifier, &[784, 512, 128, 10]);
+        let weights = vec![0.0; classifier.parameter_count];
         let plan = Plan::training(&TrainConfig::default(), 784, 60_000).unwrap();
-        for op in plan.step.iter().chain(&plan.preview) {
+        let step = plan.preview_cost() * 64.0 / PREVIEW_ROWS as f64;
+        let plan = plan.with_census(&classifier, &weights, CENSUS_ROWS).unwrap();
+        // Per sample: G's forward (as a preview row), the classifier's, the Gram row.
+        let g = 100.0 * 256.0 + 256.0 * 512.0 + 512.0 * 1024.0 + 1024.0 * 784.0;
+        let c = 784.0 * 512.0 + 512.0 * 128.0 + 128.0 * 10.0 + 128.0 * 128.0;
+        let want = CENSUS_ROWS as f64 * (1.0 + c / g) * step / 64.0;
+        assert!(
+            (plan.census_cost() - want).abs() < 1e-9,
+            "{} vs {want}",
+            plan.census_cost()
+        );
+        assert!((7.9..8.1).contains(&plan.census_cost()), "{}", plan.census_cost());
+        // A census of other images, or of one sample, is refused.
+        let other = Network::from_widths(NetworkKind::Classifier, &[100, 8, 10]);
+        let plan = Plan::training(&TrainConfig::default(), 784, 60_000).unwrap();
+        assert!(plan
+            .clone()
+            .with_census(&other, &vec![0.0; other.parameter_count], 64)
+            .is_err());
+        assert!(plan.with_census(&classifier, &weights, 1).is_err());
+    }
+
+    #[test]
+    fn no_op_writes_a_buffer_it_reads() {
+        use crate::model::{Network, NetworkKind};
+        let classifier = Network::from_widths(NetworkKind::Classifier, &[784, 50, 20, 10]);
+        let weights = vec![0.0; classifier.parameter_count];
+        let plan = Plan::training(&TrainConfig::default(), 784, 60_000).unwrap();
+        let plan = plan.with_census(&classifier, &weights, 100).unwrap();
+        for op in plan.step.iter().chain(&plan.preview).chain(plan.census()) {
             if let Op::Matmul {
                 a, b, bias, gate, c, ..
             } = op

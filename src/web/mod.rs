@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::grid;
 use crate::mnist::{decompress_if_gzipped, Dataset};
 use crate::model::TrainConfig;
+use crate::quality::Reader;
 use crate::settings;
 use crate::state::TrainingState;
 
@@ -38,6 +39,11 @@ pub fn checkpoint(
             checkpoint::state_from_weights(generator, d, &base)
         }
     }
+}
+
+/// The classifier that reads the census, from its file (`data/classifier.safetensors`).
+pub fn classifier(bytes: &[u8]) -> Result<Reader> {
+    Reader::new(checkpoint::classifier_from_bytes(bytes)?)
 }
 
 /// The state a new run starts from: `start` when given, else fresh from `config_json`

@@ -4,8 +4,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use ganvas::checkpoint::network_from_bytes;
-use ganvas::mnist::Dataset;
+use ganvas::checkpoint::{classifier_from_bytes, network_from_bytes};
 use ganvas::model::NetworkKind;
 use ganvas::quality::{images_from_npy, Reader};
 use ganvas::rng::{self, Stream};
@@ -32,10 +31,6 @@ pub struct EvalArgs {
     /// Also write the results here as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
-    /// Folder with the MNIST test set, the reference of the Fréchet distance
-    /// [default: data/mnist].
-    #[arg(long)]
-    data: Option<PathBuf>,
 }
 
 /// An error about the file at `path`, saying so.
@@ -49,17 +44,9 @@ fn read(path: &PathBuf) -> Result<Vec<u8>> {
 
 pub fn run(args: EvalArgs) -> Result<()> {
     let classifier_path = args.classifier.clone().unwrap_or_else(crate::default_classifier);
-    let classifier =
-        network_from_bytes(&read(&classifier_path)?, NetworkKind::Classifier).map_err(in_file(&classifier_path))?;
-    let test = Dataset::load_test_set(&args.data.clone().unwrap_or_else(crate::default_data_dir))?;
-    let pixels = test.pixels();
-    if classifier.network.inputs() != pixels {
-        return Err(Error::new(format!(
-            "{}: the network takes {} inputs, not MNIST's {pixels} pixels: is it a classifier?",
-            classifier_path.display(),
-            classifier.network.inputs(),
-        )));
-    }
+    let classifier = classifier_from_bytes(&read(&classifier_path)?).map_err(in_file(&classifier_path))?;
+    let reader = Reader::new(classifier).map_err(in_file(&classifier_path))?;
+    let pixels = reader.pixels();
     let images = match (&args.checkpoint, &args.images) {
         (Some(path), _) => {
             let g = network_from_bytes(&read(path)?, NetworkKind::Generator).map_err(in_file(path))?;
@@ -80,9 +67,6 @@ pub fn run(args: EvalArgs) -> Result<()> {
         (None, Some(path)) => images_from_npy(&read(path)?, pixels).map_err(in_file(path))?,
         (None, None) => return Err(Error::new("give --checkpoint or --images")),
     };
-    // The reference's Gaussian (the slow part with wide features) once the input is good.
-    let reader =
-        Reader::new(classifier.network, classifier.params, &test.inputs()).map_err(in_file(&classifier_path))?;
     let quality = reader.score(&images)?;
     let fractions: Vec<String> = quality.class_fractions.iter().map(|f| format!("{f:.3}")).collect();
     println!("n: {}", quality.n);

@@ -139,6 +139,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         args.threads.unwrap_or_else(crate::cores),
         &data,
         &state,
+        None,
     ))
     .map_err(|e| match &args.resume {
         Some(dir) => Error::new(format!("cannot resume from {}: {e}", dir.display())),

@@ -1,0 +1,135 @@
+//! The digit census: G on fixed latents, its images read by the MNIST classifier, on
+//! the backend that trains G and from G's own parameter buffer, so nothing but the
+//! result travels. The plan reduces what the quality score needs on the device: the
+//! classifier's logits for each sample, and the sum and Gram matrix of its features
+//! (the last hidden layer's outputs), from which `quality::Reader::score_census`
+//! fits the Gaussian of the Fréchet distance.
+
+use std::sync::Arc;
+
+use super::{forward, BufferId, Builder, Generation, Layers, Op, Plan, Slot};
+use crate::error::{Error, Result};
+use crate::kernels::bias_grad::BiasGradParams;
+use crate::kernels::matmul::{MatmulParams, View};
+use crate::kernels::noise::NoiseParams;
+use crate::model::{Network, MAX_BUFFER_FLOATS};
+use crate::rng::Stream;
+
+/// Samples a census reads. Fewer make the Fréchet distance larger (its estimate is
+/// biased upwards at small counts), more cost more: 2,048 samples cost about eight
+/// batch-64 training steps.
+pub const CENSUS_ROWS: usize = 2048;
+
+#[derive(Clone, Debug)]
+pub struct Census {
+    pub rows: usize,
+    pub classifier: Network,
+    /// The classifier's parameters, loaded once into `classifier_params`.
+    pub weights: Arc<[f32]>,
+    pub classifier_params: BufferId,
+    pub ops: Vec<Op>,
+    /// [rows, classes]
+    pub logits: BufferId,
+    /// [features]
+    pub feature_sum: BufferId,
+    /// [features, features]
+    pub feature_gram: BufferId,
+}
+
+impl Plan {
+    /// This plan with a census of `rows` samples read by `classifier` (with `weights`):
+    /// the latents are the preview's (the training seed's sampling stream), extended,
+    /// so its first rows are the preview grid and `ganvas eval --seed` with the
+    /// training seed draws the same samples.
+    pub fn with_census(mut self, classifier: &Network, weights: &[f32], rows: usize) -> Result<Plan> {
+        if classifier.inputs() != self.pixels || classifier.layers.len() < 2 {
+            return Err(Error::new(format!(
+                "the census needs a classifier of images of {} pixels with a hidden layer; this one has widths {:?}",
+                self.pixels,
+                classifier.widths()
+            )));
+        }
+        if weights.len() != classifier.parameter_count {
+            return Err(Error::new("the classifier's weights do not fit its layers"));
+        }
+        let widest = (self.generator.widths().into_iter())
+            .chain(classifier.widths())
+            .max()
+            .unwrap_or(0);
+        if rows < 2 || rows.saturating_mul(widest) > MAX_BUFFER_FLOATS {
+            return Err(Error::new(format!(
+                "a census of {rows} samples does not fit: 2 to {} are possible",
+                MAX_BUFFER_FLOATS / widest.max(1)
+            )));
+        }
+        let mut b = Builder {
+            buffers: std::mem::take(&mut self.buffers),
+        };
+        let generation = Generation::new(&mut b, "census", &self.generator, self.generator_buffers.params, rows);
+        let mut ops = vec![Op::Noise {
+            params: NoiseParams::fixed(
+                generation.input.view.column_block(0, self.config.latent),
+                self.config.seed,
+                Stream::Sample,
+                0,
+            ),
+            z: generation.input.buffer,
+        }];
+        ops.extend(generation.ops);
+
+        let classifier_params = b.add("classifier.params", classifier.parameter_count);
+        let layers = Layers {
+            net: classifier,
+            params: classifier_params,
+            hidden: b.hidden("classifier", classifier, rows),
+        };
+        let classes = classifier.outputs();
+        let logits = b.add("census.logits", rows * classes);
+        let images = Slot::whole(generation.images, rows, self.pixels);
+        forward(&mut ops, &layers, images, Slot::whole(logits, rows, classes));
+
+        let features = layers.hidden[layers.hidden.len() - 1];
+        let dim = classifier.layers[classifier.layers.len() - 2].outputs;
+        let (feature_sum, feature_gram) = (
+            b.add("census.feature_sum", dim),
+            b.add("census.feature_gram", dim * dim),
+        );
+        let f = View::new(0, rows, dim);
+        ops.push(Op::Matmul {
+            params: MatmulParams::weight_gradient(f, f, View::new(0, dim, dim)),
+            a: features,
+            b: features,
+            bias: features,
+            gate: features,
+            c: feature_gram,
+        });
+        ops.push(Op::BiasGrad {
+            params: BiasGradParams {
+                rows: rows as u32,
+                cols: dim as u32,
+                input_offset: 0,
+                output_offset: 0,
+            },
+            dy: features,
+            db: feature_sum,
+        });
+        self.buffers = b.buffers;
+        self.census = Some(Census {
+            rows,
+            classifier: classifier.clone(),
+            weights: weights.into(),
+            classifier_params,
+            ops,
+            logits,
+            feature_sum,
+            feature_gram,
+        });
+        Ok(self)
+    }
+
+    /// What one census costs, in training steps (as `preview_cost`); 0 without one.
+    pub fn census_cost(&self) -> f64 {
+        let census = self.census.as_ref().map_or(&[][..], |c| &c.ops);
+        super::matmul_flops(census) / super::matmul_flops(&self.step)
+    }
+}
