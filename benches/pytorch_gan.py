@@ -2,9 +2,11 @@
 and batch as ganvas's defaults, trained on the same MNIST files.
 
     python benches/pytorch_gan.py --steps 10000 --out runs/torch [--device cpu|cuda] [--threads N]
+        [--save-at 1,1000,5000]
 
 Writes generator.safetensors and discriminator.safetensors (the state_dicts ganvas
-reads) and prints steady-state steps per second.
+reads), and generator_step_N.safetensors after each step N of --save-at (for
+`ganvas eval`'s calibration), and prints steady-state steps per second.
 """
 import argparse
 import gzip
@@ -58,7 +60,11 @@ def main():
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     p.add_argument("--data", default=str(pathlib.Path(__file__).parent.parent / "data" / "mnist"))
     p.add_argument("--out", default=None)
+    p.add_argument("--save-at", default="", help="steps after which to write the generator too, e.g. 1,1000")
     args = p.parse_args()
+    save_at = {int(s) for s in args.save_at.split(",") if s}
+    if save_at and not args.out:
+        p.error("--save-at needs --out")
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -97,15 +103,21 @@ def main():
         opt_g.step()
         if (step + 1) % 1000 == 0:
             print(f"step {step + 1}: D loss {d_loss.item():.4f}  G loss {g_loss.item():.4f}", flush=True)
+        if step + 1 in save_at:
+            save(g, pathlib.Path(args.out) / f"generator_step_{step + 1}.safetensors")
     if dev.type == "cuda":
         torch.cuda.synchronize()
     elapsed = time.perf_counter() - start
     print(f"steps_per_second {(args.steps - warmup) / elapsed:.2f}")
     if args.out:
         out = pathlib.Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        save_file({k: v.detach().cpu().contiguous() for k, v in g.state_dict().items()}, out / "generator.safetensors")
-        save_file({k: v.detach().cpu().contiguous() for k, v in d.state_dict().items()}, out / "discriminator.safetensors")
+        save(g, out / "generator.safetensors")
+        save(d, out / "discriminator.safetensors")
+
+
+def save(module, path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}, path)
 
 
 if __name__ == "__main__":

@@ -82,24 +82,29 @@ impl Engine {
         state: &TrainingState,
         census: Option<(&Reader, usize)>,
     ) -> Result<(Engine, String)> {
-        let mut plan = Engine::plan_for(data, state)?;
-        if let Some((reader, rows)) = census {
-            plan = plan.with_census(reader.network(), reader.params(), rows)?;
-        }
+        let plan = Engine::plan_for(data, state, census)?;
         let networks = [&state.generator, &state.discriminator];
         Engine::choose(choice, threads, plan, data, state.step, &networks).await
     }
 
-    /// The plan for `state` on `data`, both checked.
-    fn plan_for(data: &Dataset, state: &TrainingState) -> Result<Plan> {
+    /// The plan for `state` on `data`, both checked, with the census asked for.
+    fn plan_for(data: &Dataset, state: &TrainingState, census: Option<(&Reader, usize)>) -> Result<Plan> {
         let plan = Plan::training(&state.config, data.pixels(), data.count)?;
         state.check_layout(&plan)?;
-        Ok(plan)
+        match census {
+            Some((reader, rows)) => plan.with_census(reader.network(), reader.params(), rows),
+            None => Ok(plan),
+        }
     }
 
-    /// The CPU backend on up to `threads` threads.
-    pub fn on_cpu(threads: usize, data: &Dataset, state: &TrainingState) -> Result<Engine> {
-        let plan = Engine::plan_for(data, state)?;
+    /// The CPU backend on up to `threads` threads (with the census asked for).
+    pub fn on_cpu(
+        threads: usize,
+        data: &Dataset,
+        state: &TrainingState,
+        census: Option<(&Reader, usize)>,
+    ) -> Result<Engine> {
+        let plan = Engine::plan_for(data, state, census)?;
         Ok(Engine::cpu_with(
             plan,
             threads,
@@ -109,9 +114,15 @@ impl Engine {
         ))
     }
 
-    /// The GPU backend on `gpu`, with the matmul policy it carries.
-    pub async fn on_gpu(gpu: GpuContext, data: &Dataset, state: &TrainingState) -> Result<Engine> {
-        let plan = Engine::plan_for(data, state)?;
+    /// The GPU backend on `gpu`, with the matmul policy it carries (and the census
+    /// asked for).
+    pub async fn on_gpu(
+        gpu: GpuContext,
+        data: &Dataset,
+        state: &TrainingState,
+        census: Option<(&Reader, usize)>,
+    ) -> Result<Engine> {
+        let plan = Engine::plan_for(data, state, census)?;
         let networks = [&state.generator, &state.discriminator];
         Engine::gpu_with(gpu, plan, data, state.step, &networks).await
     }

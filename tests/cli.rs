@@ -260,6 +260,8 @@ fn classifier_trains_and_its_file_loads_as_a_state_dict() {
         "1",
         "--hidden",
         "64",
+        "--lr",
+        "0.001",
         "--backend",
         "cpu",
     ];

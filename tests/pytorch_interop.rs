@@ -25,3 +25,30 @@ fn a_pytorch_generator_gives_pytorchs_images() {
     // The fixture is not a flat image: the comparison has something to compare.
     assert!(want.iter().any(|&v| v > 0.5) && want.iter().any(|&v| v < -0.5));
 }
+
+/// The shipped classifier loads into the PyTorch module README documents
+/// (`load_state_dict`, strict, by make_pytorch_classifier.py) and PyTorch computes
+/// the same logits and features with it as ganvas does here.
+#[test]
+fn the_classifier_reads_as_in_pytorch() {
+    let bytes = std::fs::read(format!("{}/data/classifier.safetensors", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let loaded = ganvas::checkpoint::classifier_from_bytes(&bytes).unwrap();
+    let test = ganvas::mnist::Dataset::load_test_set(std::path::Path::new("data/mnist")).unwrap();
+    let images = &test.inputs()[..16 * 784];
+    let features_network = ganvas::model::Network {
+        layers: loaded.network.layers[..2].to_vec(),
+        ..loaded.network.clone()
+    };
+    for (name, network) in [("logits", &loaded.network), ("features", &features_network)] {
+        let (rows, cols, want) = npy::from_bytes(&fixture(&format!("pytorch_classifier_{name}.npy"))).unwrap();
+        assert_eq!((rows, cols), (16, network.outputs()));
+        let got = cpu::run_network(network, &loaded.params, images);
+        // f32 sums of 784 and 512 terms in different orders: measured 7.6e-6 apart.
+        let diff = common::max_abs_diff(&got, &want);
+        eprintln!("{name}: max |ganvas - pytorch| = {diff:e}");
+        assert!(
+            diff < 1e-4,
+            "{name}: max |ganvas - pytorch| = {diff} (after retraining data/classifier.safetensors, run tests/fixtures/make_pytorch_classifier.py)"
+        );
+    }
+}

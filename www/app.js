@@ -2,9 +2,9 @@
 // The page: loads MNIST, drives a training backend (WebGPU, or the CPU in a worker)
 // and wires the controls. All training math runs in the core (www/pkg, from src/).
 
-import init, { WebDataset, default_config } from './pkg/ganvas.js';
+import init, { WebClassifier, WebDataset, default_config } from './pkg/ganvas.js';
 import { CpuBackend, GpuBackend } from './backends.js';
-import { Chart } from './chart.js';
+import { Bars, Chart } from './chart.js';
 import * as settings from './settings.js';
 
 /** @typedef {import('./backends.js').Backend} Backend */
@@ -23,19 +23,29 @@ const settingsForm = () => /** @type {HTMLFormElement} */ ($('settings'));
 const canvas = (/** @type {string} */ id) => /** @type {HTMLCanvasElement} */ ($(id));
 
 const DATA = 'data/mnist/';
+const CLASSIFIER = 'data/classifier.safetensors';
 const SNAPSHOT_EVERY_MS = 30_000;
 const BACKENDS = { gpu: GpuBackend, cpu: CpuBackend };
 
 const lossChart = new Chart(canvas('loss-chart'), ['#ff9b5e', '#6cb4ff']);
 const probChart = new Chart(canvas('prob-chart'), ['#ff9b5e', '#6cb4ff']);
+const frechetChart = new Chart(canvas('frechet-chart'), ['#7ddc8c']);
+const scoreChart = new Chart(canvas('score-chart'), ['#7ddc8c']);
+const censusBars = new Bars(canvas('census-chart'), '#7ddc8c');
 
 const app = {
   /** @type {Record<string, unknown>} the core's default config */
   defaults: {},
-  /** @type {{ images: Uint8Array, labels: Uint8Array } | null} the MNIST files, for the CPU worker */
+  /** @type {import('./backends.js').DataBytes | null} the MNIST and classifier files, for the CPU worker */
   bytes: null,
   /** @type {WebDataset | null} parsed MNIST, for the GPU backend */
   dataset: null,
+  /** @type {WebClassifier | undefined} the census's classifier, if its file loaded */
+  classifier: undefined,
+  /** @type {import('./backends.js').CensusReport | null} the last census, for the tests and curious visitors */
+  census: null,
+  /** @type {{ step: number, digits: number[] } | null} what the last census read in each preview cell */
+  gridDigits: null,
   webgpu: false, // whether this browser offers a WebGPU adapter
   adapterName: '',
   /** @type {BackendKind | undefined} once a link or the visitor has picked one */
@@ -115,13 +125,24 @@ async function loadData() {
     progress.value = total ? got / total : 0;
     text.textContent = `Downloading MNIST: ${(got / 1e6).toFixed(1)} of ${(total / 1e6).toFixed(1)} MB`;
   };
+  const classifierBytes = fetchBytes(CLASSIFIER, () => {}).catch((e) => e);
   const [images, labels] = await Promise.all(
     files.map((f, i) => fetchBytes(DATA + f, (got, total) => { seen[i] = [got, total]; show(); })),
   );
   text.textContent = 'Decompressing MNIST…';
   await new Promise((r) => setTimeout(r, 0));
-  app.bytes = { images, labels };
   app.dataset = new WebDataset(images, labels);
+  // Training goes on without the census if its classifier cannot be had.
+  const classifier = await classifierBytes;
+  try {
+    if (classifier instanceof Error) throw classifier;
+    app.classifier = new WebClassifier(classifier);
+    app.bytes = { images, labels, classifier };
+  } catch (e) {
+    app.bytes = { images, labels };
+    document.querySelectorAll('.census-only').forEach((e) => { /** @type {HTMLElement} */ (e).hidden = true; });
+    notice(`The digit census is off: ${CLASSIFIER} could not be loaded (${errorText(e)}).`);
+  }
 }
 
 function currentValues() {
@@ -154,9 +175,10 @@ async function startBackend(kind, files) {
   if (!files && problems.length) throw new Error(`Settings: ${problems.join('; ')}.`);
   const config = settings.toConfigJson(app.defaults, values);
   const dataset = /** @type {WebDataset} */ (app.dataset);
-  const bytes = /** @type {{ images: Uint8Array, labels: Uint8Array }} */ (app.bytes);
+  const bytes = /** @type {import('./backends.js').DataBytes} */ (app.bytes);
+  const classifier = app.classifier;
   // A replaced backend's late callbacks are dropped: `free` clears them.
-  const backend = await BACKENDS[kind].create({ dataset, bytes, config, files, onStats, onPreview });
+  const backend = await BACKENDS[kind].create({ dataset, classifier, bytes, config, files, onStats, onPreview, onCensus });
   setRunning(false);
   app.backend?.free();
   app.backend = backend;
@@ -165,8 +187,10 @@ async function startBackend(kind, files) {
   settings.writeForm(settingsForm(), settings.fromConfig(JSON.parse(backend.configJson)));
   updateShareLink();
   updateSettingsNote();
-  lossChart.clear();
-  probChart.clear();
+  for (const chart of [lossChart, probChart, frechetChart, scoreChart, censusBars]) chart.clear();
+  app.census = null;
+  app.gridDigits = null;
+  for (const id of ['census-step', 'readout-frechet', 'readout-score']) $(id).textContent = '–';
   $('readout-adapter').textContent = kind === 'gpu' ? app.adapterName : 'CPU (WebAssembly SIMD, in a worker)';
 }
 
@@ -182,6 +206,27 @@ function onStats(s, step) {
   }
 }
 
+/** @param {number | null} value @param {number} digits */
+function fixed(value, digits) {
+  return value === null ? 'not finite' : value.toFixed(digits);
+}
+
+/** @type {import('./backends.js').OnCensus} */
+function onCensus(report, step) {
+  censusBars.set(report.class_fractions);
+  if (report.frechet_distance !== null) frechetChart.add(step, [report.frechet_distance]);
+  if (report.classifier_score !== null) scoreChart.add(step, [report.classifier_score]);
+  frechetChart.draw();
+  scoreChart.draw();
+  $('census-n').textContent = report.n.toLocaleString('en');
+  $('census-step').textContent = String(step);
+  $('readout-frechet').textContent = fixed(report.frechet_distance, 1);
+  $('readout-score').textContent = fixed(report.classifier_score, 2);
+  app.census = report;
+  app.gridDigits = { step, digits: report.preview_digits };
+  labelGrid();
+}
+
 /** @type {import('./backends.js').OnPreview} */
 function onPreview(image, step) {
   const grid = canvas('grid');
@@ -189,6 +234,31 @@ function onPreview(image, step) {
   grid.height = image.height;
   grid.getContext('2d')?.putImageData(image, 0, 0);
   grid.dataset.drawnStep = String(step);
+  labelGrid();
+}
+
+// The gutter around the grid's cells (src/grid.rs), which tiles them in a square.
+const GUTTER = 2;
+
+/** Writes the digit the last census read in each cell into its corner, when asked. */
+function labelGrid() {
+  const grid = canvas('grid');
+  const ctx = grid.getContext('2d');
+  const read = app.gridDigits;
+  if (!ctx || !read || !input('label-digits').checked) return;
+  const cols = Math.ceil(Math.sqrt(read.digits.length));
+  const pitch = (grid.width - GUTTER) / cols;
+  ctx.font = 'bold 7px system-ui';
+  ctx.textBaseline = 'top';
+  read.digits.forEach((digit, i) => {
+    const x = GUTTER + (i % cols) * pitch;
+    const y = GUTTER + Math.floor(i / cols) * pitch;
+    ctx.fillStyle = 'rgba(0, 0, 0, 0.6)';
+    ctx.fillRect(x, y, 6, 8);
+    ctx.fillStyle = '#7ddc8c';
+    ctx.fillText(String(digit), x + 1, y + 1);
+  });
+  grid.dataset.labelledStep = String(read.step);
 }
 
 /** @param {boolean} running */
@@ -368,6 +438,11 @@ function wireControls() {
     }
     message(`Loaded a checkpoint at step ${activeBackend().confirmedStep}.`);
   }));
+  $('measure').addEventListener('click', guarded(() => {
+    activeBackend().measure();
+  }));
+  // Unticked, the next preview draws the grid bare.
+  $('label-digits').addEventListener('change', () => labelGrid());
   $('download-grid').addEventListener('click', () => {
     const step = app.backend?.confirmedStep ?? 0;
     canvas('grid').toBlob((blob) => blob && download(`ganvas-step-${step}.png`, blob), 'image/png');
@@ -429,7 +504,7 @@ async function main() {
   $('load-text').textContent = kind === 'gpu' ? 'Setting up the GPU…' : 'Starting the CPU trainer…';
   await startBackend(kind);
   $('loading').hidden = true;
-  for (const id of ['train', 'step', 'reset', 'copy-link', 'save', 'load', 'download-grid', 'backend']) {
+  for (const id of ['train', 'step', 'reset', 'copy-link', 'save', 'load', 'download-grid', 'backend', 'measure']) {
     /** @type {HTMLButtonElement | HTMLInputElement | HTMLSelectElement} */ ($(id)).disabled = false;
   }
   document.body.dataset.ready = 'true';

@@ -3,23 +3,33 @@
 //   GpuBackend: the core on WebGPU, driven from animation frames in this thread;
 //   CpuBackend: the core's CPU backend in a Web Worker (www/cpu-worker.js), one
 //   worker for the page's whole life, so a reset or a load keeps it and its data.
-// Both report stats windows through onStats(stats, step) and preview grids through
-// onPreview(imageData, step), callbacks given to create().
+// Both report stats windows through onStats(stats, step), preview grids through
+// onPreview(imageData, step) and digit censuses through onCensus(report, step),
+// callbacks given to create().
 
-import { WebCheckpoint, WebDataset, WebTrainer } from './pkg/ganvas.js';
+import { WebCheckpoint, WebClassifier, WebDataset, WebTrainer } from './pkg/ganvas.js';
 
 /** @typedef {import('./settings.js').BackendKind} BackendKind */
 /** @typedef {{ steps: number, d: number, g: number, real: number, fake: number, finite: boolean }} StatsWindow */
 /** @typedef {(stats: StatsWindow, step: number) => void} OnStats */
 /** @typedef {(image: ImageData, step: number) => void} OnPreview */
+/**
+ * The core's `web::CensusReport`: what the classifier reads in G's census samples.
+ * A score the core could not compute (a run gone to NaN) arrives as null.
+ * @typedef {{ n: number, class_fractions: number[], classifier_score: number | null,
+ *   mean_confidence: number | null, frechet_distance: number | null, preview_digits: number[] }} CensusReport
+ */
+/** @typedef {(report: CensusReport, step: number) => void} OnCensus */
 /** @typedef {[Uint8Array, (Uint8Array | undefined)?, (Uint8Array | undefined)?]} CheckpointFiles generator, discriminator, optimizer */
 /** @typedef {[Uint8Array, Uint8Array, Uint8Array]} SavedFiles generator, discriminator, optimizer */
 /**
- * What `create` needs: the data (parsed for the GPU, as bytes for the worker), the
- * config JSON, optional checkpoint files to start from, and the callbacks.
- * @typedef {{ dataset: WebDataset, bytes: { images: Uint8Array, labels: Uint8Array },
- *   config: string, files?: CheckpointFiles, onStats: OnStats, onPreview: OnPreview }} CreateOptions
+ * What `create` needs: the data and the census's classifier (parsed for the GPU, as
+ * bytes for the worker; no classifier, no census), the config JSON, optional
+ * checkpoint files to start from, and the callbacks.
+ * @typedef {{ dataset: WebDataset, classifier?: WebClassifier, bytes: DataBytes,
+ *   config: string, files?: CheckpointFiles, onStats: OnStats, onPreview: OnPreview, onCensus: OnCensus }} CreateOptions
  */
+/** @typedef {{ images: Uint8Array, labels: Uint8Array, classifier?: Uint8Array }} DataBytes */
 /**
  * @typedef {object} Backend
  * @property {BackendKind} kind
@@ -29,6 +39,7 @@ import { WebCheckpoint, WebDataset, WebTrainer } from './pkg/ganvas.js';
  * @property {number} rate smoothed steps per second
  * @property {(running: boolean) => void} setRunning
  * @property {() => void} stepOnce
+ * @property {() => void} measure runs a census now (after the queued steps)
  * @property {(now: number) => void} update called every animation frame
  * @property {() => Promise<SavedFiles>} save
  * @property {() => string | undefined} lost why the device was lost, once it has been
@@ -50,6 +61,12 @@ const PREVIEW_EVERY_MS = 150;
 // a preview per step would cost a fifth of the speed at batch 64.
 const PREVIEW_SHARE = 0.1;
 const STATS_EVERY_MS = 100;
+// While training, a census gets about this share of the GPU's time (at the
+// defaults one costs about eight steps), and comes at most this often.
+const CENSUS_SHARE = 0.05;
+const CENSUS_EVERY_MS = 2000;
+// Paused, a step or a load is measured this soon.
+const PAUSED_CENSUS_MS = 300;
 
 /** @param {{ rate: number, lastConfirm: number }} backend @param {number} steps @param {number} now */
 function smoothRate(backend, steps, now) {
@@ -69,13 +86,16 @@ function checkpoint(files, config) {
 /** @implements {Backend} */
 export class GpuBackend {
   /** @param {CreateOptions} options */
-  static async create({ dataset, config, files, onStats, onPreview }) {
-    const trainer = await WebTrainer.create(dataset.share(), config, checkpoint(files, config), 'gpu');
-    return new GpuBackend(trainer, onStats, onPreview);
+  static async create({ dataset, classifier, config, files, onStats, onPreview, onCensus }) {
+    const trainer = await WebTrainer.create(dataset.share(), config, checkpoint(files, config), 'gpu', classifier?.share());
+    return new GpuBackend(trainer, onStats, onPreview, onCensus);
   }
 
-  /** @param {WebTrainer} trainer @param {OnStats} onStats @param {OnPreview} onPreview */
-  constructor(trainer, onStats, onPreview) {
+  /**
+   * @param {WebTrainer} trainer @param {OnStats} onStats @param {OnPreview} onPreview
+   * @param {OnCensus} onCensus
+   */
+  constructor(trainer, onStats, onPreview, onCensus) {
     /** @type {BackendKind} */
     this.kind = 'gpu';
     this.trainer = trainer;
@@ -91,8 +111,13 @@ export class GpuBackend {
     this.lastPreview = 0;
     this.previewStep = -1;
     this.drawing = false;
+    this.censusCost = trainer.census_cost();
+    this.lastCensus = 0;
+    this.censusStep = -1;
+    this.measuring = false;
     this.onStats = onStats;
     this.onPreview = onPreview;
+    this.onCensus = onCensus;
   }
 
   /** @param {boolean} running */
@@ -130,6 +155,39 @@ export class GpuBackend {
       this.lastStatsRequest = now;
     }
     if (trainer.step() !== this.previewStep && now - this.lastPreview > this.previewSpacing()) this.drawPreview(now);
+    if (this.censusCost && trainer.step() !== this.censusStep && now - this.lastCensus > this.censusSpacing()) {
+      this.runCensus(now);
+    }
+  }
+
+  censusSpacing() {
+    if (!this.running) return PAUSED_CENSUS_MS;
+    if (!this.rate) return CENSUS_EVERY_MS;
+    return Math.max(CENSUS_EVERY_MS, (1000 * this.censusCost) / (this.rate * CENSUS_SHARE));
+  }
+
+  measure() {
+    this.censusStep = -1;
+    this.lastCensus = 0;
+  }
+
+  /** @param {number} now */
+  runCensus(now) {
+    if (this.measuring) return;
+    const census = this.trainer.census();
+    if (!census) return;
+    this.measuring = true;
+    this.lastCensus = now;
+    const step = this.trainer.step();
+    this.censusStep = step;
+    census
+      .then((json) => this.onCensus(JSON.parse(json), step))
+      .catch(() => {
+        // As for previews: only a lost device fails a read, and the page recovers.
+      })
+      .finally(() => {
+        this.measuring = false;
+      });
   }
 
   previewSpacing() {
@@ -188,6 +246,7 @@ export class GpuBackend {
   free() {
     this.onStats = () => {};
     this.onPreview = () => {};
+    this.onCensus = () => {};
     this.trainer.free();
   }
 }
@@ -199,7 +258,7 @@ export class GpuBackend {
 /** @type {SharedWorker | null} the page's one CPU worker, made on first use; it parses MNIST once */
 let cpuWorker = null;
 
-/** @param {{ images: Uint8Array, labels: Uint8Array }} bytes */
+/** @param {DataBytes} bytes */
 function workerWith(bytes) {
   if (!cpuWorker) {
     const worker = new Worker(new URL('./cpu-worker.js', import.meta.url), { type: 'module' });
@@ -216,7 +275,7 @@ function workerWith(bytes) {
       }
     };
     cpuWorker = shared;
-    cpuWorker.data = call('data', { images: bytes.images, labels: bytes.labels });
+    cpuWorker.data = call('data', { ...bytes });
   }
   return cpuWorker;
 }
@@ -242,19 +301,24 @@ let generations = 0;
 /** @implements {Backend} */
 export class CpuBackend {
   /** @param {CreateOptions} options */
-  static async create({ bytes, config, files, onStats, onPreview }) {
+  static async create({ bytes, config, files, onStats, onPreview, onCensus }) {
     const shared = workerWith(bytes);
     await shared.data;
     const generation = ++generations;
-    // The new trainer's first preview arrives before the reply that creates its backend.
+    // The new trainer's first preview and census arrive before the reply that creates its backend.
     /** @type {any[]} */
     const early = [];
     shared.receivers.set(generation, (message) => early.push(message));
     try {
       const made = await call('create', { config, files, generation });
-      const backend = new CpuBackend(generation, made, onStats, onPreview);
-      shared.receivers.set(generation, (message) => backend.receive(message));
-      early.forEach((message) => backend.receive(message));
+      const backend = new CpuBackend(generation, made, onStats, onPreview, onCensus);
+      // Delivered once the caller has installed the backend (and cleared the old
+      // run's charts), in order; unless the backend was freed first.
+      setTimeout(() => {
+        if (!shared.receivers.has(generation)) return;
+        shared.receivers.set(generation, (message) => backend.receive(message));
+        early.forEach((message) => backend.receive(message));
+      }, 0);
       return backend;
     } catch (e) {
       shared.receivers.delete(generation);
@@ -265,9 +329,9 @@ export class CpuBackend {
   /**
    * @param {number} generation
    * @param {{ step: number, config: string, stepsPerEpoch: number }} made
-   * @param {OnStats} onStats @param {OnPreview} onPreview
+   * @param {OnStats} onStats @param {OnPreview} onPreview @param {OnCensus} onCensus
    */
-  constructor(generation, made, onStats, onPreview) {
+  constructor(generation, made, onStats, onPreview, onCensus) {
     /** @type {BackendKind} */
     this.kind = 'cpu';
     this.generation = generation;
@@ -278,9 +342,10 @@ export class CpuBackend {
     this.lastConfirm = 0;
     this.onStats = onStats;
     this.onPreview = onPreview;
+    this.onCensus = onCensus;
   }
 
-  /** @param {{ type: string, stats?: StatsWindow, step: number, image?: ImageData }} message */
+  /** @param {{ type: string, stats?: StatsWindow, step: number, image?: ImageData, census?: string }} message */
   receive(message) {
     if (message.type === 'stats' && message.stats) {
       this.confirmedStep = message.step;
@@ -288,6 +353,8 @@ export class CpuBackend {
       this.onStats(message.stats, message.step);
     } else if (message.type === 'preview' && message.image) {
       this.onPreview(message.image, message.step);
+    } else if (message.type === 'census' && message.census) {
+      this.onCensus(JSON.parse(message.census), message.step);
     }
   }
 
@@ -298,6 +365,10 @@ export class CpuBackend {
 
   stepOnce() {
     call('step');
+  }
+
+  measure() {
+    call('census');
   }
 
   update() {}

@@ -56,3 +56,58 @@ export class Chart {
     });
   }
 }
+
+/** A bar per class: the census's share of samples read as each digit. */
+export class Bars {
+  /** @param {HTMLCanvasElement} canvas @param {string} color */
+  constructor(canvas, color) {
+    this.canvas = canvas;
+    this.color = color;
+    /** @type {number[]} */
+    this.values = [];
+  }
+
+  /** @param {number[]} values */
+  set(values) {
+    this.values = values;
+    this.canvas.dataset.bars = String(values.length);
+    this.draw();
+  }
+
+  clear() {
+    this.set([]);
+  }
+
+  draw() {
+    const ctx = this.canvas.getContext('2d');
+    if (!ctx) return;
+    const { width, height } = this.canvas;
+    ctx.clearRect(0, 0, width, height);
+    const n = this.values.length;
+    if (n === 0) return;
+    const [top, bottom] = [14, 18];
+    // The scale reaches at least twice the even share, so an even census sits at half height.
+    const max = Math.max(2 / n, ...this.values);
+    const y = (/** @type {number} */ v) => height - bottom - (v / max) * (height - top - bottom);
+    const slot = width / n;
+    ctx.font = '11px system-ui';
+    ctx.textAlign = 'center';
+    this.values.forEach((v, i) => {
+      ctx.fillStyle = this.color;
+      ctx.fillRect(i * slot + slot * 0.15, y(v), slot * 0.7, height - bottom - y(v));
+      ctx.fillStyle = '#9a9ca3';
+      ctx.fillText(String(i), i * slot + slot / 2, height - 4);
+    });
+    // The even share: where every bar stands when no digit is missing.
+    ctx.strokeStyle = '#e6e6e6';
+    ctx.setLineDash([4, 4]);
+    ctx.beginPath();
+    ctx.moveTo(0, y(1 / n));
+    ctx.lineTo(width, y(1 / n));
+    ctx.stroke();
+    ctx.setLineDash([]);
+    ctx.textAlign = 'left';
+    ctx.fillStyle = '#9a9ca3';
+    ctx.fillText(`${(100 * max).toFixed(0)}%`, 2, top - 3);
+  }
+}

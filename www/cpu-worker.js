@@ -1,26 +1,34 @@
 // @ts-check
 // The CPU backend in a Web Worker, so the page stays responsive while it computes.
 // One worker serves the page's whole life. Messages in: data (once), create, run,
-// step, save. Messages out: the replies (with the request's id), and, while running,
-// stats and preview grids tagged with the generation of the trainer that made them.
+// step, census, save. Messages out: the replies (with the request's id), and stats,
+// preview grids and censuses tagged with the generation of the trainer that made them.
 
-import init, { WebCheckpoint, WebDataset, WebTrainer } from './pkg/ganvas.js';
+import init, { WebCheckpoint, WebClassifier, WebDataset, WebTrainer } from './pkg/ganvas.js';
 
 // Steps are computed in slices this long, between which messages (Pause) get through.
 const SLICE_MS = 50;
 const STATS_EVERY_MS = 100;
 const PREVIEW_EVERY_MS = 250;
+// A census takes this share of the worker's time at most (each is timed), and
+// comes at most this often.
+const CENSUS_SHARE = 0.05;
+const CENSUS_EVERY_MS = 2000;
 
 const scope = /** @type {DedicatedWorkerGlobalScope} */ (/** @type {unknown} */ (self));
 const ready = init({ module_or_path: new URL('./pkg/ganvas_bg.wasm', import.meta.url) });
 /** @type {WebDataset | null} */
 let dataset = null;
+/** @type {WebClassifier | undefined} */
+let classifier;
 /** @type {WebTrainer | null} */
 let trainer = null;
 let generation = 0;
 let running = false;
 let lastStats = 0;
 let lastPreview = 0;
+let lastCensus = 0;
+let censusSpacing = CENSUS_EVERY_MS;
 
 /** @param {WebTrainer} t */
 function sendStats(t) {
@@ -48,6 +56,21 @@ async function sendPreview(t) {
   scope.postMessage({ type: 'preview', image, step, generation: made });
 }
 
+/** @param {WebTrainer} t */
+async function sendCensus(t) {
+  // On the CPU the census is computed within `census()`, before its promise.
+  const start = performance.now();
+  const census = t.census();
+  if (!census) return;
+  const step = t.step();
+  const made = generation;
+  const json = await census;
+  const spent = performance.now() - start;
+  censusSpacing = Math.max(CENSUS_EVERY_MS, spent / CENSUS_SHARE);
+  lastCensus = performance.now();
+  scope.postMessage({ type: 'census', census: json, step, generation: made });
+}
+
 async function loop() {
   if (!running || !trainer) return;
   const t = trainer;
@@ -62,6 +85,7 @@ async function loop() {
     lastPreview = now;
     await sendPreview(t);
   }
+  if (now - lastCensus > censusSpacing) await sendCensus(t);
   setTimeout(loop, 0);
 }
 
@@ -73,19 +97,22 @@ function need(t) {
 
 /** @type {Record<string, (message: any) => unknown>} */
 const handlers = {
-  data({ images, labels }) {
+  // Without a classifier (its file failed to load) there is no census.
+  data({ images, labels, classifier: bytes }) {
     dataset = new WebDataset(images, labels);
+    classifier = bytes ? new WebClassifier(bytes) : undefined;
   },
   // The current trainer stays until the new one exists: a bad checkpoint loses nothing.
   async create({ config, files, generation: next }) {
     const data = /** @type {WebDataset} */ (dataset);
     const start = files ? WebCheckpoint.from_files(files[0], files[1], files[2], config) : undefined;
-    const made = await WebTrainer.create(data.share(), config, start, 'cpu');
+    const made = await WebTrainer.create(data.share(), config, start, 'cpu', classifier?.share());
     running = false;
     trainer?.free();
     trainer = made;
     generation = next;
     await sendPreview(made);
+    await sendCensus(made);
     return { step: made.step(), config: made.config_json(), stepsPerEpoch: made.steps_per_epoch() };
   },
   run({ value }) {
@@ -97,11 +124,15 @@ const handlers = {
       return sendPreview(trainer);
     }
   },
-  step() {
+  async step() {
     const t = need(trainer);
     t.train(1);
     sendStats(t);
-    return sendPreview(t);
+    await sendPreview(t);
+    await sendCensus(t);
+  },
+  census() {
+    return sendCensus(need(trainer));
   },
   async save() {
     const t = need(trainer);

@@ -6,8 +6,10 @@
 //   cargo xtask build && (cargo xtask serve &) && cd benches/browser && npm ci
 //   GANVAS_URL=http://127.0.0.1:8080/ node bench.mjs [batch] [seconds] [repeats] [runners]
 //
-// Each runner gets `repeats` fresh pages (default 3); the table shows the median and
-// the range. `runners` is a comma list to run only some of them, e.g. ganvas-gpu,tfjs-webgpu.
+// Each runner gets `repeats` fresh pages (default 3), in alternating rounds; the table
+// shows the median and the range. `runners` is a comma list to run only some of them,
+// e.g. ganvas-gpu,tfjs-webgpu. ganvas-gpu-nocensus and ganvas-cpu-nocensus run the
+// page without its classifier (so without the digit census), to measure its cost.
 
 import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
@@ -18,7 +20,15 @@ const BASE = process.env.GANVAS_URL ?? 'http://127.0.0.1:8080/';
 const batch = Number(process.argv[2] ?? 64);
 const seconds = Number(process.argv[3] ?? 15);
 const repeats = Number(process.argv[4] ?? 3);
-const RUNNERS = ['ganvas-gpu', 'ganvas-cpu', 'tfjs-webgpu', 'tfjs-webgl', 'tfjs-wasm'];
+const RUNNERS = [
+  'ganvas-gpu',
+  'ganvas-cpu',
+  'tfjs-webgpu',
+  'tfjs-webgl',
+  'tfjs-wasm',
+  'ganvas-gpu-nocensus',
+  'ganvas-cpu-nocensus',
+];
 const selected = process.argv[5]?.split(',') ?? RUNNERS;
 
 const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
@@ -26,8 +36,9 @@ const results = [];
 let adapter = '';
 
 // ganvas's page with autostart: steps confirmed over the window, after the first.
-async function ganvas(backend) {
+async function ganvas(backend, census = true) {
   const page = await browser.newPage();
+  if (!census) await page.route('**/classifier.safetensors', (route) => route.fulfill({ status: 404 }));
   const start = Date.now();
   await page.goto(`${BASE}#batch=${batch}&seed=0&autostart=1&backend=${backend}`);
   await page.waitForFunction(() => window.ganvas?.backend?.confirmedStep >= 1, null, { timeout: 600_000 });
@@ -42,7 +53,8 @@ async function ganvas(backend) {
     [s1, t1] = await read();
   } while ((t1 - t0 < seconds * 1000 || s1 - s0 < 3) && t1 - t0 < 120_000);
   await page.close();
-  return { name: `ganvas ${backend}`, stepsPerSecond: (s1 - s0) / ((t1 - t0) / 1000), firstStepSeconds: firstStep };
+  const name = `ganvas ${backend}${census ? '' : ' (no census)'}`;
+  return { name, stepsPerSecond: (s1 - s0) / ((t1 - t0) / 1000), firstStepSeconds: firstStep };
 }
 
 async function tfjs(backend) {
@@ -55,10 +67,17 @@ async function tfjs(backend) {
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
-for (const runner of RUNNERS.filter((r) => selected.includes(r))) {
-  const [library, backend] = runner.split('-');
-  const runs = [];
-  for (let i = 0; i < repeats; i++) runs.push(await (library === 'ganvas' ? ganvas(backend) : tfjs(backend)));
+const chosen = RUNNERS.filter((r) => selected.includes(r));
+/** @type {Record<string, any[]>} */
+const runsOf = Object.fromEntries(chosen.map((r) => [r, []]));
+for (let i = 0; i < repeats; i++) {
+  for (const runner of chosen) {
+    const [library, backend, census] = runner.split('-');
+    runsOf[runner].push(await (library === 'ganvas' ? ganvas(backend, census !== 'nocensus') : tfjs(backend)));
+  }
+}
+for (const runner of chosen) {
+  const runs = runsOf[runner];
   const rates = runs.map((r) => r.stepsPerSecond).filter(Number.isFinite);
   results.push({
     name: runs[0].name,
@@ -85,5 +104,9 @@ const rate = (name) => results.find((r) => r.name === name)?.stepsPerSecond;
 console.log(`ganvas gpu / tfjs webgpu: ${(rate('ganvas gpu') / rate('tfjs webgpu')).toFixed(2)}`);
 console.log(`ganvas best / tfjs best: ${(Math.max(rate('ganvas gpu'), rate('ganvas cpu')) / Math.max(rate('tfjs webgpu'), rate('tfjs webgl'), rate('tfjs wasm'))).toFixed(2)}`);
 console.log(`ganvas cpu / tfjs wasm: ${(rate('ganvas cpu') / rate('tfjs wasm')).toFixed(2)}`);
+for (const backend of ['gpu', 'cpu']) {
+  const cost = 1 - rate(`ganvas ${backend}`) / rate(`ganvas ${backend} (no census)`);
+  if (Number.isFinite(cost)) console.log(`the census costs ganvas ${backend} ${(100 * cost).toFixed(1)}% of its steps`);
+}
 console.log(`ganvas .wasm: ${(wasm.length / 1e6).toFixed(2)} MB raw, ${(gzipSync(wasm).length / 1e6).toFixed(2)} MB gzip`);
 console.log(JSON.stringify({ batch, repeats, adapter, results, wasmBytes: wasm.length, wasmGzipBytes: gzipSync(wasm).length }));

@@ -7,6 +7,8 @@ use wasm_bindgen::prelude::*;
 
 use crate::engine::{Backend, Engine};
 use crate::mnist::Dataset;
+use crate::plan::CENSUS_ROWS;
+use crate::quality::Reader;
 use crate::state::{Stats, TrainingState};
 
 fn js_error(e: crate::Error) -> JsError {
@@ -51,6 +53,24 @@ pub fn setting_specs() -> String {
 #[wasm_bindgen]
 pub fn parse_settings(query: &str) -> String {
     super::parse_settings(query)
+}
+
+/// The classifier that reads the census (`data/classifier.safetensors`), shared by
+/// every trainer the page makes.
+#[wasm_bindgen]
+pub struct WebClassifier(Rc<Reader>);
+
+#[wasm_bindgen]
+impl WebClassifier {
+    #[wasm_bindgen(constructor)]
+    pub fn new(bytes: &[u8]) -> Result<WebClassifier, JsError> {
+        Ok(WebClassifier(Rc::new(super::classifier(bytes).map_err(js_error)?)))
+    }
+
+    /// Another handle on the same classifier.
+    pub fn share(&self) -> WebClassifier {
+        WebClassifier(self.0.clone())
+    }
 }
 
 /// A state to start training from, read from checkpoint files.
@@ -104,25 +124,32 @@ impl From<Stats> for WebStats {
 pub struct WebTrainer {
     engine: Engine,
     pixels: usize,
+    reader: Option<Rc<Reader>>,
 }
 
 #[wasm_bindgen]
 impl WebTrainer {
     /// `backend`: "gpu" or "cpu". Starts from `start` when given, else fresh from
-    /// `config_json`.
+    /// `config_json`. With a classifier, `census` measures G's samples.
     pub async fn create(
         data: WebDataset,
         config_json: String,
         start: Option<WebCheckpoint>,
         backend: String,
+        classifier: Option<WebClassifier>,
     ) -> Result<WebTrainer, JsError> {
         let data = data.0;
         let choice = Backend::from_name(&backend).map_err(js_error)?;
         let state = super::start_state(&data, &config_json, start.map(|c| c.0)).map_err(js_error)?;
-        let (engine, _) = Engine::create(choice, 1, &data, &state).await.map_err(js_error)?;
+        let reader = classifier.map(|c| c.0);
+        let census = reader.as_deref().map(|r| (r, CENSUS_ROWS));
+        let (engine, _) = Engine::create(choice, 1, &data, &state, census)
+            .await
+            .map_err(js_error)?;
         Ok(WebTrainer {
             engine,
             pixels: data.pixels(),
+            reader,
         })
     }
 
@@ -142,6 +169,25 @@ impl WebTrainer {
     /// What one preview costs, in training steps.
     pub fn preview_cost(&self) -> f64 {
         self.engine.plan().preview_cost()
+    }
+
+    /// What one census costs, in training steps (0 without a classifier).
+    pub fn census_cost(&self) -> f64 {
+        self.engine.plan().census_cost()
+    }
+
+    /// Resolves to the JSON of a `web::CensusReport` of G's samples as of every step
+    /// recorded so far; `undefined` without a classifier.
+    pub fn census(&mut self) -> Option<js_sys::Promise> {
+        let read = self.engine.start_census()?;
+        let reader = self.reader.clone()?;
+        let preview_rows = self.engine.plan().preview_rows;
+        Some(wasm_bindgen_futures::future_to_promise(async move {
+            let readings = read.finish().await.map_err(js_value)?;
+            let report = super::census_report(&reader, &readings, preview_rows).map_err(js_value)?;
+            let json = serde_json::to_string(&report).map_err(|e| js_value(crate::Error::new(e.to_string())))?;
+            Ok(JsValue::from(json))
+        }))
     }
 
     pub fn train(&mut self, steps: u32) {

@@ -11,7 +11,10 @@ use crate::error::{Error, Result};
 use crate::grid;
 use crate::mnist::{decompress_if_gzipped, Dataset};
 use crate::model::TrainConfig;
-use crate::quality::Reader;
+use serde::Serialize;
+
+use crate::classifier::predictions;
+use crate::quality::{CensusReadings, Quality, Reader};
 use crate::settings;
 use crate::state::TrainingState;
 
@@ -44,6 +47,27 @@ pub fn checkpoint(
 /// The classifier that reads the census, from its file (`data/classifier.safetensors`).
 pub fn classifier(bytes: &[u8]) -> Result<Reader> {
     Reader::new(checkpoint::classifier_from_bytes(bytes)?)
+}
+
+/// What the page shows of a census: the quality scores (`quality::Quality`'s fields)
+/// and the digit the classifier reads in each preview cell (the census's first rows
+/// are the preview's latents).
+#[derive(Serialize)]
+pub struct CensusReport {
+    #[serde(flatten)]
+    pub quality: Quality,
+    pub preview_digits: Vec<usize>,
+}
+
+pub fn census_report(reader: &Reader, readings: &CensusReadings, preview_rows: usize) -> Result<CensusReport> {
+    let quality = reader.score_census(readings)?;
+    let classes = reader.network().outputs();
+    let shown = readings.logits.len().min(preview_rows * classes);
+    let preview_digits = predictions(&readings.logits[..shown], classes);
+    Ok(CensusReport {
+        quality,
+        preview_digits,
+    })
 }
 
 /// The state a new run starts from: `start` when given, else fresh from `config_json`

@@ -221,6 +221,39 @@ test('reset and load on the CPU keep its worker, and the grid downloads under it
   await context.close();
 });
 
+test('the digit census and its scores chart G on both backends, on demand too, and label the grid', async () => {
+  for (const backend of ['gpu', 'cpu']) {
+    const { page, errors, close } = await open(`#batch=8&seed=3&backend=${backend}`);
+    await ready(page);
+    const points = (id) => page.evaluate((i) => Number(document.getElementById(i).dataset.points ?? 0), id);
+    // The untrained G is measured as the run starts, then each step while paused.
+    await page.waitForFunction(() => window.ganvas.census?.n === 2048, null, { timeout: SLOW });
+    assert.equal(await page.getAttribute('#census-chart', 'data-bars'), '10');
+    await page.click('#step');
+    await page.waitForFunction(() => document.getElementById('census-step').textContent === '1', null, { timeout: SLOW });
+    const report = await page.evaluate(() => window.ganvas.census);
+    const total = report.class_fractions.reduce((a, b) => a + b, 0);
+    assert.ok(Math.abs(total - 1) < 1e-9, `the census's shares add up to 1 (${total})`);
+    assert.equal(report.preview_digits.length, 64);
+    // An untrained G draws noise: far from MNIST, read as few digits.
+    assert.ok(report.frechet_distance > 500, `distance ${report.frechet_distance}`);
+    assert.ok(report.classifier_score >= 1 && report.classifier_score < 3, `score ${report.classifier_score}`);
+    assert.equal(await text(page, '#readout-frechet'), report.frechet_distance.toFixed(1));
+    assert.ok((await points('frechet-chart')) >= 2 && (await points('score-chart')) >= 2);
+    // On demand: one more census of the same step.
+    const before = await points('frechet-chart');
+    await page.click('#measure');
+    await page.waitForFunction((n) => Number(document.getElementById('frechet-chart').dataset.points) > n, before, {
+      timeout: SLOW,
+    });
+    await page.check('#label-digits');
+    await page.waitForFunction(() => document.getElementById('grid').dataset.labelledStep === '1', null, { timeout: SLOW });
+    assert.deepEqual(errors, []);
+    await page.screenshot({ path: join(tmpdir(), `ganvas-census-${backend}.png`), fullPage: true });
+    await close();
+  }
+});
+
 test('a bad checkpoint file gets a clear error and the run stays', async () => {
   const { page, errors, close } = await open('#batch=8');
   await ready(page);

@@ -1,6 +1,7 @@
-//! `ganvas bench`: training steps per second of the GPU and CPU backends, and the
-//! matmul kernel's GFLOP/s on every matrix shape of the step against the CPU GEMM.
-//! Medians of several timed repeats after a warm-up; nothing here is asserted.
+//! `ganvas bench`: training steps per second of the GPU and CPU backends, what one
+//! digit census (as the page runs it) costs in steps, and the matmul kernel's
+//! GFLOP/s on every matrix shape of the step against the CPU GEMM. Medians of
+//! several timed repeats after a warm-up; nothing here is asserted.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -11,7 +12,8 @@ use ganvas::gpu::GpuContext;
 use ganvas::kernels::matmul::{MatmulPolicy, MatmulVariant};
 use ganvas::mnist::Dataset;
 use ganvas::model::TrainConfig;
-use ganvas::plan::Op;
+use ganvas::plan::{Op, CENSUS_ROWS};
+use ganvas::quality::Reader;
 use ganvas::state::TrainingState;
 use ganvas::{Error, Result};
 use serde::Serialize;
@@ -70,6 +72,9 @@ struct TrainingRow {
     max: f64,
     dispatches_per_step: usize,
     submissions_per_step: f64,
+    /// One census of `plan::CENSUS_ROWS` samples, read back and scored, in the time
+    /// of training steps (median); none without the shipped classifier.
+    census_steps: Option<f64>,
     uploads_per_step: usize,
     readbacks_per_step: usize,
 }
@@ -107,9 +112,31 @@ fn rate(repeats: usize, seconds: f64, mut run: impl FnMut(u32)) -> (f64, f64, f6
     (rates[rates.len() / 2], rates[0], rates[rates.len() - 1], count)
 }
 
+/// The time of one census (run, read back, scored) in steps at `steps_per_second`.
+fn census_steps(engine: &mut Engine, reader: &Reader, args: &BenchArgs, steps_per_second: f64) -> Result<f64> {
+    let mut failed = None;
+    let (per_second, ..) = rate(args.repeats, args.seconds, |n| {
+        for _ in 0..n {
+            let read = engine.start_census().map(|c| pollster::block_on(c.finish()));
+            if let Some(Err(e)) = read.map(|r| r.and_then(|readings| reader.score_census(&readings))) {
+                failed = Some(e);
+            }
+        }
+    });
+    failed.map_or(Ok(steps_per_second / per_second), Err)
+}
+
 pub fn run(args: BenchArgs) -> Result<()> {
     let data = Dataset::load_training_set(&args.data.clone().unwrap_or_else(crate::default_data_dir))?;
     let pixels = data.pixels();
+    let reader = match std::fs::read(crate::default_classifier()) {
+        Ok(bytes) => Some(ganvas::web::classifier(&bytes)?),
+        Err(e) => {
+            eprintln!("no census column: {e}");
+            None
+        }
+    };
+    let census = reader.as_ref().map(|r| (r, CENSUS_ROWS));
     let gpu = match args.cpu_only {
         true => None,
         false => match pollster::block_on(GpuContext::new()) {
@@ -142,12 +169,13 @@ pub fn run(args: BenchArgs) -> Result<()> {
     for &batch in &args.batches {
         let state = TrainingState::initial(&config_at(batch, pixels, &data)?, pixels);
         if let Some(gpu) = &gpu {
-            let mut engine = pollster::block_on(Engine::on_gpu(gpu.clone(), &data, &state))?;
+            let mut engine = pollster::block_on(Engine::on_gpu(gpu.clone(), &data, &state, census))?;
             // One submission per timed run (the runs stay within an epoch), waited on at the end.
             let (median, min, max, count) = rate(args.repeats, args.seconds, |n| {
                 engine.train(n);
                 engine.wait_idle();
             });
+            let census_steps = reader.as_ref().map(|r| census_steps(&mut engine, r, &args, median));
             report.training.push(TrainingRow {
                 backend: "gpu".into(),
                 device: device.clone(),
@@ -158,6 +186,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
                 max,
                 dispatches_per_step: engine.dispatches_per_step(),
                 submissions_per_step: 1.0 / f64::from(count),
+                census_steps: census_steps.transpose()?,
                 uploads_per_step: 0,
                 readbacks_per_step: 0,
             });
@@ -168,9 +197,10 @@ pub fn run(args: BenchArgs) -> Result<()> {
         };
         thread_counts.dedup();
         for threads in thread_counts {
-            let mut engine = Engine::on_cpu(threads, &data, &state)?;
+            let mut engine = Engine::on_cpu(threads, &data, &state, census)?;
             let threads = engine.threads();
             let (median, min, max, _) = rate(args.repeats, args.seconds, |n| engine.train(n));
+            let census_steps = reader.as_ref().map(|r| census_steps(&mut engine, r, &args, median));
             report.training.push(TrainingRow {
                 backend: "cpu".into(),
                 device: format!("CPU, {threads} thread(s)"),
@@ -181,6 +211,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
                 max,
                 dispatches_per_step: 0,
                 submissions_per_step: 0.0,
+                census_steps: census_steps.transpose()?,
                 uploads_per_step: 0,
                 readbacks_per_step: 0,
             });
@@ -222,9 +253,9 @@ fn matmul_table(
 ) -> Result<()> {
     let pixels = data.pixels();
     let state = TrainingState::initial(&config_at(batch, pixels, data)?, pixels);
-    let mut cpu = Engine::on_cpu(1, data, &state)?;
+    let mut cpu = Engine::on_cpu(1, data, &state, None)?;
     let mut gpu = match gpu {
-        Some(gpu) => Some(pollster::block_on(Engine::on_gpu(gpu.clone(), data, &state))?),
+        Some(gpu) => Some(pollster::block_on(Engine::on_gpu(gpu.clone(), data, &state, None))?),
         None => None,
     };
     let mut seen = Vec::new();
@@ -271,22 +302,24 @@ fn matmul_table(
 fn print_report(report: &Report) {
     println!("machine: {}", report.machine);
     println!(
-        "{:<8} {:>7} {:>6} {:>14} {:>20} {:>11} {:>12}",
-        "backend", "threads", "batch", "steps/s", "spread", "dispatches", "submissions"
+        "{:<8} {:>7} {:>6} {:>14} {:>20} {:>11} {:>12} {:>14}",
+        "backend", "threads", "batch", "steps/s", "spread", "dispatches", "submissions", "census, steps"
     );
     for r in &report.training {
         println!(
-            "{:<8} {:>7} {:>6} {:>14.2} {:>20} {:>11} {:>12.3}",
+            "{:<8} {:>7} {:>6} {:>14.2} {:>20} {:>11} {:>12.3} {:>14}",
             r.backend,
             r.threads.map_or("-".to_string(), |t| t.to_string()),
             r.batch,
             r.steps_per_second,
             format!("{:.2}-{:.2}", r.min, r.max),
             r.dispatches_per_step,
-            r.submissions_per_step
+            r.submissions_per_step,
+            r.census_steps.map_or("-".to_string(), |c| format!("{c:.1}")),
         );
     }
     println!("(per step: 0 uploads, 0 readbacks; stats are read on request only)");
+    println!("(census: {CENSUS_ROWS} samples of G read by the shipped classifier, read back and scored)");
     for (i, r) in report.matmul.iter().enumerate() {
         if i == 0 || report.matmul[i - 1].batch != r.batch {
             let title = format!("matmul (batch {})", r.batch);
