@@ -12,7 +12,7 @@ use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
 use crate::error::{Error, Result};
 use crate::frechet::Gaussian;
-use crate::model::{NamedTensor, Network, NetworkKind, TrainConfig};
+use crate::model::{NamedTensor, Network, NetworkKind, TrainConfig, CLASSES};
 use crate::state::{NetworkState, TrainingState};
 
 pub const GENERATOR_FILE: &str = "generator.safetensors";
@@ -237,8 +237,16 @@ pub fn state_from_bytes(generator: &[u8], discriminator: &[u8], optimizer: &[u8]
         .and_then(|c| c.validate_images(pixels).map(|()| c))
         .map_err(|e| Error::new(format!("the optimizer file's config: {e}")))?;
     for (field, from_config, file) in [
-        ("latent and generator_hidden", config.generator(pixels), &g.network),
-        ("discriminator_hidden", config.discriminator(pixels), &d.network),
+        (
+            "latent, generator_hidden, conditional",
+            config.generator(pixels),
+            &g.network,
+        ),
+        (
+            "discriminator_hidden, conditional",
+            config.discriminator(pixels),
+            &d.network,
+        ),
     ] {
         if from_config != *file {
             return Err(Error::new(format!(
@@ -290,17 +298,24 @@ pub fn state_from_weights(generator: &[u8], discriminator: Option<&[u8]>, base: 
     let g = network_from_bytes(generator, NetworkKind::Generator)?;
     let widths = g.network.widths();
     let pixels = g.network.outputs();
+    // A generator that takes the configured latents and a label is conditional.
+    let conditional = widths[0] == base.latent + CLASSES;
     let mut config = TrainConfig {
-        latent: widths[0],
+        latent: if conditional { base.latent } else { widths[0] },
         generator_hidden: widths[1..widths.len() - 1].to_vec(),
+        conditional,
         ..base.clone()
     };
     let d = match discriminator {
         Some(bytes) => {
             let d = network_from_bytes(bytes, NetworkKind::Discriminator)?;
-            if d.network.inputs() != pixels {
+            if d.network.inputs() != pixels + config.labels() {
+                let what = match conditional {
+                    true => format!("{pixels} pixels and a label of {CLASSES}"),
+                    false => format!("{pixels} pixels"),
+                };
                 return Err(Error::new(format!(
-                    "the discriminator takes {} pixels but the generator makes {pixels}",
+                    "the discriminator takes {} inputs but the generator makes {what}",
                     d.network.inputs()
                 )));
             }

@@ -8,6 +8,7 @@ use crate::kernels::bce::{bce_cpu, STAT_SLOTS};
 use crate::kernels::bias_grad::bias_grad_cpu;
 use crate::kernels::cross_entropy::cross_entropy_cpu;
 use crate::kernels::gather::gather_cpu;
+use crate::kernels::labels::labels_cpu;
 use crate::kernels::matmul::matmul_cpu_threaded;
 use crate::kernels::noise::noise_cpu;
 use crate::mnist::Dataset;
@@ -295,6 +296,7 @@ impl Memory {
             Op::AdvanceStep => self.step += 1,
             Op::Gather { batch: id, .. }
             | Op::Noise { z: id, .. }
+            | Op::Labels { out: id, .. }
             | Op::Matmul { c: id, .. }
             | Op::BiasGrad { db: id, .. } => {
                 let mut out = self.take(id);
@@ -317,6 +319,10 @@ impl Memory {
                 gather_cpu(&params, self.step, items, &self.order, out)
             }
             Op::Noise { params, .. } => noise_cpu(&params, self.step, out),
+            Op::Labels { params, table, .. } => {
+                let table = table.map_or(&[][..], |t| &bufs[t.0]);
+                labels_cpu(&params, self.step, table, out)
+            }
             Op::Matmul {
                 params,
                 a,
@@ -432,6 +438,7 @@ fn lane_output(op: &Op) -> Option<BufferId> {
     match *op {
         Op::Gather { batch, .. } => Some(batch),
         Op::Noise { z, .. } => Some(z),
+        Op::Labels { out, .. } => Some(out),
         Op::Matmul { c, .. } => Some(c),
         Op::BiasGrad { db, .. } => Some(db),
         Op::Bce { .. } | Op::CrossEntropy { .. } | Op::Adam { .. } | Op::AdvanceStep => None,
@@ -442,6 +449,7 @@ fn lane_output(op: &Op) -> Option<BufferId> {
 fn inputs(op: &Op) -> Vec<BufferId> {
     match *op {
         Op::Gather { .. } | Op::Noise { .. } | Op::AdvanceStep => Vec::new(),
+        Op::Labels { table, .. } => table.into_iter().collect(),
         Op::Matmul { a, b, bias, gate, .. } => vec![a, b, bias, gate],
         Op::BiasGrad { dy, .. } => vec![dy],
         Op::Bce { logits, .. } => vec![logits],

@@ -11,7 +11,7 @@
 //! - `web`: the page's entry points; `web::bindings` wraps them for wasm.
 //! - `frechet`: the Fréchet distance between Gaussians of feature vectors;
 //!   `classifier`: reading digits with a trained classifier; `quality`: the census and
-//!   scores of a set of images.
+//!   scores of a set of images; `sampling`: a generator's samples, by seed and digit.
 
 pub mod activation;
 pub mod checkpoint;
@@ -29,6 +29,7 @@ pub mod npy;
 pub mod plan;
 pub mod quality;
 pub mod rng;
+pub mod sampling;
 pub mod settings;
 pub mod state;
 pub mod web;

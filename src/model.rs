@@ -22,6 +22,9 @@ pub struct TrainConfig {
     pub beta2: f64,
     pub eps: f32,
     pub seed: u64,
+    /// The conditional GAN (Mirza and Osindero, 2014): a one-hot digit label beside
+    /// G's latents and beside D's image.
+    pub conditional: bool,
 }
 
 impl Default for TrainConfig {
@@ -37,6 +40,7 @@ impl Default for TrainConfig {
             beta2: 0.999,
             eps: 1e-8,
             seed: 0,
+            conditional: false,
         }
     }
 }
@@ -228,8 +232,10 @@ impl TrainConfig {
             }
         }
         // D sees the real and the generated batch at once: 2·batch rows of its widest layer.
-        let widest = (self.generator_hidden.iter().chain(&self.discriminator_hidden))
-            .fold(image_pixels.max(self.latent), |w, &h| w.max(h));
+        let widest = (self.generator_hidden.iter().chain(&self.discriminator_hidden)).fold(
+            (image_pixels + self.labels()).max(self.latent + self.labels()),
+            |w, &h| w.max(h),
+        );
         if 2 * self.batch * widest > MAX_BUFFER_FLOATS {
             return Err(Error::new(format!(
                 "batch is {}: 2 × batch × {widest} (the widest layer) floats do not fit a GPU buffer",
@@ -239,15 +245,25 @@ impl TrainConfig {
         Ok(())
     }
 
+    /// The one-hot label's width beside each network's input: the classes when
+    /// conditional, else 0.
+    pub fn labels(&self) -> usize {
+        if self.conditional {
+            CLASSES
+        } else {
+            0
+        }
+    }
+
     pub fn generator(&self, image_pixels: usize) -> Network {
-        let mut widths = vec![self.latent];
+        let mut widths = vec![self.latent + self.labels()];
         widths.extend(&self.generator_hidden);
         widths.push(image_pixels);
         Network::from_widths(NetworkKind::Generator, &widths)
     }
 
     pub fn discriminator(&self, image_pixels: usize) -> Network {
-        let mut widths = vec![image_pixels];
+        let mut widths = vec![image_pixels + self.labels()];
         widths.extend(&self.discriminator_hidden);
         widths.push(1);
         Network::from_widths(NetworkKind::Discriminator, &widths)

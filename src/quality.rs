@@ -140,6 +140,20 @@ impl Reader {
     }
 }
 
+/// For samples each asked for a digit (`asked`, one a row of `logits`), the share
+/// of each digit's samples read as that digit (NaN for a digit never asked for).
+pub fn agreement(logits: &[f32], classes: usize, asked: &[usize]) -> Vec<f64> {
+    let mut hits = vec![0usize; classes];
+    let mut counts = vec![0usize; classes];
+    for (read, &digit) in predictions(logits, classes).into_iter().zip(asked) {
+        if digit < classes {
+            counts[digit] += 1;
+            hits[digit] += usize::from(read == digit);
+        }
+    }
+    hits.iter().zip(&counts).map(|(&h, &c)| h as f64 / c as f64).collect()
+}
+
 /// Every layer of `network` but the last.
 fn feature_network(network: &Network) -> Result<Network> {
     if network.layers.len() < 2 {

@@ -21,6 +21,8 @@ pub enum Stream {
     Shuffle = 3,
     /// Latent vectors for sampling: counters (group, 0).
     Sample = 4,
+    /// The conditional GAN's class labels: counters (row, step).
+    Label = 5,
 }
 
 /// The value a shader receives, back to the stream; unknown values are refused, not
@@ -34,7 +36,8 @@ impl TryFrom<u32> for Stream {
             2 => Ok(Stream::Init),
             3 => Ok(Stream::Shuffle),
             4 => Ok(Stream::Sample),
-            other => Err(crate::Error::new(format!("{other} is not a random stream (1 to 4)"))),
+            5 => Ok(Stream::Label),
+            other => Err(crate::Error::new(format!("{other} is not a random stream (1 to 5)"))),
         }
     }
 }
@@ -91,6 +94,13 @@ pub fn normals(seed: u64, stream: Stream, index: u32, out: &mut [f32]) {
             *dst = src;
         }
     }
+}
+
+/// Row `row`'s class, uniform over `classes` (at most 256): 24 random bits of
+/// counter (`row`, `index`) in the label stream, scaled, as the labels shader does.
+pub fn uniform_class(seed: u64, row: u32, index: u32, classes: u32) -> u32 {
+    let bits = draw(seed, Stream::Label, row, index)[0];
+    ((bits >> 8) * classes) >> 24
 }
 
 /// Uniform floats in [-bound, bound), as PyTorch's `nn.Linear` initialisation draws them.

@@ -25,7 +25,7 @@ const MIN_LEARNING_RATE: f64 = 1e-7;
 /// The largest integer a JavaScript number holds exactly: seeds pass through the page.
 const MAX_SEED: f64 = 9_007_199_254_740_991.0;
 
-pub const SETTINGS: [Setting; 6] = [
+pub const SETTINGS: [Setting; 7] = [
     Setting {
         key: "lr_g",
         field: "generator_lr",
@@ -68,6 +68,14 @@ pub const SETTINGS: [Setting; 6] = [
         integer: true,
         min: 0.0,
         max: MAX_SEED,
+    },
+    // 1: the conditional GAN. The config's field is a boolean; the page maps it.
+    Setting {
+        key: "conditional",
+        field: "conditional",
+        integer: true,
+        min: 0.0,
+        max: 1.0,
     },
 ];
 
@@ -153,6 +161,7 @@ pub fn default_values() -> BTreeMap<&'static str, f64> {
         "beta1" => d.beta1,
         "beta2" => d.beta2,
         "batch" => d.batch as f64,
+        "conditional" => f64::from(u8::from(d.conditional)),
         _ => d.seed as f64,
     };
     SETTINGS.iter().map(|s| (s.key, by_field(s.field))).collect()
@@ -191,12 +200,14 @@ mod tests {
 
     #[test]
     fn reads_every_setting_and_the_other_keys() {
-        let p = parse("lr_g=0.0003&lr_d=1e-4&beta1=0.6&beta2=0.99&batch=8&seed=42&backend=cpu&autostart=1");
+        let p =
+            parse("lr_g=0.0003&lr_d=1e-4&beta1=0.6&beta2=0.99&batch=8&seed=42&conditional=1&backend=cpu&autostart=1");
         assert!(p.problems.is_empty(), "{:?}", p.problems);
         let want = [
             ("batch", 8.0),
             ("beta1", 0.6),
             ("beta2", 0.99),
+            ("conditional", 1.0),
             ("lr_d", 1e-4),
             ("lr_g", 0.0003),
             ("seed", 42.0),

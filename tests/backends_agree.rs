@@ -138,6 +138,26 @@ fn full_size_model_agrees_on_mnist() {
     }
 }
 
+/// The conditional GAN: labels gathered with the real rows and drawn for the fake
+/// ones (the same classes on both backends, from the GPU's step counter), beside
+/// the latents and the images. 5 full-size MNIST steps end alike, and so do the
+/// previews (a row per digit).
+#[test]
+fn conditional_model_agrees_on_mnist() {
+    let data = ganvas::mnist::Dataset::load_training_set(std::path::Path::new("data/mnist")).unwrap();
+    let config = TrainConfig {
+        seed: 6,
+        conditional: true,
+        ..Default::default()
+    };
+    let Some((cpu, gpu)) = run_both(&config, &data, 5, MatmulPolicy::Only(MatmulVariant::WholeK)) else {
+        return;
+    };
+    assert_eq!(cpu.generator.params.len(), config.generator(784).parameter_count);
+    assert_eq!(config.generator(784).inputs(), 110);
+    check(&config, 784, 5, &cpu, &gpu);
+}
+
 /// Hardware GPUs mix entry points within a step. With every forward product on `Tiled`
 /// (at least one block) and the rest on `SplitK`, the small model trains like the CPU.
 /// (The full-size model would need batch 1024 to reach the hardware threshold; there a

@@ -120,7 +120,7 @@ enum Mutation {
 }
 
 const FILES: [&str; 3] = ["generator", "discriminator", "optimizer"];
-const CONFIG_FIELDS: [&str; 10] = [
+const CONFIG_FIELDS: [&str; 11] = [
     "latent",
     "generator_hidden",
     "discriminator_hidden",
@@ -131,6 +131,7 @@ const CONFIG_FIELDS: [&str; 10] = [
     "beta2",
     "eps",
     "seed",
+    "conditional",
 ];
 
 fn mutation() -> impl Strategy<Value = Mutation> {
@@ -400,7 +401,12 @@ proptest! {
         for spec in settings::SETTINGS {
             let v = parsed.values[spec.key];
             prop_assert!(v >= spec.min && v <= spec.max, "{query}: {} = {v}", spec.key);
-            config[spec.field] = if spec.integer { json!(v as u64) } else { json!(v) };
+            // As the page's toConfigJson does: a boolean field (the model) from 0 or 1.
+            config[spec.field] = match config[spec.field].is_boolean() {
+                true => json!(v != 0.0),
+                false if spec.integer => json!(v as u64),
+                false => json!(v),
+            };
         }
         let config = TrainConfig::from_json(&config.to_string()).unwrap();
         config.validate_for(784, 60_000).map_err(|e| TestCaseError::fail(e.0))?;
@@ -461,6 +467,7 @@ fn share_link() -> impl Strategy<Value = String> {
             "beta2",
             "batch",
             "seed",
+            "conditional",
             "backend",
             "autostart",
             "x",

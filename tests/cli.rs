@@ -316,3 +316,122 @@ fn classifier_trains_and_its_file_loads_as_a_state_dict() {
     let e = fails(&["eval", "--images", out_s, "--classifier", generator]);
     assert!(e.contains("pytorch_generator.safetensors"), "{e}");
 }
+
+/// The conditional GAN from the command line: trained with --conditional (resuming
+/// keeps it), sampled for one digit or for every digit, evaluated for a digit; a
+/// label asked of an unconditional generator, or outside 0-9, is a clear error.
+#[test]
+fn conditional_train_sample_and_eval() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let run_s = run.to_str().unwrap();
+    ok(&[
+        "train",
+        "--conditional",
+        "--steps",
+        "2",
+        "--backend",
+        "cpu",
+        "--out",
+        run_s,
+    ]);
+    ok(&[
+        "train",
+        "--resume",
+        run_s,
+        "--steps",
+        "1",
+        "--backend",
+        "cpu",
+        "--out",
+        run_s,
+    ]);
+    let g = run.join("generator.safetensors");
+    let g_s = g.to_str().unwrap();
+    let loaded =
+        checkpoint::network_from_bytes(&std::fs::read(&g).unwrap(), ganvas::model::NetworkKind::Generator).unwrap();
+    assert_eq!(loaded.network.inputs(), 110, "latents and a one-hot label");
+
+    let npy_out = tmp.path().join("sevens.npy");
+    ok(&[
+        "sample",
+        "--checkpoint",
+        g_s,
+        "--n",
+        "5",
+        "--label",
+        "7",
+        "--out",
+        npy_out.to_str().unwrap(),
+    ]);
+    let (rows, cols, _) = npy::from_bytes(&std::fs::read(&npy_out).unwrap()).unwrap();
+    assert_eq!((rows, cols), (5, 784));
+    // Without --label: each of 3 latents as every digit, a grid row per digit.
+    let every = tmp.path().join("every.npy");
+    ok(&[
+        "sample",
+        "--checkpoint",
+        g_s,
+        "--n",
+        "3",
+        "--out",
+        every.to_str().unwrap(),
+    ]);
+    assert_eq!(npy::from_bytes(&std::fs::read(&every).unwrap()).unwrap().0, 30);
+    let png = tmp.path().join("every.png");
+    ok(&[
+        "sample",
+        "--checkpoint",
+        g_s,
+        "--n",
+        "3",
+        "--out",
+        png.to_str().unwrap(),
+    ]);
+    let header = std::fs::read(&png).unwrap();
+    let size = |at: usize| u32::from_be_bytes(header[at..at + 4].try_into().unwrap());
+    assert_eq!((size(16), size(20)), (3 * 30 + 2, 10 * 30 + 2), "3 columns, 10 rows");
+
+    let json = tmp.path().join("q.json");
+    ok(&[
+        "eval",
+        "--checkpoint",
+        g_s,
+        "--n",
+        "100",
+        "--label",
+        "3",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(report["label"], 3);
+    assert_eq!(report["read_as_label"], report["class_fractions"][3]);
+
+    let plain = "tests/fixtures/pytorch_generator.safetensors";
+    let e = fails(&[
+        "sample",
+        "--checkpoint",
+        plain,
+        "--label",
+        "3",
+        "--out",
+        npy_out.to_str().unwrap(),
+    ]);
+    assert!(e.contains("not conditional"), "{e}");
+    let e = fails(&["eval", "--checkpoint", plain, "--label", "3"]);
+    assert!(e.contains("not conditional"), "{e}");
+    let e = fails(&["eval", "--images", npy_out.to_str().unwrap(), "--label", "3"]);
+    assert!(e.contains("--label"), "{e}");
+    let out = ganvas(&[
+        "sample",
+        "--checkpoint",
+        g_s,
+        "--label",
+        "10",
+        "--out",
+        npy_out.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("0..=9"), "{stderr}");
+}

@@ -12,6 +12,7 @@ use ganvas::kernels::bce::{bce_cpu, Bce, BceBuffers, BceParams, STAT_SLOTS};
 use ganvas::kernels::bias_grad::{bias_grad_cpu, BiasGrad, BiasGradBuffers, BiasGradParams};
 use ganvas::kernels::cross_entropy::{cross_entropy_cpu, CrossEntropy, CrossEntropyBuffers, CrossEntropyParams};
 use ganvas::kernels::gather::{gather_cpu, pack_bytes, Gather, GatherBuffers, GatherParams};
+use ganvas::kernels::labels::{labels_cpu, Labels, LabelsBuffers, LabelsParams};
 use ganvas::kernels::matmul::{matmul_cpu, Matmul, MatmulBuffers, MatmulParams, MatmulVariant, View};
 use ganvas::kernels::noise::{noise_cpu, Noise, NoiseBuffers, NoiseParams};
 use ganvas::kernels::Dispatch;
@@ -799,6 +800,72 @@ fn noise_matches_the_cpu_generator() {
             assert_eq!(&cpu[start..start + row.len()], row);
         }
     }
+}
+
+/// The conditional GAN's labels: drawn per step (the same classes as
+/// `rng::uniform_class`, into a block of columns, nothing else written), or read
+/// from a table (a class outside the range gives a zero row, on both).
+#[test]
+fn labels_match_the_cpu_reference_and_are_uniform() {
+    let Some(h) = Harness::new() else { return };
+    let kernel = Labels::new(&h.gpu.device);
+    let table: Vec<f32> = vec![3.0, 0.0, 9.0, 9.0, 12.0, 1.0, 7.0];
+    let cases = [
+        // 1000 rows: not a multiple of the workgroup; the step as the counter's word.
+        (
+            LabelsParams::per_step(View::new(0, 1000, 10), 0x1234_5678_9abc_def0),
+            5u32,
+            10_000,
+        ),
+        // The labels beside 7 latents of a wider input, from an offset.
+        (
+            LabelsParams::per_step(View::new(3, 9, 17).column_block(7, 10), 2),
+            0,
+            3 + 9 * 17,
+        ),
+        (
+            LabelsParams::from_table(View::new(0, 5, 14).column_block(4, 10), 2),
+            0,
+            70,
+        ),
+    ];
+    for (p, step, len) in cases {
+        let (out, counter, bt) = (
+            h.buffer(&vec![f32::NAN; len]),
+            h.buffer(&[step, 0, 0, 0]),
+            h.buffer(&table),
+        );
+        let buffers = LabelsBuffers {
+            out: &out,
+            counter: &counter,
+            table: &bt,
+        };
+        h.run(kernel.dispatch(h.device(), "test labels", &buffers, &p));
+        let gpu = h.read(&out, len);
+        let mut cpu = vec![f32::NAN; len];
+        labels_cpu(&p, step, &table, &mut cpu);
+        assert_written_alike(&format!("{p:?}"), &gpu, &cpu, 0.0);
+    }
+    // The table's 12 (row 2 of the last case) matches no class: a zero row.
+    let p = LabelsParams::from_table(View::new(0, 5, 10), 2);
+    let mut cpu = vec![f32::NAN; 50];
+    labels_cpu(&p, 0, &table, &mut cpu);
+    assert_eq!(&cpu[20..30], &[0.0; 10]);
+    assert_eq!(cpu[..10].iter().position(|&v| v == 1.0), Some(9));
+    // Drawn classes are uniform: 10,000 rows, each class within 4 standard deviations
+    // of 1,000 (σ = 30), and steps draw anew.
+    let p = LabelsParams::per_step(View::new(0, 10_000, 10), 7);
+    let mut one_hot = vec![0.0; 100_000];
+    labels_cpu(&p, 0, &[], &mut one_hot);
+    let mut counts = [0usize; 10];
+    for row in one_hot.chunks(10) {
+        assert_eq!(row.iter().sum::<f32>(), 1.0);
+        counts[row.iter().position(|&v| v == 1.0).unwrap()] += 1;
+    }
+    assert!(counts.iter().all(|&c| (880..=1120).contains(&c)), "{counts:?}");
+    let mut next = vec![0.0; 100_000];
+    labels_cpu(&p, 1, &[], &mut next);
+    assert_ne!(one_hot, next);
 }
 
 #[test]

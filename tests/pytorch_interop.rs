@@ -52,3 +52,28 @@ fn the_classifier_reads_as_in_pytorch() {
         );
     }
 }
+
+/// A conditional generator made in PyTorch (README's module: the one-hot label after
+/// the latents) is recognised as conditional here and gives PyTorch's images for
+/// the same latents and digits.
+#[test]
+fn a_pytorch_conditional_generator_gives_pytorchs_images() {
+    let loaded = network_from_bytes(
+        &fixture("pytorch_conditional_generator.safetensors"),
+        NetworkKind::Generator,
+    )
+    .unwrap();
+    let sampler = ganvas::sampling::Sampler::new(&loaded);
+    assert!(sampler.conditional && sampler.latent == 100);
+    let (_, _, z) = npy::from_bytes(&fixture("pytorch_conditional_latents.npy")).unwrap();
+    let (_, _, digits) = npy::from_bytes(&fixture("pytorch_conditional_digits.npy")).unwrap();
+    let digits: Vec<usize> = digits.iter().map(|&d| d as usize).collect();
+    let (_, _, want) = npy::from_bytes(&fixture("pytorch_conditional_images.npy")).unwrap();
+    let got = sampler.images(&z, Some(&digits)).unwrap();
+    let diff = common::max_abs_diff(&got, &want);
+    eprintln!("max |ganvas - pytorch| = {diff:e}");
+    assert!(diff < 1e-5, "max |ganvas - pytorch| = {diff}");
+    // The label matters: the same latents as another digit give other images.
+    let other: Vec<usize> = digits.iter().map(|d| (d + 1) % 10).collect();
+    assert!(common::max_abs_diff(&sampler.images(&z, Some(&other)).unwrap(), &want) > 0.1);
+}

@@ -206,6 +206,11 @@ function onStats(s, step) {
   }
 }
 
+const CENSUS_SHARES = 'Digit census: the share of G\'s samples a classifier reads as each digit. '
+  + 'A tall bar and missing ones: mode collapse. Dashed: an even share.';
+const CENSUS_AGREEMENT = 'For each digit asked of G, the share of its samples a classifier reads as that digit. '
+  + 'Dashed: chance.';
+
 /** @param {number | null} value @param {number} digits */
 function fixed(value, digits) {
   return value === null ? 'not finite' : value.toFixed(digits);
@@ -213,7 +218,11 @@ function fixed(value, digits) {
 
 /** @type {import('./backends.js').OnCensus} */
 function onCensus(report, step) {
-  censusBars.set(report.class_fractions);
+  // A conditional G: how often each digit asked for is read as asked; else the census.
+  censusBars.set(report.agreement?.map((v) => v ?? 0) ?? report.class_fractions);
+  $('census-what').textContent = report.agreement ? CENSUS_AGREEMENT : CENSUS_SHARES;
+  // Only the unconditional preview's cells are among the census's samples.
+  $('label-digits-control').hidden = Boolean(report.agreement);
   if (report.frechet_distance !== null) frechetChart.add(step, [report.frechet_distance]);
   if (report.classifier_score !== null) scoreChart.add(step, [report.classifier_score]);
   frechetChart.draw();

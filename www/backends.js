@@ -16,8 +16,10 @@ import { WebCheckpoint, WebClassifier, WebDataset, WebTrainer } from './pkg/ganv
 /**
  * The core's `web::CensusReport`: what the classifier reads in G's census samples.
  * A score the core could not compute (a run gone to NaN) arrives as null.
+ * `agreement`, for a conditional G: the share of each digit's samples read as it.
  * @typedef {{ n: number, class_fractions: number[], classifier_score: number | null,
- *   mean_confidence: number | null, frechet_distance: number | null, preview_digits: number[] }} CensusReport
+ *   mean_confidence: number | null, frechet_distance: number | null, preview_digits: number[],
+ *   agreement: (number | null)[] | null }} CensusReport
  */
 /** @typedef {(report: CensusReport, step: number) => void} OnCensus */
 /** @typedef {[Uint8Array, (Uint8Array | undefined)?, (Uint8Array | undefined)?]} CheckpointFiles generator, discriminator, optimizer */

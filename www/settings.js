@@ -53,6 +53,7 @@ export function toHash(values, autostart, backend) {
 export function fromConfig(config) {
   /** @type {Values} */
   const values = {};
+  // Number(true) is 1: a boolean field (the conditional model) as 0 or 1.
   for (const { key, field } of settingSpecs()) values[key] = Number(config[field]);
   return values;
 }
@@ -64,11 +65,13 @@ export function fromConfig(config) {
  */
 export function toConfigJson(base, values) {
   const config = { ...base };
-  for (const { key, field } of settingSpecs()) config[field] = values[key];
+  for (const { key, field } of settingSpecs()) {
+    config[field] = typeof base[field] === 'boolean' ? values[key] !== 0 : values[key];
+  }
   return JSON.stringify(config);
 }
 
-/** @param {HTMLFormElement} form @param {string} name */
+/** A setting's field: an input, or a select of its values (the model). @param {HTMLFormElement} form @param {string} name */
 function input(form, name) {
   return /** @type {HTMLInputElement} */ (form.elements.namedItem(name));
 }
@@ -91,6 +94,7 @@ export function writeForm(form, values) {
   for (const { key, min, max, integer } of settingSpecs()) {
     const field = input(form, key);
     field.value = String(values[key]);
+    if (!(field instanceof HTMLInputElement)) continue;
     field.min = String(min);
     field.max = String(max);
     if (integer) field.step = '1';

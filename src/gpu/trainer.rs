@@ -11,6 +11,7 @@ use crate::kernels::bce::{Bce, BceBuffers, STAT_SLOTS};
 use crate::kernels::bias_grad::{BiasGrad, BiasGradBuffers};
 use crate::kernels::cross_entropy::{CrossEntropy, CrossEntropyBuffers};
 use crate::kernels::gather::{pack_bytes, Gather, GatherBuffers};
+use crate::kernels::labels::{Labels, LabelsBuffers};
 use crate::kernels::matmul::{Matmul, MatmulBuffers, MatmulVariant};
 use crate::kernels::noise::{Noise, NoiseBuffers};
 use crate::kernels::step_counter::{StepCounter, StepCounterBuffers};
@@ -30,6 +31,7 @@ struct Kernels {
     cross_entropy: CrossEntropy,
     adam: Adam,
     noise: Noise,
+    labels: Labels,
     gather: Gather,
     step_counter: StepCounter,
 }
@@ -169,6 +171,7 @@ impl<P: Training> GpuTrainer<P> {
             cross_entropy: CrossEntropy::new(device),
             adam: Adam::new(device),
             noise: Noise::new(device),
+            labels: Labels::new(device),
             gather: Gather::new(device),
             step_counter: StepCounter::new(device),
         };
@@ -220,6 +223,16 @@ impl<P: Training> GpuTrainer<P> {
                         batch: b(batch),
                     };
                     kernels.gather.dispatch(device, label, &bound, &params)
+                }
+                Op::Labels { params, table, out } => {
+                    // Without a table, the kernel's table binding is never read: the
+                    // counter, already bound read-only, stands in.
+                    let bound = LabelsBuffers {
+                        out: b(out),
+                        counter: &counter,
+                        table: table.map_or(&counter, b),
+                    };
+                    kernels.labels.dispatch(device, label, &bound, &params)
                 }
                 Op::Noise { params, z } => {
                     let bound = NoiseBuffers {

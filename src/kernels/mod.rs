@@ -7,6 +7,7 @@ pub mod bce;
 pub mod bias_grad;
 pub mod cross_entropy;
 pub mod gather;
+pub mod labels;
 pub mod matmul;
 pub mod noise;
 pub mod step_counter;
@@ -248,6 +249,7 @@ mod tests {
                 declared::<bias_grad::BiasGradBuffers>(true),
             ),
             ("gather", gather::SOURCE, declared::<gather::GatherBuffers>(true)),
+            ("labels", labels::SOURCE, declared::<labels::LabelsBuffers>(true)),
             ("matmul", matmul::SOURCE, declared::<matmul::MatmulBuffers>(true)),
             ("noise", noise::SOURCE, declared::<noise::NoiseBuffers>(true)),
             (

@@ -74,7 +74,10 @@ pub fn noise_cpu(p: &NoiseParams, step: u32, z: &mut [f32]) {
     }
 }
 
-pub const SOURCE: &str = include_str!("../../shaders/noise.wgsl");
+pub const SOURCE: &str = concat!(
+    include_str!("../../shaders/philox.wgsl"),
+    include_str!("../../shaders/noise.wgsl")
+);
 
 bindings! {
     pub struct NoiseBuffers {

@@ -3,17 +3,20 @@
 //! result travels. The plan reduces what the quality score needs on the device: the
 //! classifier's logits for each sample, and the sum and Gram matrix of its features
 //! (the last hidden layer's outputs), from which `quality::Reader::score_census`
-//! fits the Gaussian of the Fréchet distance.
+//! fits the Gaussian of the Fréchet distance. A conditional G is asked for the
+//! digits 0-9 in turn.
 
 use std::sync::Arc;
 
 use super::{forward, BufferId, Builder, Generation, Layers, Op, Plan, Slot};
 use crate::error::{Error, Result};
 use crate::kernels::bias_grad::BiasGradParams;
+use crate::kernels::labels::LabelsParams;
 use crate::kernels::matmul::{MatmulParams, View};
 use crate::kernels::noise::NoiseParams;
-use crate::model::{Network, MAX_BUFFER_FLOATS};
+use crate::model::{Network, CLASSES, MAX_BUFFER_FLOATS};
 use crate::rng::Stream;
+use crate::sampling::every_digit;
 
 /// Samples a census reads. Fewer make the Fréchet distance larger (its estimate is
 /// biased upwards at small counts), more cost more: 2,048 samples cost about eight
@@ -34,6 +37,8 @@ pub struct Census {
     pub feature_sum: BufferId,
     /// [features, features]
     pub feature_gram: BufferId,
+    /// A conditional G's digit for each sample (`sampling::every_digit`), loaded once.
+    pub digits: Option<(BufferId, Vec<f32>)>,
 }
 
 impl Plan {
@@ -75,6 +80,18 @@ impl Plan {
             ),
             z: generation.input.buffer,
         }];
+        let mut digits = None;
+        if self.config.conditional {
+            let table = b.add("census.digits", rows);
+            let slot = generation.input.column_block(self.config.latent, CLASSES);
+            ops.push(Op::Labels {
+                params: LabelsParams::from_table(slot.view, 0),
+                table: Some(table),
+                out: slot.buffer,
+            });
+            let every = every_digit(rows).into_iter().map(|d| d as f32).collect();
+            digits = Some((table, every));
+        }
         ops.extend(generation.ops);
 
         let classifier_params = b.add("classifier.params", classifier.parameter_count);
@@ -123,6 +140,7 @@ impl Plan {
             logits,
             feature_sum,
             feature_gram,
+            digits,
         });
         Ok(self)
     }

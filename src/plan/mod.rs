@@ -24,9 +24,10 @@ use crate::kernels::bce::{BceParams, StatSlot};
 use crate::kernels::bias_grad::BiasGradParams;
 use crate::kernels::cross_entropy::CrossEntropyParams;
 use crate::kernels::gather::GatherParams;
+use crate::kernels::labels::LabelsParams;
 use crate::kernels::matmul::{MatmulParams, View};
 use crate::kernels::noise::NoiseParams;
-use crate::model::{Network, TrainConfig};
+use crate::model::{Network, TrainConfig, CLASSES};
 use crate::rng::Stream;
 
 /// Index of an f32 buffer in `Plan::buffers`.
@@ -59,6 +60,12 @@ pub enum Op {
     Noise {
         params: NoiseParams,
         z: BufferId,
+    },
+    /// One-hot labels into `out`: drawn, or from `table` (classes, one a row).
+    Labels {
+        params: LabelsParams,
+        table: Option<BufferId>,
+        out: BufferId,
     },
     /// `bias` and `gate` are only read when the params ask for them.
     Matmul {
@@ -106,6 +113,11 @@ impl Op {
                 Items::Labels => ("gather labels", vec![("batch", batch)]),
             },
             Op::Noise { z, .. } => ("noise", vec![("z", z)]),
+            Op::Labels { out, table, .. } => {
+                let mut bound = vec![("out", out)];
+                bound.extend(table.map(|t| ("table", t)));
+                ("labels", bound)
+            }
             Op::Matmul {
                 params,
                 a,
@@ -165,14 +177,18 @@ pub struct Plan {
     pub discriminator_buffers: NetworkBuffers,
     pub preview_images: BufferId,
     pub preview_rows: usize,
+    /// The conditional preview's class for each row, loaded once.
+    pub preview_classes: Option<(BufferId, Vec<f32>)>,
     pub steps_per_epoch: u32,
     pub pixels: usize,
     /// Added by `with_census`.
     pub census: Option<Census>,
 }
 
-/// Rows of the preview grid (8×8).
+/// Rows of the preview grid (8×8); the conditional GAN's has a row of
+/// `PREVIEW_COLUMNS` samples per digit.
 pub const PREVIEW_ROWS: usize = 64;
+pub const PREVIEW_COLUMNS: usize = 8;
 
 impl Plan {
     /// The training step for `config` on `image_count` images of `pixels` pixels. The
@@ -221,18 +237,74 @@ impl Plan {
                 z: g_input.buffer,
             },
         ];
+        if config.conditional {
+            // Real rows carry their own labels; G and the fake rows share labels drawn
+            // for the step (two ops with one seed write the same classes).
+            let classes = config.labels();
+            step.push(Op::Gather {
+                params: GatherParams::one_hot_labels(real_rows.view.column_block(pixels, classes), steps_per_epoch),
+                items: Items::Labels,
+                batch: d_input.buffer,
+            });
+            for slot in [
+                g_input.column_block(config.latent, classes),
+                fake_rows.column_block(pixels, classes),
+            ] {
+                step.push(Op::Labels {
+                    params: LabelsParams::per_step(slot.view, config.seed),
+                    table: None,
+                    out: slot.buffer,
+                });
+            }
+        }
         // G(z), written straight into the image columns of D's input's fake rows.
         forward(&mut step, &g.layers, g_input, fake_images);
         discriminator_update(&mut step, &d, d_input, logits, config);
         generator_update(&mut step, &g, &d, g_input, fake_rows, fake_images, logits, config);
         step.push(Op::AdvanceStep);
 
-        let generation = Generation::new(&mut b, "preview", &generator, g.buffers.params, PREVIEW_ROWS);
-        let preview_latents = generation.input.view.column_block(0, config.latent);
-        let mut preview = vec![Op::Noise {
-            params: NoiseParams::fixed(preview_latents, config.seed, Stream::Sample, 0),
-            z: generation.input.buffer,
-        }];
+        let preview_rows = match config.conditional {
+            true => CLASSES * PREVIEW_COLUMNS,
+            false => PREVIEW_ROWS,
+        };
+        let generation = Generation::new(&mut b, "preview", &generator, g.buffers.params, preview_rows);
+        let preview_input = generation.input;
+        let mut preview = Vec::new();
+        let mut preview_classes = None;
+        if config.conditional {
+            // A row of the grid per digit, the same latents down each column.
+            for digit in 0..CLASSES {
+                let rows = preview_input.row_block(digit * PREVIEW_COLUMNS, PREVIEW_COLUMNS);
+                preview.push(Op::Noise {
+                    params: NoiseParams::fixed(
+                        rows.view.column_block(0, config.latent),
+                        config.seed,
+                        Stream::Sample,
+                        0,
+                    ),
+                    z: rows.buffer,
+                });
+            }
+            let table = b.add("preview.classes", preview_rows);
+            let classes: Vec<f32> = (0..preview_rows).map(|r| (r / PREVIEW_COLUMNS) as f32).collect();
+            preview_classes = Some((table, classes));
+            let slot = preview_input.column_block(config.latent, CLASSES);
+            preview.push(Op::Labels {
+                params: LabelsParams::from_table(slot.view, 0),
+                table: Some(table),
+                out: slot.buffer,
+            });
+        } else {
+            preview.push(Op::Noise {
+                params: NoiseParams::fixed(
+                    preview_input.view.column_block(0, config.latent),
+                    config.seed,
+                    Stream::Sample,
+                    0,
+                ),
+                z: preview_input.buffer,
+            });
+        }
         preview.extend(generation.ops);
 
         let (generator_buffers, discriminator_buffers) = (g.buffers, d.buffers);
@@ -246,11 +318,17 @@ impl Plan {
             generator_buffers,
             discriminator_buffers,
             preview_images: generation.images,
-            preview_rows: PREVIEW_ROWS,
+            preview_rows,
+            preview_classes,
             steps_per_epoch,
             pixels,
             census: None,
         }
+    }
+
+    /// The preview grid's columns: a row per digit when conditional, else square.
+    pub fn preview_columns(&self) -> Option<usize> {
+        self.config.conditional.then_some(PREVIEW_COLUMNS)
     }
 
     pub fn buffer_len(&self, id: BufferId) -> usize {
@@ -304,8 +382,10 @@ impl Training for Plan {
     }
 
     fn constants(&self) -> Vec<(BufferId, &[f32])> {
-        let census = self.census.iter();
-        census.map(|c| (c.classifier_params, &c.weights[..])).collect()
+        let census = self.census.iter().map(|c| (c.classifier_params, &c.weights[..]));
+        let digits = self.census.iter().flat_map(|c| &c.digits).map(|(id, d)| (*id, &d[..]));
+        let preview = self.preview_classes.iter().map(|(id, classes)| (*id, &classes[..]));
+        census.chain(digits).chain(preview).collect()
     }
 
     fn steps_per_epoch(&self) -> u32 {

@@ -181,10 +181,16 @@ impl WebTrainer {
     pub fn census(&mut self) -> Option<js_sys::Promise> {
         let read = self.engine.start_census()?;
         let reader = self.reader.clone()?;
-        let preview_rows = self.engine.plan().preview_rows;
+        let plan = self.engine.plan();
+        let preview_rows = plan.preview_rows;
+        let asked = plan
+            .census
+            .as_ref()
+            .and_then(|c| c.digits.as_ref())
+            .map(|(_, d)| d.clone());
         Some(wasm_bindgen_futures::future_to_promise(async move {
             let readings = read.finish().await.map_err(js_value)?;
-            let report = super::census_report(&reader, &readings, preview_rows).map_err(js_value)?;
+            let report = super::census_report(&reader, &readings, preview_rows, asked.as_deref()).map_err(js_value)?;
             let json = serde_json::to_string(&report).map_err(|e| js_value(crate::Error::new(e.to_string())))?;
             Ok(JsValue::from(json))
         }))
@@ -215,9 +221,10 @@ impl WebTrainer {
     pub fn preview(&mut self) -> js_sys::Promise {
         let read = self.engine.start_preview();
         let pixels = self.pixels;
+        let columns = self.engine.plan().preview_columns();
         wasm_bindgen_futures::future_to_promise(async move {
             let images = read.finish().await.map_err(js_value)?;
-            let (width, height, rgba) = super::preview_rgba(&images, pixels).map_err(js_value)?;
+            let (width, height, rgba) = super::preview_rgba(&images, pixels, columns).map_err(js_value)?;
             let image = web_sys::ImageData::new_with_u8_clamped_array_and_sh(
                 wasm_bindgen::Clamped(&rgba),
                 width as u32,

@@ -14,7 +14,7 @@ use crate::model::TrainConfig;
 use serde::Serialize;
 
 use crate::classifier::predictions;
-use crate::quality::{CensusReadings, Quality, Reader};
+use crate::quality::{agreement, CensusReadings, Quality, Reader};
 use crate::settings;
 use crate::state::TrainingState;
 
@@ -49,24 +49,41 @@ pub fn classifier(bytes: &[u8]) -> Result<Reader> {
     Reader::new(checkpoint::classifier_from_bytes(bytes)?)
 }
 
-/// What the page shows of a census: the quality scores (`quality::Quality`'s fields)
-/// and the digit the classifier reads in each preview cell (the census's first rows
-/// are the preview's latents).
+/// What the page shows of a census: the quality scores (`quality::Quality`'s fields),
+/// the digit the classifier reads in each preview cell (the census's first rows are
+/// the unconditional preview's latents; none for a conditional G), and for a
+/// conditional G the share of each digit's samples read as that digit.
 #[derive(Serialize)]
 pub struct CensusReport {
     #[serde(flatten)]
     pub quality: Quality,
     pub preview_digits: Vec<usize>,
+    pub agreement: Option<Vec<f64>>,
 }
 
-pub fn census_report(reader: &Reader, readings: &CensusReadings, preview_rows: usize) -> Result<CensusReport> {
+/// `asked`: the digit each census sample was drawn as, for a conditional G.
+pub fn census_report(
+    reader: &Reader,
+    readings: &CensusReadings,
+    preview_rows: usize,
+    asked: Option<&[f32]>,
+) -> Result<CensusReport> {
     let quality = reader.score_census(readings)?;
     let classes = reader.network().outputs();
-    let shown = readings.logits.len().min(preview_rows * classes);
+    // A conditional G's census draws its own latents, not the preview's: no labels.
+    let shown = match asked {
+        Some(_) => 0,
+        None => readings.logits.len().min(preview_rows * classes),
+    };
     let preview_digits = predictions(&readings.logits[..shown], classes);
+    let agreement = asked.map(|digits| {
+        let digits: Vec<usize> = digits.iter().map(|&d| d as usize).collect();
+        agreement(&readings.logits, classes, &digits)
+    });
     Ok(CensusReport {
         quality,
         preview_digits,
+        agreement,
     })
 }
 
@@ -100,9 +117,10 @@ pub fn default_config() -> String {
     serde_json::to_string(&TrainConfig::default()).unwrap_or_default()
 }
 
-/// A batch of images as an RGBA grid for a 2-D canvas: (width, height, bytes).
-pub fn preview_rgba(images: &[f32], pixels: usize) -> Result<(usize, usize, Vec<u8>)> {
-    let grid = grid::tile(images, pixels)?;
+/// A batch of images as an RGBA grid for a 2-D canvas, in rows of `columns` (or
+/// about square): (width, height, bytes).
+pub fn preview_rgba(images: &[f32], pixels: usize, columns: Option<usize>) -> Result<(usize, usize, Vec<u8>)> {
+    let grid = grid::tile(images, pixels, columns)?;
     let rgba = grid.gray.iter().flat_map(|&g| [g, g, g, 255]).collect();
     Ok((grid.width, grid.height, rgba))
 }

@@ -71,7 +71,7 @@ function gridPixels(page) {
 }
 
 function formValues(page) {
-  return page.evaluate(() => Object.fromEntries([...document.querySelectorAll('#settings input')].map((i) => [i.name, i.value])));
+  return page.evaluate(() => Object.fromEntries([...document.querySelectorAll('#settings input, #settings select')].map((i) => [i.name, i.value])));
 }
 
 test('loads MNIST, trains, redraws the grid and charts, with no console errors', async () => {
@@ -101,14 +101,15 @@ test('loads MNIST, trains, redraws the grid and charts, with no console errors',
 });
 
 test('a share link carries every setting and reproduces the run', async () => {
-  const hash = '#lr_g=0.0003&lr_d=0.0001&beta1=0.6&beta2=0.99&batch=8&seed=42&backend=gpu';
+  const hash = '#lr_g=0.0003&lr_d=0.0001&beta1=0.6&beta2=0.99&batch=8&seed=42&conditional=1&backend=gpu';
   const { page, errors, close } = await open(hash);
   await ready(page);
-  const want = { lr_g: '0.0003', lr_d: '0.0001', beta1: '0.6', beta2: '0.99', batch: '8', seed: '42' };
+  const want = { lr_g: '0.0003', lr_d: '0.0001', beta1: '0.6', beta2: '0.99', batch: '8', seed: '42', conditional: '1' };
   assert.deepEqual(await formValues(page), want);
   const config = JSON.parse(await page.evaluate(() => window.ganvas.backend.configJson));
   assert.equal(config.generator_lr, 0.0003);
   assert.equal(config.seed, 42);
+  assert.equal(config.conditional, true);
   assert.equal(await text(page, '#notices'), '');
 
   const link = await page.inputValue('#share-link');
@@ -250,6 +251,27 @@ test('the digit census and its scores chart G on both backends, on demand too, a
     await page.waitForFunction(() => document.getElementById('grid').dataset.labelledStep === '1', null, { timeout: SLOW });
     assert.deepEqual(errors, []);
     await page.screenshot({ path: join(tmpdir(), `ganvas-census-${backend}.png`), fullPage: true });
+    await close();
+  }
+});
+
+test('the conditional GAN draws a row per digit and its census reads each digit asked for', async () => {
+  for (const backend of ['cpu', 'gpu']) {
+    const { page, errors, close } = await open(`#batch=8&seed=3&conditional=1&backend=${backend}`);
+    await ready(page);
+    assert.equal(await page.inputValue('select[name="conditional"]'), '1');
+    await page.click('#step');
+    await page.waitForFunction(() => document.getElementById('grid').dataset.drawnStep === '1', null, { timeout: SLOW });
+    // 8 columns of 28-pixel cells and 2-pixel gutters, 10 rows (one a digit).
+    const size = await page.evaluate(() => [document.getElementById('grid').width, document.getElementById('grid').height]);
+    assert.deepEqual(size, [8 * 30 + 2, 10 * 30 + 2]);
+    await page.waitForFunction(() => document.getElementById('census-step').textContent === '1', null, { timeout: SLOW });
+    const report = await page.evaluate(() => window.ganvas.census);
+    assert.equal(report.agreement.length, 10);
+    assert.ok(report.agreement.every((v) => v >= 0 && v <= 1), JSON.stringify(report.agreement));
+    assert.match(await text(page, '#census-what'), /asked of G/);
+    assert.deepEqual(errors, []);
+    await page.screenshot({ path: join(tmpdir(), `ganvas-conditional-${backend}.png`), fullPage: true });
     await close();
   }
 });

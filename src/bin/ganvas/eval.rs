@@ -7,8 +7,9 @@ use clap::Args;
 use ganvas::checkpoint::{classifier_from_bytes, network_from_bytes};
 use ganvas::model::NetworkKind;
 use ganvas::quality::{images_from_npy, Reader};
-use ganvas::rng::{self, Stream};
-use ganvas::{cpu, Error, Result};
+use ganvas::sampling::{every_digit, Sampler};
+use ganvas::{Error, Result};
+use serde::Serialize;
 
 #[derive(Args)]
 pub struct EvalArgs {
@@ -31,6 +32,25 @@ pub struct EvalArgs {
     /// Also write the results here as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// With a conditional generator: draw every sample as this digit, and report the
+    /// share read as it [default: the digits 0-9 in turn].
+    #[arg(long, value_parser = clap::value_parser!(u8).range(0..=9))]
+    label: Option<u8>,
+}
+
+#[derive(Serialize)]
+struct LabelShare {
+    label: u8,
+    /// The share of the samples that the classifier reads as `label`.
+    read_as_label: f64,
+}
+
+#[derive(Serialize)]
+struct Report {
+    #[serde(flatten)]
+    quality: ganvas::quality::Quality,
+    #[serde(flatten)]
+    asked: Option<LabelShare>,
 }
 
 /// An error about the file at `path`, saying so.
@@ -60,11 +80,20 @@ pub fn run(args: EvalArgs) -> Result<()> {
             if args.n < 2 {
                 return Err(Error::new("--n must be at least 2"));
             }
-            let mut z = vec![0.0; args.n * g.network.inputs()];
-            rng::normals(args.seed, Stream::Sample, 0, &mut z);
-            cpu::run_network(&g.network, &g.params, &z)
+            let sampler = Sampler::new(&g);
+            let digits = match (sampler.conditional, args.label) {
+                (true, None) => Some(every_digit(args.n)),
+                (_, label) => label.map(|k| vec![usize::from(k); args.n]),
+            };
+            let latents = sampler.latents(args.n, args.seed);
+            sampler.images(&latents, digits.as_deref()).map_err(in_file(path))?
         }
-        (None, Some(path)) => images_from_npy(&read(path)?, pixels).map_err(in_file(path))?,
+        (None, Some(path)) if args.label.is_none() => images_from_npy(&read(path)?, pixels).map_err(in_file(path))?,
+        (None, Some(_)) => {
+            return Err(Error::new(
+                "--label asks a conditional generator (--checkpoint) for a digit",
+            ))
+        }
         (None, None) => return Err(Error::new("give --checkpoint or --images")),
     };
     let quality = reader.score(&images)?;
@@ -77,8 +106,16 @@ pub fn run(args: EvalArgs) -> Result<()> {
         "Fréchet distance to the MNIST test set: {:.3}",
         quality.frechet_distance
     );
+    let asked = args.label.map(|k| LabelShare {
+        label: k,
+        read_as_label: quality.class_fractions[usize::from(k)],
+    });
+    if let Some(a) = &asked {
+        println!("read as the digit asked for ({}): {:.3}", a.label, a.read_as_label);
+    }
     if let Some(path) = &args.json {
-        let json = serde_json::to_string_pretty(&quality).map_err(|e| Error::new(e.to_string()))?;
+        let report = Report { quality, asked };
+        let json = serde_json::to_string_pretty(&report).map_err(|e| Error::new(e.to_string()))?;
         std::fs::write(path, json).map_err(|e| Error::new(format!("cannot write {}: {e}", path.display())))?;
     }
     Ok(())

@@ -4,8 +4,9 @@ use std::path::Path;
 
 use ganvas::{grid, Error, Result};
 
-pub fn write_png(path: &Path, images: &[f32], pixels: usize) -> Result<()> {
-    let grid = grid::tile(images, pixels).map_err(|e| Error::new(format!("{e}; write .npy instead")))?;
+/// `images` tiled in rows of `columns` (or about square).
+pub fn write_png(path: &Path, images: &[f32], pixels: usize, columns: Option<usize>) -> Result<()> {
+    let grid = grid::tile(images, pixels, columns).map_err(|e| Error::new(format!("{e}; write .npy instead")))?;
     let file = std::fs::File::create(path).map_err(|e| Error::new(format!("cannot create {}: {e}", path.display())))?;
     let mut encoder = png::Encoder::new(std::io::BufWriter::new(file), grid.width as u32, grid.height as u32);
     encoder.set_color(png::ColorType::Grayscale);

@@ -82,6 +82,10 @@ struct Hyperparameters {
     /// Discriminator hidden widths [default: 512,256].
     #[arg(long, value_delimiter = ',')]
     d_hidden: Option<Vec<usize>>,
+    /// The conditional GAN: G and D also take the digit's label, one-hot, beside the
+    /// latents and the image (`ganvas sample --label K` then draws digit K).
+    #[arg(long)]
+    conditional: bool,
 }
 
 impl Hyperparameters {
@@ -95,6 +99,7 @@ impl Hyperparameters {
             || self.latent.is_some()
             || self.g_hidden.is_some()
             || self.d_hidden.is_some()
+            || self.conditional
     }
 
     fn config(&self) -> TrainConfig {
@@ -110,6 +115,7 @@ impl Hyperparameters {
             generator_hidden: self.g_hidden.clone().unwrap_or(d.generator_hidden),
             discriminator_hidden: self.d_hidden.clone().unwrap_or(d.discriminator_hidden),
             eps: d.eps,
+            conditional: self.conditional,
         }
     }
 }
@@ -146,6 +152,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         None => e,
     })?;
     let per_epoch = engine.plan().steps_per_epoch;
+    let columns = engine.plan().preview_columns();
     let steps = match (args.steps, args.epochs) {
         (Some(s), _) => s,
         (None, e) => e.unwrap_or(1).saturating_mul(per_epoch),
@@ -192,7 +199,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
                 .out
                 .join("samples")
                 .join(format!("epoch_{:04}.png", step / per_epoch));
-            grid::write_png(&path, &preview(&mut engine)?, pixels)?;
+            grid::write_png(&path, &preview(&mut engine)?, pixels, columns)?;
         }
         if args.checkpoint_every.is_some_and(|n| n > 0 && step % n == 0) && step != end_step {
             save_checkpoint(&args.out, &read_state(&engine)?, pixels)?;
@@ -205,7 +212,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let final_state = read_state(&engine)?;
     save_checkpoint(&args.out, &final_state, pixels)?;
     let grid_path = args.out.join("samples").join(format!("step_{end_step:07}.png"));
-    grid::write_png(&grid_path, &preview(&mut engine)?, pixels)?;
+    grid::write_png(&grid_path, &preview(&mut engine)?, pixels, columns)?;
     eprintln!("wrote {} (checkpoint) and {}", args.out.display(), grid_path.display());
     Ok(())
 }
