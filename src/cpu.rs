@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::error::Result;
 use crate::kernels::adam::adam_cpu_threaded;
 use crate::kernels::bce::{bce_cpu, STAT_SLOTS};
 use crate::kernels::bias_grad::bias_grad_cpu;
@@ -83,14 +84,20 @@ impl CpuTrainer {
         Stats::from_sums(sums, steps)
     }
 
-    /// G on the fixed preview latents: [rows, pixels] in [-1, 1].
-    pub fn preview(&mut self) -> Vec<f32> {
+    /// G on the fixed preview latents: [rows, pixels] in [-1, 1]; all of `digit`
+    /// when one is given (`Plan::preview_of`).
+    pub fn preview(&mut self, digit: Option<u8>) -> Result<Vec<f32>> {
+        let (_, write) = self.plan.preview_of(digit)?;
+        if let Some((table, values)) = write {
+            self.memory.buffers[table.0].copy_from_slice(&values);
+        }
         self.on_workers(|trainer| {
-            for op in &trainer.plan.preview {
+            let (ops, _) = trainer.plan.preview_of(digit).expect("checked above");
+            for op in ops {
                 trainer.memory.execute(op);
             }
         });
-        self.memory.buffers[self.plan.preview_images.0].clone()
+        Ok(self.memory.buffers[self.plan.preview_images.0].clone())
     }
 
     /// The census of G's samples as of now, if the plan has one.
@@ -511,7 +518,7 @@ mod tests {
             (
                 bits(&state.generator.params),
                 bits(&state.discriminator.params),
-                trainer.preview(),
+                trainer.preview(None).unwrap(),
             )
         };
         let one = run(1);

@@ -139,15 +139,16 @@ impl Engine {
         sums.map(|r| r.map(|(sums, steps)| Stats::from_sums(sums, steps)))
     }
 
-    /// Starts reading the fixed-latent preview batch as of every step recorded so far.
-    pub fn start_preview(&mut self) -> PreviewRead {
-        match self {
-            Engine::Cpu { trainer, .. } => PreviewRead::Ready(trainer.preview()),
+    /// Starts reading the fixed-latent preview batch (all of `digit` when one is
+    /// given, for a conditional GAN) as of every step recorded so far.
+    pub fn start_preview(&mut self, digit: Option<u8>) -> Result<PreviewRead> {
+        Ok(match self {
+            Engine::Cpu { trainer, .. } => PreviewRead::Ready(trainer.preview(digit)?),
             Engine::Gpu { trainer, gpu } => PreviewRead::Gpu {
-                read: trainer.start_preview_read(),
+                read: trainer.start_preview_read(digit)?,
                 lost: gpu.lost_flag(),
             },
-        }
+        })
     }
 
     /// Runs the census of G's samples (if the plan has one) and starts reading it, as

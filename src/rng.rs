@@ -131,10 +131,16 @@ mod tests {
 
     #[test]
     fn streams_round_trip_through_their_shader_values_and_others_are_refused() {
-        for stream in [Stream::Noise, Stream::Init, Stream::Shuffle, Stream::Sample] {
+        for stream in [
+            Stream::Noise,
+            Stream::Init,
+            Stream::Shuffle,
+            Stream::Sample,
+            Stream::Label,
+        ] {
             assert_eq!(Stream::try_from(stream as u32), Ok(stream));
         }
-        assert!(Stream::try_from(0).is_err() && Stream::try_from(5).is_err());
+        assert!(Stream::try_from(0).is_err() && Stream::try_from(6).is_err());
     }
 
     #[test]

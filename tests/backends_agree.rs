@@ -156,6 +156,32 @@ fn conditional_model_agrees_on_mnist() {
     assert_eq!(cpu.generator.params.len(), config.generator(784).parameter_count);
     assert_eq!(config.generator(784).inputs(), 110);
     check(&config, 784, 5, &cpu, &gpu);
+
+    // The previews of the same G: a row per digit with shared latents, and a chosen
+    // digit, alike on both backends (f32 forward passes: rounding only).
+    let gpu_context = common::gpu().unwrap();
+    let plan = Plan::training(&config, 784, data.count).unwrap();
+    let mut cpu_trainer = CpuTrainer::new(plan.clone(), &data, &cpu);
+    let gpu_trainer = pollster::block_on(GpuTrainer::new(&gpu_context, plan, &data, &cpu)).unwrap();
+    let mut previews = Vec::new();
+    for digit in [None, Some(7)] {
+        let on_cpu = cpu_trainer.preview(digit).unwrap();
+        let read = gpu_trainer.start_preview_read(digit).unwrap();
+        let parts = pollster::block_on(read.finish()).unwrap();
+        let on_gpu: Vec<f32> = bytemuck::pod_collect_to_vec(&parts[0]);
+        assert_eq!(on_cpu.len(), 80 * 784);
+        let diff = common::max_abs_diff(&on_cpu, &on_gpu);
+        assert!(diff < 1e-5, "{digit:?}: {diff}");
+        previews.push(on_cpu);
+    }
+    let row = |grid: &[f32], r: usize| grid[r * 8 * 784..][..8 * 784].to_vec();
+    let (by_digit, sevens) = (&previews[0], &previews[1]);
+    // A row per digit, the same latents down each column: the rows differ by digit.
+    assert!(common::max_abs_diff(&row(by_digit, 0), &row(by_digit, 1)) > 1e-3);
+    // All sevens, each cell its own latents, the first row's the columns' latents.
+    assert_eq!(row(sevens, 0), row(by_digit, 7));
+    assert!(common::max_abs_diff(&row(sevens, 0), &row(sevens, 1)) > 1e-3);
+    assert!(cpu_trainer.preview(Some(10)).unwrap_err().0.contains("0 to 9"));
 }
 
 /// Hardware GPUs mix entry points within a step. With every forward product on `Tiled`

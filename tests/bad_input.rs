@@ -41,7 +41,8 @@ fn train_one_step(data: &Dataset, state: &TrainingState) -> Result<(), String> {
     engine.train(1);
     engine.request_stats();
     let _ = engine.poll_stats();
-    pollster::block_on(engine.start_preview().finish()).map_err(|e| e.0)?;
+    let preview = engine.start_preview(None).map_err(|e| e.0)?;
+    pollster::block_on(preview.finish()).map_err(|e| e.0)?;
     pollster::block_on(engine.start_state_read().finish()).map_err(|e| e.0)?;
     Ok(())
 }

@@ -188,6 +188,9 @@ async function startBackend(kind, files) {
   updateShareLink();
   updateSettingsNote();
   for (const chart of [lossChart, probChart, frechetChart, scoreChart, censusBars]) chart.clear();
+  // A new trainer draws its grid a row per digit (the conditional GAN's picker starts there).
+  $('digit-picker').hidden = !JSON.parse(backend.configJson).conditional;
+  /** @type {HTMLSelectElement} */ ($('digit')).value = '';
   app.census = null;
   app.gridDigits = null;
   for (const id of ['census-step', 'readout-frechet', 'readout-score']) $(id).textContent = '–';
@@ -237,12 +240,13 @@ function onCensus(report, step) {
 }
 
 /** @type {import('./backends.js').OnPreview} */
-function onPreview(image, step) {
+function onPreview(image, step, digit) {
   const grid = canvas('grid');
   grid.width = image.width;
   grid.height = image.height;
   grid.getContext('2d')?.putImageData(image, 0, 0);
   grid.dataset.drawnStep = String(step);
+  grid.dataset.digit = digit === undefined ? '' : String(digit);
   labelGrid();
 }
 
@@ -449,6 +453,10 @@ function wireControls() {
   }));
   $('measure').addEventListener('click', guarded(() => {
     activeBackend().measure();
+  }));
+  $('digit').addEventListener('change', guarded(() => {
+    const value = /** @type {HTMLSelectElement} */ ($('digit')).value;
+    activeBackend().setDigit(value === '' ? undefined : Number(value));
   }));
   // Unticked, the next preview draws the grid bare.
   $('label-digits').addEventListener('change', () => labelGrid());

@@ -12,7 +12,7 @@ import { WebCheckpoint, WebClassifier, WebDataset, WebTrainer } from './pkg/ganv
 /** @typedef {import('./settings.js').BackendKind} BackendKind */
 /** @typedef {{ steps: number, d: number, g: number, real: number, fake: number, finite: boolean }} StatsWindow */
 /** @typedef {(stats: StatsWindow, step: number) => void} OnStats */
-/** @typedef {(image: ImageData, step: number) => void} OnPreview */
+/** @typedef {(image: ImageData, step: number, digit: number | undefined) => void} OnPreview the grid, and the one digit it shows (conditional GAN) */
 /**
  * The core's `web::CensusReport`: what the classifier reads in G's census samples.
  * A score the core could not compute (a run gone to NaN) arrives as null.
@@ -42,6 +42,7 @@ import { WebCheckpoint, WebClassifier, WebDataset, WebTrainer } from './pkg/ganv
  * @property {(running: boolean) => void} setRunning
  * @property {() => void} stepOnce
  * @property {() => void} measure runs a census now (after the queued steps)
+ * @property {(digit: number | undefined) => void} setDigit the conditional GAN's grid: all one digit, or a row per digit
  * @property {(now: number) => void} update called every animation frame
  * @property {() => Promise<SavedFiles>} save
  * @property {() => string | undefined} lost why the device was lost, once it has been
@@ -112,6 +113,8 @@ export class GpuBackend {
     this.lastStatsRequest = 0;
     this.lastPreview = 0;
     this.previewStep = -1;
+    /** @type {number | undefined} */
+    this.digit = undefined;
     this.drawing = false;
     this.censusCost = trainer.census_cost();
     this.lastCensus = 0;
@@ -173,6 +176,13 @@ export class GpuBackend {
     this.lastCensus = 0;
   }
 
+  /** @param {number | undefined} digit */
+  setDigit(digit) {
+    this.digit = digit;
+    this.previewStep = -1;
+    this.lastPreview = 0;
+  }
+
   /** @param {number} now */
   runCensus(now) {
     if (this.measuring) return;
@@ -215,10 +225,11 @@ export class GpuBackend {
     this.drawing = true;
     this.lastPreview = now;
     const step = this.trainer.step();
+    const digit = this.digit;
     this.previewStep = step;
     this.trainer
-      .preview()
-      .then((image) => this.onPreview(image, step))
+      .preview(digit)
+      .then((image) => this.onPreview(image, step, digit))
       .catch(() => {
         // A read fails only when the device is lost; the page then recovers.
       })
@@ -347,14 +358,14 @@ export class CpuBackend {
     this.onCensus = onCensus;
   }
 
-  /** @param {{ type: string, stats?: StatsWindow, step: number, image?: ImageData, census?: string }} message */
+  /** @param {{ type: string, stats?: StatsWindow, step: number, image?: ImageData, digit?: number, census?: string }} message */
   receive(message) {
     if (message.type === 'stats' && message.stats) {
       this.confirmedStep = message.step;
       smoothRate(this, message.stats.steps, performance.now());
       this.onStats(message.stats, message.step);
     } else if (message.type === 'preview' && message.image) {
-      this.onPreview(message.image, message.step);
+      this.onPreview(message.image, message.step, message.digit);
     } else if (message.type === 'census' && message.census) {
       this.onCensus(JSON.parse(message.census), message.step);
     }
@@ -371,6 +382,11 @@ export class CpuBackend {
 
   measure() {
     call('census');
+  }
+
+  /** @param {number | undefined} digit */
+  setDigit(digit) {
+    call('digit', { value: digit });
   }
 
   update() {}

@@ -1,7 +1,7 @@
 // @ts-check
 // The CPU backend in a Web Worker, so the page stays responsive while it computes.
 // One worker serves the page's whole life. Messages in: data (once), create, run,
-// step, census, save. Messages out: the replies (with the request's id), and stats,
+// step, census, digit, save. Messages out: the replies (with the request's id), and stats,
 // preview grids and censuses tagged with the generation of the trainer that made them.
 
 import init, { WebCheckpoint, WebClassifier, WebDataset, WebTrainer } from './pkg/ganvas.js';
@@ -28,6 +28,8 @@ let running = false;
 let lastStats = 0;
 let lastPreview = 0;
 let lastCensus = 0;
+/** @type {number | undefined} the conditional GAN's grid as one digit */
+let digit;
 let censusSpacing = CENSUS_EVERY_MS;
 
 /** @param {WebTrainer} t */
@@ -52,8 +54,9 @@ function sendStats(t) {
 async function sendPreview(t) {
   const step = t.step();
   const made = generation;
-  const image = await t.preview();
-  scope.postMessage({ type: 'preview', image, step, generation: made });
+  const shown = digit;
+  const image = await t.preview(shown);
+  scope.postMessage({ type: 'preview', image, step, digit: shown, generation: made });
 }
 
 /** @param {WebTrainer} t */
@@ -111,6 +114,7 @@ const handlers = {
     trainer?.free();
     trainer = made;
     generation = next;
+    digit = undefined;
     await sendPreview(made);
     await sendCensus(made);
     return { step: made.step(), config: made.config_json(), stepsPerEpoch: made.steps_per_epoch() };
@@ -133,6 +137,10 @@ const handlers = {
   },
   census() {
     return sendCensus(need(trainer));
+  },
+  digit({ value }) {
+    digit = value;
+    return sendPreview(need(trainer));
   },
   async save() {
     const t = need(trainer);

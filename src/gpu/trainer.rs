@@ -64,6 +64,7 @@ pub struct GpuTrainer<P: Training = Plan> {
     step_dispatches: Vec<Dispatch>,
     preview_dispatches: Vec<Dispatch>,
     census_dispatches: Vec<Dispatch>,
+    digit_preview_dispatches: Vec<Dispatch>,
     image_count: usize,
     /// Steps recorded so far: the CPU knows the step without reading the GPU's counter.
     step: u32,
@@ -83,17 +84,30 @@ impl GpuTrainer {
         GpuTrainer::from_networks(gpu, plan, data, state.step, &networks).await
     }
 
-    /// Runs G on the fixed preview latents and starts reading the [64, pixels] images
-    /// in [-1, 1] back, behind every step recorded so far.
-    pub fn start_preview_read(&self) -> BufferRead {
-        self.submit("preview", &self.preview_dispatches, 1);
+    /// Runs G on the fixed preview latents (all of `digit` when one is given,
+    /// `Plan::preview_of`) and starts reading the [rows, pixels] images in [-1, 1]
+    /// back, behind every step recorded so far.
+    pub fn start_preview_read(&self, digit: Option<u8>) -> Result<BufferRead> {
+        let (_, write) = self.plan.preview_of(digit)?;
+        match write {
+            Some((table, values)) => {
+                let bytes = bytemuck::cast_slice(&values);
+                self.queue.write_buffer(&self.buffers[table.0], 0, bytes);
+                self.submit("preview of one digit", &self.digit_preview_dispatches, 1);
+            }
+            None => self.submit("preview", &self.preview_dispatches, 1),
+        }
         let id = self.plan.preview_images;
         let len = (self.plan.buffer_len(id) * 4) as u64;
-        BufferRead::start(&self.device, &self.queue, &[(&self.buffers[id.0], len)])
+        Ok(BufferRead::start(
+            &self.device,
+            &self.queue,
+            &[(&self.buffers[id.0], len)],
+        ))
     }
 
     pub async fn read_preview(&self) -> Result<Vec<f32>> {
-        let parts = self.start_preview_read().finish().await?;
+        let parts = self.start_preview_read(None)?.finish().await?;
         Ok(parts
             .iter()
             .flat_map(|bytes| bytemuck::pod_collect_to_vec::<u8, f32>(bytes))
@@ -156,7 +170,8 @@ impl<P: Training> GpuTrainer<P> {
     fn build(gpu: &GpuContext, plan: P, data: &Dataset, step: u32, networks: &[&NetworkState]) -> GpuTrainer<P> {
         let device = &gpu.device;
         let mut matmuls: Vec<Matmul> = Vec::new();
-        for op in plan.step().iter().chain(plan.preview()).chain(plan.census()) {
+        let requested = plan.preview().iter().chain(plan.census()).chain(plan.digit_preview());
+        for op in plan.step().iter().chain(requested) {
             if let Op::Matmul { params, .. } = op {
                 let variant = gpu.matmul.variant_for(params);
                 if matmuls.iter().all(|m| m.variant != variant) {
@@ -311,6 +326,7 @@ impl<P: Training> GpuTrainer<P> {
         let step_dispatches = plan.step().iter().map(dispatch).collect();
         let preview_dispatches = plan.preview().iter().map(dispatch).collect();
         let census_dispatches = plan.census().iter().map(dispatch).collect();
+        let digit_preview_dispatches = plan.digit_preview().iter().map(dispatch).collect();
 
         let trainer = GpuTrainer {
             device: gpu.device.clone(),
@@ -322,6 +338,7 @@ impl<P: Training> GpuTrainer<P> {
             step_dispatches,
             preview_dispatches,
             census_dispatches,
+            digit_preview_dispatches,
             image_count: data.count,
             step,
             order_epoch: None,

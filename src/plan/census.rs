@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use super::{forward, BufferId, Builder, Generation, Layers, Op, Plan, Slot};
+use super::{forward, BufferContents, BufferId, Builder, Generation, Layers, Op, Plan, Slot};
 use crate::error::{Error, Result};
 use crate::kernels::bias_grad::BiasGradParams;
 use crate::kernels::labels::LabelsParams;
@@ -38,7 +38,7 @@ pub struct Census {
     /// [features, features]
     pub feature_gram: BufferId,
     /// A conditional G's digit for each sample (`sampling::every_digit`), loaded once.
-    pub digits: Option<(BufferId, Vec<f32>)>,
+    pub digits: Option<BufferContents>,
 }
 
 impl Plan {

@@ -34,6 +34,9 @@ use crate::rng::Stream;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BufferId(pub usize);
 
+/// Values for a buffer: loaded once (a constant), or written on request.
+pub type BufferContents = (BufferId, Vec<f32>);
+
 #[derive(Clone, Debug)]
 pub struct BufferSpec {
     pub name: String,
@@ -178,7 +181,11 @@ pub struct Plan {
     pub preview_images: BufferId,
     pub preview_rows: usize,
     /// The conditional preview's class for each row, loaded once.
-    pub preview_classes: Option<(BufferId, Vec<f32>)>,
+    pub preview_classes: Option<BufferContents>,
+    /// The conditional GAN's preview of one digit, which each row of
+    /// `chosen_digit` (written on request) names; empty otherwise.
+    pub digit_preview: Vec<Op>,
+    pub chosen_digit: Option<BufferId>,
     pub steps_per_epoch: u32,
     pub pixels: usize,
     /// Added by `with_census`.
@@ -271,6 +278,7 @@ impl Plan {
         let preview_input = generation.input;
         let mut preview = Vec::new();
         let mut preview_classes = None;
+        let (mut digit_preview, mut chosen_digit) = (Vec::new(), None);
         if config.conditional {
             // A row of the grid per digit, the same latents down each column.
             for digit in 0..CLASSES {
@@ -294,6 +302,27 @@ impl Plan {
                 table: Some(table),
                 out: slot.buffer,
             });
+            // The whole grid as one digit, chosen on request (written to the table),
+            // each cell its own latents.
+            let chosen = b.add("preview.chosen_digit", preview_rows);
+            digit_preview = vec![
+                Op::Noise {
+                    params: NoiseParams::fixed(
+                        preview_input.view.column_block(0, config.latent),
+                        config.seed,
+                        Stream::Sample,
+                        0,
+                    ),
+                    z: preview_input.buffer,
+                },
+                Op::Labels {
+                    params: LabelsParams::from_table(slot.view, 0),
+                    table: Some(chosen),
+                    out: slot.buffer,
+                },
+            ];
+            digit_preview.extend(generation.ops.iter().cloned());
+            chosen_digit = Some(chosen);
         } else {
             preview.push(Op::Noise {
                 params: NoiseParams::fixed(
@@ -320,9 +349,28 @@ impl Plan {
             preview_images: generation.images,
             preview_rows,
             preview_classes,
+            digit_preview,
+            chosen_digit,
             steps_per_epoch,
             pixels,
             census: None,
+        }
+    }
+
+    /// The ops of a preview of `digit` (the whole grid as that digit; a conditional
+    /// plan only) or of the usual grid, and what to write first: the chosen digit's
+    /// table. A digit outside 0-9, or any for an unconditional plan, is refused.
+    pub fn preview_of(&self, digit: Option<u8>) -> Result<(&[Op], Option<BufferContents>)> {
+        match (digit, self.chosen_digit) {
+            (None, _) => Ok((&self.preview, None)),
+            (Some(d), Some(table)) if usize::from(d) < CLASSES => Ok((
+                &self.digit_preview,
+                Some((table, vec![f32::from(d); self.preview_rows])),
+            )),
+            (Some(d), Some(_)) => Err(crate::Error::new(format!("the digit {d} is not one of 0 to 9"))),
+            (Some(_), None) => Err(crate::Error::new(
+                "this generator is not conditional: it draws no chosen digit",
+            )),
         }
     }
 
@@ -354,6 +402,10 @@ pub trait Training {
     fn census(&self) -> &[Op] {
         &[]
     }
+    /// The preview of one chosen digit (the conditional GAN's); empty otherwise.
+    fn digit_preview(&self) -> &[Op] {
+        &[]
+    }
     /// Buffers whose contents stay fixed for the whole run (the census's classifier),
     /// loaded once with the trained networks.
     fn constants(&self) -> Vec<(BufferId, &[f32])> {
@@ -379,6 +431,10 @@ impl Training for Plan {
 
     fn census(&self) -> &[Op] {
         self.census.as_ref().map_or(&[], |c| &c.ops)
+    }
+
+    fn digit_preview(&self) -> &[Op] {
+        &self.digit_preview
     }
 
     fn constants(&self) -> Vec<(BufferId, &[f32])> {

@@ -214,16 +214,17 @@ impl WebTrainer {
             .map_err(js_error)
     }
 
-    /// Resolves to an `ImageData` of the 64 preview samples (the same latents every
-    /// time), as of every step recorded so far. The canvas shows it with `putImageData`:
-    /// a WebGPU canvas would save this small read, but loses its device on browsers
-    /// that cannot composite WebGPU (headless Chromium on SwiftShader among them).
-    pub fn preview(&mut self) -> js_sys::Promise {
-        let read = self.engine.start_preview();
+    /// Resolves to an `ImageData` of the preview samples (the same latents every
+    /// time; for a conditional GAN a row per digit, or all `digit` when given), as of
+    /// every step recorded so far. The canvas shows it with `putImageData`: a WebGPU
+    /// canvas would save this small read, but loses its device on browsers that
+    /// cannot composite WebGPU (headless Chromium on SwiftShader among them).
+    pub fn preview(&mut self, digit: Option<u8>) -> js_sys::Promise {
+        let read = self.engine.start_preview(digit);
         let pixels = self.pixels;
         let columns = self.engine.plan().preview_columns();
         wasm_bindgen_futures::future_to_promise(async move {
-            let images = read.finish().await.map_err(js_value)?;
+            let images = read.map_err(js_value)?.finish().await.map_err(js_value)?;
             let (width, height, rgba) = super::preview_rgba(&images, pixels, columns).map_err(js_value)?;
             let image = web_sys::ImageData::new_with_u8_clamped_array_and_sh(
                 wasm_bindgen::Clamped(&rgba),

@@ -230,6 +230,7 @@ test('the digit census and its scores chart G on both backends, on demand too, a
     // The untrained G is measured as the run starts, then each step while paused.
     await page.waitForFunction(() => window.ganvas.census?.n === 2048, null, { timeout: SLOW });
     assert.equal(await page.getAttribute('#census-chart', 'data-bars'), '10');
+    assert.equal(await page.isVisible('#digit'), false, 'no digit picker for the unconditional GAN');
     await page.click('#step');
     await page.waitForFunction(() => document.getElementById('census-step').textContent === '1', null, { timeout: SLOW });
     const report = await page.evaluate(() => window.ganvas.census);
@@ -270,6 +271,14 @@ test('the conditional GAN draws a row per digit and its census reads each digit 
     assert.equal(report.agreement.length, 10);
     assert.ok(report.agreement.every((v) => v >= 0 && v <= 1), JSON.stringify(report.agreement));
     assert.match(await text(page, '#census-what'), /asked of G/);
+    // The picker: the whole grid as one digit, then every digit again.
+    const byDigit = await gridPixels(page);
+    await page.selectOption('#digit', '7');
+    await page.waitForFunction(() => document.getElementById('grid').dataset.digit === '7', null, { timeout: SLOW });
+    assert.notEqual((await gridPixels(page)).hash, byDigit.hash);
+    await page.selectOption('#digit', '');
+    await page.waitForFunction(() => document.getElementById('grid').dataset.digit === '', null, { timeout: SLOW });
+    assert.equal((await gridPixels(page)).hash, byDigit.hash);
     assert.deepEqual(errors, []);
     await page.screenshot({ path: join(tmpdir(), `ganvas-conditional-${backend}.png`), fullPage: true });
     await close();
@@ -320,7 +329,7 @@ test('checkpoints move between the page and the command line', { skip: !CLI && '
   await page.waitForFunction(() => /Loaded a checkpoint/.test(document.getElementById('message').textContent), null, { timeout: SLOW });
   assert.match(await text(page, '#message'), /at step 2/);
   assert.equal(await text(page, '#readout-step'), '2');
-  assert.deepEqual(await formValues(page), { lr_g: '0.0002', lr_d: '0.0002', beta1: '0.5', beta2: '0.999', batch: '8', seed: '5' });
+  assert.deepEqual(await formValues(page), { lr_g: '0.0002', lr_d: '0.0002', beta1: '0.5', beta2: '0.999', batch: '8', seed: '5', conditional: '0' });
   assert.deepEqual(errors, []);
   await close();
 });
