@@ -8,14 +8,12 @@
 
 use std::sync::Arc;
 
-use super::{forward, BufferContents, BufferId, Builder, Generation, Layers, Op, Plan, Slot};
+use super::{forward, sample_latents, BufferContents, BufferId, Builder, Generation, Layers, Op, Plan, Slot};
 use crate::error::{Error, Result};
 use crate::kernels::bias_grad::BiasGradParams;
 use crate::kernels::labels::LabelsParams;
 use crate::kernels::matmul::{MatmulParams, View};
-use crate::kernels::noise::NoiseParams;
 use crate::model::{Network, CLASSES, MAX_BUFFER_FLOATS};
-use crate::rng::Stream;
 use crate::sampling::every_digit;
 
 /// Samples a census reads. Fewer make the Fréchet distance larger (its estimate is
@@ -71,15 +69,7 @@ impl Plan {
             buffers: std::mem::take(&mut self.buffers),
         };
         let generation = Generation::new(&mut b, "census", &self.generator, self.generator_buffers.params, rows);
-        let mut ops = vec![Op::Noise {
-            params: NoiseParams::fixed(
-                generation.input.view.column_block(0, self.config.latent),
-                self.config.seed,
-                Stream::Sample,
-                0,
-            ),
-            z: generation.input.buffer,
-        }];
+        let mut ops = vec![sample_latents(generation.input, &self.config)];
         let mut digits = None;
         if self.config.conditional {
             let table = b.add("census.digits", rows);

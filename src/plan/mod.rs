@@ -283,15 +283,7 @@ impl Plan {
             // A row of the grid per digit, the same latents down each column.
             for digit in 0..CLASSES {
                 let rows = preview_input.row_block(digit * PREVIEW_COLUMNS, PREVIEW_COLUMNS);
-                preview.push(Op::Noise {
-                    params: NoiseParams::fixed(
-                        rows.view.column_block(0, config.latent),
-                        config.seed,
-                        Stream::Sample,
-                        0,
-                    ),
-                    z: rows.buffer,
-                });
+                preview.push(sample_latents(rows, config));
             }
             let table = b.add("preview.classes", preview_rows);
             let classes: Vec<f32> = (0..preview_rows).map(|r| (r / PREVIEW_COLUMNS) as f32).collect();
@@ -306,15 +298,7 @@ impl Plan {
             // each cell its own latents.
             let chosen = b.add("preview.chosen_digit", preview_rows);
             digit_preview = vec![
-                Op::Noise {
-                    params: NoiseParams::fixed(
-                        preview_input.view.column_block(0, config.latent),
-                        config.seed,
-                        Stream::Sample,
-                        0,
-                    ),
-                    z: preview_input.buffer,
-                },
+                sample_latents(preview_input, config),
                 Op::Labels {
                     params: LabelsParams::from_table(slot.view, 0),
                     table: Some(chosen),
@@ -324,15 +308,7 @@ impl Plan {
             digit_preview.extend(generation.ops.iter().cloned());
             chosen_digit = Some(chosen);
         } else {
-            preview.push(Op::Noise {
-                params: NoiseParams::fixed(
-                    preview_input.view.column_block(0, config.latent),
-                    config.seed,
-                    Stream::Sample,
-                    0,
-                ),
-                z: preview_input.buffer,
-            });
+            preview.push(sample_latents(preview_input, config));
         }
         preview.extend(generation.ops);
 
@@ -530,6 +506,17 @@ fn generator_update(
         },
     );
     ops.push(adam(g, config.generator_lr, config));
+}
+
+/// The sampling stream's latents of the training seed into the latent columns of
+/// `rows` (a network's input): the preview's and the census's, the same vectors as
+/// `ganvas sample --seed` and `ganvas eval --seed` draw with that seed.
+fn sample_latents(rows: Slot, config: &TrainConfig) -> Op {
+    let latents = rows.view.column_block(0, config.latent);
+    Op::Noise {
+        params: NoiseParams::fixed(latents, config.seed, Stream::Sample, 0),
+        z: rows.buffer,
+    }
 }
 
 fn matmul_flops(ops: &[Op]) -> f64 {
