@@ -80,7 +80,7 @@ pub const SETTINGS: [Setting; 7] = [
 ];
 
 /// Keys a link may hold besides the settings.
-const OTHER_KEYS: [&str; 2] = ["autostart", "backend"];
+const OTHER_KEYS: [&str; 3] = ["autostart", "backend", "until"];
 
 /// A present value that was not used, and why.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -99,6 +99,8 @@ pub struct ParsedSettings {
     pub autostart: bool,
     /// `gpu` or `cpu` when the link names a valid one.
     pub backend: Option<&'static str>,
+    /// The step to train to and stop at (a demo link's known state), 1 to 2³²−1.
+    pub until: Option<u32>,
     pub problems: Vec<Problem>,
 }
 
@@ -110,6 +112,7 @@ pub fn parse(query: &str) -> ParsedSettings {
         values: defaults.clone(),
         autostart: false,
         backend: None,
+        until: None,
         problems: Vec::new(),
     };
     let mut problem = |key: &str, message: String| {
@@ -143,6 +146,16 @@ pub fn parse(query: &str) -> ParsedSettings {
             }
         } else if key == "autostart" {
             parsed.autostart = raw == "1";
+        } else if key == "until" {
+            match raw
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|&n| n >= 1 && raw.trim().chars().all(|c| c.is_ascii_digit()))
+            {
+                Some(n) => parsed.until = Some(n),
+                None => problem(&key, format!("until={} is not a step (1 to {})", clip(&raw), u32::MAX)),
+            }
         } else if !OTHER_KEYS.contains(&&*key) {
             problem(&key, format!("\"{}\" is not a setting and was ignored", clip(&key)));
         }
@@ -214,6 +227,24 @@ mod tests {
         ];
         assert_eq!(p.values, want.into_iter().collect());
         assert_eq!((p.autostart, p.backend), (true, Some("cpu")));
+        assert_eq!(p.until, None);
+        assert_eq!(parse("until=500").until, Some(500));
+        for bad in [
+            "until=0",
+            "until=-3",
+            "until=1e3",
+            "until=4294967296",
+            "until=abc",
+            "until=",
+        ] {
+            let p = parse(bad);
+            assert_eq!((p.until, p.problems.len()), (None, 1), "{bad}");
+            assert!(
+                p.problems[0].message.contains("is not a step"),
+                "{bad}: {:?}",
+                p.problems
+            );
+        }
     }
 
     #[test]

@@ -471,6 +471,7 @@ fn share_link() -> impl Strategy<Value = String> {
             "conditional",
             "backend",
             "autostart",
+            "until",
             "x",
         ][..],
     );

@@ -27,8 +27,9 @@ const CLASSIFIER = 'data/classifier.safetensors';
 const SNAPSHOT_EVERY_MS = 30_000;
 const BACKENDS = { gpu: GpuBackend, cpu: CpuBackend };
 
-const lossChart = new Chart(canvas('loss-chart'), ['#ff9b5e', '#6cb4ff']);
-const probChart = new Chart(canvas('prob-chart'), ['#ff9b5e', '#6cb4ff']);
+// At the GAN's equilibrium D(x) = D(G(z)) = 1/2 and each BCE term is ln 2.
+const lossChart = new Chart(canvas('loss-chart'), ['#ff9b5e', '#6cb4ff'], [Math.LN2]);
+const probChart = new Chart(canvas('prob-chart'), ['#ff9b5e', '#6cb4ff'], [0.5]);
 const frechetChart = new Chart(canvas('frechet-chart'), ['#7ddc8c']);
 const scoreChart = new Chart(canvas('score-chart'), ['#7ddc8c']);
 const censusBars = new Bars(canvas('census-chart'), '#7ddc8c');
@@ -53,6 +54,8 @@ const app = {
   /** @type {Backend | null} */
   backend: null,
   running: false,
+  /** @type {number | undefined} the step a demo link trains to and stops at, until reached */
+  until: undefined,
   /** @type {{ step: number, files: import('./backends.js').CheckpointFiles } | null} kept in memory to recover from a lost GPU device */
   snapshot: null,
   lastSnapshot: 0,
@@ -152,7 +155,7 @@ function currentValues() {
 function updateShareLink() {
   const { values } = currentValues();
   const url = new URL(location.href);
-  url.hash = settings.toHash(values, true, app.chosenBackend);
+  url.hash = settings.toHash(values, true, app.chosenBackend, app.until);
   input('share-link').value = url.toString();
 }
 
@@ -182,6 +185,7 @@ async function startBackend(kind, files) {
   setRunning(false);
   app.backend?.free();
   app.backend = backend;
+  backend.setUntil(app.until);
   app.snapshot = null;
   backendSelect().value = kind;
   settings.writeForm(settingsForm(), settings.fromConfig(JSON.parse(backend.configJson)));
@@ -342,6 +346,14 @@ function frame(now) {
     setRunning(false);
     message(`GPU error: ${error}`);
   }
+  if (app.running && app.until !== undefined && backend.confirmedStep >= app.until) {
+    // A demo link's state is reached: from here on the visitor decides.
+    setRunning(false);
+    message(`Stopped at step ${backend.confirmedStep}, as the link asks (until=${app.until}). Press Train to go on.`);
+    app.until = undefined;
+    backend.setUntil(undefined);
+    updateShareLink();
+  }
   try {
     backend.update(now);
     if (app.running && now - app.lastSnapshot > SNAPSHOT_EVERY_MS) {
@@ -498,6 +510,7 @@ async function main() {
   }
   settings.writeForm(settingsForm(), link.values);
   app.chosenBackend = link.backend ?? undefined;
+  app.until = link.until ?? undefined;
   /** @type {BackendKind} */
   let kind = link.backend ?? (gpu.software ? 'cpu' : 'gpu');
   if (!link.backend && gpu.software) {

@@ -43,6 +43,7 @@ import { WebCheckpoint, WebClassifier, WebDataset, WebTrainer } from './pkg/ganv
  * @property {() => void} stepOnce
  * @property {() => void} measure runs a census now (after the queued steps)
  * @property {(digit: number | undefined) => void} setDigit the conditional GAN's grid: all one digit, or a row per digit
+ * @property {(step: number | undefined) => void} setUntil never trains past this step (a demo link's `until`)
  * @property {(now: number) => void} update called every animation frame
  * @property {() => Promise<SavedFiles>} save
  * @property {() => string | undefined} lost why the device was lost, once it has been
@@ -115,6 +116,8 @@ export class GpuBackend {
     this.previewStep = -1;
     /** @type {number | undefined} */
     this.digit = undefined;
+    /** @type {number | undefined} */
+    this.until = undefined;
     this.drawing = false;
     this.censusCost = trainer.census_cost();
     this.lastCensus = 0;
@@ -183,6 +186,11 @@ export class GpuBackend {
     this.lastPreview = 0;
   }
 
+  /** @param {number | undefined} step */
+  setUntil(step) {
+    this.until = step;
+  }
+
   /** @param {number} now */
   runCensus(now) {
     if (this.measuring) return;
@@ -210,7 +218,8 @@ export class GpuBackend {
   record() {
     const queued = this.trainer.step() - this.confirmedStep;
     const limit = Math.max(MIN_QUEUED_STEPS, Math.round(this.rate * QUEUED_SECONDS));
-    const n = Math.min(limit - queued, this.stepsPerFrame);
+    const left = this.until === undefined ? Infinity : this.until - this.trainer.step();
+    const n = Math.min(limit - queued, this.stepsPerFrame, left);
     if (n <= 0) return;
     const start = performance.now();
     this.trainer.train(n);
@@ -387,6 +396,11 @@ export class CpuBackend {
   /** @param {number | undefined} digit */
   setDigit(digit) {
     call('digit', { value: digit });
+  }
+
+  /** @param {number | undefined} step */
+  setUntil(step) {
+    call('until', { value: step });
   }
 
   update() {}

@@ -1,13 +1,18 @@
 // @ts-check
-// A compact line chart on a canvas: two series over training steps.
+// A compact line chart on a canvas: a few series over training steps, with dashed
+// guide lines at fixed values (the GAN's equilibrium).
 
 /** @typedef {[number, number]} Point a step and a value */
 
 export class Chart {
-  /** @param {HTMLCanvasElement} canvas @param {string[]} colors one per series */
-  constructor(canvas, colors) {
+  /**
+   * @param {HTMLCanvasElement} canvas @param {string[]} colors one per series
+   * @param {number[]} [guides] values marked with a dashed line, always in view
+   */
+  constructor(canvas, colors, guides = []) {
     this.canvas = canvas;
     this.colors = colors;
+    this.guides = guides;
     /** @type {Point[][]} */
     this.series = colors.map(() => []);
   }
@@ -38,7 +43,7 @@ export class Chart {
     const xs = points.map((p) => p[0]);
     const ys = points.map((p) => p[1]).filter(Number.isFinite);
     const [x0, x1] = [Math.min(...xs), Math.max(...xs, Math.min(...xs) + 1)];
-    const [y0, y1] = [Math.min(0, ...ys), Math.max(...ys, 1e-6)];
+    const [y0, y1] = [Math.min(0, ...ys), Math.max(...ys, ...this.guides, 1e-6)];
     const pad = 24;
     const px = (/** @type {number} */ x) => pad + ((x - x0) / (x1 - x0)) * (width - 2 * pad);
     const py = (/** @type {number} */ y) => height - pad - ((y - y0) / (y1 - y0)) * (height - 2 * pad);
@@ -47,6 +52,15 @@ export class Chart {
     ctx.fillText(y1.toFixed(2), 2, pad - 6);
     ctx.fillText(y0.toFixed(2), 2, height - pad + 12);
     ctx.fillText(`step ${x1}`, width - pad - 60, height - 6);
+    ctx.strokeStyle = '#e6e6e6';
+    ctx.setLineDash([4, 4]);
+    for (const guide of this.guides) {
+      ctx.beginPath();
+      ctx.moveTo(pad, py(guide));
+      ctx.lineTo(width - pad, py(guide));
+      ctx.stroke();
+    }
+    ctx.setLineDash([]);
     this.series.forEach((series, i) => {
       ctx.strokeStyle = this.colors[i];
       ctx.lineWidth = 1.5;

@@ -1,7 +1,7 @@
 // @ts-check
 // The CPU backend in a Web Worker, so the page stays responsive while it computes.
 // One worker serves the page's whole life. Messages in: data (once), create, run,
-// step, census, digit, save. Messages out: the replies (with the request's id), and stats,
+// step, census, digit, until, save. Messages out: the replies (with the request's id), and stats,
 // preview grids and censuses tagged with the generation of the trainer that made them.
 
 import init, { WebCheckpoint, WebClassifier, WebDataset, WebTrainer } from './pkg/ganvas.js';
@@ -30,6 +30,8 @@ let lastPreview = 0;
 let lastCensus = 0;
 /** @type {number | undefined} the conditional GAN's grid as one digit */
 let digit;
+/** @type {number | undefined} the step not to train past (a demo link's `until`) */
+let until;
 let censusSpacing = CENSUS_EVERY_MS;
 
 /** @param {WebTrainer} t */
@@ -78,8 +80,16 @@ async function loop() {
   if (!running || !trainer) return;
   const t = trainer;
   const start = performance.now();
-  while (performance.now() - start < SLICE_MS) t.train(1);
+  while (performance.now() - start < SLICE_MS && (until === undefined || t.step() < until)) t.train(1);
   const now = performance.now();
+  if (until !== undefined && t.step() >= until) {
+    // There: the page sees the step in the stats and pauses.
+    running = false;
+    sendStats(t);
+    await sendPreview(t);
+    await sendCensus(t);
+    return;
+  }
   if (now - lastStats > STATS_EVERY_MS) {
     lastStats = now;
     sendStats(t);
@@ -141,6 +151,9 @@ const handlers = {
   digit({ value }) {
     digit = value;
     return sendPreview(need(trainer));
+  },
+  until({ value }) {
+    until = value;
   },
   async save() {
     const t = need(trainer);

@@ -285,6 +285,25 @@ test('the conditional GAN draws a row per digit and its census reads each digit 
   }
 });
 
+test('a link with until=N trains to step N and stops there, on both backends', async () => {
+  for (const backend of ['cpu', 'gpu']) {
+    const { page, errors, close } = await open(`#batch=8&seed=3&backend=${backend}&until=3&autostart=1`);
+    await ready(page);
+    await page.waitForFunction(() => /Stopped at step 3/.test(document.getElementById('message').textContent), null, {
+      timeout: SLOW,
+    });
+    assert.equal(await text(page, '#train'), 'Train');
+    await page.waitForTimeout(1000);
+    assert.equal(await text(page, '#readout-step'), '3', 'no step past the one asked for');
+    // Reached: the share link no longer asks to stop, and Train goes on.
+    assert.ok(!new URL(await page.inputValue('#share-link')).hash.includes('until'));
+    await page.click('#train');
+    await waitForStep(page, 4);
+    assert.deepEqual(errors, []);
+    await close();
+  }
+});
+
 test('a bad checkpoint file gets a clear error and the run stays', async () => {
   const { page, errors, close } = await open('#batch=8');
   await ready(page);

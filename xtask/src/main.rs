@@ -7,15 +7,18 @@
 //!   can fetch it.
 //! - `serve [--port N]`: build, then serve the repository root (the static site)
 //!   on http://127.0.0.1:8080.
+//! - `dist DIR`: build, then write exactly the site's files into DIR, for any
+//!   static host (see `dist`).
 //! - `test`: every test: `cargo test --release`, then `tsc` over the page's
-//!   JavaScript, then the browser tests in tests/browser against a served build, in
-//!   headless Chromium; the last line says which GPU or browser tests were skipped.
+//!   JavaScript, then the browser tests in tests/browser against the `dist` output,
+//!   served, in headless Chromium; the last line says which GPU or browser tests
+//!   were skipped.
 //! - `bench`: `ganvas bench` side by side with the PyTorch original
 //!   (benches/pytorch_gan.py, torch from PyPI in a virtual environment made under
 //!   the target directory), with ganvas/PyTorch ratios; see `bench::run`.
 
 mod bench;
-
+mod dist;
 mod serve;
 
 use std::path::{Path, PathBuf};
@@ -28,9 +31,17 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("build") => build(),
         Some("serve") => port(&args).and_then(|port| build().and_then(|()| serve::serve(&root(), port))),
+        Some("dist") => match args.get(1) {
+            Some(dir) => build().and_then(|()| {
+                let files = dist::dist(Path::new(dir))?;
+                eprintln!("wrote {} files of the site to {dir}", files.len());
+                Ok(())
+            }),
+            None => Err("usage: cargo xtask dist DIR".to_string()),
+        },
         Some("test") => test(),
         Some("bench") => bench::bench(),
-        _ => Err("usage: cargo xtask build | serve [--port N] | test | bench".to_string()),
+        _ => Err("usage: cargo xtask build | serve [--port N] | dist DIR | test | bench".to_string()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -176,8 +187,12 @@ fn test() -> Result<()> {
 
     let chromium = Path::new("/usr/bin/chromium");
     let browser_skip = if chromium.exists() {
+        // The site as `dist` publishes it: a file it left out fails a test here.
+        let site = target_dir().join("site");
+        let _ = std::fs::remove_dir_all(&site);
+        dist::dist(&site)?;
         // The server thread ends with this process.
-        let port = serve::spawn(&root())?;
+        let port = serve::spawn(&site)?;
         run(Command::new("node")
             .args(["--test", "--test-concurrency=1"])
             .env("GANVAS_URL", format!("http://127.0.0.1:{port}/"))

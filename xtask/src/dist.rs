@@ -1,0 +1,42 @@
+//! `cargo xtask dist DIR`: the static site, and nothing else, in DIR: the page, its
+//! scripts and style, the wasm package (without its TypeScript declarations), the
+//! MNIST training files and the census's classifier. Any static host serves DIR as
+//! the app; the browser tests run against this output, so it holds what they need.
+
+use std::path::{Path, PathBuf};
+
+use crate::{root, Result};
+
+/// The site's files, relative to the repository root; `www/*.js` and `www/*.css`
+/// are added by extension.
+const FILES: [&str; 5] = [
+    "index.html",
+    "www/pkg/ganvas.js",
+    "www/pkg/ganvas_bg.wasm",
+    "data/mnist/train-images-idx3-ubyte.gz",
+    "data/mnist/train-labels-idx1-ubyte.gz",
+];
+const CLASSIFIER: &str = "data/classifier.safetensors";
+
+/// Writes the site into `out` (made if missing; files already there are replaced,
+/// others left alone) and returns the files written, relative to `out`.
+pub fn dist(out: &Path) -> Result<Vec<PathBuf>> {
+    let root = root();
+    let mut files: Vec<PathBuf> = FILES.iter().chain([&CLASSIFIER]).map(PathBuf::from).collect();
+    let www = std::fs::read_dir(root.join("www")).map_err(|e| format!("cannot list www: {e}"))?;
+    for entry in www.flatten() {
+        let name = PathBuf::from("www").join(entry.file_name());
+        if matches!(name.extension().and_then(|e| e.to_str()), Some("js" | "css")) {
+            files.push(name);
+        }
+    }
+    files.sort();
+    for file in &files {
+        let (from, to) = (root.join(file), out.join(file));
+        if let Some(dir) = to.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| format!("cannot make {}: {e}", dir.display()))?;
+        }
+        std::fs::copy(&from, &to).map_err(|e| format!("cannot copy {} to {}: {e}", from.display(), to.display()))?;
+    }
+    Ok(files)
+}
