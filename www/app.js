@@ -197,12 +197,36 @@ async function startBackend(kind, files) {
   /** @type {HTMLSelectElement} */ ($('digit')).value = '';
   app.census = null;
   app.gridDigits = null;
+  symptoms.winning = '';
+  symptoms.collapse = '';
+  showSymptoms();
   for (const id of ['census-step', 'readout-frechet', 'readout-score']) $(id).textContent = '–';
   $('readout-adapter').textContent = kind === 'gpu' ? app.adapterName : 'CPU (WebAssembly SIMD, in a worker)';
 }
 
+// Textbook symptoms, noted while they last: D(G(z)) this low over a stats window,
+// or this share of the census on one digit (an even census gives each 0.1) once
+// the classifier reads G's samples as digits with this mean confidence (noise from
+// an untrained G scores ~0.14, and reads mostly as one digit).
+const D_WINNING = 0.05;
+const COLLAPSED = 0.5;
+const READS_AS_DIGITS = 0.7;
+
+/** The symptoms the run shows now, each a sentence or ''. */
+const symptoms = { winning: '', collapse: '' };
+
+function showSymptoms() {
+  const text = [symptoms.winning, symptoms.collapse].filter(Boolean).join(' ');
+  $('symptom').textContent = text;
+  $('symptom').hidden = text === '';
+}
+
 /** @type {import('./backends.js').OnStats} */
 function onStats(s, step) {
+  symptoms.winning = s.fake < D_WINNING
+    ? `D(G(z)) is ${s.fake.toFixed(3)} at step ${step}: D is winning, and G learns little from it.`
+    : '';
+  showSymptoms();
   lossChart.add(step, [s.d, s.g]);
   probChart.add(step, [s.real, s.fake]);
   lossChart.draw();
@@ -239,6 +263,13 @@ function onCensus(report, step) {
   $('readout-frechet').textContent = fixed(report.frechet_distance, 1);
   $('readout-score').textContent = fixed(report.classifier_score, 2);
   app.census = report;
+  const top = Math.max(...report.class_fractions);
+  const digit = report.class_fractions.indexOf(top);
+  const digits = (report.mean_confidence ?? 0) > READS_AS_DIGITS;
+  symptoms.collapse = !report.agreement && digits && top > COLLAPSED
+    ? `${(100 * top).toFixed(0)}% of G's samples read as ${digit} at step ${step}: mode collapse, G draws few digits whatever z is.`
+    : '';
+  showSymptoms();
   app.gridDigits = { step, digits: report.preview_digits };
   labelGrid();
 }

@@ -304,6 +304,23 @@ test('a link with until=N trains to step N and stops there, on both backends', a
   }
 });
 
+test('the theory panel opens with its formulas, and a run where D wins says so', async () => {
+  // D at a large learning rate against a G that barely moves: D(G(z)) falls to ~0.
+  const { page, errors, close } = await open('#batch=8&seed=3&backend=cpu&lr_d=0.01&lr_g=0.0000001&autostart=1');
+  await ready(page);
+  assert.equal(await page.isVisible('#theory math'), false, 'closed until asked');
+  await page.click('#theory summary');
+  const formula = await page.locator('#theory math[display="block"]').first().boundingBox();
+  assert.ok(formula && formula.width > 100 && formula.height > 10, `the formula is laid out: ${JSON.stringify(formula)}`);
+  await page.waitForFunction(() => /D is winning/.test(document.getElementById('symptom').textContent), null, {
+    timeout: SLOW,
+  });
+  assert.equal(await page.isVisible('#symptom'), true);
+  await page.screenshot({ path: join(tmpdir(), 'ganvas-theory.png'), fullPage: true });
+  assert.deepEqual(errors, []);
+  await close();
+});
+
 test('a bad checkpoint file gets a clear error and the run stays', async () => {
   const { page, errors, close } = await open('#batch=8');
   await ready(page);
