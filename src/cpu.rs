@@ -14,7 +14,7 @@ use crate::kernels::matmul::matmul_cpu_threaded;
 use crate::kernels::noise::noise_cpu;
 use crate::mnist::Dataset;
 use crate::model::Network;
-use crate::plan::{BufferId, ForwardPlan, Items, NetworkBuffers, Op, Plan, Training};
+use crate::plan::{BufferId, ForwardPlan, Items, NetworkBuffers, Op, Plan, Preview, Training};
 use crate::quality::CensusReadings;
 use crate::rng;
 use crate::state::{NetworkState, Stats, TrainingState};
@@ -84,9 +84,9 @@ impl CpuTrainer {
         Stats::from_sums(sums, steps)
     }
 
-    /// G on the fixed preview latents: [rows, pixels] in [-1, 1]; all of `digit`
-    /// when one is given (`Plan::preview_of`).
-    pub fn preview(&mut self, digit: Option<u8>) -> Result<Vec<f32>> {
+    /// G on the fixed preview latents (all of `digit` when one is given,
+    /// `Plan::preview_of`), and D's view of them and of the last step's reals.
+    pub fn preview(&mut self, digit: Option<u8>) -> Result<Preview> {
         let (_, write) = self.plan.preview_of(digit)?;
         if let Some((table, values)) = write {
             self.memory.buffers[table.0].copy_from_slice(&values);
@@ -97,7 +97,9 @@ impl CpuTrainer {
                 trainer.memory.execute(op);
             }
         });
-        Ok(self.memory.buffers[self.plan.preview_images.0].clone())
+        let readout = self.plan.preview_readout;
+        let values = readout.sources().map(|(id, len)| &self.memory.buffers[id.0][..len]);
+        Ok(readout.preview(values))
     }
 
     /// The census of G's samples as of now, if the plan has one.
@@ -469,6 +471,7 @@ fn inputs(op: &Op) -> Vec<BufferId> {
 mod tests {
     use super::*;
     use crate::model::TrainConfig;
+    use crate::plan::PREVIEW_ROWS;
 
     #[test]
     fn step_groups_hold_independent_lanes_and_pair_each_layers_gradients() {
@@ -518,7 +521,7 @@ mod tests {
             (
                 bits(&state.generator.params),
                 bits(&state.discriminator.params),
-                trainer.preview(None).unwrap(),
+                bits(&trainer.preview(None).unwrap().images),
             )
         };
         let one = run(1);
@@ -528,10 +531,40 @@ mod tests {
                 one.0 == other.0 && one.1 == other.1,
                 "parameters differ on {threads} threads"
             );
-            assert!(
-                one.2.iter().zip(&other.2).all(|(a, b)| a.to_bits() == b.to_bits()),
-                "previews differ on {threads} threads"
-            );
+            assert!(one.2 == other.2, "previews differ on {threads} threads");
         }
+    }
+
+    /// D's view in the preview: D(G(z)) of each preview image, and the last step's
+    /// first real images (its batch, in the epoch's order) with D(x) of each, as D
+    /// run on its own reads them.
+    #[test]
+    fn the_preview_shows_what_d_thinks_of_fakes_and_reals() {
+        let data = Dataset::load_training_set(std::path::Path::new("data/mnist")).unwrap();
+        let config = TrainConfig {
+            batch: 70,
+            seed: 4,
+            ..Default::default()
+        };
+        let plan = Plan::training(&config, 784, data.count).unwrap();
+        let mut trainer = CpuTrainer::new(plan, &data, &TrainingState::initial(&config, 784));
+        trainer.train(1);
+        let preview = trainer.preview(None).unwrap();
+        let d = trainer.state().discriminator.params;
+        let judge = |images: &[f32]| -> Vec<f32> {
+            let logits = run_network(&config.discriminator(784), &d, images);
+            logits.iter().map(|&x| 1.0 / (1.0 + (-x).exp())).collect()
+        };
+        let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-6);
+        assert!(close(&preview.fake_scores, &judge(&preview.images)));
+        // The images are G's, on the preview's latents.
+        let mut z = vec![0.0; PREVIEW_ROWS * config.latent];
+        rng::normals(config.seed, rng::Stream::Sample, 0, &mut z);
+        let g = run_network(&config.generator(784), &trainer.state().generator.params, &z);
+        assert!(close(&preview.images, &g));
+        let order = rng::epoch_order(config.seed, 0, data.count);
+        let reals: Vec<f32> = order[..64].iter().flat_map(|&i| data.inputs_of(i as usize)).collect();
+        assert_eq!(preview.real_images, reals, "the first 64 of step 0's batch of 70");
+        assert!(close(&preview.real_scores, &judge(&reals)));
     }
 }

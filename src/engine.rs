@@ -7,10 +7,10 @@ use std::fmt;
 
 use crate::cpu::CpuTrainer;
 use crate::error::{Error, Result};
-use crate::gpu::{BufferRead, CensusRead, GpuContext, GpuTrainer, NetworksRead, StateRead};
+use crate::gpu::{preview_from, BufferRead, CensusRead, GpuContext, GpuTrainer, NetworksRead, StateRead};
 use crate::kernels::bce::STAT_SLOTS;
 use crate::mnist::Dataset;
-use crate::plan::{Plan, Training};
+use crate::plan::{Plan, Preview, PreviewReadout, Training};
 use crate::quality::{CensusReadings, Reader};
 use crate::state::{NetworkState, Stats, TrainingState};
 
@@ -139,13 +139,14 @@ impl Engine {
         sums.map(|r| r.map(|(sums, steps)| Stats::from_sums(sums, steps)))
     }
 
-    /// Starts reading the fixed-latent preview batch (all of `digit` when one is
-    /// given, for a conditional GAN) as of every step recorded so far.
+    /// Starts reading the fixed-latent preview (all of `digit` when one is given,
+    /// for a conditional GAN) and D's view, as of every step recorded so far.
     pub fn start_preview(&mut self, digit: Option<u8>) -> Result<PreviewRead> {
         Ok(match self {
             Engine::Cpu { trainer, .. } => PreviewRead::Ready(trainer.preview(digit)?),
             Engine::Gpu { trainer, gpu } => PreviewRead::Gpu {
                 read: trainer.start_preview_read(digit)?,
+                readout: trainer.plan().preview_readout,
                 lost: gpu.lost_flag(),
             },
         })
@@ -388,25 +389,23 @@ impl NetworksReadout {
     }
 }
 
-/// The preview batch, [rows, pixels] in [-1, 1], on its way.
+/// A preview (G's images and D's view) on its way.
 pub enum PreviewRead {
-    Ready(Vec<f32>),
+    Ready(Preview),
     Gpu {
         read: BufferRead,
+        readout: PreviewReadout,
         lost: crate::gpu::LostFlag,
     },
 }
 
 impl PreviewRead {
-    pub async fn finish(self) -> Result<Vec<f32>> {
+    pub async fn finish(self) -> Result<Preview> {
         match self {
-            PreviewRead::Ready(images) => Ok(images),
-            PreviewRead::Gpu { read, lost } => {
+            PreviewRead::Ready(preview) => Ok(preview),
+            PreviewRead::Gpu { read, readout, lost } => {
                 let parts = read.finish().await.map_err(|e| lost.explain(e))?;
-                Ok(parts
-                    .iter()
-                    .flat_map(|b| bytemuck::pod_collect_to_vec::<u8, f32>(b))
-                    .collect())
+                preview_from(&readout, &parts)
             }
         }
     }

@@ -10,6 +10,8 @@ const GUTTER: usize = 2;
 pub struct Grid {
     pub width: usize,
     pub height: usize,
+    /// Tiles in a row.
+    pub columns: usize,
     pub gray: Vec<u8>,
 }
 
@@ -34,7 +36,12 @@ pub fn tile(images: &[f32], pixels: usize, columns: Option<usize>) -> Result<Gri
             gray[(y0 + p / side) * width + x0 + p % side] = ((v.clamp(-1.0, 1.0) + 1.0) * 127.5).round() as u8;
         }
     }
-    Ok(Grid { width, height, gray })
+    Ok(Grid {
+        width,
+        height,
+        columns: cols,
+        gray,
+    })
 }
 
 #[cfg(test)]

@@ -168,11 +168,27 @@ fn conditional_model_agrees_on_mnist() {
         let on_cpu = cpu_trainer.preview(digit).unwrap();
         let read = gpu_trainer.start_preview_read(digit).unwrap();
         let parts = pollster::block_on(read.finish()).unwrap();
-        let on_gpu: Vec<f32> = bytemuck::pod_collect_to_vec(&parts[0]);
-        assert_eq!(on_cpu.len(), 80 * 784);
-        let diff = common::max_abs_diff(&on_cpu, &on_gpu);
-        assert!(diff < 1e-5, "{digit:?}: {diff}");
-        previews.push(on_cpu);
+        let on_gpu = ganvas::gpu::preview_from(&gpu_trainer.plan().preview_readout, &parts).unwrap();
+        assert_eq!(on_cpu.images.len(), 80 * 784);
+        // D's view: 80 generated and the last step's first 64 real images.
+        assert_eq!(
+            (
+                on_cpu.fake_scores.len(),
+                on_cpu.real_images.len(),
+                on_cpu.real_scores.len()
+            ),
+            (80, 64 * 784, 64)
+        );
+        for (what, a, b) in [
+            ("images", &on_cpu.images, &on_gpu.images),
+            ("D(G(z))", &on_cpu.fake_scores, &on_gpu.fake_scores),
+            ("reals", &on_cpu.real_images, &on_gpu.real_images),
+            ("D(x)", &on_cpu.real_scores, &on_gpu.real_scores),
+        ] {
+            let diff = common::max_abs_diff(a, b);
+            assert!(diff < 1e-5, "{digit:?} {what}: {diff}");
+        }
+        previews.push(on_cpu.images);
     }
     let row = |grid: &[f32], r: usize| grid[r * 8 * 784..][..8 * 784].to_vec();
     let (by_digit, sevens) = (&previews[0], &previews[1]);

@@ -43,6 +43,8 @@ const app = {
   dataset: null,
   /** @type {WebClassifier | undefined} the census's classifier, if its file loaded */
   classifier: undefined,
+  /** @type {{ fake: Float32Array, real: Float32Array } | null} D's output on each cell of the grids */
+  scores: null,
   /** @type {import('./backends.js').CensusReport | null} the last census, for the tests and curious visitors */
   census: null,
   /** @type {{ step: number, digits: number[] } | null} what the last census read in each preview cell */
@@ -206,11 +208,13 @@ async function startBackend(kind, files) {
 
 // Textbook symptoms, noted while they last: D(G(z)) this low over a stats window,
 // or this share of the census on one digit (an even census gives each 0.1) once
-// the classifier reads G's samples as digits with this mean confidence (noise from
-// an untrained G scores ~0.14, and reads mostly as one digit).
+// G's samples are digits: read with this mean confidence, this near MNIST. (An
+// untrained G's noise, and its first blobs, read mostly as one digit too: at ~1420
+// and ~890; README's calibration has collapses at 668 and 881.)
 const D_WINNING = 0.05;
 const COLLAPSED = 0.5;
 const READS_AS_DIGITS = 0.7;
+const NEAR_MNIST = 800;
 
 /** The symptoms the run shows now, each a sentence or ''. */
 const symptoms = { winning: '', collapse: '' };
@@ -265,7 +269,7 @@ function onCensus(report, step) {
   app.census = report;
   const top = Math.max(...report.class_fractions);
   const digit = report.class_fractions.indexOf(top);
-  const digits = (report.mean_confidence ?? 0) > READS_AS_DIGITS;
+  const digits = (report.mean_confidence ?? 0) > READS_AS_DIGITS && (report.frechet_distance ?? Infinity) < NEAR_MNIST;
   symptoms.collapse = !report.agreement && digits && top > COLLAPSED
     ? `${(100 * top).toFixed(0)}% of G's samples read as ${digit} at step ${step}: mode collapse, G draws few digits whatever z is.`
     : '';
@@ -275,17 +279,66 @@ function onCensus(report, step) {
 }
 
 /** @type {import('./backends.js').OnPreview} */
-function onPreview(image, step, digit) {
+function onPreview(preview, step, digit) {
   const grid = canvas('grid');
-  grid.width = image.width;
-  grid.height = image.height;
-  grid.getContext('2d')?.putImageData(image, 0, 0);
+  drawGrid(grid, preview.image, preview.columns, preview.scores);
   grid.dataset.drawnStep = String(step);
   grid.dataset.digit = digit === undefined ? '' : String(digit);
+  app.scores = { fake: preview.scores, real: preview.realScores };
+  // Before the first step there is no batch to show.
+  $('reals').hidden = step === 0 || !input('d-view').checked;
+  if (step > 0) drawGrid(canvas('real-grid'), preview.real, preview.realColumns, preview.realScores);
   labelGrid();
 }
 
-// The gutter around the grid's cells (src/grid.rs), which tiles them in a square.
+/**
+ * A grid of cells, each framed by D's output on it when asked: red where D says
+ * generated (0), green where it says real (1).
+ * @param {HTMLCanvasElement} target @param {ImageData} image @param {number} columns
+ * @param {Float32Array} scores
+ */
+function drawGrid(target, image, columns, scores) {
+  target.width = image.width;
+  target.height = image.height;
+  target.dataset.columns = String(columns);
+  const ctx = target.getContext('2d');
+  if (!ctx) return;
+  ctx.putImageData(image, 0, 0);
+  if (!input('d-view').checked) return;
+  const { cols, pitch } = gridShape(target);
+  ctx.lineWidth = 2;
+  scores.forEach((score, i) => {
+    ctx.strokeStyle = `hsl(${Math.round(120 * score)}, 85%, 50%)`;
+    ctx.strokeRect((i % cols) * pitch + 1, Math.floor(i / cols) * pitch + 1, pitch, pitch);
+  });
+}
+
+/**
+ * How the cells lie in a grid canvas (src/grid.rs): its columns (as drawn), and the
+ * distance from one cell to the next (a cell and a gutter).
+ * @param {HTMLCanvasElement} target
+ */
+function gridShape(target) {
+  const cols = Number(target.dataset.columns) || 1;
+  return { cols, pitch: (target.width - GUTTER) / cols };
+}
+
+/**
+ * D's output on the cell under the pointer, in words.
+ * @param {MouseEvent} event @param {Float32Array | undefined} scores @param {string} what
+ */
+function describeCell(event, scores, what) {
+  const target = /** @type {HTMLCanvasElement} */ (event.currentTarget);
+  if (!scores || !input('d-view').checked) return;
+  const { cols, pitch } = gridShape(target);
+  const scale = target.width / target.clientWidth;
+  const col = Math.floor((event.offsetX * scale) / pitch);
+  const row = Math.floor((event.offsetY * scale) / pitch);
+  const i = row * cols + col;
+  if (col < cols && i < scores.length) $('d-score').textContent = `${what} of this one: ${scores[i].toFixed(3)}`;
+}
+
+// The gutter around the grid's cells (src/grid.rs).
 const GUTTER = 2;
 
 /** Writes the digit the last census read in each cell into its corner, when asked. */
@@ -294,8 +347,7 @@ function labelGrid() {
   const ctx = grid.getContext('2d');
   const read = app.gridDigits;
   if (!ctx || !read || !input('label-digits').checked) return;
-  const cols = Math.ceil(Math.sqrt(read.digits.length));
-  const pitch = (grid.width - GUTTER) / cols;
+  const { cols, pitch } = gridShape(grid);
   ctx.font = 'bold 7px system-ui';
   ctx.textBaseline = 'top';
   read.digits.forEach((digit, i) => {
@@ -501,7 +553,12 @@ function wireControls() {
     const value = /** @type {HTMLSelectElement} */ ($('digit')).value;
     activeBackend().setDigit(value === '' ? undefined : Number(value));
   }));
-  // Unticked, the next preview draws the grid bare.
+  canvas('grid').addEventListener('mousemove', (e) => describeCell(e, app.scores?.fake, 'D(G(z))'));
+  canvas('real-grid').addEventListener('mousemove', (e) => describeCell(e, app.scores?.real, 'D(x)'));
+  // Unticked, the next previews draw the grids bare.
+  $('d-view').addEventListener('change', () => {
+    $('reals').hidden = !input('d-view').checked || !app.backend?.confirmedStep;
+  });
   $('label-digits').addEventListener('change', () => labelGrid());
   $('download-grid').addEventListener('click', () => {
     const step = app.backend?.confirmedStep ?? 0;

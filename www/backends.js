@@ -4,7 +4,7 @@
 //   CpuBackend: the core's CPU backend in a Web Worker (www/cpu-worker.js), one
 //   worker for the page's whole life, so a reset or a load keeps it and its data.
 // Both report stats windows through onStats(stats, step), preview grids through
-// onPreview(imageData, step) and digit censuses through onCensus(report, step),
+// onPreview(preview, step, digit) and digit censuses through onCensus(report, step),
 // callbacks given to create().
 
 import { WebCheckpoint, WebClassifier, WebDataset, WebTrainer } from './pkg/ganvas.js';
@@ -12,7 +12,13 @@ import { WebCheckpoint, WebClassifier, WebDataset, WebTrainer } from './pkg/ganv
 /** @typedef {import('./settings.js').BackendKind} BackendKind */
 /** @typedef {{ steps: number, d: number, g: number, real: number, fake: number, finite: boolean }} StatsWindow */
 /** @typedef {(stats: StatsWindow, step: number) => void} OnStats */
-/** @typedef {(image: ImageData, step: number, digit: number | undefined) => void} OnPreview the grid, and the one digit it shows (conditional GAN) */
+/**
+ * The core's preview: G's grid and the last step's first real images, with D's output
+ * on each cell (D(G(z)) and D(x)).
+ * @typedef {{ image: ImageData, columns: number, scores: Float32Array,
+ *   real: ImageData, realColumns: number, realScores: Float32Array }} PreviewView
+ */
+/** @typedef {(preview: PreviewView, step: number, digit: number | undefined) => void} OnPreview the grids, and the one digit G's shows (conditional GAN) */
 /**
  * The core's `web::CensusReport`: what the classifier reads in G's census samples.
  * A score the core could not compute (a run gone to NaN) arrives as null.
@@ -238,7 +244,7 @@ export class GpuBackend {
     this.previewStep = step;
     this.trainer
       .preview(digit)
-      .then((image) => this.onPreview(image, step, digit))
+      .then((preview) => this.onPreview(preview, step, digit))
       .catch(() => {
         // A read fails only when the device is lost; the page then recovers.
       })
@@ -367,14 +373,14 @@ export class CpuBackend {
     this.onCensus = onCensus;
   }
 
-  /** @param {{ type: string, stats?: StatsWindow, step: number, image?: ImageData, digit?: number, census?: string }} message */
+  /** @param {{ type: string, stats?: StatsWindow, step: number, preview?: PreviewView, digit?: number, census?: string }} message */
   receive(message) {
     if (message.type === 'stats' && message.stats) {
       this.confirmedStep = message.step;
       smoothRate(this, message.stats.steps, performance.now());
       this.onStats(message.stats, message.step);
-    } else if (message.type === 'preview' && message.image) {
-      this.onPreview(message.image, message.step, message.digit);
+    } else if (message.type === 'preview' && message.preview) {
+      this.onPreview(message.preview, message.step, message.digit);
     } else if (message.type === 'census' && message.census) {
       this.onCensus(JSON.parse(message.census), message.step);
     }

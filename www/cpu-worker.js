@@ -57,8 +57,8 @@ async function sendPreview(t) {
   const step = t.step();
   const made = generation;
   const shown = digit;
-  const image = await t.preview(shown);
-  scope.postMessage({ type: 'preview', image, step, digit: shown, generation: made });
+  const preview = await t.preview(shown);
+  scope.postMessage({ type: 'preview', preview, step, digit: shown, generation: made });
 }
 
 /** @param {WebTrainer} t */

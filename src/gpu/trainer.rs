@@ -18,7 +18,7 @@ use crate::kernels::step_counter::{StepCounter, StepCounterBuffers};
 use crate::kernels::Dispatch;
 use crate::mnist::Dataset;
 use crate::model::TrainConfig;
-use crate::plan::{BufferId, Items, NetworkBuffers, Op, Plan, Training};
+use crate::plan::{BufferId, Items, NetworkBuffers, Op, Plan, Preview, PreviewReadout, Training};
 use crate::quality::CensusReadings;
 use crate::rng;
 use crate::state::{NetworkState, TrainingState};
@@ -85,8 +85,8 @@ impl GpuTrainer {
     }
 
     /// Runs G on the fixed preview latents (all of `digit` when one is given,
-    /// `Plan::preview_of`) and starts reading the [rows, pixels] images in [-1, 1]
-    /// back, behind every step recorded so far.
+    /// `Plan::preview_of`) and D on them and on the last step's reals, and starts
+    /// reading the `PreviewReadout` back, behind every step recorded so far.
     pub fn start_preview_read(&self, digit: Option<u8>) -> Result<BufferRead> {
         let (_, write) = self.plan.preview_of(digit)?;
         match write {
@@ -97,21 +97,16 @@ impl GpuTrainer {
             }
             None => self.submit("preview", &self.preview_dispatches, 1),
         }
-        let id = self.plan.preview_images;
-        let len = (self.plan.buffer_len(id) * 4) as u64;
-        Ok(BufferRead::start(
-            &self.device,
-            &self.queue,
-            &[(&self.buffers[id.0], len)],
-        ))
+        let sources = self.plan.preview_readout.sources();
+        let sources: Vec<_> = (sources.iter())
+            .map(|&(id, len)| (&self.buffers[id.0], (len * 4) as u64))
+            .collect();
+        Ok(BufferRead::start(&self.device, &self.queue, &sources))
     }
 
-    pub async fn read_preview(&self) -> Result<Vec<f32>> {
+    pub async fn read_preview(&self) -> Result<Preview> {
         let parts = self.start_preview_read(None)?.finish().await?;
-        Ok(parts
-            .iter()
-            .flat_map(|bytes| bytemuck::pod_collect_to_vec::<u8, f32>(bytes))
-            .collect())
+        preview_from(&self.plan.preview_readout, &parts)
     }
 
     /// Runs the census (if the plan has one) and starts reading its logits, feature
@@ -505,6 +500,15 @@ impl NetworksRead {
             })
             .collect())
     }
+}
+
+/// The preview from the bytes of `readout.sources()`, read back in that order.
+pub fn preview_from(readout: &PreviewReadout, parts: &[Vec<u8>]) -> Result<Preview> {
+    let floats: Vec<Vec<f32>> = parts.iter().map(|b| bytemuck::pod_collect_to_vec(b)).collect();
+    let Ok(values) = <[&[f32]; 4]>::try_from(floats.iter().map(Vec::as_slice).collect::<Vec<_>>()) else {
+        return Err(Error::new("the preview readback came back incomplete"));
+    };
+    Ok(readout.preview(values))
 }
 
 /// A census on its way back from the GPU.

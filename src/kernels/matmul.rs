@@ -52,6 +52,22 @@ impl View {
         }
     }
 
+    /// The view's values out of `buffer`, row after row.
+    pub fn read(&self, buffer: &[f32]) -> Vec<f32> {
+        (0..self.rows)
+            .flat_map(|r| &buffer[self.offset + r * self.row_stride..][..self.cols])
+            .copied()
+            .collect()
+    }
+
+    /// Floats of a buffer up to this view's last value.
+    pub fn end(&self) -> usize {
+        match self.rows {
+            0 => self.offset,
+            rows => self.offset + (rows - 1) * self.row_stride + self.cols,
+        }
+    }
+
     /// Rows [first, first + count) of this view.
     pub fn row_block(self, first: usize, count: usize) -> View {
         assert!(

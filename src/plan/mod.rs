@@ -174,11 +174,12 @@ pub struct Plan {
     pub buffers: Vec<BufferSpec>,
     /// One full training step: discriminator update, then generator update.
     pub step: Vec<Op>,
-    /// G on the fixed preview latents, into `preview_images`.
+    /// G on the fixed preview latents, and D on those images and on the last
+    /// step's real ones, into the buffers of `preview_readout`.
     pub preview: Vec<Op>,
     pub generator_buffers: NetworkBuffers,
     pub discriminator_buffers: NetworkBuffers,
-    pub preview_images: BufferId,
+    pub preview_readout: PreviewReadout,
     pub preview_rows: usize,
     /// The conditional preview's class for each row, loaded once.
     pub preview_classes: Option<BufferContents>,
@@ -190,6 +191,51 @@ pub struct Plan {
     pub pixels: usize,
     /// Added by `with_census`.
     pub census: Option<Census>,
+}
+
+/// Where a preview's results lie: G's images (a block of columns of D's preview
+/// input), D's logits on them, the last step's real images (the first rows of D's
+/// training input) and D's logits on those.
+#[derive(Clone, Copy, Debug)]
+pub struct PreviewReadout {
+    pub images: (BufferId, View),
+    pub fake_logits: BufferId,
+    pub real_images: (BufferId, View),
+    pub real_logits: BufferId,
+}
+
+impl PreviewReadout {
+    /// The buffers to read back, each from its start, and how many floats of each.
+    pub fn sources(&self) -> [(BufferId, usize); 4] {
+        [
+            (self.images.0, self.images.1.end()),
+            (self.fake_logits, self.images.1.rows),
+            (self.real_images.0, self.real_images.1.end()),
+            (self.real_logits, self.real_images.1.rows),
+        ]
+    }
+
+    /// The preview, from the values of `sources()`, in that order.
+    pub fn preview(&self, values: [&[f32]; 4]) -> Preview {
+        let scores = |logits: &[f32], rows: usize| logits[..rows].iter().map(|&x| 1.0 / (1.0 + (-x).exp())).collect();
+        Preview {
+            images: self.images.1.read(values[0]),
+            fake_scores: scores(values[1], self.images.1.rows),
+            real_images: self.real_images.1.read(values[2]),
+            real_scores: scores(values[3], self.real_images.1.rows),
+        }
+    }
+}
+
+/// What the page's grids show: G's preview images ([rows, pixels] in [-1, 1]) with
+/// D(G(z)) for each, and the first real images of the last step's batch with D(x)
+/// for each (D's view; zeros before the first step).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Preview {
+    pub images: Vec<f32>,
+    pub fake_scores: Vec<f32>,
+    pub real_images: Vec<f32>,
+    pub real_scores: Vec<f32>,
 }
 
 /// Rows of the preview grid (8×8); the conditional GAN's has a row of
@@ -274,11 +320,52 @@ impl Plan {
             true => CLASSES * PREVIEW_COLUMNS,
             false => PREVIEW_ROWS,
         };
-        let generation = Generation::new(&mut b, "preview", &generator, g.buffers.params, preview_rows);
+        // G writes the preview into the image columns of a D-shaped input, so D can
+        // judge it (D's view), as the training step does with its fake rows.
+        let judged = Slot::whole(
+            b.add("preview.discriminator_input", preview_rows * discriminator.inputs()),
+            preview_rows,
+            discriminator.inputs(),
+        );
+        let images = judged.column_block(0, pixels);
+        let generation = Generation::writing(&mut b, "preview", &generator, g.buffers.params, images);
         let preview_input = generation.input;
+        // D on the preview and on the last step's real rows (the first of them).
+        let shown_real = batch.min(PREVIEW_ROWS);
+        let judge = Layers {
+            net: &discriminator,
+            params: d.buffers.params,
+            hidden: b.hidden("preview.discriminator", &discriminator, preview_rows),
+        };
+        let (fake_logits, real_logits) = (
+            b.add("preview.fake_logits", preview_rows),
+            b.add("preview.real_logits", shown_real),
+        );
+        let mut judging = Vec::new();
+        forward(&mut judging, &judge, judged, Slot::whole(fake_logits, preview_rows, 1));
+        let real_shown = real_rows.row_block(0, shown_real);
+        forward(
+            &mut judging,
+            &judge,
+            real_shown,
+            Slot::whole(real_logits, shown_real, 1),
+        );
+
         let mut preview = Vec::new();
         let mut preview_classes = None;
         let (mut digit_preview, mut chosen_digit) = (Vec::new(), None);
+        // The digit of each preview row, from `table`, beside G's latents and D's image.
+        let labels_from = |table: BufferId| {
+            [
+                preview_input.column_block(config.latent, CLASSES),
+                judged.column_block(pixels, CLASSES),
+            ]
+            .map(|slot| Op::Labels {
+                params: LabelsParams::from_table(slot.view, 0),
+                table: Some(table),
+                out: slot.buffer,
+            })
+        };
         if config.conditional {
             // A row of the grid per digit, the same latents down each column.
             for digit in 0..CLASSES {
@@ -288,29 +375,26 @@ impl Plan {
             let table = b.add("preview.classes", preview_rows);
             let classes: Vec<f32> = (0..preview_rows).map(|r| (r / PREVIEW_COLUMNS) as f32).collect();
             preview_classes = Some((table, classes));
-            let slot = preview_input.column_block(config.latent, CLASSES);
-            preview.push(Op::Labels {
-                params: LabelsParams::from_table(slot.view, 0),
-                table: Some(table),
-                out: slot.buffer,
-            });
+            preview.extend(labels_from(table));
             // The whole grid as one digit, chosen on request (written to the table),
             // each cell its own latents.
             let chosen = b.add("preview.chosen_digit", preview_rows);
-            digit_preview = vec![
-                sample_latents(preview_input, config),
-                Op::Labels {
-                    params: LabelsParams::from_table(slot.view, 0),
-                    table: Some(chosen),
-                    out: slot.buffer,
-                },
-            ];
+            digit_preview.push(sample_latents(preview_input, config));
+            digit_preview.extend(labels_from(chosen));
             digit_preview.extend(generation.ops.iter().cloned());
+            digit_preview.extend(judging.iter().cloned());
             chosen_digit = Some(chosen);
         } else {
             preview.push(sample_latents(preview_input, config));
         }
         preview.extend(generation.ops);
+        preview.extend(judging);
+        let preview_readout = PreviewReadout {
+            images: (images.buffer, images.view),
+            fake_logits,
+            real_images: (real_shown.buffer, real_shown.column_block(0, pixels).view),
+            real_logits,
+        };
 
         let (generator_buffers, discriminator_buffers) = (g.buffers, d.buffers);
         Plan {
@@ -322,7 +406,7 @@ impl Plan {
             preview,
             generator_buffers,
             discriminator_buffers,
-            preview_images: generation.images,
+            preview_readout,
             preview_rows,
             preview_classes,
             digit_preview,
@@ -566,18 +650,35 @@ struct Generation {
 }
 
 impl Generation {
+    /// Into a buffer of its own, `{name}.images`.
     fn new(b: &mut Builder, name: &str, generator: &Network, params: BufferId, rows: usize) -> Generation {
+        let images = b.add(&format!("{name}.images"), rows * generator.outputs());
+        Generation::writing(
+            b,
+            name,
+            generator,
+            params,
+            Slot::whole(images, rows, generator.outputs()),
+        )
+    }
+
+    /// Into `output` ([rows, images], perhaps a block of columns).
+    fn writing(b: &mut Builder, name: &str, generator: &Network, params: BufferId, output: Slot) -> Generation {
+        let rows = output.view.rows;
         let input = b.add(&format!("{name}.input"), rows * generator.inputs());
         let input = Slot::whole(input, rows, generator.inputs());
-        let images = b.add(&format!("{name}.images"), rows * generator.outputs());
         let g = Layers {
             net: generator,
             params,
             hidden: b.hidden(name, generator, rows),
         };
         let mut ops = Vec::new();
-        forward(&mut ops, &g, input, Slot::whole(images, rows, generator.outputs()));
-        Generation { input, images, ops }
+        forward(&mut ops, &g, input, output);
+        Generation {
+            input,
+            images: output.buffer,
+            ops,
+        }
     }
 }
 

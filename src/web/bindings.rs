@@ -19,6 +19,18 @@ fn js_value(e: crate::Error) -> JsValue {
     JsValue::from(js_error(e))
 }
 
+/// Images in [-1, 1] as a grid `ImageData`, in rows of `columns` (or about square),
+/// and the columns it has.
+fn image_data(images: &[f32], pixels: usize, columns: Option<usize>) -> Result<(JsValue, JsValue), JsValue> {
+    let (grid, rgba) = super::preview_rgba(images, pixels, columns).map_err(js_value)?;
+    // Copied out of wasm memory: an ImageData made from a view of it keeps the view,
+    // whose bytes the next allocation may overwrite.
+    let bytes = js_sys::Uint8ClampedArray::new_with_length(rgba.len() as u32);
+    bytes.copy_from(&rgba);
+    let image = web_sys::ImageData::new_with_js_u8_clamped_array_and_sh(&bytes, grid.width as u32, grid.height as u32)?;
+    Ok((image.into(), JsValue::from(grid.columns as u32)))
+}
+
 /// The training set, parsed once and shared by every trainer the page makes.
 #[wasm_bindgen]
 pub struct WebDataset(Rc<Dataset>);
@@ -214,24 +226,40 @@ impl WebTrainer {
             .map_err(js_error)
     }
 
-    /// Resolves to an `ImageData` of the preview samples (the same latents every
-    /// time; for a conditional GAN a row per digit, or all `digit` when given), as of
-    /// every step recorded so far. The canvas shows it with `putImageData`: a WebGPU
-    /// canvas would save this small read, but loses its device on browsers that
-    /// cannot composite WebGPU (headless Chromium on SwiftShader among them).
+    /// Resolves to `{ image, columns, scores, real, realColumns, realScores }`:
+    /// `ImageData`s (and their grids' columns) of the preview
+    /// samples (the same latents every time; for a conditional GAN a row per digit,
+    /// or all `digit` when given) and of the last step's first real images, each with
+    /// D's output on every cell (`Float32Array`s), as of every step recorded so far.
+    /// The canvas shows them with `putImageData`: a WebGPU canvas would save this
+    /// small read, but loses its device on browsers that cannot composite WebGPU
+    /// (headless Chromium on SwiftShader among them).
     pub fn preview(&mut self, digit: Option<u8>) -> js_sys::Promise {
         let read = self.engine.start_preview(digit);
         let pixels = self.pixels;
         let columns = self.engine.plan().preview_columns();
         wasm_bindgen_futures::future_to_promise(async move {
-            let images = read.map_err(js_value)?.finish().await.map_err(js_value)?;
-            let (width, height, rgba) = super::preview_rgba(&images, pixels, columns).map_err(js_value)?;
-            let image = web_sys::ImageData::new_with_u8_clamped_array_and_sh(
-                wasm_bindgen::Clamped(&rgba),
-                width as u32,
-                height as u32,
-            )?;
-            Ok(image.into())
+            let preview = read.map_err(js_value)?.finish().await.map_err(js_value)?;
+            let result = js_sys::Object::new();
+            let (image, image_columns) = image_data(&preview.images, pixels, columns)?;
+            let (real, real_columns) = image_data(&preview.real_images, pixels, None)?;
+            for (key, value) in [
+                ("image", image),
+                ("columns", image_columns),
+                (
+                    "scores",
+                    js_sys::Float32Array::from(preview.fake_scores.as_slice()).into(),
+                ),
+                ("real", real),
+                ("realColumns", real_columns),
+                (
+                    "realScores",
+                    js_sys::Float32Array::from(preview.real_scores.as_slice()).into(),
+                ),
+            ] {
+                js_sys::Reflect::set(&result, &JsValue::from_str(key), &value)?;
+            }
+            Ok(result.into())
         })
     }
 

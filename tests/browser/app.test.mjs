@@ -321,6 +321,28 @@ test('the theory panel opens with its formulas, and a run where D wins says so',
   await close();
 });
 
+test("D's view frames each sample by D's output, fakes and the last batch's reals alike", async () => {
+  const { page, errors, close } = await open('#batch=8&seed=3&backend=cpu');
+  await ready(page);
+  assert.equal(await page.isVisible('#reals'), false, 'no batch before the first step');
+  await page.click('#step');
+  await page.waitForFunction(() => document.getElementById('grid').dataset.drawnStep === '1', null, { timeout: SLOW });
+  const scores = await page.evaluate(() => ({ fake: [...window.ganvas.scores.fake], real: [...window.ganvas.scores.real] }));
+  assert.equal(scores.fake.length, 64);
+  assert.equal(scores.real.length, 8, 'the whole batch of 8');
+  assert.ok([...scores.fake, ...scores.real].every((v) => v > 0 && v < 1));
+  assert.equal(await page.isVisible('#real-grid'), true);
+  // Pointing at the first sample gives its D(G(z)).
+  await page.hover('#grid', { position: { x: 10, y: 10 } });
+  assert.equal(await text(page, '#d-score'), `D(G(z)) of this one: ${scores.fake[0].toFixed(3)}`);
+  await page.hover('#real-grid', { position: { x: 10, y: 10 } });
+  assert.equal(await text(page, '#d-score'), `D(x) of this one: ${scores.real[0].toFixed(3)}`);
+  await page.uncheck('#d-view');
+  assert.equal(await page.isVisible('#reals'), false);
+  assert.deepEqual(errors, []);
+  await close();
+});
+
 test('a bad checkpoint file gets a clear error and the run stays', async () => {
   const { page, errors, close } = await open('#batch=8');
   await ready(page);

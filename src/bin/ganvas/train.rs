@@ -218,7 +218,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
 }
 
 fn preview(engine: &mut Engine) -> Result<Vec<f32>> {
-    pollster::block_on(engine.start_preview(None)?.finish())
+    Ok(pollster::block_on(engine.start_preview(None)?.finish())?.images)
 }
 
 fn read_state(engine: &Engine) -> Result<TrainingState> {
