@@ -974,18 +974,24 @@ mod tests {
         assert_eq!(plan.steps_per_epoch, 937);
     }
 
-    #[test]
-    fn preview_cost_counts_the_products_of_both_plans() {
-        // Multiply-adds per row: G 100→256→512→1024→784, D 784→512→256→1.
+    /// Multiply-adds per row at the defaults: G 100→256→512→1024→784, D 784→512→256→1,
+    /// and a training step per row of its batch.
+    fn products_per_row() -> (f64, f64, f64) {
         let g = 100.0 * 256.0 + 256.0 * 512.0 + 512.0 * 1024.0 + 1024.0 * 784.0;
         let d = 784.0 * 512.0 + 512.0 * 256.0 + 256.0;
-        // Per row of the batch: G forward; D forward, weight and input gradients on
-        // real and fake rows (no input gradient into the images); D forward and input
-        // gradients on fake rows for G's update; G's weight and input gradients (none
-        // into the latents).
+        // G forward; D forward, weight and input gradients on real and fake rows (no
+        // input gradient into the images); D forward and input gradients on fake rows
+        // for G's update; G's weight and input gradients (none into the latents).
         let step = g + 2.0 * (d + d + (d - 784.0 * 512.0)) + d + d + g + (g - 100.0 * 256.0);
+        (g, d, step)
+    }
+
+    #[test]
+    fn preview_cost_counts_the_products_of_both_plans() {
+        let (g, d, step) = products_per_row();
         let plan = Plan::training(&TrainConfig::default(), 784, 60_000).unwrap();
-        let want = (PREVIEW_ROWS as f64 * g) / (64.0 * step);
+        // G and D on the 64 samples, D on the batch's 64 reals (D's view).
+        let want = (PREVIEW_ROWS as f64 * (g + d) + 64.0 * d) / (64.0 * step);
         assert!(
             (plan.preview_cost() - want).abs() < 1e-12,
             "{} vs {want}",
@@ -999,12 +1005,11 @@ mod tests {
         let classifier = Network::from_widths(NetworkKind::Classifier, &[784, 512, 128, 10]);
         let weights = vec![0.0; classifier.parameter_count];
         let plan = Plan::training(&TrainConfig::default(), 784, 60_000).unwrap();
-        let step = plan.preview_cost() * 64.0 / PREVIEW_ROWS as f64;
         let plan = plan.with_census(&classifier, &weights, CENSUS_ROWS).unwrap();
-        // Per sample: G's forward (as a preview row), the classifier's, the Gram row.
-        let g = 100.0 * 256.0 + 256.0 * 512.0 + 512.0 * 1024.0 + 1024.0 * 784.0;
+        // Per sample: G's forward, the classifier's, the Gram row.
+        let (g, _, step) = products_per_row();
         let c = 784.0 * 512.0 + 512.0 * 128.0 + 128.0 * 10.0 + 128.0 * 128.0;
-        let want = CENSUS_ROWS as f64 * (1.0 + c / g) * step / 64.0;
+        let want = CENSUS_ROWS as f64 * (g + c) / (64.0 * step);
         assert!(
             (plan.census_cost() - want).abs() < 1e-9,
             "{} vs {want}",
