@@ -5,6 +5,7 @@
 import init, { WebClassifier, WebDataset, default_config } from './pkg/ganvas.js';
 import { CpuBackend, GpuBackend } from './backends.js';
 import { Bars, Chart } from './chart.js';
+import { Timelapse } from './timelapse.js';
 import * as settings from './settings.js';
 
 /** @typedef {import('./backends.js').Backend} Backend */
@@ -43,6 +44,7 @@ const app = {
   dataset: null,
   /** @type {WebClassifier | undefined} the census's classifier, if its file loaded */
   classifier: undefined,
+  timelapse: new Timelapse(),
   /** @type {{ fake: Float32Array, real: Float32Array } | null} D's output on each cell of the grids */
   scores: null,
   /** @type {import('./backends.js').CensusReport | null} the last census, for the tests and curious visitors */
@@ -284,6 +286,8 @@ function onPreview(preview, step, digit) {
   drawGrid(grid, preview.image, preview.columns, preview.scores);
   grid.dataset.drawnStep = String(step);
   grid.dataset.digit = digit === undefined ? '' : String(digit);
+  // The timelapse follows the fixed latents, not a picked digit.
+  if (digit === undefined) app.timelapse.offer(preview.image, step);
   app.scores = { fake: preview.scores, real: preview.realScores };
   // Before the first step there is no batch to show.
   $('reals').hidden = step === 0 || !input('d-view').checked;
@@ -480,6 +484,7 @@ function wireControls() {
   $('reset').addEventListener('click', guarded(async () => {
     message('');
     await startBackend(activeBackend().kind);
+    app.timelapse.clear();
   }));
   // Switching carries the run over: the same state continues on the other backend.
   // If the other backend cannot start, the choice, the link and the run stay as they were.
@@ -544,6 +549,7 @@ function wireControls() {
     } catch (e) {
       throw new Error(`Could not load the checkpoint: ${errorText(e)}`);
     }
+    app.timelapse.clear();
     message(`Loaded a checkpoint at step ${activeBackend().confirmedStep}.`);
   }));
   $('measure').addEventListener('click', guarded(() => {
@@ -560,6 +566,30 @@ function wireControls() {
     $('reals').hidden = !input('d-view').checked || !app.backend?.confirmedStep;
   });
   $('label-digits').addEventListener('change', () => labelGrid());
+  // A video where this browser records one; a filmstrip PNG on either button.
+  $('download-timelapse').addEventListener('click', guarded(async () => {
+    const frames = app.timelapse.frames;
+    if (frames.length < 2) throw new Error('The timelapse needs a few more steps first.');
+    const span = `steps-${frames[0].step}-${frames[frames.length - 1].step}`;
+    if (Timelapse.canRecord()) {
+      message(`Recording the timelapse (${frames.length} frames)…`);
+      download(`ganvas-timelapse-${span}.webm`, await app.timelapse.video());
+      message('');
+    } else {
+      download(`ganvas-timelapse-${span}.png`, await app.timelapse.filmstrip());
+    }
+  }));
+  $('download-filmstrip').addEventListener('click', guarded(async () => {
+    const frames = app.timelapse.frames;
+    if (frames.length < 1) throw new Error('The timelapse has no frames yet.');
+    const span = `steps-${frames[0].step}-${frames[frames.length - 1].step}`;
+    download(`ganvas-filmstrip-${span}.png`, await app.timelapse.filmstrip());
+  }));
+  $('present').addEventListener('click', () => document.body.classList.toggle('present'));
+  document.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape') document.body.classList.remove('present');
+  });
+  canvas('grid').addEventListener('click', () => document.body.classList.remove('present'));
   $('download-grid').addEventListener('click', () => {
     const step = app.backend?.confirmedStep ?? 0;
     canvas('grid').toBlob((blob) => blob && download(`ganvas-step-${step}.png`, blob), 'image/png');
@@ -622,7 +652,8 @@ async function main() {
   $('load-text').textContent = kind === 'gpu' ? 'Setting up the GPU…' : 'Starting the CPU trainer…';
   await startBackend(kind);
   $('loading').hidden = true;
-  for (const id of ['train', 'step', 'reset', 'copy-link', 'save', 'load', 'download-grid', 'backend', 'measure']) {
+  const ready = ['train', 'step', 'reset', 'copy-link', 'save', 'load', 'download-grid', 'backend', 'measure'];
+  for (const id of [...ready, 'download-timelapse', 'download-filmstrip', 'present']) {
     /** @type {HTMLButtonElement | HTMLInputElement | HTMLSelectElement} */ ($(id)).disabled = false;
   }
   document.body.dataset.ready = 'true';

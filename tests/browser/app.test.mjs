@@ -343,6 +343,42 @@ test("D's view frames each sample by D's output, fakes and the last batch's real
   await close();
 });
 
+test('the timelapse records the grid over a run and downloads as a video and a filmstrip; Present shows the grid alone', async () => {
+  const context = await browser.newContext({ acceptDownloads: true });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(BASE + '#batch=8&seed=3&backend=cpu&autostart=1&until=100');
+  await ready(page);
+  await page.waitForFunction(() => /Stopped at step 100/.test(document.getElementById('message').textContent), null, {
+    timeout: SLOW,
+  });
+  await page.waitForFunction(() => document.getElementById('grid').dataset.drawnStep === '100', null, { timeout: SLOW });
+  const steps = await page.evaluate(() => window.ganvas.timelapse.frames.map((f) => f.step));
+  assert.ok(steps.length >= 3 && steps[0] === 0, `frames at ${steps}`);
+  assert.ok(steps.every((s, i) => i === 0 || s - steps[i - 1] >= 20), `a frame every 20 steps at most: ${steps}`);
+  const last = steps[steps.length - 1];
+  const save = async (id) => {
+    const [download] = await Promise.all([page.waitForEvent('download', { timeout: SLOW }), page.click(id)]);
+    return { name: download.suggestedFilename(), bytes: readFileSync(await download.path()) };
+  };
+  const strip = await save('#download-filmstrip');
+  assert.equal(strip.name, `ganvas-filmstrip-steps-0-${last}.png`);
+  // A PNG of the frames side by side: 242 pixels a frame, a 16-pixel caption under each.
+  assert.equal(strip.bytes.readUInt32BE(16), 242 * Math.min(10, steps.length));
+  assert.equal(strip.bytes.readUInt32BE(20), (242 + 16) * Math.ceil(steps.length / 10));
+  const video = await save('#download-timelapse');
+  assert.equal(video.name, `ganvas-timelapse-steps-0-${last}.webm`);
+  assert.equal(video.bytes.readUInt32BE(0), 0x1a45dfa3, 'a WebM (EBML) file');
+  await page.click('#present');
+  assert.equal(await page.isVisible('#settings'), false);
+  assert.equal(await page.isVisible('#grid'), true);
+  await page.keyboard.press('Escape');
+  assert.equal(await page.isVisible('#settings'), true);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
 test('a bad checkpoint file gets a clear error and the run stays', async () => {
   const { page, errors, close } = await open('#batch=8');
   await ready(page);
