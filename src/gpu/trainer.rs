@@ -104,11 +104,6 @@ impl GpuTrainer {
         Ok(BufferRead::start(&self.device, &self.queue, &sources))
     }
 
-    pub async fn read_preview(&self) -> Result<Preview> {
-        let parts = self.start_preview_read(None)?.finish().await?;
-        preview_from(&self.plan.preview_readout, &parts)
-    }
-
     /// Runs the census (if the plan has one) and starts reading its logits, feature
     /// sum and Gram matrix back, behind every step recorded so far.
     pub fn start_census_read(&self) -> Option<CensusRead> {
