@@ -102,6 +102,21 @@ impl CpuTrainer {
         Ok(readout.preview(values))
     }
 
+    /// G's images ([rows, pixels]) for `input`, rows of its input (`Plan::interpolation_input`).
+    pub fn interpolate(&mut self, input: &[f32]) -> Result<Vec<f32>> {
+        let plan = &self.plan.interpolation;
+        if input.len() != self.memory.buffers[plan.input.0].len() {
+            return Err(crate::Error::new("the in-betweens do not fit G's input"));
+        }
+        self.memory.buffers[plan.input.0].copy_from_slice(input);
+        self.on_workers(|trainer| {
+            for op in &trainer.plan.interpolation.ops {
+                trainer.memory.execute(op);
+            }
+        });
+        Ok(self.memory.buffers[self.plan.interpolation.images.0].clone())
+    }
+
     /// The census of G's samples as of now, if the plan has one.
     pub fn census(&mut self) -> Option<CensusReadings> {
         self.plan.census.as_ref()?;

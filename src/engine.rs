@@ -164,6 +164,25 @@ impl Engine {
         }
     }
 
+    /// Starts G on in-betweens of preview cells `from` and `to` (of the grid that
+    /// `digit` picks; `Plan::interpolation_input`), as of every step recorded so far.
+    pub fn start_interpolation(
+        &mut self,
+        from: usize,
+        to: usize,
+        digit: Option<u8>,
+        spherical: bool,
+    ) -> Result<ImagesRead> {
+        let input = self.plan().interpolation_input(from, to, digit, spherical)?;
+        Ok(match self {
+            Engine::Cpu { trainer, .. } => ImagesRead::Ready(trainer.interpolate(&input)?),
+            Engine::Gpu { trainer, gpu } => ImagesRead::Gpu {
+                read: trainer.start_interpolation_read(&input)?,
+                lost: gpu.lost_flag(),
+            },
+        })
+    }
+
     /// Starts reading parameters and Adam state as of every step recorded so far.
     pub fn start_state_read(&self) -> StateReadout {
         match self {
@@ -406,6 +425,30 @@ impl PreviewRead {
             PreviewRead::Gpu { read, readout, lost } => {
                 let parts = read.finish().await.map_err(|e| lost.explain(e))?;
                 preview_from(&readout, &parts)
+            }
+        }
+    }
+}
+
+/// Images ([rows, pixels] in [-1, 1]) on their way.
+pub enum ImagesRead {
+    Ready(Vec<f32>),
+    Gpu {
+        read: BufferRead,
+        lost: crate::gpu::LostFlag,
+    },
+}
+
+impl ImagesRead {
+    pub async fn finish(self) -> Result<Vec<f32>> {
+        match self {
+            ImagesRead::Ready(images) => Ok(images),
+            ImagesRead::Gpu { read, lost } => {
+                let parts = read.finish().await.map_err(|e| lost.explain(e))?;
+                Ok(parts
+                    .iter()
+                    .flat_map(|b| bytemuck::pod_collect_to_vec::<u8, f32>(b))
+                    .collect())
             }
         }
     }

@@ -323,3 +323,37 @@ fn census_agrees_on_both_backends_and_with_eval() {
     let gpu_quality = reader.score_census(&gpu).unwrap();
     assert!((gpu_quality.frechet_distance - cpu_quality.frechet_distance).abs() < 1e-3 * cpu_quality.frechet_distance);
 }
+
+/// In-betweens of two preview cells: G on them gives, at the two ends, the cells'
+/// own preview images, and both backends the same images (f32 forward passes).
+#[test]
+fn interpolation_ends_at_the_cells_on_both_backends() {
+    use ganvas::engine::{Backend, Engine};
+    let data = common::synthetic_dataset(300, 28, 28, 2);
+    let config = TrainConfig {
+        conditional: true,
+        seed: 8,
+        ..Default::default()
+    };
+    let state = TrainingState::initial(&config, 784);
+    let run = |backend| {
+        let (mut engine, _) = pollster::block_on(Engine::create(backend, 1, &data, &state, None)).ok()?;
+        let preview = pollster::block_on(engine.start_preview(None).ok()?.finish()).ok()?;
+        let between = engine.start_interpolation(13, 42, None, true).ok()?;
+        Some((preview.images, pollster::block_on(between.finish()).ok()?))
+    };
+    let (preview, cpu) = run(Backend::Cpu).unwrap();
+    let cell = |images: &[f32], i: usize| images[i * 784..][..784].to_vec();
+    assert_eq!(cpu.len(), ganvas::plan::INTERPOLATION_ROWS * 784);
+    assert!(common::max_abs_diff(&cell(&cpu, 0), &cell(&preview, 13)) < 1e-5);
+    assert!(common::max_abs_diff(&cell(&cpu, 9), &cell(&preview, 42)) < 1e-5);
+    assert!(
+        common::max_abs_diff(&cell(&cpu, 4), &cell(&cpu, 5)) > 1e-4,
+        "the in-betweens move"
+    );
+    if common::gpu().is_none() {
+        return;
+    }
+    let (_, gpu) = run(Backend::Gpu).unwrap();
+    assert!(common::max_abs_diff(&cpu, &gpu) < 1e-5);
+}

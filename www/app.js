@@ -45,6 +45,11 @@ const app = {
   /** @type {WebClassifier | undefined} the census's classifier, if its file loaded */
   classifier: undefined,
   timelapse: new Timelapse(),
+  /** @type {number[]} grid cells chosen for in-betweens (two at most, the oldest first) */
+  pinned: [],
+  /** @type {import('./backends.js').PreviewView | null} the grid last drawn, redrawn when pins change */
+  lastPreview: null,
+  interpolating: false,
   /** @type {{ fake: Float32Array, real: Float32Array } | null} D's output on each cell of the grids */
   scores: null,
   /** @type {import('./backends.js').CensusReport | null} the last census, for the tests and curious visitors */
@@ -205,6 +210,7 @@ async function startBackend(kind, files) {
   symptoms.collapse = '';
   showSymptoms();
   for (const id of ['census-step', 'readout-frechet', 'readout-score']) $(id).textContent = '–';
+  app.pinned = [];
   $('readout-adapter').textContent = kind === 'gpu' ? app.adapterName : 'CPU (WebAssembly SIMD, in a worker)';
 }
 
@@ -283,7 +289,10 @@ function onCensus(report, step) {
 /** @type {import('./backends.js').OnPreview} */
 function onPreview(preview, step, digit) {
   const grid = canvas('grid');
+  app.lastPreview = preview;
   drawGrid(grid, preview.image, preview.columns, preview.scores);
+  drawPins();
+  drawBetween();
   grid.dataset.drawnStep = String(step);
   grid.dataset.digit = digit === undefined ? '' : String(digit);
   // The timelapse follows the fixed latents, not a picked digit.
@@ -315,6 +324,53 @@ function drawGrid(target, image, columns, scores) {
     ctx.strokeStyle = `hsl(${Math.round(120 * score)}, 85%, 50%)`;
     ctx.strokeRect((i % cols) * pitch + 1, Math.floor(i / cols) * pitch + 1, pitch, pitch);
   });
+}
+
+/** Outlines the chosen cells on the grid. */
+function drawPins() {
+  const grid = canvas('grid');
+  const ctx = grid.getContext('2d');
+  if (!ctx) return;
+  const { cols, pitch } = gridShape(grid);
+  ctx.strokeStyle = '#6cb4ff';
+  ctx.lineWidth = 2;
+  for (const cell of app.pinned) ctx.strokeRect((cell % cols) * pitch + 1, Math.floor(cell / cols) * pitch + 1, pitch, pitch);
+}
+
+/** G's in-betweens of the two chosen cells, as G is now (one request at a time). */
+function drawBetween() {
+  const between = canvas('between');
+  between.hidden = app.pinned.length < 2;
+  if (app.pinned.length < 2 || app.interpolating || !app.backend) return;
+  app.interpolating = true;
+  const [from, to] = app.pinned;
+  app.backend
+    .interpolate(from, to, input('slerp').checked)
+    .then((image) => {
+      between.width = image.width;
+      between.height = image.height;
+      between.getContext('2d')?.putImageData(image, 0, 0);
+      between.dataset.cells = `${from}-${to}`;
+    })
+    .catch((e) => message(errorText(e)))
+    .finally(() => {
+      app.interpolating = false;
+    });
+}
+
+/** Chooses (or lets go of) the grid cell under the pointer. @param {MouseEvent} event */
+function pinCell(event) {
+  const grid = /** @type {HTMLCanvasElement} */ (event.currentTarget);
+  const { cols, pitch } = gridShape(grid);
+  const scale = grid.width / grid.clientWidth;
+  const col = Math.floor((event.offsetX * scale) / pitch);
+  const cell = Math.floor((event.offsetY * scale) / pitch) * cols + col;
+  if (col >= cols || !app.lastPreview || cell >= app.lastPreview.scores.length) return;
+  app.pinned = app.pinned.includes(cell) ? app.pinned.filter((c) => c !== cell) : [...app.pinned, cell].slice(-2);
+  const preview = app.lastPreview;
+  drawGrid(grid, preview.image, preview.columns, preview.scores);
+  drawPins();
+  drawBetween();
 }
 
 /**
@@ -557,6 +613,8 @@ function wireControls() {
   }));
   $('digit').addEventListener('change', guarded(() => {
     const value = /** @type {HTMLSelectElement} */ ($('digit')).value;
+    // The chosen cells were cells of the other grid.
+    app.pinned = [];
     activeBackend().setDigit(value === '' ? undefined : Number(value));
   }));
   canvas('grid').addEventListener('mousemove', (e) => describeCell(e, app.scores?.fake, 'D(G(z))'));
@@ -589,7 +647,12 @@ function wireControls() {
   document.addEventListener('keydown', (e) => {
     if (e.key === 'Escape') document.body.classList.remove('present');
   });
-  canvas('grid').addEventListener('click', () => document.body.classList.remove('present'));
+  // In the presentation a click leaves it; else it chooses a cell for in-betweens.
+  canvas('grid').addEventListener('click', (e) => {
+    if (document.body.classList.contains('present')) document.body.classList.remove('present');
+    else pinCell(e);
+  });
+  $('slerp').addEventListener('change', () => drawBetween());
   $('download-grid').addEventListener('click', () => {
     const step = app.backend?.confirmedStep ?? 0;
     canvas('grid').toBlob((blob) => blob && download(`ganvas-step-${step}.png`, blob), 'image/png');

@@ -50,6 +50,7 @@ import { WebCheckpoint, WebClassifier, WebDataset, WebTrainer } from './pkg/ganv
  * @property {() => void} measure runs a census now (after the queued steps)
  * @property {(digit: number | undefined) => void} setDigit the conditional GAN's grid: all one digit, or a row per digit
  * @property {(step: number | undefined) => void} setUntil never trains past this step (a demo link's `until`)
+ * @property {(from: number, to: number, spherical: boolean) => Promise<ImageData>} interpolate G's in-betweens of two grid cells
  * @property {(now: number) => void} update called every animation frame
  * @property {() => Promise<SavedFiles>} save
  * @property {() => string | undefined} lost why the device was lost, once it has been
@@ -195,6 +196,11 @@ export class GpuBackend {
   /** @param {number | undefined} step */
   setUntil(step) {
     this.until = step;
+  }
+
+  /** @param {number} from @param {number} to @param {boolean} spherical @returns {Promise<ImageData>} */
+  interpolate(from, to, spherical) {
+    return this.trainer.interpolate(from, to, this.digit, spherical);
   }
 
   /** @param {number} now */
@@ -407,6 +413,11 @@ export class CpuBackend {
   /** @param {number | undefined} step */
   setUntil(step) {
     call('until', { value: step });
+  }
+
+  /** @param {number} from @param {number} to @param {boolean} spherical @returns {Promise<ImageData>} */
+  interpolate(from, to, spherical) {
+    return call('interpolate', { from, to, spherical });
   }
 
   update() {}

@@ -1,7 +1,7 @@
 // @ts-check
 // The CPU backend in a Web Worker, so the page stays responsive while it computes.
 // One worker serves the page's whole life. Messages in: data (once), create, run,
-// step, census, digit, until, save. Messages out: the replies (with the request's id), and stats,
+// step, census, digit, until, interpolate, save. Messages out: the replies (with the request's id), and stats,
 // preview grids and censuses tagged with the generation of the trainer that made them.
 
 import init, { WebCheckpoint, WebClassifier, WebDataset, WebTrainer } from './pkg/ganvas.js';
@@ -154,6 +154,9 @@ const handlers = {
   },
   until({ value }) {
     until = value;
+  },
+  interpolate({ from, to, spherical }) {
+    return need(trainer).interpolate(from, to, digit, spherical);
   },
   async save() {
     const t = need(trainer);

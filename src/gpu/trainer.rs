@@ -65,6 +65,7 @@ pub struct GpuTrainer<P: Training = Plan> {
     preview_dispatches: Vec<Dispatch>,
     census_dispatches: Vec<Dispatch>,
     digit_preview_dispatches: Vec<Dispatch>,
+    interpolation_dispatches: Vec<Dispatch>,
     image_count: usize,
     /// Steps recorded so far: the CPU knows the step without reading the GPU's counter.
     step: u32,
@@ -102,6 +103,24 @@ impl GpuTrainer {
             .map(|&(id, len)| (&self.buffers[id.0], (len * 4) as u64))
             .collect();
         Ok(BufferRead::start(&self.device, &self.queue, &sources))
+    }
+
+    /// Writes `input` (rows of G's input, `Plan::interpolation_input`), runs G on it
+    /// and starts reading the images back, behind every step recorded so far.
+    pub fn start_interpolation_read(&self, input: &[f32]) -> Result<BufferRead> {
+        let plan = &self.plan.interpolation;
+        if input.len() != self.plan.buffer_len(plan.input) {
+            return Err(Error::new("the in-betweens do not fit G's input"));
+        }
+        self.queue
+            .write_buffer(&self.buffers[plan.input.0], 0, bytemuck::cast_slice(input));
+        self.submit("interpolation", &self.interpolation_dispatches, 1);
+        let len = (self.plan.buffer_len(plan.images) * 4) as u64;
+        Ok(BufferRead::start(
+            &self.device,
+            &self.queue,
+            &[(&self.buffers[plan.images.0], len)],
+        ))
     }
 
     /// Runs the census (if the plan has one) and starts reading its logits, feature
@@ -160,7 +179,9 @@ impl<P: Training> GpuTrainer<P> {
     fn build(gpu: &GpuContext, plan: P, data: &Dataset, step: u32, networks: &[&NetworkState]) -> GpuTrainer<P> {
         let device = &gpu.device;
         let mut matmuls: Vec<Matmul> = Vec::new();
-        let requested = plan.preview().iter().chain(plan.census()).chain(plan.digit_preview());
+        let requested = (plan.preview().iter().chain(plan.census()))
+            .chain(plan.digit_preview())
+            .chain(plan.interpolation());
         for op in plan.step().iter().chain(requested) {
             if let Op::Matmul { params, .. } = op {
                 let variant = gpu.matmul.variant_for(params);
@@ -317,6 +338,7 @@ impl<P: Training> GpuTrainer<P> {
         let preview_dispatches = plan.preview().iter().map(dispatch).collect();
         let census_dispatches = plan.census().iter().map(dispatch).collect();
         let digit_preview_dispatches = plan.digit_preview().iter().map(dispatch).collect();
+        let interpolation_dispatches = plan.interpolation().iter().map(dispatch).collect();
 
         let trainer = GpuTrainer {
             device: gpu.device.clone(),
@@ -329,6 +351,7 @@ impl<P: Training> GpuTrainer<P> {
             preview_dispatches,
             census_dispatches,
             digit_preview_dispatches,
+            interpolation_dispatches,
             image_count: data.count,
             step,
             order_epoch: None,

@@ -13,9 +13,11 @@
 
 mod census;
 mod classifier;
+mod interpolation;
 
 pub use census::{Census, CENSUS_ROWS};
 pub use classifier::ClassifierPlan;
+pub use interpolation::INTERPOLATION_ROWS;
 
 use crate::activation::Activation;
 use crate::error::Result;
@@ -187,10 +189,21 @@ pub struct Plan {
     /// `chosen_digit` (written on request) names; empty otherwise.
     pub digit_preview: Vec<Op>,
     pub chosen_digit: Option<BufferId>,
+    /// G on in-betweens of two preview cells (`interpolation_input`), on request.
+    pub interpolation: Interpolation,
     pub steps_per_epoch: u32,
     pub pixels: usize,
     /// Added by `with_census`.
     pub census: Option<Census>,
+}
+
+/// G's forward on `INTERPOLATION_ROWS` inputs written on request into `input`,
+/// its images into `images`.
+#[derive(Clone, Debug)]
+pub struct Interpolation {
+    pub input: BufferId,
+    pub images: BufferId,
+    pub ops: Vec<Op>,
 }
 
 /// Where a preview's results lie: G's images (a block of columns of D's preview
@@ -389,6 +402,18 @@ impl Plan {
         }
         preview.extend(generation.ops);
         preview.extend(judging);
+        let between = Generation::new(
+            &mut b,
+            "interpolation",
+            &generator,
+            g.buffers.params,
+            INTERPOLATION_ROWS,
+        );
+        let interpolation = Interpolation {
+            input: between.input.buffer,
+            images: between.images,
+            ops: between.ops,
+        };
         let preview_readout = PreviewReadout {
             images: (images.buffer, images.view),
             fake_logits,
@@ -411,6 +436,7 @@ impl Plan {
             preview_classes,
             digit_preview,
             chosen_digit,
+            interpolation,
             steps_per_epoch,
             pixels,
             census: None,
@@ -466,6 +492,10 @@ pub trait Training {
     fn digit_preview(&self) -> &[Op] {
         &[]
     }
+    /// G on in-betweens of two preview cells (the GAN's); empty otherwise.
+    fn interpolation(&self) -> &[Op] {
+        &[]
+    }
     /// Buffers whose contents stay fixed for the whole run (the census's classifier),
     /// loaded once with the trained networks.
     fn constants(&self) -> Vec<(BufferId, &[f32])> {
@@ -495,6 +525,10 @@ impl Training for Plan {
 
     fn digit_preview(&self) -> &[Op] {
         &self.digit_preview
+    }
+
+    fn interpolation(&self) -> &[Op] {
+        &self.interpolation.ops
     }
 
     fn constants(&self) -> Vec<(BufferId, &[f32])> {

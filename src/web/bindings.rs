@@ -7,7 +7,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::engine::{Backend, Engine};
 use crate::mnist::Dataset;
-use crate::plan::CENSUS_ROWS;
+use crate::plan::{CENSUS_ROWS, INTERPOLATION_ROWS};
 use crate::quality::Reader;
 use crate::state::{Stats, TrainingState};
 
@@ -260,6 +260,20 @@ impl WebTrainer {
                 js_sys::Reflect::set(&result, &JsValue::from_str(key), &value)?;
             }
             Ok(result.into())
+        })
+    }
+
+    /// Resolves to an `ImageData` of G's in-betweens (a row, ends included) of preview
+    /// cells `from` and `to` of the grid that `digit` picks, linear or spherical.
+    pub fn interpolate(&mut self, from: u32, to: u32, digit: Option<u8>, spherical: bool) -> js_sys::Promise {
+        let read = self
+            .engine
+            .start_interpolation(from as usize, to as usize, digit, spherical);
+        let pixels = self.pixels;
+        wasm_bindgen_futures::future_to_promise(async move {
+            let images = read.map_err(js_value)?.finish().await.map_err(js_value)?;
+            let (image, _) = image_data(&images, pixels, Some(INTERPOLATION_ROWS))?;
+            Ok(image)
         })
     }
 

@@ -379,6 +379,30 @@ test('the timelapse records the grid over a run and downloads as a video and a f
   await context.close();
 });
 
+test('two chosen samples show G\'s in-betweens of their latents, on both backends', async () => {
+  for (const backend of ['cpu', 'gpu']) {
+    const { page, errors, close } = await open(`#batch=8&seed=3&backend=${backend}`);
+    await ready(page);
+    await page.waitForFunction(() => document.getElementById('grid').dataset.drawnStep === '0', null, { timeout: SLOW });
+    assert.equal(await page.isVisible('#between'), false);
+    // Cells 0 and 9 (row 1, column 1) of the 8×8 grid, drawn at 2x (60 CSS pixels a cell).
+    await page.click('#grid', { position: { x: 10, y: 10 } });
+    await page.click('#grid', { position: { x: 70, y: 70 } });
+    await page.waitForFunction(() => document.getElementById('between').dataset.cells === '0-9', null, { timeout: SLOW });
+    const size = await page.evaluate(() => [document.getElementById('between').width, document.getElementById('between').height]);
+    assert.deepEqual(size, [10 * 30 + 2, 30 + 2], 'ten in-betweens in a row');
+    // Its first image is cell 0 of the grid.
+    const same = await page.evaluate(() => {
+      const pixels = (id, x, y) => document.getElementById(id).getContext('2d').getImageData(x, y, 28, 28).data;
+      const [a, b] = [pixels('between', 2, 2), pixels('grid', 2, 2)];
+      return a.every((v, i) => Math.abs(v - b[i]) <= 2);
+    });
+    assert.ok(same, 'the row starts at the first chosen sample');
+    assert.deepEqual(errors, []);
+    await close();
+  }
+});
+
 test('a bad checkpoint file gets a clear error and the run stays', async () => {
   const { page, errors, close } = await open('#batch=8');
   await ready(page);
