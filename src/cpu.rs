@@ -14,7 +14,7 @@ use crate::kernels::matmul::matmul_cpu_threaded;
 use crate::kernels::noise::noise_cpu;
 use crate::mnist::Dataset;
 use crate::model::Network;
-use crate::plan::{BufferId, ForwardPlan, Items, NetworkBuffers, Op, Plan, Preview, Training};
+use crate::plan::{BufferId, ForwardPlan, Items, NetworkBuffers, Op, Plan, Preview, Request, Training};
 use crate::quality::CensusReadings;
 use crate::rng;
 use crate::state::{NetworkState, Stats, TrainingState};
@@ -87,16 +87,11 @@ impl CpuTrainer {
     /// G on the fixed preview latents (all of `digit` when one is given,
     /// `Plan::preview_of`), and D's view of them and of the last step's reals.
     pub fn preview(&mut self, digit: Option<u8>) -> Result<Preview> {
-        let (_, write) = self.plan.preview_of(digit)?;
+        let (request, write) = self.plan.preview_of(digit)?;
         if let Some((table, values)) = write {
             self.memory.buffers[table.0].copy_from_slice(&values);
         }
-        self.on_workers(|trainer| {
-            let (ops, _) = trainer.plan.preview_of(digit).expect("checked above");
-            for op in ops {
-                trainer.memory.execute(op);
-            }
-        });
+        self.run_request(request);
         let readout = self.plan.preview_readout;
         let values = readout.sources().map(|(id, len)| &self.memory.buffers[id.0][..len]);
         Ok(readout.preview(values))
@@ -109,22 +104,14 @@ impl CpuTrainer {
             return Err(crate::Error::new("the in-betweens do not fit G's input"));
         }
         self.memory.buffers[plan.input.0].copy_from_slice(input);
-        self.on_workers(|trainer| {
-            for op in &trainer.plan.interpolation.ops {
-                trainer.memory.execute(op);
-            }
-        });
+        self.run_request(Request::Interpolation);
         Ok(self.memory.buffers[self.plan.interpolation.images.0].clone())
     }
 
     /// The census of G's samples as of now, if the plan has one.
     pub fn census(&mut self) -> Option<CensusReadings> {
         self.plan.census.as_ref()?;
-        self.on_workers(|trainer| {
-            for op in trainer.plan.census() {
-                trainer.memory.execute(op);
-            }
-        });
+        self.run_request(Request::Census);
         let census = self.plan.census.as_ref()?;
         let read = |id: BufferId| self.memory.buffers[id.0].clone();
         Some(CensusReadings {
@@ -197,6 +184,18 @@ impl<P: Training> CpuTrainer<P> {
     }
 
     /// Runs `work` with the split ops' bands going to this trainer's threads.
+    /// Runs the ops of `request` (on the pool's threads, as a step's).
+    fn run_request(&mut self, request: Request)
+    where
+        P: Send,
+    {
+        self.on_workers(|trainer| {
+            for op in trainer.plan.requested(request) {
+                trainer.memory.execute(op);
+            }
+        });
+    }
+
     fn on_workers<R: Send>(&mut self, work: impl FnOnce(&mut Self) -> R + Send) -> R
     where
         P: Send,

@@ -18,7 +18,7 @@ use crate::kernels::step_counter::{StepCounter, StepCounterBuffers};
 use crate::kernels::Dispatch;
 use crate::mnist::Dataset;
 use crate::model::TrainConfig;
-use crate::plan::{BufferId, Items, NetworkBuffers, Op, Plan, Preview, PreviewReadout, Training};
+use crate::plan::{BufferId, Items, NetworkBuffers, Op, Plan, Preview, PreviewReadout, Request, Training};
 use crate::quality::CensusReadings;
 use crate::rng;
 use crate::state::{NetworkState, TrainingState};
@@ -62,10 +62,8 @@ pub struct GpuTrainer<P: Training = Plan> {
     stats: wgpu::Buffer,
     stats_staging: wgpu::Buffer,
     step_dispatches: Vec<Dispatch>,
-    preview_dispatches: Vec<Dispatch>,
-    census_dispatches: Vec<Dispatch>,
-    digit_preview_dispatches: Vec<Dispatch>,
-    interpolation_dispatches: Vec<Dispatch>,
+    /// Each `Request`'s dispatches, in `Request::ALL`'s order.
+    requests: Vec<Vec<Dispatch>>,
     image_count: usize,
     /// Steps recorded so far: the CPU knows the step without reading the GPU's counter.
     step: u32,
@@ -89,15 +87,12 @@ impl GpuTrainer {
     /// `Plan::preview_of`) and D on them and on the last step's reals, and starts
     /// reading the `PreviewReadout` back, behind every step recorded so far.
     pub fn start_preview_read(&self, digit: Option<u8>) -> Result<BufferRead> {
-        let (_, write) = self.plan.preview_of(digit)?;
-        match write {
-            Some((table, values)) => {
-                let bytes = bytemuck::cast_slice(&values);
-                self.queue.write_buffer(&self.buffers[table.0], 0, bytes);
-                self.submit("preview of one digit", &self.digit_preview_dispatches, 1);
-            }
-            None => self.submit("preview", &self.preview_dispatches, 1),
+        let (request, write) = self.plan.preview_of(digit)?;
+        if let Some((table, values)) = write {
+            let bytes = bytemuck::cast_slice(&values);
+            self.queue.write_buffer(&self.buffers[table.0], 0, bytes);
         }
+        self.run_request(request);
         let sources = self.plan.preview_readout.sources();
         let sources: Vec<_> = (sources.iter())
             .map(|&(id, len)| (&self.buffers[id.0], (len * 4) as u64))
@@ -114,7 +109,7 @@ impl GpuTrainer {
         }
         self.queue
             .write_buffer(&self.buffers[plan.input.0], 0, bytemuck::cast_slice(input));
-        self.submit("interpolation", &self.interpolation_dispatches, 1);
+        self.run_request(Request::Interpolation);
         let len = (self.plan.buffer_len(plan.images) * 4) as u64;
         Ok(BufferRead::start(
             &self.device,
@@ -127,7 +122,7 @@ impl GpuTrainer {
     /// sum and Gram matrix back, behind every step recorded so far.
     pub fn start_census_read(&self) -> Option<CensusRead> {
         let census = self.plan.census.as_ref()?;
-        self.submit("census", &self.census_dispatches, 1);
+        self.run_request(Request::Census);
         let ids = [census.logits, census.feature_sum, census.feature_gram];
         let sources: Vec<_> = (ids.iter())
             .map(|id| (&self.buffers[id.0], (self.plan.buffer_len(*id) * 4) as u64))
@@ -179,9 +174,7 @@ impl<P: Training> GpuTrainer<P> {
     fn build(gpu: &GpuContext, plan: P, data: &Dataset, step: u32, networks: &[&NetworkState]) -> GpuTrainer<P> {
         let device = &gpu.device;
         let mut matmuls: Vec<Matmul> = Vec::new();
-        let requested = (plan.preview().iter().chain(plan.census()))
-            .chain(plan.digit_preview())
-            .chain(plan.interpolation());
+        let requested = Request::ALL.into_iter().flat_map(|r| plan.requested(r));
         for op in plan.step().iter().chain(requested) {
             if let Op::Matmul { params, .. } = op {
                 let variant = gpu.matmul.variant_for(params);
@@ -335,10 +328,9 @@ impl<P: Training> GpuTrainer<P> {
             }
         };
         let step_dispatches = plan.step().iter().map(dispatch).collect();
-        let preview_dispatches = plan.preview().iter().map(dispatch).collect();
-        let census_dispatches = plan.census().iter().map(dispatch).collect();
-        let digit_preview_dispatches = plan.digit_preview().iter().map(dispatch).collect();
-        let interpolation_dispatches = plan.interpolation().iter().map(dispatch).collect();
+        let requests = (Request::ALL.iter())
+            .map(|&r| plan.requested(r).iter().map(dispatch).collect())
+            .collect();
 
         let trainer = GpuTrainer {
             device: gpu.device.clone(),
@@ -348,10 +340,7 @@ impl<P: Training> GpuTrainer<P> {
             stats,
             stats_staging,
             step_dispatches,
-            preview_dispatches,
-            census_dispatches,
-            digit_preview_dispatches,
-            interpolation_dispatches,
+            requests,
             image_count: data.count,
             step,
             order_epoch: None,
@@ -406,6 +395,12 @@ impl<P: Training> GpuTrainer<P> {
             self.steps_since_stats += count;
             remaining -= count;
         }
+    }
+
+    /// Submits the ops of `request`, behind every step recorded so far.
+    fn run_request(&self, request: Request) {
+        let index = Request::ALL.iter().position(|&r| r == request).unwrap_or_default();
+        self.submit(request.name(), &self.requests[index], 1);
     }
 
     /// `label` names the pass, as the bind groups name their ops.

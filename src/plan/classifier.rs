@@ -77,10 +77,6 @@ impl Training for ClassifierPlan {
         &self.step
     }
 
-    fn preview(&self) -> &[Op] {
-        &[]
-    }
-
     fn steps_per_epoch(&self) -> u32 {
         self.steps_per_epoch
     }

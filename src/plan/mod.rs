@@ -443,14 +443,14 @@ impl Plan {
         }
     }
 
-    /// The ops of a preview of `digit` (the whole grid as that digit; a conditional
-    /// plan only) or of the usual grid, and what to write first: the chosen digit's
+    /// The request that previews `digit` (the whole grid as that digit; a conditional
+    /// plan only) or the usual grid, and what to write first: the chosen digit's
     /// table. A digit outside 0-9, or any for an unconditional plan, is refused.
-    pub fn preview_of(&self, digit: Option<u8>) -> Result<(&[Op], Option<BufferContents>)> {
+    pub fn preview_of(&self, digit: Option<u8>) -> Result<(Request, Option<BufferContents>)> {
         match (digit, self.chosen_digit) {
-            (None, _) => Ok((&self.preview, None)),
+            (None, _) => Ok((Request::Preview, None)),
             (Some(d), Some(table)) if usize::from(d) < CLASSES => Ok((
-                &self.digit_preview,
+                Request::DigitPreview,
                 Some((table, vec![f32::from(d); self.preview_rows])),
             )),
             (Some(d), Some(_)) => Err(crate::Error::new(format!("the digit {d} is not one of 0 to 9"))),
@@ -476,24 +476,46 @@ impl Plan {
     }
 }
 
+/// Op lists a trainer runs on request between steps, each into buffers of its own
+/// that are then read back: the GAN's preview (and its one-digit form for the
+/// conditional GAN), census and in-betweens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Request {
+    Preview,
+    DigitPreview,
+    Census,
+    Interpolation,
+}
+
+impl Request {
+    pub const ALL: [Request; 4] = [
+        Request::Preview,
+        Request::DigitPreview,
+        Request::Census,
+        Request::Interpolation,
+    ];
+
+    /// As a GPU pass is labelled.
+    pub fn name(self) -> &'static str {
+        match self {
+            Request::Preview => "preview",
+            Request::DigitPreview => "preview of one digit",
+            Request::Census => "census",
+            Request::Interpolation => "interpolation",
+        }
+    }
+}
+
 /// What a trainer runs, whatever the model: the buffers, the ops of one training
 /// step, the epoch's length and its shuffle's seed, and the networks the step trains
 /// (their parameters and Adam state, loaded and read back in this order).
 pub trait Training {
     fn buffers(&self) -> &[BufferSpec];
     fn step(&self) -> &[Op];
-    /// Ops run on request between steps, such as the GAN's preview; may be empty.
-    fn preview(&self) -> &[Op];
-    /// The census's ops, run on request like the preview; empty without one.
-    fn census(&self) -> &[Op] {
-        &[]
-    }
-    /// The preview of one chosen digit (the conditional GAN's); empty otherwise.
-    fn digit_preview(&self) -> &[Op] {
-        &[]
-    }
-    /// G on in-betweens of two preview cells (the GAN's); empty otherwise.
-    fn interpolation(&self) -> &[Op] {
+    /// The ops of `request`, run between steps when asked for; empty where the
+    /// model has none (the classifier has none at all).
+    fn requested(&self, request: Request) -> &[Op] {
+        let _ = request;
         &[]
     }
     /// Buffers whose contents stay fixed for the whole run (the census's classifier),
@@ -515,20 +537,13 @@ impl Training for Plan {
         &self.step
     }
 
-    fn preview(&self) -> &[Op] {
-        &self.preview
-    }
-
-    fn census(&self) -> &[Op] {
-        self.census.as_ref().map_or(&[], |c| &c.ops)
-    }
-
-    fn digit_preview(&self) -> &[Op] {
-        &self.digit_preview
-    }
-
-    fn interpolation(&self) -> &[Op] {
-        &self.interpolation.ops
+    fn requested(&self, request: Request) -> &[Op] {
+        match request {
+            Request::Preview => &self.preview,
+            Request::DigitPreview => &self.digit_preview,
+            Request::Census => self.census.as_ref().map_or(&[], |c| &c.ops),
+            Request::Interpolation => &self.interpolation.ops,
+        }
     }
 
     fn constants(&self) -> Vec<(BufferId, &[f32])> {
@@ -1067,7 +1082,12 @@ mod tests {
         let weights = vec![0.0; classifier.parameter_count];
         let plan = Plan::training(&TrainConfig::default(), 784, 60_000).unwrap();
         let plan = plan.with_census(&classifier, &weights, 100).unwrap();
-        for op in plan.step.iter().chain(&plan.preview).chain(plan.census()) {
+        for op in plan
+            .step
+            .iter()
+            .chain(&plan.preview)
+            .chain(plan.requested(Request::Census))
+        {
             if let Op::Matmul {
                 a, b, bias, gate, c, ..
             } = op
