@@ -367,27 +367,19 @@ fn conditional_train_sample_and_eval() {
     let (rows, cols, _) = npy::from_bytes(&std::fs::read(&npy_out).unwrap()).unwrap();
     assert_eq!((rows, cols), (5, 784));
     // Without --label: each of 3 latents as every digit, a grid row per digit.
-    let every = tmp.path().join("every.npy");
-    ok(&[
-        "sample",
-        "--checkpoint",
-        g_s,
-        "--n",
-        "3",
-        "--out",
-        every.to_str().unwrap(),
-    ]);
+    let (every, png) = (tmp.path().join("every.npy"), tmp.path().join("every.png"));
+    for out in [&every, &png] {
+        ok(&[
+            "sample",
+            "--checkpoint",
+            g_s,
+            "--n",
+            "3",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+    }
     assert_eq!(npy::from_bytes(&std::fs::read(&every).unwrap()).unwrap().0, 30);
-    let png = tmp.path().join("every.png");
-    ok(&[
-        "sample",
-        "--checkpoint",
-        g_s,
-        "--n",
-        "3",
-        "--out",
-        png.to_str().unwrap(),
-    ]);
     let header = std::fs::read(&png).unwrap();
     let size = |at: usize| u32::from_be_bytes(header[at..at + 4].try_into().unwrap());
     assert_eq!((size(16), size(20)), (3 * 30 + 2, 10 * 30 + 2), "3 columns, 10 rows");
