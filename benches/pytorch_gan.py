@@ -2,11 +2,13 @@
 and batch as ganvas's defaults, trained on the same MNIST files.
 
     python benches/pytorch_gan.py --steps 10000 --out runs/torch [--device cpu|cuda] [--threads N]
-        [--save-at 1,1000,5000]
+        [--save-at 1,1000,5000] [--conditional]
 
 Writes generator.safetensors and discriminator.safetensors (the state_dicts ganvas
 reads), and generator_step_N.safetensors after each step N of --save-at (for
 `ganvas eval`'s calibration), and prints steady-state steps per second.
+--conditional trains the conditional GAN of README (a one-hot label concatenated to
+G's and D's inputs; real images carry their MNIST labels, fakes uniform ones).
 """
 import argparse
 import gzip
@@ -17,6 +19,7 @@ import numpy as np
 import torch
 from safetensors.torch import save_file
 from torch import nn
+from torch.nn import functional as F
 
 
 def mlp(widths, last):
@@ -28,27 +31,32 @@ def mlp(widths, last):
 
 
 class Generator(nn.Module):
-    def __init__(self, latent=100):
+    def __init__(self, classes=0, latent=100):
         super().__init__()
-        self.model = mlp([latent, 256, 512, 1024, 784], nn.Tanh())
+        self.model = mlp([latent + classes, 256, 512, 1024, 784], nn.Tanh())
 
-    def forward(self, z):
-        return self.model(z)
+    def forward(self, z, y=None):
+        return self.model(z if y is None else torch.cat([z, F.one_hot(y, 10).float()], 1))
 
 
 class Discriminator(nn.Module):
-    def __init__(self):
+    def __init__(self, classes=0):
         super().__init__()
-        self.model = mlp([784, 512, 256, 1], nn.Sigmoid())
+        self.model = mlp([784 + classes, 512, 256, 1], nn.Sigmoid())
 
-    def forward(self, x):
-        return self.model(x)
+    def forward(self, x, y=None):
+        return self.model(x if y is None else torch.cat([x, F.one_hot(y, 10).float()], 1))
 
 
 def load_images(data_dir):
     raw = gzip.open(pathlib.Path(data_dir) / "train-images-idx3-ubyte.gz").read()
     images = np.frombuffer(raw, np.uint8, offset=16).reshape(-1, 784)
     return torch.from_numpy((images.astype(np.float32) / 255.0 - 0.5) / 0.5)
+
+
+def load_labels(data_dir):
+    raw = gzip.open(pathlib.Path(data_dir) / "train-labels-idx1-ubyte.gz").read()
+    return torch.from_numpy(np.frombuffer(raw, np.uint8, offset=8).astype(np.int64))
 
 
 def main():
@@ -61,6 +69,7 @@ def main():
     p.add_argument("--data", default=str(pathlib.Path(__file__).parent.parent / "data" / "mnist"))
     p.add_argument("--out", default=None)
     p.add_argument("--save-at", default="", help="steps after which to write the generator too, e.g. 1,1000")
+    p.add_argument("--conditional", action="store_true", help="the conditional GAN (labels on G's and D's inputs)")
     args = p.parse_args()
     save_at = {int(s) for s in args.save_at.split(",") if s}
     if save_at and not args.out:
@@ -70,7 +79,9 @@ def main():
     torch.manual_seed(args.seed)
     dev = torch.device(args.device)
     data = load_images(args.data).to(dev)
-    g, d = Generator().to(dev), Discriminator().to(dev)
+    labels = load_labels(args.data).to(dev) if args.conditional else None
+    classes = 10 if args.conditional else 0
+    g, d = Generator(classes).to(dev), Discriminator(classes).to(dev)
     loss = nn.BCELoss()
     opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
@@ -88,17 +99,20 @@ def main():
         if step % per_epoch == 0 and step:
             order = torch.randperm(data.shape[0], device=dev)
         i = step % per_epoch
-        real = data[order[i * args.batch:(i + 1) * args.batch]]
+        rows = order[i * args.batch:(i + 1) * args.batch]
+        real = data[rows]
+        real_y = labels[rows] if args.conditional else None
         z = torch.randn(args.batch, 100, device=dev)
-        fake = g(z)
+        fake_y = torch.randint(0, 10, (args.batch,), device=dev) if args.conditional else None
+        fake = g(z, fake_y)
 
         opt_d.zero_grad()
-        d_loss = (loss(d(real), ones) + loss(d(fake.detach()), zeros)) / 2
+        d_loss = (loss(d(real, real_y), ones) + loss(d(fake.detach(), fake_y), zeros)) / 2
         d_loss.backward()
         opt_d.step()
 
         opt_g.zero_grad()
-        g_loss = loss(d(fake), ones)
+        g_loss = loss(d(fake, fake_y), ones)
         g_loss.backward()
         opt_g.step()
         if (step + 1) % 1000 == 0:
