@@ -14,7 +14,7 @@ use crate::kernels::matmul::matmul_cpu_threaded;
 use crate::kernels::noise::noise_cpu;
 use crate::mnist::Dataset;
 use crate::model::Network;
-use crate::plan::{BufferId, ForwardPlan, Items, NetworkBuffers, Op, Plan, Preview, Request, Training};
+use crate::plan::{BufferId, ForwardPlan, Half, HalfStep, Items, NetworkBuffers, Op, Plan, Preview, Request, Training};
 use crate::quality::CensusReadings;
 use crate::rng;
 use crate::state::{NetworkState, Stats, TrainingState};
@@ -27,6 +27,8 @@ pub struct CpuTrainer<P: Training = Plan> {
     image_count: usize,
     order_epoch: Option<u32>,
     stats_steps: u32,
+    /// D's half of the current step has run on its own (`half_step`).
+    discriminator_done: bool,
     /// Threads kept for the whole run, so a split op costs a wake-up (~2.5 µs measured)
     /// rather than a thread start (~40 µs). None: everything on the calling thread.
     workers: Option<Arc<rayon::ThreadPool>>,
@@ -121,6 +123,20 @@ impl CpuTrainer {
         })
     }
 
+    /// Updates only D, or only G, as half of the current step (`Plan::half_steps`),
+    /// and returns D's view before and after.
+    pub fn half_step(&mut self, half: Half) -> HalfStep {
+        self.on_workers(|trainer| {
+            for &request in Request::for_half(half, trainer.discriminator_done) {
+                trainer.run_step_request(request);
+            }
+        });
+        self.discriminator_done = half == Half::Discriminator;
+        let readout = self.plan.half_steps.readout;
+        let values = readout.sources().map(|(id, len)| &self.memory.buffers[id.0][..len]);
+        readout.half_step(values)
+    }
+
     pub fn state(&self) -> TrainingState {
         let [generator, discriminator]: [NetworkState; 2] =
             self.networks().try_into().expect("a GAN plan trains two networks");
@@ -153,6 +169,7 @@ impl<P: Training> CpuTrainer<P> {
             image_count: data.count,
             order_epoch: None,
             stats_steps: 0,
+            discriminator_done: false,
             workers: None,
             groups,
         };
@@ -189,11 +206,13 @@ impl<P: Training> CpuTrainer<P> {
     where
         P: Send,
     {
-        self.on_workers(|trainer| {
-            for op in trainer.plan.requested(request) {
-                trainer.memory.execute(op);
-            }
-        });
+        self.on_workers(|trainer| trainer.execute_request(request));
+    }
+
+    fn execute_request(&mut self, request: Request) {
+        for op in self.plan.requested(request) {
+            self.memory.execute(op);
+        }
     }
 
     fn on_workers<R: Send>(&mut self, work: impl FnOnce(&mut Self) -> R + Send) -> R
@@ -229,16 +248,36 @@ impl<P: Training> CpuTrainer<P> {
     }
 
     fn train_here(&mut self, steps: u32) {
-        let per_epoch = self.plan.steps_per_epoch();
+        let mut steps = steps;
+        if self.discriminator_done && steps > 0 {
+            // A step whose D half ran on its own ends with its G half.
+            self.run_step_request(Request::GeneratorHalf);
+            self.discriminator_done = false;
+            steps -= 1;
+        }
         for _ in 0..steps {
-            let epoch = self.memory.step / per_epoch;
-            if self.order_epoch != Some(epoch) {
-                self.memory.order = rng::epoch_order(self.plan.shuffle_seed(), epoch, self.image_count);
-                self.order_epoch = Some(epoch);
-            }
+            self.shuffle_for_step();
             for group in &self.groups {
                 self.memory.execute_group(self.plan.step(), group);
             }
+            self.stats_steps += 1;
+        }
+    }
+
+    /// The epoch order the current step gathers from.
+    fn shuffle_for_step(&mut self) {
+        let epoch = self.memory.step / self.plan.steps_per_epoch();
+        if self.order_epoch != Some(epoch) {
+            self.memory.order = rng::epoch_order(self.plan.shuffle_seed(), epoch, self.image_count);
+            self.order_epoch = Some(epoch);
+        }
+    }
+
+    /// Runs a request that trains (part of a step; `Request::ends_step`).
+    fn run_step_request(&mut self, request: Request) {
+        self.shuffle_for_step();
+        self.execute_request(request);
+        if request.ends_step() {
             self.stats_steps += 1;
         }
     }

@@ -7,10 +7,12 @@ use std::fmt;
 
 use crate::cpu::CpuTrainer;
 use crate::error::{Error, Result};
-use crate::gpu::{preview_from, BufferRead, CensusRead, GpuContext, GpuTrainer, NetworksRead, StateRead};
+use crate::gpu::{
+    half_step_from, preview_from, BufferRead, CensusRead, GpuContext, GpuTrainer, NetworksRead, StateRead,
+};
 use crate::kernels::bce::STAT_SLOTS;
 use crate::mnist::Dataset;
-use crate::plan::{Plan, Preview, PreviewReadout, Training};
+use crate::plan::{Half, HalfStep, HalfStepReadout, Plan, Preview, PreviewReadout, Training};
 use crate::quality::{CensusReadings, Reader};
 use crate::state::{NetworkState, Stats, TrainingState};
 
@@ -150,6 +152,21 @@ impl Engine {
                 lost: gpu.lost_flag(),
             },
         })
+    }
+
+    /// Updates only D, or only G, as half of the current step (the step-through mode)
+    /// and starts reading D's view of the step's batch before and after. A D step
+    /// after a D step first ends the step, so each sees a new batch; training on
+    /// after a D step begins with the step's G half.
+    pub fn start_half_step(&mut self, half: Half) -> HalfStepRead {
+        match self {
+            Engine::Cpu { trainer, .. } => HalfStepRead::Ready(trainer.half_step(half)),
+            Engine::Gpu { trainer, gpu } => HalfStepRead::Gpu {
+                read: trainer.start_half_step_read(half),
+                readout: trainer.plan().half_steps.readout,
+                lost: gpu.lost_flag(),
+            },
+        }
     }
 
     /// Runs the census of G's samples (if the plan has one) and starts reading it, as
@@ -425,6 +442,28 @@ impl PreviewRead {
             PreviewRead::Gpu { read, readout, lost } => {
                 let parts = read.finish().await.map_err(|e| lost.explain(e))?;
                 preview_from(&readout, &parts)
+            }
+        }
+    }
+}
+
+/// A half step's view (D's scores before and after) on its way.
+pub enum HalfStepRead {
+    Ready(HalfStep),
+    Gpu {
+        read: BufferRead,
+        readout: HalfStepReadout,
+        lost: crate::gpu::LostFlag,
+    },
+}
+
+impl HalfStepRead {
+    pub async fn finish(self) -> Result<HalfStep> {
+        match self {
+            HalfStepRead::Ready(half_step) => Ok(half_step),
+            HalfStepRead::Gpu { read, readout, lost } => {
+                let parts = read.finish().await.map_err(|e| lost.explain(e))?;
+                half_step_from(&readout, &parts)
             }
         }
     }

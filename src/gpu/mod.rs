@@ -5,7 +5,7 @@ mod readback;
 mod trainer;
 
 pub use readback::{read_buffer, BufferRead};
-pub use trainer::{preview_from, CensusRead, GpuTrainer, NetworksRead, StateRead};
+pub use trainer::{half_step_from, preview_from, CensusRead, GpuTrainer, NetworksRead, StateRead};
 
 use std::sync::{Arc, Mutex};
 

@@ -18,7 +18,10 @@ use crate::kernels::step_counter::{StepCounter, StepCounterBuffers};
 use crate::kernels::Dispatch;
 use crate::mnist::Dataset;
 use crate::model::TrainConfig;
-use crate::plan::{BufferId, Items, NetworkBuffers, Op, Plan, Preview, PreviewReadout, Request, Training};
+use crate::plan::{
+    BufferId, Half, HalfStep, HalfStepReadout, Items, NetworkBuffers, Op, Plan, Preview, PreviewReadout, Request,
+    Training,
+};
 use crate::quality::CensusReadings;
 use crate::rng;
 use crate::state::{NetworkState, TrainingState};
@@ -70,6 +73,8 @@ pub struct GpuTrainer<P: Training = Plan> {
     order_epoch: Option<u32>,
     steps_since_stats: u32,
     pending_stats: Option<PendingStats>,
+    /// D's half of the current step has run on its own (`start_half_step_read`).
+    discriminator_done: bool,
 }
 
 const STORAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
@@ -116,6 +121,20 @@ impl GpuTrainer {
             &self.queue,
             &[(&self.buffers[plan.images.0], len)],
         ))
+    }
+
+    /// Updates only D, or only G, as half of the current step (`Plan::half_steps`),
+    /// and starts reading D's view before and after, behind every step recorded so far.
+    pub fn start_half_step_read(&mut self, half: Half) -> BufferRead {
+        for &request in Request::for_half(half, self.discriminator_done) {
+            self.run_step_request(request);
+        }
+        self.discriminator_done = half == Half::Discriminator;
+        let sources = self.plan.half_steps.readout.sources();
+        let sources: Vec<_> = (sources.iter())
+            .map(|&(id, len)| (&self.buffers[id.0], (len * 4) as u64))
+            .collect();
+        BufferRead::start(&self.device, &self.queue, &sources)
     }
 
     /// Runs the census (if the plan has one) and starts reading its logits, feature
@@ -346,6 +365,7 @@ impl<P: Training> GpuTrainer<P> {
             order_epoch: None,
             steps_since_stats: 0,
             pending_stats: None,
+            discriminator_done: false,
             plan,
         };
         for (ids, net) in trainer.plan.trained().into_iter().zip(networks) {
@@ -382,18 +402,39 @@ impl<P: Training> GpuTrainer<P> {
     pub fn train(&mut self, steps: u32) {
         let per_epoch = self.plan.steps_per_epoch();
         let mut remaining = steps;
+        if self.discriminator_done && remaining > 0 {
+            // A step whose D half ran on its own ends with its G half.
+            self.run_step_request(Request::GeneratorHalf);
+            self.discriminator_done = false;
+            remaining -= 1;
+        }
         while remaining > 0 {
-            let epoch = self.step / per_epoch;
-            if self.order_epoch != Some(epoch) {
-                let order = rng::epoch_order(self.plan.shuffle_seed(), epoch, self.image_count);
-                self.queue.write_buffer(&self.order, 0, bytemuck::cast_slice(&order));
-                self.order_epoch = Some(epoch);
-            }
+            self.shuffle_for_step();
             let count = remaining.min(per_epoch - self.step % per_epoch);
             self.submit("training steps", &self.step_dispatches, count);
             self.step += count;
             self.steps_since_stats += count;
             remaining -= count;
+        }
+    }
+
+    /// Uploads the epoch order the current step gathers from, once per epoch.
+    fn shuffle_for_step(&mut self) {
+        let epoch = self.step / self.plan.steps_per_epoch();
+        if self.order_epoch != Some(epoch) {
+            let order = rng::epoch_order(self.plan.shuffle_seed(), epoch, self.image_count);
+            self.queue.write_buffer(&self.order, 0, bytemuck::cast_slice(&order));
+            self.order_epoch = Some(epoch);
+        }
+    }
+
+    /// Submits a request that trains (part of a step; `Request::ends_step`).
+    fn run_step_request(&mut self, request: Request) {
+        self.shuffle_for_step();
+        self.run_request(request);
+        if request.ends_step() {
+            self.step += 1;
+            self.steps_since_stats += 1;
         }
     }
 
@@ -517,11 +558,22 @@ impl NetworksRead {
 
 /// The preview from the bytes of `readout.sources()`, read back in that order.
 pub fn preview_from(readout: &PreviewReadout, parts: &[Vec<u8>]) -> Result<Preview> {
+    let values = floats::<4>(parts, "preview")?;
+    Ok(readout.preview(values.each_ref().map(Vec::as_slice)))
+}
+
+/// A half step's view from the bytes of `readout.sources()`, read back in that order.
+pub fn half_step_from(readout: &HalfStepReadout, parts: &[Vec<u8>]) -> Result<HalfStep> {
+    let values = floats::<5>(parts, "half step")?;
+    Ok(readout.half_step(values.each_ref().map(Vec::as_slice)))
+}
+
+/// Each of the `N` parts of a readback (of `what`) as f32s.
+fn floats<const N: usize>(parts: &[Vec<u8>], what: &str) -> Result<[Vec<f32>; N]> {
     let floats: Vec<Vec<f32>> = parts.iter().map(|b| bytemuck::pod_collect_to_vec(b)).collect();
-    let Ok(values) = <[&[f32]; 4]>::try_from(floats.iter().map(Vec::as_slice).collect::<Vec<_>>()) else {
-        return Err(Error::new("the preview readback came back incomplete"));
-    };
-    Ok(readout.preview(values))
+    floats
+        .try_into()
+        .map_err(|_| Error::new(format!("the {what} readback came back incomplete")))
 }
 
 /// A census on its way back from the GPU.

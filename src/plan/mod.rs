@@ -7,16 +7,19 @@
 //! A plan is assembled from a few pieces that new models reuse: `forward` and
 //! `backward` over a network's layers, a `Loss` op, the two updates of a GAN step
 //! (`discriminator_update`, `generator_update`), and `Generation` (G on latents).
+//! The step's two halves also run on their own, for stepping through (half_steps.rs).
 //! `Plan` is the GAN's, optionally with a `Census` (census.rs) that reads G's samples
 //! with the MNIST classifier; `ClassifierPlan` (classifier.rs) is the classifier's.
 //! Trainers run any `Training`.
 
 mod census;
 mod classifier;
+mod half_steps;
 mod interpolation;
 
 pub use census::{Census, CENSUS_ROWS};
 pub use classifier::ClassifierPlan;
+pub use half_steps::{Half, HalfStep, HalfStepReadout, HalfSteps};
 pub use interpolation::INTERPOLATION_ROWS;
 
 use crate::activation::Activation;
@@ -191,6 +194,8 @@ pub struct Plan {
     pub chosen_digit: Option<BufferId>,
     /// G on in-betweens of two preview cells (`interpolation_input`), on request.
     pub interpolation: Interpolation,
+    /// The step's D and G updates one at a time, on request.
+    pub half_steps: HalfSteps,
     pub steps_per_epoch: u32,
     pub pixels: usize,
     /// Added by `with_census`.
@@ -230,14 +235,18 @@ impl PreviewReadout {
 
     /// The preview, from the values of `sources()`, in that order.
     pub fn preview(&self, values: [&[f32]; 4]) -> Preview {
-        let scores = |logits: &[f32], rows: usize| logits[..rows].iter().map(|&x| 1.0 / (1.0 + (-x).exp())).collect();
         Preview {
             images: self.images.1.read(values[0]),
-            fake_scores: scores(values[1], self.images.1.rows),
+            fake_scores: probabilities(&values[1][..self.images.1.rows]),
             real_images: self.real_images.1.read(values[2]),
-            real_scores: scores(values[3], self.real_images.1.rows),
+            real_scores: probabilities(&values[3][..self.real_images.1.rows]),
         }
     }
+}
+
+/// D's outputs from its logits (the sigmoid that the loss kernel fuses).
+fn probabilities(logits: &[f32]) -> Vec<f32> {
+    logits.iter().map(|&x| 1.0 / (1.0 + (-x).exp())).collect()
 }
 
 /// What the page's grids show: G's preview images ([rows, pixels] in [-1, 1]) with
@@ -292,7 +301,8 @@ impl Plan {
         let logits = b.add("discriminator.logits", 2 * batch);
 
         let steps_per_epoch = (image_count / batch) as u32;
-        let mut step = vec![
+        // Everything before the updates: the batch, G's inputs, G(z).
+        let mut setup = vec![
             Op::Gather {
                 params: GatherParams::images(real_rows.view.column_block(0, pixels), steps_per_epoch),
                 items: Items::Images,
@@ -307,7 +317,7 @@ impl Plan {
             // Real rows carry their own labels; G and the fake rows share labels drawn
             // for the step (two ops with one seed write the same classes).
             let classes = config.labels();
-            step.push(Op::Gather {
+            setup.push(Op::Gather {
                 params: GatherParams::one_hot_labels(real_rows.view.column_block(pixels, classes), steps_per_epoch),
                 items: Items::Labels,
                 batch: d_input.buffer,
@@ -316,7 +326,7 @@ impl Plan {
                 g_input.column_block(config.latent, classes),
                 fake_rows.column_block(pixels, classes),
             ] {
-                step.push(Op::Labels {
+                setup.push(Op::Labels {
                     params: LabelsParams::per_step(slot.view, config.seed),
                     table: None,
                     out: slot.buffer,
@@ -324,10 +334,20 @@ impl Plan {
             }
         }
         // G(z), written straight into the image columns of D's input's fake rows.
-        forward(&mut step, &g.layers, g_input, fake_images);
+        forward(&mut setup, &g.layers, g_input, fake_images);
+        let mut step = setup.clone();
         discriminator_update(&mut step, &d, d_input, logits, config);
         generator_update(&mut step, &g, &d, g_input, fake_rows, fake_images, logits, config);
         step.push(Op::AdvanceStep);
+        let parts = half_steps::StepParts {
+            g: &g,
+            d: &d,
+            g_input,
+            d_input,
+            logits,
+            setup: &setup,
+        };
+        let half_steps = HalfSteps::new(&mut b, parts, config, pixels);
 
         let preview_rows = match config.conditional {
             true => CLASSES * PREVIEW_COLUMNS,
@@ -437,6 +457,7 @@ impl Plan {
             digit_preview,
             chosen_digit,
             interpolation,
+            half_steps,
             steps_per_epoch,
             pixels,
             census: None,
@@ -476,24 +497,46 @@ impl Plan {
     }
 }
 
-/// Op lists a trainer runs on request between steps, each into buffers of its own
-/// that are then read back: the GAN's preview (and its one-digit form for the
-/// conditional GAN), census and in-betweens.
+/// Op lists a trainer runs on request between steps: the GAN's preview (and its
+/// one-digit form for the conditional GAN), census and in-betweens, each into buffers
+/// of its own that are then read back; and the step's halves, which train.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Request {
     Preview,
     DigitPreview,
     Census,
     Interpolation,
+    DiscriminatorHalf,
+    GeneratorHalf,
+    /// Ends a step without its G half.
+    FinishStep,
 }
 
 impl Request {
-    pub const ALL: [Request; 4] = [
+    pub const ALL: [Request; 7] = [
         Request::Preview,
         Request::DigitPreview,
         Request::Census,
         Request::Interpolation,
+        Request::DiscriminatorHalf,
+        Request::GeneratorHalf,
+        Request::FinishStep,
     ];
+
+    /// Whether its ops end the step (advance the step counter).
+    pub fn ends_step(self) -> bool {
+        matches!(self, Request::GeneratorHalf | Request::FinishStep)
+    }
+
+    /// What runs `half`, given whether D's half of the current step is done: a second
+    /// D step in a row first ends the step, so each D step sees a new batch.
+    pub fn for_half(half: Half, discriminator_done: bool) -> &'static [Request] {
+        match (half, discriminator_done) {
+            (Half::Discriminator, false) => &[Request::DiscriminatorHalf],
+            (Half::Discriminator, true) => &[Request::FinishStep, Request::DiscriminatorHalf],
+            (Half::Generator, _) => &[Request::GeneratorHalf],
+        }
+    }
 
     /// As a GPU pass is labelled.
     pub fn name(self) -> &'static str {
@@ -502,6 +545,9 @@ impl Request {
             Request::DigitPreview => "preview of one digit",
             Request::Census => "census",
             Request::Interpolation => "interpolation",
+            Request::DiscriminatorHalf => "D step",
+            Request::GeneratorHalf => "G step",
+            Request::FinishStep => "end of a step without its G step",
         }
     }
 }
@@ -543,6 +589,9 @@ impl Training for Plan {
             Request::DigitPreview => &self.digit_preview,
             Request::Census => self.census.as_ref().map_or(&[], |c| &c.ops),
             Request::Interpolation => &self.interpolation.ops,
+            Request::DiscriminatorHalf => &self.half_steps.discriminator,
+            Request::GeneratorHalf => &self.half_steps.generator,
+            Request::FinishStep => &self.half_steps.finish,
         }
     }
 
