@@ -52,6 +52,8 @@ const app = {
   interpolating: false,
   /** @type {{ fake: Float32Array, real: Float32Array } | null} D's output on each cell of the grids */
   scores: null,
+  /** @type {{ half: import('./backends.js').Half, view: import('./backends.js').HalfStepView, step: number } | null} the last half step, as shown */
+  halfStep: null,
   /** @type {import('./backends.js').CensusReport | null} the last census, for the tests and curious visitors */
   census: null,
   /** @type {{ step: number, digits: number[] } | null} what the last census read in each preview cell */
@@ -211,6 +213,8 @@ async function startBackend(kind, files) {
   showSymptoms();
   for (const id of ['census-step', 'readout-frechet', 'readout-score']) $(id).textContent = '–';
   app.pinned = [];
+  app.halfStep = null;
+  $('half-step').hidden = true;
   $('readout-adapter').textContent = kind === 'gpu' ? app.adapterName : 'CPU (WebAssembly SIMD, in a worker)';
 }
 
@@ -305,19 +309,19 @@ function onPreview(preview, step, digit) {
 }
 
 /**
- * A grid of cells, each framed by D's output on it when asked: red where D says
- * generated (0), green where it says real (1).
+ * A grid of cells, each framed by D's output on it when asked (by default, as the
+ * D's view box says): red where D says generated (0), green where it says real (1).
  * @param {HTMLCanvasElement} target @param {ImageData} image @param {number} columns
- * @param {Float32Array} scores
+ * @param {Float32Array} scores @param {boolean} [framed]
  */
-function drawGrid(target, image, columns, scores) {
+function drawGrid(target, image, columns, scores, framed = input('d-view').checked) {
   target.width = image.width;
   target.height = image.height;
   target.dataset.columns = String(columns);
   const ctx = target.getContext('2d');
   if (!ctx) return;
   ctx.putImageData(image, 0, 0);
-  if (!input('d-view').checked) return;
+  if (!framed) return;
   const { cols, pitch } = gridShape(target);
   ctx.lineWidth = 2;
   scores.forEach((score, i) => {
@@ -384,18 +388,19 @@ function gridShape(target) {
 }
 
 /**
- * D's output on the cell under the pointer, in words.
+ * D's output on the cell under the pointer, in words, into `out`.
  * @param {MouseEvent} event @param {Float32Array | undefined} scores @param {string} what
+ * @param {string} out
  */
-function describeCell(event, scores, what) {
+function describeCell(event, scores, what, out) {
   const target = /** @type {HTMLCanvasElement} */ (event.currentTarget);
-  if (!scores || !input('d-view').checked) return;
+  if (!scores) return;
   const { cols, pitch } = gridShape(target);
   const scale = target.width / target.clientWidth;
   const col = Math.floor((event.offsetX * scale) / pitch);
   const row = Math.floor((event.offsetY * scale) / pitch);
   const i = row * cols + col;
-  if (col < cols && i < scores.length) $('d-score').textContent = `${what} of this one: ${scores[i].toFixed(3)}`;
+  if (col < cols && i < scores.length) $(out).textContent = `${what} of this one: ${scores[i].toFixed(3)}`;
 }
 
 // The gutter around the grid's cells (src/grid.rs).
@@ -421,12 +426,60 @@ function labelGrid() {
   grid.dataset.labelledStep = String(read.step);
 }
 
+/** @param {Float32Array} scores */
+function mean(scores) {
+  return scores.reduce((a, b) => a + b, 0) / scores.length;
+}
+
+/**
+ * Runs D's or G's half of the current step alone and shows D's output on the same
+ * images before and after it.
+ * @param {import('./backends.js').Half} half
+ */
+async function halfStep(half) {
+  const backend = activeBackend();
+  const step = backend.confirmedStep;
+  for (const id of ['d-step', 'g-step']) button(id).disabled = true;
+  try {
+    const view = await backend.halfStep(half);
+    app.halfStep = { half, view, step };
+    showHalfStep();
+  } finally {
+    for (const id of ['d-step', 'g-step']) button(id).disabled = app.running;
+  }
+}
+
+function showHalfStep() {
+  const shown = app.halfStep;
+  if (!shown) return;
+  const { half, view, step } = shown;
+  $('half-step').hidden = false;
+  drawGrid(canvas('half-fake-before'), view.fake, view.columns, view.fakeScores, true);
+  drawGrid(canvas('half-fake-after'), view.fakeAfter, view.columns, view.fakeScoresAfter, true);
+  drawGrid(canvas('half-real-before'), view.real, view.columns, view.realScores, true);
+  drawGrid(canvas('half-real-after'), view.real, view.columns, view.realScoresAfter, true);
+  // G's step leaves D, so its view of the real images, as it was.
+  $('half-reals').hidden = half === 'generator';
+  const fake = `mean D(G(z)) ${mean(view.fakeScores).toFixed(3)} → ${mean(view.fakeScoresAfter).toFixed(3)}`;
+  const real = `mean D(x) ${mean(view.realScores).toFixed(3)} → ${mean(view.realScoresAfter).toFixed(3)}`;
+  // The losses the step lowers, on the images shown (the batch, or its first 64).
+  const meanLog = (/** @type {Float32Array} */ p, /** @type {boolean} */ real) => p.reduce((a, x) => a + Math.log(real ? x : 1 - x), 0) / p.length;
+  const dLoss = (/** @type {Float32Array} */ r, /** @type {Float32Array} */ f) => -(meanLog(r, true) + meanLog(f, false)) / 2;
+  const gLoss = (/** @type {Float32Array} */ f) => -meanLog(f, true);
+  $('half-step-what').textContent = half === 'discriminator'
+    ? `D step, the first half of step ${step}: D was updated on this batch, G is unchanged (so are its samples). `
+      + `D loss ${dLoss(view.realScores, view.fakeScores).toFixed(3)} → ${dLoss(view.realScoresAfter, view.fakeScoresAfter).toFixed(3)}; `
+      + `${real}; ${fake}. G step finishes the step; D step again takes the next batch.`
+    : `G step, the second half of step ${step}: G was updated to fool D, D is unchanged. `
+      + `G loss ${gLoss(view.fakeScores).toFixed(3)} → ${gLoss(view.fakeScoresAfter).toFixed(3)}; ${fake}.`;
+}
+
 /** @param {boolean} running */
 function setRunning(running) {
   app.running = running;
   app.backend?.setRunning(running);
   $('train').textContent = running ? 'Pause' : 'Train';
-  button('step').disabled = running || !app.backend;
+  for (const id of ['step', 'd-step', 'g-step']) button(id).disabled = running || !app.backend;
 }
 
 // Only a lost GPU device needs a snapshot: the CPU backend cannot lose its state.
@@ -537,6 +590,8 @@ function wireControls() {
   $('step').addEventListener('click', guarded(() => {
     activeBackend().stepOnce();
   }));
+  $('d-step').addEventListener('click', guarded(() => halfStep('discriminator')));
+  $('g-step').addEventListener('click', guarded(() => halfStep('generator')));
   $('reset').addEventListener('click', guarded(async () => {
     message('');
     await startBackend(activeBackend().kind);
@@ -617,8 +672,18 @@ function wireControls() {
     app.pinned = [];
     activeBackend().setDigit(value === '' ? undefined : Number(value));
   }));
-  canvas('grid').addEventListener('mousemove', (e) => describeCell(e, app.scores?.fake, 'D(G(z))'));
-  canvas('real-grid').addEventListener('mousemove', (e) => describeCell(e, app.scores?.real, 'D(x)'));
+  // The grids' values only while D's view is on.
+  const shown = (/** @type {'fake' | 'real'} */ grid) => (input('d-view').checked ? app.scores?.[grid] : undefined);
+  canvas('grid').addEventListener('mousemove', (e) => describeCell(e, shown('fake'), 'D(G(z))', 'd-score'));
+  canvas('real-grid').addEventListener('mousemove', (e) => describeCell(e, shown('real'), 'D(x)', 'd-score'));
+  for (const [id, what, key] of /** @type {const} */ ([
+    ['half-fake-before', 'D(G(z)) before', 'fakeScores'],
+    ['half-fake-after', 'D(G(z)) after', 'fakeScoresAfter'],
+    ['half-real-before', 'D(x) before', 'realScores'],
+    ['half-real-after', 'D(x) after', 'realScoresAfter'],
+  ])) {
+    canvas(id).addEventListener('mousemove', (e) => describeCell(e, app.halfStep?.view[key], what, 'half-step-score'));
+  }
   // Unticked, the next previews draw the grids bare.
   $('d-view').addEventListener('change', () => {
     $('reals').hidden = !input('d-view').checked || !app.backend?.confirmedStep;
@@ -715,7 +780,7 @@ async function main() {
   $('load-text').textContent = kind === 'gpu' ? 'Setting up the GPU…' : 'Starting the CPU trainer…';
   await startBackend(kind);
   $('loading').hidden = true;
-  const ready = ['train', 'step', 'reset', 'copy-link', 'save', 'load', 'download-grid', 'backend', 'measure'];
+  const ready = ['train', 'step', 'd-step', 'g-step', 'reset', 'copy-link', 'save', 'load', 'download-grid', 'backend', 'measure'];
   for (const id of [...ready, 'download-timelapse', 'download-filmstrip', 'present']) {
     /** @type {HTMLButtonElement | HTMLInputElement | HTMLSelectElement} */ ($(id)).disabled = false;
   }

@@ -18,6 +18,14 @@ import { WebCheckpoint, WebClassifier, WebDataset, WebTrainer } from './pkg/ganv
  * @typedef {{ image: ImageData, columns: number, scores: Float32Array,
  *   real: ImageData, realColumns: number, realScores: Float32Array }} PreviewView
  */
+/**
+ * The core's view of a half step (D's or G's alone): the batch's first real images and
+ * G's images on it before and after, with D's output on each before and after.
+ * @typedef {{ real: ImageData, fake: ImageData, fakeAfter: ImageData, columns: number,
+ *   realScores: Float32Array, realScoresAfter: Float32Array, fakeScores: Float32Array,
+ *   fakeScoresAfter: Float32Array }} HalfStepView
+ */
+/** @typedef {'discriminator' | 'generator'} Half */
 /** @typedef {(preview: PreviewView, step: number, digit: number | undefined) => void} OnPreview the grids, and the one digit G's shows (conditional GAN) */
 /**
  * The core's `web::CensusReport`: what the classifier reads in G's census samples.
@@ -47,6 +55,7 @@ import { WebCheckpoint, WebClassifier, WebDataset, WebTrainer } from './pkg/ganv
  * @property {number} rate smoothed steps per second
  * @property {(running: boolean) => void} setRunning
  * @property {() => void} stepOnce
+ * @property {(half: Half) => Promise<HalfStepView>} halfStep updates only D or only G, as half of the current step
  * @property {() => void} measure runs a census now (after the queued steps)
  * @property {(digit: number | undefined) => void} setDigit the conditional GAN's grid: all one digit, or a row per digit
  * @property {(step: number | undefined) => void} setUntil never trains past this step (a demo link's `until`)
@@ -142,6 +151,15 @@ export class GpuBackend {
 
   stepOnce() {
     this.trainer.train(1);
+  }
+
+  /** @param {Half} half @returns {Promise<HalfStepView>} */
+  halfStep(half) {
+    const view = this.trainer.half_step(half);
+    // D's half leaves the step number as it was: redraw D's view anyway.
+    this.previewStep = -1;
+    this.lastPreview = 0;
+    return view;
   }
 
   /** @param {number} now */
@@ -399,6 +417,11 @@ export class CpuBackend {
 
   stepOnce() {
     call('step');
+  }
+
+  /** @param {Half} half @returns {Promise<HalfStepView>} */
+  halfStep(half) {
+    return call('half', { half });
   }
 
   measure() {

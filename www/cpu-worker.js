@@ -1,7 +1,7 @@
 // @ts-check
 // The CPU backend in a Web Worker, so the page stays responsive while it computes.
 // One worker serves the page's whole life. Messages in: data (once), create, run,
-// step, census, digit, until, interpolate, save. Messages out: the replies (with the request's id), and stats,
+// step, half, census, digit, until, interpolate, save. Messages out: the replies (with the request's id), and stats,
 // preview grids and censuses tagged with the generation of the trainer that made them.
 
 import init, { WebCheckpoint, WebClassifier, WebDataset, WebTrainer } from './pkg/ganvas.js';
@@ -144,6 +144,13 @@ const handlers = {
     sendStats(t);
     await sendPreview(t);
     await sendCensus(t);
+  },
+  async half({ half }) {
+    const t = need(trainer);
+    const view = await t.half_step(half);
+    sendStats(t);
+    await sendPreview(t);
+    return view;
   },
   census() {
     return sendCensus(need(trainer));

@@ -7,7 +7,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::engine::{Backend, Engine};
 use crate::mnist::Dataset;
-use crate::plan::{CENSUS_ROWS, INTERPOLATION_ROWS};
+use crate::plan::{Half, CENSUS_ROWS, INTERPOLATION_ROWS};
 use crate::quality::Reader;
 use crate::state::{Stats, TrainingState};
 
@@ -29,6 +29,19 @@ fn image_data(images: &[f32], pixels: usize, columns: Option<usize>) -> Result<(
     bytes.copy_from(&rgba);
     let image = web_sys::ImageData::new_with_js_u8_clamped_array_and_sh(&bytes, grid.width as u32, grid.height as u32)?;
     Ok((image.into(), JsValue::from(grid.columns as u32)))
+}
+
+/// A JavaScript object of these properties.
+fn object<const N: usize>(entries: [(&str, JsValue); N]) -> Result<JsValue, JsValue> {
+    let result = js_sys::Object::new();
+    for (key, value) in entries {
+        js_sys::Reflect::set(&result, &JsValue::from_str(key), &value)?;
+    }
+    Ok(result.into())
+}
+
+fn floats(values: &[f32]) -> JsValue {
+    js_sys::Float32Array::from(values).into()
 }
 
 /// The training set, parsed once and shared by every trainer the page makes.
@@ -240,27 +253,44 @@ impl WebTrainer {
         let columns = self.engine.plan().preview_columns();
         wasm_bindgen_futures::future_to_promise(async move {
             let preview = read.map_err(js_value)?.finish().await.map_err(js_value)?;
-            let result = js_sys::Object::new();
             let (image, image_columns) = image_data(&preview.images, pixels, columns)?;
             let (real, real_columns) = image_data(&preview.real_images, pixels, None)?;
-            for (key, value) in [
+            object([
                 ("image", image),
                 ("columns", image_columns),
-                (
-                    "scores",
-                    js_sys::Float32Array::from(preview.fake_scores.as_slice()).into(),
-                ),
+                ("scores", floats(&preview.fake_scores)),
                 ("real", real),
                 ("realColumns", real_columns),
-                (
-                    "realScores",
-                    js_sys::Float32Array::from(preview.real_scores.as_slice()).into(),
-                ),
-            ] {
-                js_sys::Reflect::set(&result, &JsValue::from_str(key), &value)?;
-            }
-            Ok(result.into())
+                ("realScores", floats(&preview.real_scores)),
+            ])
         })
+    }
+
+    /// Updates only D (`half` "discriminator") or only G ("generator") as half of the
+    /// current step, and resolves to `{ real, fake, fakeAfter, columns, realScores,
+    /// realScoresAfter, fakeScores, fakeScoresAfter }`: `ImageData`s of the step's
+    /// first (up to 64) real images and G's images on them before and after, with
+    /// D's output on each before and after (`Float32Array`s).
+    pub fn half_step(&mut self, half: &str) -> Result<js_sys::Promise, JsError> {
+        let half = Half::from_name(half).map_err(js_error)?;
+        let read = self.engine.start_half_step(half);
+        let pixels = self.pixels;
+        Ok(wasm_bindgen_futures::future_to_promise(async move {
+            let view = read.finish().await.map_err(js_value)?;
+            let (real, columns) = image_data(&view.real_images, pixels, None)?;
+            let (fake, _) = image_data(&view.fake_images, pixels, None)?;
+            let (fake_after, _) = image_data(&view.fake_images_after, pixels, None)?;
+            object([
+                ("real", real),
+                ("fake", fake),
+                ("fakeAfter", fake_after),
+                ("columns", columns),
+                ("realScores", floats(&view.real_before)),
+                ("realScoresAfter", floats(&view.real_after)),
+                ("fakeScores", floats(&view.fake_before)),
+                ("fakeScoresAfter", floats(&view.fake_after)),
+            ])
+        }))
     }
 
     /// Resolves to an `ImageData` of G's in-betweens (a row, ends included) of preview

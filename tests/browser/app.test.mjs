@@ -343,6 +343,52 @@ test("D's view frames each sample by D's output, fakes and the last batch's real
   await close();
 });
 
+test('D step and G step each change only their own network, and show D before and after, on both backends', async () => {
+  for (const backend of ['cpu', 'gpu']) {
+    const { page, errors, close } = await open(`#batch=8&seed=3&backend=${backend}`);
+    await ready(page);
+    assert.equal(await page.isVisible('#half-step'), false);
+    // A digest of each of the three checkpoint files, as Save would write them.
+    const saved = () => page.evaluate(async () => {
+      const files = await window.ganvas.backend.save();
+      const digests = await Promise.all(files.map((f) => crypto.subtle.digest('SHA-256', f)));
+      return digests.map((d) => [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, '0')).join(''));
+    });
+    const start = await saved();
+    await page.click('#d-step');
+    await page.waitForFunction(() => window.ganvas.halfStep?.half === 'discriminator', null, { timeout: SLOW });
+    const afterD = await saved();
+    assert.equal(afterD[0], start[0], "D's step leaves G's file as it was");
+    assert.notEqual(afterD[1], start[1], "and changes D's");
+    assert.equal(await text(page, '#readout-step'), '0', 'half of step 0');
+    const what = await text(page, '#half-step-what');
+    const [, lossBefore, lossAfter] = what.match(/^D step, the first half of step 0: .*D loss (\d\.\d+) → (\d\.\d+); mean D\(x\)/);
+    assert.ok(Number(lossAfter) < Number(lossBefore), what);
+    assert.equal(await page.isVisible('#half-reals'), true);
+    // Pointing at a sample after the step gives D's output on it then.
+    const d = await page.evaluate(() => [...window.ganvas.halfStep.view.fakeScoresAfter]);
+    assert.equal(d.length, 8, 'the whole batch of 8');
+    await page.hover('#half-fake-after', { position: { x: 5, y: 5 } });
+    assert.equal(await text(page, '#half-step-score'), `D(G(z)) after of this one: ${d[0].toFixed(3)}`);
+
+    await page.click('#g-step');
+    await page.waitForFunction(() => window.ganvas.halfStep?.half === 'generator', null, { timeout: SLOW });
+    await waitForStep(page, 1);
+    const afterG = await saved();
+    assert.notEqual(afterG[0], afterD[0], "G's step changes G's file");
+    assert.equal(afterG[1], afterD[1], "and leaves D's");
+    assert.equal(await page.isVisible('#half-reals'), false, 'D, so its view of the reals, is unchanged');
+    const g = await page.evaluate(() => {
+      const v = window.ganvas.halfStep.view;
+      const mean = (a) => a.reduce((x, y) => x + y, 0) / a.length;
+      return { before: mean(v.fakeScores), after: mean(v.fakeScoresAfter) };
+    });
+    assert.ok(g.after > g.before, `G's step raises D(G(z)): ${g.before} -> ${g.after}`);
+    assert.deepEqual(errors, []);
+    await close();
+  }
+});
+
 test('the timelapse records the grid over a run and downloads as a video and a filmstrip; Present shows the grid alone', async () => {
   const context = await browser.newContext({ acceptDownloads: true });
   const page = await context.newPage();
