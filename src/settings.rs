@@ -80,7 +80,10 @@ pub const SETTINGS: [Setting; 7] = [
 ];
 
 /// Keys a link may hold besides the settings.
-const OTHER_KEYS: [&str; 3] = ["autostart", "backend", "until"];
+const OTHER_KEYS: [&str; 4] = ["autostart", "backend", "until", "lang"];
+
+/// The page's languages, as a link names them.
+pub const LANGUAGES: [&str; 2] = ["en", "ko"];
 
 /// A present value that was not used, and why.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -101,6 +104,8 @@ pub struct ParsedSettings {
     pub backend: Option<&'static str>,
     /// The step to train to and stop at (a demo link's known state), 1 to 2³²−1.
     pub until: Option<u32>,
+    /// The page's language when the link names one of `LANGUAGES`.
+    pub lang: Option<&'static str>,
     pub problems: Vec<Problem>,
 }
 
@@ -113,6 +118,7 @@ pub fn parse(query: &str) -> ParsedSettings {
         autostart: false,
         backend: None,
         until: None,
+        lang: None,
         problems: Vec::new(),
     };
     let mut problem = |key: &str, message: String| {
@@ -143,6 +149,11 @@ pub fn parse(query: &str) -> ParsedSettings {
                 "gpu" => parsed.backend = Some("gpu"),
                 "cpu" => parsed.backend = Some("cpu"),
                 _ => problem(&key, format!("backend={} is not gpu or cpu", clip(&raw))),
+            }
+        } else if key == "lang" {
+            match LANGUAGES.iter().find(|&&l| l == raw) {
+                Some(&l) => parsed.lang = Some(l),
+                None => problem(&key, format!("lang={} is not en or ko", clip(&raw))),
             }
         } else if key == "autostart" {
             parsed.autostart = raw == "1";
@@ -229,6 +240,12 @@ mod tests {
         assert_eq!((p.autostart, p.backend), (true, Some("cpu")));
         assert_eq!(p.until, None);
         assert_eq!(parse("until=500").until, Some(500));
+        assert_eq!((parse("lang=ko").lang, parse("lang=en").lang), (Some("ko"), Some("en")));
+        let p = parse("lang=fr");
+        assert_eq!(
+            (p.lang, p.problems[0].message.as_str()),
+            (None, "lang=fr is not en or ko")
+        );
         for bad in [
             "until=0",
             "until=-3",

@@ -7,6 +7,7 @@ import { CpuBackend, GpuBackend } from './backends.js';
 import { Bars, Chart } from './chart.js';
 import { Timelapse } from './timelapse.js';
 import * as settings from './settings.js';
+import { language, preferred, setLanguage, t } from './i18n.js';
 
 /** @typedef {import('./backends.js').Backend} Backend */
 /** @typedef {import('./settings.js').BackendKind} BackendKind */
@@ -20,6 +21,7 @@ function $(id) {
 const input = (/** @type {string} */ id) => /** @type {HTMLInputElement} */ ($(id));
 const button = (/** @type {string} */ id) => /** @type {HTMLButtonElement} */ ($(id));
 const backendSelect = () => /** @type {HTMLSelectElement} */ ($('backend'));
+const languageSelect = () => /** @type {HTMLSelectElement} */ ($('language'));
 const settingsForm = () => /** @type {HTMLFormElement} */ ($('settings'));
 const canvas = (/** @type {string} */ id) => /** @type {HTMLCanvasElement} */ ($(id));
 
@@ -56,6 +58,8 @@ const app = {
   halfStep: null,
   /** @type {import('./backends.js').CensusReport | null} the last census, for the tests and curious visitors */
   census: null,
+  /** @type {number | null} the step of the last census */
+  censusStep: null,
   /** @type {{ step: number, digits: number[] } | null} what the last census read in each preview cell */
   gridDigits: null,
   webgpu: false, // whether this browser offers a WebGPU adapter
@@ -137,13 +141,13 @@ async function loadData() {
   const show = () => {
     const [got, total] = seen.reduce(add, [0, 0]);
     progress.value = total ? got / total : 0;
-    text.textContent = `Downloading MNIST: ${(got / 1e6).toFixed(1)} of ${(total / 1e6).toFixed(1)} MB`;
+    text.textContent = t('downloading', { got: (got / 1e6).toFixed(1), total: (total / 1e6).toFixed(1) });
   };
   const classifierBytes = fetchBytes(CLASSIFIER, () => {}).catch((e) => e);
   const [images, labels] = await Promise.all(
     files.map((f, i) => fetchBytes(DATA + f, (got, total) => { seen[i] = [got, total]; show(); })),
   );
-  text.textContent = 'Decompressing MNIST…';
+  text.textContent = t('decompressing');
   await new Promise((r) => setTimeout(r, 0));
   app.dataset = new WebDataset(images, labels);
   // Training goes on without the census if its classifier cannot be had.
@@ -155,7 +159,7 @@ async function loadData() {
   } catch (e) {
     app.bytes = { images, labels };
     document.querySelectorAll('.census-only').forEach((e) => { /** @type {HTMLElement} */ (e).hidden = true; });
-    notice(`The digit census is off: ${CLASSIFIER} could not be loaded (${errorText(e)}).`);
+    notice(t('censusOff', { file: CLASSIFIER, why: errorText(e) }));
   }
 }
 
@@ -166,7 +170,7 @@ function currentValues() {
 function updateShareLink() {
   const { values } = currentValues();
   const url = new URL(location.href);
-  url.hash = settings.toHash(values, true, app.chosenBackend, app.until);
+  url.hash = settings.toHash(values, true, app.chosenBackend, app.until, language());
   input('share-link').value = url.toString();
 }
 
@@ -186,7 +190,7 @@ function updateSettingsNote() {
  */
 async function startBackend(kind, files) {
   const { values, problems } = currentValues();
-  if (!files && problems.length) throw new Error(`Settings: ${problems.join('; ')}.`);
+  if (!files && problems.length) throw new Error(t('settingsProblems', { problems: problems.join('; ') }));
   const config = settings.toConfigJson(app.defaults, values);
   const dataset = /** @type {WebDataset} */ (app.dataset);
   const bytes = /** @type {import('./backends.js').DataBytes} */ (app.bytes);
@@ -207,15 +211,22 @@ async function startBackend(kind, files) {
   $('digit-picker').hidden = !JSON.parse(backend.configJson).conditional;
   /** @type {HTMLSelectElement} */ ($('digit')).value = '';
   app.census = null;
+  app.censusStep = null;
   app.gridDigits = null;
-  symptoms.winning = '';
-  symptoms.collapse = '';
+  symptoms.winning = null;
+  symptoms.collapse = null;
   showSymptoms();
-  for (const id of ['census-step', 'readout-frechet', 'readout-score']) $(id).textContent = '–';
+  for (const id of ['readout-frechet', 'readout-score']) $(id).textContent = '–';
+  showCensusText();
   app.pinned = [];
   app.halfStep = null;
   $('half-step').hidden = true;
-  $('readout-adapter').textContent = kind === 'gpu' ? app.adapterName : 'CPU (WebAssembly SIMD, in a worker)';
+  showAdapter();
+}
+
+/** The device readout: the WebGPU adapter, or the CPU worker. */
+function showAdapter() {
+  $('readout-adapter').textContent = app.backend?.kind === 'gpu' ? app.adapterName : t('cpuDevice');
 }
 
 // Textbook symptoms, noted while they last: D(G(z)) this low over a stats window,
@@ -228,20 +239,24 @@ const COLLAPSED = 0.5;
 const READS_AS_DIGITS = 0.7;
 const NEAR_MNIST = 800;
 
-/** The symptoms the run shows now, each a sentence or ''. */
-const symptoms = { winning: '', collapse: '' };
+/**
+ * The symptoms the run shows now, each what its sentence says, or null.
+ * @type {{ winning: { value: string, step: number } | null, collapse: { percent: string, digit: number, step: number } | null }}
+ */
+const symptoms = { winning: null, collapse: null };
 
 function showSymptoms() {
-  const text = [symptoms.winning, symptoms.collapse].filter(Boolean).join(' ');
+  const text = [
+    symptoms.winning && t('dWinning', symptoms.winning),
+    symptoms.collapse && t('collapse', symptoms.collapse),
+  ].filter(Boolean).join(' ');
   $('symptom').textContent = text;
   $('symptom').hidden = text === '';
 }
 
 /** @type {import('./backends.js').OnStats} */
 function onStats(s, step) {
-  symptoms.winning = s.fake < D_WINNING
-    ? `D(G(z)) is ${s.fake.toFixed(3)} at step ${step}: D is winning, and G learns little from it.`
-    : '';
+  symptoms.winning = s.fake < D_WINNING ? { value: s.fake.toFixed(3), step } : null;
   showSymptoms();
   lossChart.add(step, [s.d, s.g]);
   probChart.add(step, [s.real, s.fake]);
@@ -249,42 +264,47 @@ function onStats(s, step) {
   probChart.draw();
   if (!s.finite) {
     setRunning(false);
-    message(`The losses became non-finite (NaN or infinity) by step ${step}. Training is paused: lower the learning rates and press Reset.`);
+    message(t('nonFinite', { step }));
   }
 }
 
-const CENSUS_SHARES = 'Digit census: the share of G\'s samples a classifier reads as each digit. '
-  + 'A tall bar and missing ones: mode collapse. Dashed: an even share.';
-const CENSUS_AGREEMENT = 'For each digit asked of G, the share of its samples a classifier reads as that digit. '
-  + 'Dashed: chance.';
-
 /** @param {number | null} value @param {number} digits */
 function fixed(value, digits) {
-  return value === null ? 'not finite' : value.toFixed(digits);
+  return value === null ? t('notFinite') : value.toFixed(digits);
+}
+
+/** What the census chart shows, and of how many samples at which step (the last census's). */
+function showCensusText() {
+  const report = app.census;
+  $('census-what').textContent = t(report?.agreement ? 'censusAgreement' : 'censusShares');
+  $('census-count').textContent = report
+    ? t('censusCount', { n: report.n.toLocaleString(language()), step: app.censusStep ?? '–' })
+    : '';
+  if (report) {
+    $('readout-frechet').textContent = fixed(report.frechet_distance, 1);
+    $('readout-score').textContent = fixed(report.classifier_score, 2);
+  }
 }
 
 /** @type {import('./backends.js').OnCensus} */
 function onCensus(report, step) {
   // A conditional G: how often each digit asked for is read as asked; else the census.
   censusBars.set(report.agreement?.map((v) => v ?? 0) ?? report.class_fractions);
-  $('census-what').textContent = report.agreement ? CENSUS_AGREEMENT : CENSUS_SHARES;
   // Only the unconditional preview's cells are among the census's samples.
   $('label-digits-control').hidden = Boolean(report.agreement);
   if (report.frechet_distance !== null) frechetChart.add(step, [report.frechet_distance]);
   if (report.classifier_score !== null) scoreChart.add(step, [report.classifier_score]);
   frechetChart.draw();
   scoreChart.draw();
-  $('census-n').textContent = report.n.toLocaleString('en');
-  $('census-step').textContent = String(step);
-  $('readout-frechet').textContent = fixed(report.frechet_distance, 1);
-  $('readout-score').textContent = fixed(report.classifier_score, 2);
   app.census = report;
+  app.censusStep = step;
+  showCensusText();
   const top = Math.max(...report.class_fractions);
   const digit = report.class_fractions.indexOf(top);
   const digits = (report.mean_confidence ?? 0) > READS_AS_DIGITS && (report.frechet_distance ?? Infinity) < NEAR_MNIST;
   symptoms.collapse = !report.agreement && digits && top > COLLAPSED
-    ? `${(100 * top).toFixed(0)}% of G's samples read as ${digit} at step ${step}: mode collapse, G draws few digits whatever z is.`
-    : '';
+    ? { percent: (100 * top).toFixed(0), digit, step }
+    : null;
   showSymptoms();
   app.gridDigits = { step, digits: report.preview_digits };
   labelGrid();
@@ -400,7 +420,7 @@ function describeCell(event, scores, what, out) {
   const col = Math.floor((event.offsetX * scale) / pitch);
   const row = Math.floor((event.offsetY * scale) / pitch);
   const i = row * cols + col;
-  if (col < cols && i < scores.length) $(out).textContent = `${what} of this one: ${scores[i].toFixed(3)}`;
+  if (col < cols && i < scores.length) $(out).textContent = t('cellValue', { what, value: scores[i].toFixed(3) });
 }
 
 // The gutter around the grid's cells (src/grid.rs).
@@ -460,25 +480,33 @@ function showHalfStep() {
   drawGrid(canvas('half-real-after'), view.real, view.columns, view.realScoresAfter, true);
   // G's step leaves D, so its view of the real images, as it was.
   $('half-reals').hidden = half === 'generator';
-  const fake = `mean D(G(z)) ${mean(view.fakeScores).toFixed(3)} → ${mean(view.fakeScoresAfter).toFixed(3)}`;
-  const real = `mean D(x) ${mean(view.realScores).toFixed(3)} → ${mean(view.realScoresAfter).toFixed(3)}`;
   // The losses the step lowers, on the images shown (the batch, or its first 64).
   const meanLog = (/** @type {Float32Array} */ p, /** @type {boolean} */ real) => p.reduce((a, x) => a + Math.log(real ? x : 1 - x), 0) / p.length;
   const dLoss = (/** @type {Float32Array} */ r, /** @type {Float32Array} */ f) => -(meanLog(r, true) + meanLog(f, false)) / 2;
   const gLoss = (/** @type {Float32Array} */ f) => -meanLog(f, true);
+  const three = (/** @type {number} */ x) => x.toFixed(3);
+  const scores = {
+    step,
+    realBefore: three(mean(view.realScores)),
+    realAfter: three(mean(view.realScoresAfter)),
+    fakeBefore: three(mean(view.fakeScores)),
+    fakeAfter: three(mean(view.fakeScoresAfter)),
+  };
   $('half-step-what').textContent = half === 'discriminator'
-    ? `D step, the first half of step ${step}: D was updated on this batch, G is unchanged (so are its samples). `
-      + `D loss ${dLoss(view.realScores, view.fakeScores).toFixed(3)} → ${dLoss(view.realScoresAfter, view.fakeScoresAfter).toFixed(3)}; `
-      + `${real}; ${fake}. G step finishes the step; D step again takes the next batch.`
-    : `G step, the second half of step ${step}: G was updated to fool D, D is unchanged. `
-      + `G loss ${gLoss(view.fakeScores).toFixed(3)} → ${gLoss(view.fakeScoresAfter).toFixed(3)}; ${fake}.`;
+    ? t('dStepDone', {
+      ...scores,
+      lossBefore: three(dLoss(view.realScores, view.fakeScores)),
+      lossAfter: three(dLoss(view.realScoresAfter, view.fakeScoresAfter)),
+    })
+    : t('gStepDone', { ...scores, lossBefore: three(gLoss(view.fakeScores)), lossAfter: three(gLoss(view.fakeScoresAfter)) });
 }
 
 /** @param {boolean} running */
 function setRunning(running) {
   app.running = running;
   app.backend?.setRunning(running);
-  $('train').textContent = running ? 'Pause' : 'Train';
+  $('train').dataset.i18n = running ? 'pause' : 'train';
+  $('train').textContent = t(running ? 'pause' : 'train');
   for (const id of ['step', 'd-step', 'g-step']) button(id).disabled = running || !app.backend;
 }
 
@@ -504,19 +532,19 @@ async function recover(why) {
   const wasRunning = app.running;
   setRunning(false);
   const from = app.snapshot;
-  message(`The GPU device was lost (${why}). Recovering from step ${from ? from.step : 0}…`);
+  message(t('deviceLost', { why, step: from ? from.step : 0 }));
   try {
     await startBackend('gpu', from?.files);
     app.snapshot = from;
-    message(`The GPU device was lost (${why}); training continues from step ${app.backend?.confirmedStep}.`);
+    message(t('deviceRecovered', { why, step: app.backend?.confirmedStep ?? 0 }));
     setRunning(wasRunning);
   } catch (e) {
     try {
       await startBackend('cpu', from?.files);
-      message(`The GPU device was lost and could not be recreated (${errorText(e)}); training continues on the CPU.`);
+      message(t('deviceToCpu', { why: errorText(e) }));
       setRunning(wasRunning);
     } catch (cpuError) {
-      message(`The GPU device was lost and training could not continue: ${errorText(cpuError)}. Reload the page.`);
+      message(t('deviceGone', { why: errorText(cpuError) }));
     }
   }
   app.recovering = false;
@@ -540,12 +568,12 @@ function frame(now) {
   const error = backend.error();
   if (error && app.running) {
     setRunning(false);
-    message(`GPU error: ${error}`);
+    message(t('gpuError', { why: error }));
   }
   if (app.running && app.until !== undefined && backend.confirmedStep >= app.until) {
     // A demo link's state is reached: from here on the visitor decides.
     setRunning(false);
-    message(`Stopped at step ${backend.confirmedStep}, as the link asks (until=${app.until}). Press Train to go on.`);
+    message(t('stoppedAt', { step: backend.confirmedStep, until: app.until }));
     app.until = undefined;
     backend.setUntil(undefined);
     updateShareLink();
@@ -581,12 +609,21 @@ function guarded(action) {
 
 /** The backend, once the page has one (every control is disabled before). */
 function activeBackend() {
-  if (!app.backend) throw new Error('Training is not ready yet.');
+  if (!app.backend) throw new Error(t('notReady'));
   return app.backend;
 }
 
 function wireControls() {
   $('train').addEventListener('click', () => setRunning(!app.running));
+  // The page's text in the other language; messages already shown stay as they were.
+  languageSelect().addEventListener('change', () => {
+    setLanguage(/** @type {import('./i18n.js').Language} */ (languageSelect().value));
+    showCensusText();
+    showSymptoms();
+    showHalfStep();
+    if (app.backend) showAdapter();
+    updateShareLink();
+  });
   $('step').addEventListener('click', guarded(() => {
     activeBackend().stepOnce();
   }));
@@ -611,11 +648,11 @@ function wireControls() {
       app.chosenBackend = previous.chosen;
       updateShareLink();
       setRunning(previous.running);
-      throw new Error(`Could not switch to the ${kind.toUpperCase()}: ${errorText(e)}`);
+      throw new Error(t('switchFailed', { kind: kind.toUpperCase(), why: errorText(e) }));
     }
     app.chosenBackend = kind;
     updateShareLink();
-    message(kind === 'cpu' ? 'Training on the CPU (WebAssembly): slower than a GPU, but it works everywhere.' : '');
+    message(kind === 'cpu' ? t('onCpu') : '');
     setRunning(previous.running);
   }));
   $('settings').addEventListener('input', () => {
@@ -629,11 +666,11 @@ function wireControls() {
     try {
       await navigator.clipboard.writeText(link.value);
       message('');
-      $('copy-link').textContent = 'Copied';
-      setTimeout(() => { $('copy-link').textContent = 'Copy link'; }, 1500);
+      $('copy-link').textContent = t('copied');
+      setTimeout(() => { $('copy-link').textContent = t('copyLink'); }, 1500);
     } catch {
       link.select();
-      message('Copying was not allowed here: the link is selected, copy it by hand.');
+      message(t('copyRefused'));
     }
   }));
   $('save').addEventListener('click', guarded(async () => {
@@ -647,21 +684,21 @@ function wireControls() {
     picker.value = '';
     const pick = (/** @type {string} */ word) => chosen.find((f) => f.name.toLowerCase().includes(word));
     const generator = pick('generator') ?? (chosen.length === 1 ? chosen[0] : undefined);
-    if (!generator) throw new Error('Load checkpoint: choose generator.safetensors (with discriminator and optimizer files to resume exactly).');
+    if (!generator) throw new Error(t('chooseGenerator'));
     /** @param {File | undefined} f */
     const bytes = async (f) => (f ? new Uint8Array(await f.arrayBuffer()) : undefined);
     const [g, d, o] = [await bytes(generator), await bytes(pick('discriminator')), await bytes(pick('optimizer'))];
-    if (!g) throw new Error('Load checkpoint: the generator file could not be read.');
+    if (!g) throw new Error(t('unreadableGenerator'));
     // Without a discriminator an optimizer file is refused by the core, with a reason.
     /** @type {import('./backends.js').CheckpointFiles} */
     const files = [g, d, o];
     try {
       await startBackend(activeBackend().kind, files);
     } catch (e) {
-      throw new Error(`Could not load the checkpoint: ${errorText(e)}`);
+      throw new Error(t('loadFailed', { why: errorText(e) }));
     }
     app.timelapse.clear();
-    message(`Loaded a checkpoint at step ${activeBackend().confirmedStep}.`);
+    message(t('loaded', { step: activeBackend().confirmedStep }));
   }));
   $('measure').addEventListener('click', guarded(() => {
     activeBackend().measure();
@@ -692,10 +729,10 @@ function wireControls() {
   // A video where this browser records one; a filmstrip PNG on either button.
   $('download-timelapse').addEventListener('click', guarded(async () => {
     const frames = app.timelapse.frames;
-    if (frames.length < 2) throw new Error('The timelapse needs a few more steps first.');
+    if (frames.length < 2) throw new Error(t('timelapseShort'));
     const span = `steps-${frames[0].step}-${frames[frames.length - 1].step}`;
     if (Timelapse.canRecord()) {
-      message(`Recording the timelapse (${frames.length} frames)…`);
+      message(t('recording', { n: frames.length }));
       download(`ganvas-timelapse-${span}.webm`, await app.timelapse.video());
       message('');
     } else {
@@ -704,7 +741,7 @@ function wireControls() {
   }));
   $('download-filmstrip').addEventListener('click', guarded(async () => {
     const frames = app.timelapse.frames;
-    if (frames.length < 1) throw new Error('The timelapse has no frames yet.');
+    if (frames.length < 1) throw new Error(t('timelapseEmpty'));
     const span = `steps-${frames[0].step}-${frames[frames.length - 1].step}`;
     download(`ganvas-filmstrip-${span}.png`, await app.timelapse.filmstrip());
   }));
@@ -730,9 +767,9 @@ function wireControls() {
 // The WebGPU adapter's name, or null (and why) when this browser has none.
 async function probeWebGpu() {
   const gpu = /** @type {{ gpu?: { requestAdapter(): Promise<Adapter | null> } }} */ (/** @type {unknown} */ (navigator)).gpu;
-  if (!gpu) return { why: 'This browser has no WebGPU.' };
+  if (!gpu) return { why: t('noWebGpu') };
   const adapter = await gpu.requestAdapter().catch(() => null);
-  if (!adapter) return { why: 'This browser supports WebGPU but offered no GPU adapter (it may be blocklisted or disabled).' };
+  if (!adapter) return { why: t('noAdapter') };
   // `isFallbackAdapter` moved from the adapter to its info; browsers have either.
   const info = adapter.info ?? {};
   const name = [info.vendor, info.architecture, info.description].filter(Boolean).join(' ') || 'WebGPU adapter';
@@ -741,18 +778,22 @@ async function probeWebGpu() {
 }
 
 async function main() {
+  await init({ module_or_path: new URL('./pkg/ganvas_bg.wasm', import.meta.url) });
+  app.defaults = JSON.parse(default_config());
+  const link = settings.fromHash(location.hash);
+  setLanguage(link.lang ?? preferred());
+  languageSelect().value = language();
   const gpu = await probeWebGpu();
   app.webgpu = Boolean(gpu.name);
   app.adapterName = gpu.name ?? '';
   const gpuOption = /** @type {HTMLOptionElement} */ (backendSelect().querySelector('option[value="gpu"]'));
   gpuOption.disabled = !app.webgpu;
-  await init({ module_or_path: new URL('./pkg/ganvas_bg.wasm', import.meta.url) });
-  app.defaults = JSON.parse(default_config());
-  const link = settings.fromHash(location.hash);
   // Only values that are present and wrong get a notice; missing ones are defaults.
+  // (What was wrong is the core's sentence, in English.)
   for (const p of link.problems) {
-    const fallback = p.key in link.values ? `; using ${link.values[p.key]}` : '';
-    notice(`The link's ${p.message}${fallback}.`);
+    notice(p.key in link.values
+      ? t('linkProblemUsing', { problem: p.message, value: link.values[p.key] })
+      : t('linkProblem', { problem: p.message }));
   }
   settings.writeForm(settingsForm(), link.values);
   app.chosenBackend = link.backend ?? undefined;
@@ -762,22 +803,16 @@ async function main() {
   if (!link.backend && gpu.software) {
     // A software adapter emulates the GPU on the CPU's cores, with overheads the CPU
     // backend does not have: on one 2-core machine it trained 13x slower.
-    notice(
-      `This browser's WebGPU adapter, ${gpu.name}, runs on the CPU, so ganvas trains with its CPU backend, `
-        + 'which is faster there. Choose GPU under "Train on" to compare.',
-    );
+    notice(t('softwareAdapter', { name: gpu.name ?? '' }));
   }
   if (kind === 'gpu' && !app.webgpu) {
     kind = 'cpu';
-    notice(
-      `${gpu.why} Training on the CPU instead (WebAssembly, much slower than a GPU). For GPU speed, try a recent `
-        + 'Chrome or Edge; on Linux, Chrome may need chrome://flags/#enable-unsafe-webgpu.',
-    );
+    notice(t('cpuInstead', { why: gpu.why ?? '' }));
   }
   backendSelect().value = kind;
   wireControls();
   await loadData();
-  $('load-text').textContent = kind === 'gpu' ? 'Setting up the GPU…' : 'Starting the CPU trainer…';
+  $('load-text').textContent = t(kind === 'gpu' ? 'settingUpGpu' : 'startingCpu');
   await startBackend(kind);
   $('loading').hidden = true;
   const ready = ['train', 'step', 'd-step', 'g-step', 'reset', 'copy-link', 'save', 'load', 'download-grid', 'backend', 'measure'];
@@ -793,5 +828,5 @@ async function main() {
 /** @type {Window & { ganvas?: typeof app }} */ (window).ganvas = app;
 
 main().catch((e) => {
-  fatal('ganvas could not start', errorText(e));
+  fatal(t('couldNotStart'), errorText(e));
 });

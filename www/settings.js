@@ -10,7 +10,7 @@ import { parse_settings, setting_specs } from './pkg/ganvas.js';
 /** @typedef {Record<string, number>} Values settings by link key */
 /** @typedef {'gpu' | 'cpu'} BackendKind */
 /** @typedef {{ key: string, message: string }} Problem */
-/** @typedef {{ values: Values, autostart: boolean, backend: BackendKind | null, until: number | null, problems: Problem[] }} Parsed */
+/** @typedef {{ values: Values, autostart: boolean, backend: BackendKind | null, until: number | null, lang: import('./i18n.js').Language | null, problems: Problem[] }} Parsed */
 
 /** @type {Setting[] | null} */
 let specs = null;
@@ -37,12 +37,14 @@ export function fromHash(hash) {
  * @param {boolean} autostart
  * @param {BackendKind | undefined} backend
  * @param {number | undefined} [until] the step a demo link trains to and stops at
+ * @param {import('./i18n.js').Language} [lang] the page's language, carried when not English
  */
-export function toHash(values, autostart, backend, until) {
+export function toHash(values, autostart, backend, until, lang) {
   const params = new URLSearchParams();
   for (const { key } of settingSpecs()) params.set(key, String(values[key]));
   if (backend) params.set('backend', backend);
   if (until) params.set('until', String(until));
+  if (lang && lang !== 'en') params.set('lang', lang);
   if (autostart) params.set('autostart', '1');
   return '#' + params.toString();
 }

@@ -232,7 +232,7 @@ test('the digit census and its scores chart G on both backends, on demand too, a
     assert.equal(await page.getAttribute('#census-chart', 'data-bars'), '10');
     assert.equal(await page.isVisible('#digit'), false, 'no digit picker for the unconditional GAN');
     await page.click('#step');
-    await page.waitForFunction(() => document.getElementById('census-step').textContent === '1', null, { timeout: SLOW });
+    await page.waitForFunction(() => window.ganvas.censusStep === 1, null, { timeout: SLOW });
     const report = await page.evaluate(() => window.ganvas.census);
     const total = report.class_fractions.reduce((a, b) => a + b, 0);
     assert.ok(Math.abs(total - 1) < 1e-9, `the census's shares add up to 1 (${total})`);
@@ -266,7 +266,7 @@ test('the conditional GAN draws a row per digit and its census reads each digit 
     // 8 columns of 28-pixel cells and 2-pixel gutters, 10 rows (one a digit).
     const size = await page.evaluate(() => [document.getElementById('grid').width, document.getElementById('grid').height]);
     assert.deepEqual(size, [8 * 30 + 2, 10 * 30 + 2]);
-    await page.waitForFunction(() => document.getElementById('census-step').textContent === '1', null, { timeout: SLOW });
+    await page.waitForFunction(() => window.ganvas.censusStep === 1, null, { timeout: SLOW });
     const report = await page.evaluate(() => window.ganvas.census);
     assert.equal(report.agreement.length, 10);
     assert.ok(report.agreement.every((v) => v >= 0 && v <= 1), JSON.stringify(report.agreement));
@@ -387,6 +387,40 @@ test('D step and G step each change only their own network, and show D before an
     assert.deepEqual(errors, []);
     await close();
   }
+});
+
+test('lang=ko shows the page in Korean, the switch changes it, and the link carries it', async () => {
+  const { page, errors, close } = await open('#batch=8&seed=3&backend=cpu&lang=ko');
+  await ready(page);
+  assert.equal(await page.getAttribute('html', 'lang'), 'ko');
+  assert.equal(await text(page, '#train'), '학습');
+  assert.equal(await text(page, '#d-step'), 'D 단계');
+  assert.equal(await page.inputValue('#language'), 'ko');
+  assert.match(await page.inputValue('#share-link'), /lang=ko/);
+  assert.match(await page.textContent('#theory'), /최적의 판별자/);
+  assert.ok(await page.locator('#theory math').count() >= 8, 'the formulas stay');
+  // Text the scripts write follows the language too.
+  await page.click('#d-step');
+  await page.waitForFunction(() => window.ganvas.halfStep, null, { timeout: SLOW });
+  assert.match(await text(page, '#half-step-what'), /^D 단계, 0단계의 앞 절반/);
+  await page.click('#train');
+  assert.equal(await text(page, '#train'), '일시정지');
+  await page.click('#train');
+  await page.selectOption('#language', 'en');
+  assert.equal(await text(page, '#train'), 'Train');
+  assert.match(await text(page, '#half-step-what'), /^D step, the first half of step 0/);
+  assert.equal(await page.getAttribute('html', 'lang'), 'en');
+  assert.doesNotMatch(await page.inputValue('#share-link'), /lang=/);
+  assert.deepEqual(errors, []);
+  await close();
+  // A browser that prefers Korean gets it without a link; a bad lang= is a notice.
+  const context = await browser.newContext({ locale: 'ko-KR' });
+  const korean = await context.newPage();
+  await korean.goto(BASE + '#backend=cpu&lang=xx');
+  await ready(korean);
+  assert.equal(await korean.textContent('#train'), '학습');
+  assert.match(await korean.textContent('#notices'), /lang=xx is not en or ko/);
+  await context.close();
 });
 
 test('the timelapse records the grid over a run and downloads as a video and a filmstrip; Present shows the grid alone', async () => {

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use crate::{root, Result};
 
-/// The site's files, relative to the repository root; `www/*.js` and `www/*.css`
-/// are added by extension.
+/// The site's files, relative to the repository root; the `.js` and `.css` files of
+/// `SCRIPT_DIRS` are added by extension.
 const FILES: [&str; 5] = [
     "index.html",
     "www/pkg/ganvas.js",
@@ -17,17 +17,21 @@ const FILES: [&str; 5] = [
     "data/mnist/train-labels-idx1-ubyte.gz",
 ];
 const CLASSIFIER: &str = "data/classifier.safetensors";
+/// The page's scripts and style, and its string tables.
+const SCRIPT_DIRS: [&str; 2] = ["www", "www/strings"];
 
 /// Writes the site into `out` (made if missing; files already there are replaced,
 /// others left alone) and returns the files written, relative to `out`.
 pub fn dist(out: &Path) -> Result<Vec<PathBuf>> {
     let root = root();
     let mut files: Vec<PathBuf> = FILES.iter().chain([&CLASSIFIER]).map(PathBuf::from).collect();
-    let www = std::fs::read_dir(root.join("www")).map_err(|e| format!("cannot list www: {e}"))?;
-    for entry in www.flatten() {
-        let name = PathBuf::from("www").join(entry.file_name());
-        if matches!(name.extension().and_then(|e| e.to_str()), Some("js" | "css")) {
-            files.push(name);
+    for dir in SCRIPT_DIRS {
+        let listed = std::fs::read_dir(root.join(dir)).map_err(|e| format!("cannot list {dir}: {e}"))?;
+        for entry in listed.flatten() {
+            let name = PathBuf::from(dir).join(entry.file_name());
+            if matches!(name.extension().and_then(|e| e.to_str()), Some("js" | "css")) {
+                files.push(name);
+            }
         }
     }
     files.sort();
