@@ -14,7 +14,10 @@ use crate::kernels::matmul::matmul_cpu_threaded;
 use crate::kernels::noise::noise_cpu;
 use crate::mnist::Dataset;
 use crate::model::Network;
-use crate::plan::{BufferId, ForwardPlan, Half, HalfStep, Items, NetworkBuffers, Op, Plan, Preview, Request, Training};
+use crate::plan::{
+    BufferId, ForwardPlan, Half, HalfStep, Items, NetworkBuffers, Op, Plan, Preview, Request, Training,
+    WrittenGeneration,
+};
 use crate::quality::CensusReadings;
 use crate::rng;
 use crate::state::{NetworkState, Stats, TrainingState};
@@ -99,15 +102,19 @@ impl CpuTrainer {
         Ok(readout.preview(values))
     }
 
-    /// G's images ([rows, pixels]) for `input`, rows of its input (`Plan::interpolation_input`).
-    pub fn interpolate(&mut self, input: &[f32]) -> Result<Vec<f32>> {
-        let plan = &self.plan.interpolation;
-        if input.len() != self.memory.buffers[plan.input.0].len() {
-            return Err(crate::Error::new("the in-betweens do not fit G's input"));
+    /// G's images ([rows, pixels]) for `input`, rows of its input, by the written
+    /// generation of `request` (`Plan::written_generation`: in-betweens or the walk).
+    pub fn generate(&mut self, request: Request, input: &[f32]) -> Result<Vec<f32>> {
+        let written = self.plan.written_generation(request);
+        let Some(&WrittenGeneration { input: at, images, .. }) = written else {
+            return Err(crate::Error::new("no generation on request of that name"));
+        };
+        if input.len() != self.memory.buffers[at.0].len() {
+            return Err(crate::Error::new("the latents do not fit G's input"));
         }
-        self.memory.buffers[plan.input.0].copy_from_slice(input);
-        self.run_request(Request::Interpolation);
-        Ok(self.memory.buffers[self.plan.interpolation.images.0].clone())
+        self.memory.buffers[at.0].copy_from_slice(input);
+        self.run_request(request);
+        Ok(self.memory.buffers[images.0].clone())
     }
 
     /// The census of G's samples as of now, if the plan has one.

@@ -12,7 +12,7 @@ use crate::gpu::{
 };
 use crate::kernels::bce::STAT_SLOTS;
 use crate::mnist::Dataset;
-use crate::plan::{Half, HalfStep, HalfStepReadout, Plan, Preview, PreviewReadout, Training};
+use crate::plan::{Half, HalfStep, HalfStepReadout, Plan, Preview, PreviewReadout, Request, Training};
 use crate::quality::{CensusReadings, Reader};
 use crate::state::{NetworkState, Stats, TrainingState};
 
@@ -191,10 +191,21 @@ impl Engine {
         spherical: bool,
     ) -> Result<ImagesRead> {
         let input = self.plan().interpolation_input(from, to, digit, spherical)?;
+        self.start_generation(Request::Interpolation, &input)
+    }
+
+    /// Starts G on the grid that `digit` picks with its latents walked by `angle`
+    /// (`Plan::walk_input`), as of every step recorded so far.
+    pub fn start_walk(&mut self, angle: f64, digit: Option<u8>) -> Result<ImagesRead> {
+        let input = self.plan().walk_input(angle, digit)?;
+        self.start_generation(Request::Walk, &input)
+    }
+
+    fn start_generation(&mut self, request: Request, input: &[f32]) -> Result<ImagesRead> {
         Ok(match self {
-            Engine::Cpu { trainer, .. } => ImagesRead::Ready(trainer.interpolate(&input)?),
+            Engine::Cpu { trainer, .. } => ImagesRead::Ready(trainer.generate(request, input)?),
             Engine::Gpu { trainer, gpu } => ImagesRead::Gpu {
-                read: trainer.start_interpolation_read(&input)?,
+                read: trainer.start_generation_read(request, input)?,
                 lost: gpu.lost_flag(),
             },
         })

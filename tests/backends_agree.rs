@@ -357,3 +357,32 @@ fn interpolation_ends_at_the_cells_on_both_backends() {
     let (_, gpu) = run(Backend::Gpu).unwrap();
     assert!(common::max_abs_diff(&cpu, &gpu) < 1e-5);
 }
+
+#[test]
+fn the_walk_starts_at_the_preview_on_both_backends() {
+    use ganvas::engine::{Backend, Engine};
+    let data = common::synthetic_dataset(300, 28, 28, 2);
+    let config = TrainConfig {
+        seed: 4,
+        ..Default::default()
+    };
+    let state = TrainingState::initial(&config, 784);
+    let run = |backend| {
+        let (mut engine, _) = pollster::block_on(Engine::create(backend, 1, &data, &state, None)).ok()?;
+        engine.train(2);
+        let preview = pollster::block_on(engine.start_preview(None).ok()?.finish()).ok()?;
+        let start = pollster::block_on(engine.start_walk(0.0, None).ok()?.finish()).ok()?;
+        let on = pollster::block_on(engine.start_walk(0.8, None).ok()?.finish()).ok()?;
+        Some((preview.images, start, on))
+    };
+    let (preview, start, on) = run(Backend::Cpu).unwrap();
+    assert_eq!(start.len(), 64 * 784);
+    assert!(common::max_abs_diff(&preview, &start) < 1e-5);
+    assert!(common::max_abs_diff(&start, &on) > 1e-3, "the walk moves");
+    if common::gpu().is_none() {
+        return;
+    }
+    let (_, gpu_start, gpu_on) = run(Backend::Gpu).unwrap();
+    assert!(common::max_abs_diff(&start, &gpu_start) < 1e-5);
+    assert!(common::max_abs_diff(&on, &gpu_on) < 1e-5);
+}

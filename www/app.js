@@ -52,6 +52,8 @@ const app = {
   /** @type {import('./backends.js').PreviewView | null} the grid last drawn, redrawn when pins change */
   lastPreview: null,
   interpolating: false,
+  /** @type {{ start: number, frames: number, inFlight: boolean } | null} the latent walk, while on */
+  walk: null,
   /** @type {{ fake: Float32Array, real: Float32Array } | null} D's output on each cell of the grids */
   scores: null,
   /** @type {{ half: import('./backends.js').Half, view: import('./backends.js').HalfStepView, step: number } | null} the last half step, as shown */
@@ -219,6 +221,7 @@ async function startBackend(kind, files) {
   for (const id of ['readout-frechet', 'readout-score']) $(id).textContent = '–';
   showCensusText();
   app.pinned = [];
+  $('latents').hidden = true;
   app.halfStep = null;
   $('half-step').hidden = true;
   showAdapter();
@@ -314,8 +317,11 @@ function onCensus(report, step) {
 function onPreview(preview, step, digit) {
   const grid = canvas('grid');
   app.lastPreview = preview;
-  drawGrid(grid, preview.image, preview.columns, preview.scores);
-  drawPins();
+  // While walking, the grid shows the walk; the preview waits for its end.
+  if (!app.walk) {
+    drawGrid(grid, preview.image, preview.columns, preview.scores);
+    drawPins();
+  }
   drawBetween();
   grid.dataset.drawnStep = String(step);
   grid.dataset.digit = digit === undefined ? '' : String(digit);
@@ -382,6 +388,76 @@ function drawBetween() {
     });
 }
 
+// The walk's pace: a full turn of every cell's great circle in about 12 s.
+const WALK_RADIANS_PER_SECOND = 0.5;
+
+/** Starts or stops the latent walk; stopped, the grid shows the preview again. */
+function toggleWalk() {
+  app.walk = app.walk ? null : { start: performance.now(), frames: 0, inFlight: false };
+  $('walk').dataset.i18n = app.walk ? 'stopWalking' : 'walk';
+  $('walk').textContent = t(app.walk ? 'stopWalking' : 'walk');
+  canvas('grid').dataset.walkFrames = '0';
+  const preview = app.lastPreview;
+  if (!app.walk && preview) {
+    drawGrid(canvas('grid'), preview.image, preview.columns, preview.scores);
+    drawPins();
+  }
+}
+
+/** The walk's next frame, once the last has been drawn (called every animation frame). @param {number} now */
+function stepWalk(now) {
+  const walk = app.walk;
+  if (!walk || walk.inFlight || !app.backend) return;
+  walk.inFlight = true;
+  const angle = ((now - walk.start) / 1000) * WALK_RADIANS_PER_SECOND;
+  app.backend
+    .walk(angle)
+    .then((image) => {
+      if (app.walk !== walk) return;
+      const grid = canvas('grid');
+      drawGrid(grid, image, Number(grid.dataset.columns), new Float32Array(), false);
+      walk.frames += 1;
+      grid.dataset.walkFrames = String(walk.frames);
+    })
+    .catch((e) => {
+      app.walk = walk;
+      toggleWalk();
+      message(errorText(e));
+    })
+    .finally(() => {
+      walk.inFlight = false;
+    });
+}
+
+/**
+ * The chosen cells' latent vectors as a strip, a row each: blue below 0, black at 0,
+ * orange above (full colour from ±2.5, beyond which few of a Gaussian's values lie).
+ */
+async function drawLatents() {
+  const pinned = app.pinned;
+  $('latents').hidden = pinned.length === 0 || !app.backend;
+  if (!app.backend || pinned.length === 0) return;
+  const backend = app.backend;
+  const latents = await Promise.all(pinned.map((cell) => backend.latentOf(cell)));
+  if (app.pinned !== pinned) return;
+  const strip = canvas('latent-strip');
+  const cell = 4;
+  strip.width = latents[0].length * cell;
+  strip.height = latents.length * cell * 2;
+  const ctx = strip.getContext('2d');
+  if (!ctx) return;
+  latents.forEach((z, row) => {
+    z.forEach((value, i) => {
+      const v = Math.max(-1, Math.min(1, value / 2.5));
+      const [r, g, b] = v < 0 ? [108, 180, 255] : [255, 155, 94];
+      const k = Math.abs(v);
+      ctx.fillStyle = `rgb(${Math.round(r * k)}, ${Math.round(g * k)}, ${Math.round(b * k)})`;
+      ctx.fillRect(i * cell, row * cell * 2, cell, cell * 2);
+    });
+  });
+  strip.dataset.cells = pinned.join('-');
+}
+
 /** Chooses (or lets go of) the grid cell under the pointer. @param {MouseEvent} event */
 function pinCell(event) {
   const grid = /** @type {HTMLCanvasElement} */ (event.currentTarget);
@@ -395,6 +471,7 @@ function pinCell(event) {
   drawGrid(grid, preview.image, preview.columns, preview.scores);
   drawPins();
   drawBetween();
+  drawLatents().catch((e) => message(errorText(e)));
 }
 
 /**
@@ -580,6 +657,7 @@ function frame(now) {
   }
   try {
     backend.update(now);
+    stepWalk(now);
     if (app.running && now - app.lastSnapshot > SNAPSHOT_EVERY_MS) {
       app.lastSnapshot = now;
       takeSnapshot();
@@ -707,6 +785,7 @@ function wireControls() {
     const value = /** @type {HTMLSelectElement} */ ($('digit')).value;
     // The chosen cells were cells of the other grid.
     app.pinned = [];
+    $('latents').hidden = true;
     activeBackend().setDigit(value === '' ? undefined : Number(value));
   }));
   // The grids' values only while D's view is on.
@@ -755,6 +834,7 @@ function wireControls() {
     else pinCell(e);
   });
   $('slerp').addEventListener('change', () => drawBetween());
+  $('walk').addEventListener('click', () => toggleWalk());
   $('download-grid').addEventListener('click', () => {
     const step = app.backend?.confirmedStep ?? 0;
     canvas('grid').toBlob((blob) => blob && download(`ganvas-step-${step}.png`, blob), 'image/png');
@@ -815,7 +895,7 @@ async function main() {
   $('load-text').textContent = t(kind === 'gpu' ? 'settingUpGpu' : 'startingCpu');
   await startBackend(kind);
   $('loading').hidden = true;
-  const ready = ['train', 'step', 'd-step', 'g-step', 'reset', 'copy-link', 'save', 'load', 'download-grid', 'backend', 'measure'];
+  const ready = ['train', 'step', 'd-step', 'g-step', 'walk', 'reset', 'copy-link', 'save', 'load', 'download-grid', 'backend', 'measure'];
   for (const id of [...ready, 'download-timelapse', 'download-filmstrip', 'present']) {
     /** @type {HTMLButtonElement | HTMLInputElement | HTMLSelectElement} */ ($(id)).disabled = false;
   }

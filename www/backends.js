@@ -60,6 +60,8 @@ import { WebCheckpoint, WebClassifier, WebDataset, WebTrainer } from './pkg/ganv
  * @property {(digit: number | undefined) => void} setDigit the conditional GAN's grid: all one digit, or a row per digit
  * @property {(step: number | undefined) => void} setUntil never trains past this step (a demo link's `until`)
  * @property {(from: number, to: number, spherical: boolean) => Promise<ImageData>} interpolate G's in-betweens of two grid cells
+ * @property {(angle: number) => Promise<ImageData>} walk the grid with its latents walked by `angle` radians
+ * @property {(cell: number) => Promise<Float32Array>} latentOf a grid cell's latent vector
  * @property {(now: number) => void} update called every animation frame
  * @property {() => Promise<SavedFiles>} save
  * @property {() => string | undefined} lost why the device was lost, once it has been
@@ -219,6 +221,16 @@ export class GpuBackend {
   /** @param {number} from @param {number} to @param {boolean} spherical @returns {Promise<ImageData>} */
   interpolate(from, to, spherical) {
     return this.trainer.interpolate(from, to, this.digit, spherical);
+  }
+
+  /** @param {number} angle @returns {Promise<ImageData>} */
+  walk(angle) {
+    return this.trainer.walk(angle, this.digit);
+  }
+
+  /** @param {number} cell */
+  async latentOf(cell) {
+    return this.trainer.latent_of(cell, this.digit);
   }
 
   /** @param {number} now */
@@ -441,6 +453,16 @@ export class CpuBackend {
   /** @param {number} from @param {number} to @param {boolean} spherical @returns {Promise<ImageData>} */
   interpolate(from, to, spherical) {
     return call('interpolate', { from, to, spherical });
+  }
+
+  /** @param {number} angle @returns {Promise<ImageData>} */
+  walk(angle) {
+    return call('walk', { angle });
+  }
+
+  /** @param {number} cell @returns {Promise<Float32Array>} */
+  latentOf(cell) {
+    return call('latent', { cell });
   }
 
   update() {}

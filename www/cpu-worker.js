@@ -1,7 +1,7 @@
 // @ts-check
 // The CPU backend in a Web Worker, so the page stays responsive while it computes.
 // One worker serves the page's whole life. Messages in: data (once), create, run,
-// step, half, census, digit, until, interpolate, save. Messages out: the replies (with the request's id), and stats,
+// step, half, census, digit, until, interpolate, walk, latent, save. Messages out: the replies (with the request's id), and stats,
 // preview grids and censuses tagged with the generation of the trainer that made them.
 
 import init, { WebCheckpoint, WebClassifier, WebDataset, WebTrainer } from './pkg/ganvas.js';
@@ -164,6 +164,12 @@ const handlers = {
   },
   interpolate({ from, to, spherical }) {
     return need(trainer).interpolate(from, to, digit, spherical);
+  },
+  walk({ angle }) {
+    return need(trainer).walk(angle, digit);
+  },
+  latent({ cell }) {
+    return need(trainer).latent_of(cell, digit);
   },
   async save() {
     const t = need(trainer);

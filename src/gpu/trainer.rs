@@ -20,7 +20,7 @@ use crate::mnist::Dataset;
 use crate::model::TrainConfig;
 use crate::plan::{
     BufferId, Half, HalfStep, HalfStepReadout, Items, NetworkBuffers, Op, Plan, Preview, PreviewReadout, Request,
-    Training,
+    Training, WrittenGeneration,
 };
 use crate::quality::CensusReadings;
 use crate::rng;
@@ -105,21 +105,24 @@ impl GpuTrainer {
         Ok(BufferRead::start(&self.device, &self.queue, &sources))
     }
 
-    /// Writes `input` (rows of G's input, `Plan::interpolation_input`), runs G on it
-    /// and starts reading the images back, behind every step recorded so far.
-    pub fn start_interpolation_read(&self, input: &[f32]) -> Result<BufferRead> {
-        let plan = &self.plan.interpolation;
-        if input.len() != self.plan.buffer_len(plan.input) {
-            return Err(Error::new("the in-betweens do not fit G's input"));
+    /// Writes `input` (rows of G's input) for the written generation of `request`
+    /// (`Plan::written_generation`: in-betweens or the walk), runs G on it and starts
+    /// reading the images back, behind every step recorded so far.
+    pub fn start_generation_read(&self, request: Request, input: &[f32]) -> Result<BufferRead> {
+        let Some(&WrittenGeneration { input: at, images, .. }) = self.plan.written_generation(request) else {
+            return Err(Error::new("no generation on request of that name"));
+        };
+        if input.len() != self.plan.buffer_len(at) {
+            return Err(Error::new("the latents do not fit G's input"));
         }
         self.queue
-            .write_buffer(&self.buffers[plan.input.0], 0, bytemuck::cast_slice(input));
-        self.run_request(Request::Interpolation);
-        let len = (self.plan.buffer_len(plan.images) * 4) as u64;
+            .write_buffer(&self.buffers[at.0], 0, bytemuck::cast_slice(input));
+        self.run_request(request);
+        let len = (self.plan.buffer_len(images) * 4) as u64;
         Ok(BufferRead::start(
             &self.device,
             &self.queue,
-            &[(&self.buffers[plan.images.0], len)],
+            &[(&self.buffers[images.0], len)],
         ))
     }
 

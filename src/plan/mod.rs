@@ -193,7 +193,9 @@ pub struct Plan {
     pub digit_preview: Vec<Op>,
     pub chosen_digit: Option<BufferId>,
     /// G on in-betweens of two preview cells (`interpolation_input`), on request.
-    pub interpolation: Interpolation,
+    pub interpolation: WrittenGeneration,
+    /// G on the grid's latents walked along great circles (`walk_input`), on request.
+    pub walk: WrittenGeneration,
     /// The step's D and G updates one at a time, on request.
     pub half_steps: HalfSteps,
     pub steps_per_epoch: u32,
@@ -202,10 +204,10 @@ pub struct Plan {
     pub census: Option<Census>,
 }
 
-/// G's forward on `INTERPOLATION_ROWS` inputs written on request into `input`,
-/// its images into `images`.
+/// G's forward on inputs written on request into `input` (the in-betweens' or the
+/// walk's), its images into `images`.
 #[derive(Clone, Debug)]
-pub struct Interpolation {
+pub struct WrittenGeneration {
     pub input: BufferId,
     pub images: BufferId,
     pub ops: Vec<Op>,
@@ -422,18 +424,16 @@ impl Plan {
         }
         preview.extend(generation.ops);
         preview.extend(judging);
-        let between = Generation::new(
-            &mut b,
-            "interpolation",
-            &generator,
-            g.buffers.params,
-            INTERPOLATION_ROWS,
-        );
-        let interpolation = Interpolation {
-            input: between.input.buffer,
-            images: between.images,
-            ops: between.ops,
+        let mut written = |name: &str, rows: usize| {
+            let generation = Generation::new(&mut b, name, &generator, g.buffers.params, rows);
+            WrittenGeneration {
+                input: generation.input.buffer,
+                images: generation.images,
+                ops: generation.ops,
+            }
         };
+        let interpolation = written("interpolation", INTERPOLATION_ROWS);
+        let walk = written("walk", preview_rows);
         let preview_readout = PreviewReadout {
             images: (images.buffer, images.view),
             fake_logits,
@@ -457,6 +457,7 @@ impl Plan {
             digit_preview,
             chosen_digit,
             interpolation,
+            walk,
             half_steps,
             steps_per_epoch,
             pixels,
@@ -495,10 +496,20 @@ impl Plan {
     pub fn preview_cost(&self) -> f64 {
         matmul_flops(&self.preview) / matmul_flops(&self.step)
     }
+
+    /// G's forward on inputs written first: the in-betweens' (`Request::Interpolation`)
+    /// or the walk's (`Request::Walk`).
+    pub fn written_generation(&self, request: Request) -> Option<&WrittenGeneration> {
+        match request {
+            Request::Interpolation => Some(&self.interpolation),
+            Request::Walk => Some(&self.walk),
+            _ => None,
+        }
+    }
 }
 
 /// Op lists a trainer runs on request between steps: the GAN's preview (and its
-/// one-digit form for the conditional GAN), census and in-betweens, each into buffers
+/// one-digit form for the conditional GAN), census, in-betweens and walk, each into buffers
 /// of its own that are then read back; and the step's halves, which train.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Request {
@@ -506,6 +517,7 @@ pub enum Request {
     DigitPreview,
     Census,
     Interpolation,
+    Walk,
     DiscriminatorHalf,
     GeneratorHalf,
     /// Ends a step without its G half.
@@ -513,11 +525,12 @@ pub enum Request {
 }
 
 impl Request {
-    pub const ALL: [Request; 7] = [
+    pub const ALL: [Request; 8] = [
         Request::Preview,
         Request::DigitPreview,
         Request::Census,
         Request::Interpolation,
+        Request::Walk,
         Request::DiscriminatorHalf,
         Request::GeneratorHalf,
         Request::FinishStep,
@@ -545,6 +558,7 @@ impl Request {
             Request::DigitPreview => "preview of one digit",
             Request::Census => "census",
             Request::Interpolation => "interpolation",
+            Request::Walk => "latent walk",
             Request::DiscriminatorHalf => "D step",
             Request::GeneratorHalf => "G step",
             Request::FinishStep => "end of a step without its G step",
@@ -589,6 +603,7 @@ impl Training for Plan {
             Request::DigitPreview => &self.digit_preview,
             Request::Census => self.census.as_ref().map_or(&[], |c| &c.ops),
             Request::Interpolation => &self.interpolation.ops,
+            Request::Walk => &self.walk.ops,
             Request::DiscriminatorHalf => &self.half_steps.discriminator,
             Request::GeneratorHalf => &self.half_steps.generator,
             Request::FinishStep => &self.half_steps.finish,

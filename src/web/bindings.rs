@@ -307,6 +307,28 @@ impl WebTrainer {
         })
     }
 
+    /// Resolves to an `ImageData` of the grid that `digit` picks (as the preview draws
+    /// it) with every cell's latents walked `angle` radians along a great circle
+    /// (`Plan::walk_input`): 0 is the preview itself.
+    pub fn walk(&mut self, angle: f64, digit: Option<u8>) -> js_sys::Promise {
+        let read = self.engine.start_walk(angle, digit);
+        let pixels = self.pixels;
+        let columns = self.engine.plan().preview_columns();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let images = read.map_err(js_value)?.finish().await.map_err(js_value)?;
+            let (image, _) = image_data(&images, pixels, columns)?;
+            Ok(image)
+        })
+    }
+
+    /// The latent vector of preview cell `cell` of the grid that `digit` picks.
+    pub fn latent_of(&self, cell: u32, digit: Option<u8>) -> Result<Vec<f32>, JsError> {
+        let plan = self.engine.plan();
+        let mut input = plan.preview_input_of(cell as usize, digit).map_err(js_error)?;
+        input.truncate(plan.config.latent);
+        Ok(input)
+    }
+
     /// Resolves to [generator, discriminator, optimizer] safetensors files (Uint8Arrays)
     /// holding every step recorded so far.
     pub fn save(&self) -> js_sys::Promise {

@@ -478,6 +478,31 @@ test('two chosen samples show G\'s in-betweens of their latents, on both backend
       return a.every((v, i) => Math.abs(v - b[i]) <= 2);
     });
     assert.ok(same, 'the row starts at the first chosen sample');
+    // Their latent vectors, a row of 100 values each.
+    await page.waitForFunction(() => document.getElementById('latent-strip').dataset.cells === '0-9', null, { timeout: SLOW });
+    const strip = await page.evaluate(() => [document.getElementById('latent-strip').width, document.getElementById('latent-strip').height]);
+    assert.deepEqual(strip, [400, 16]);
+    assert.deepEqual(errors, []);
+    await close();
+  }
+});
+
+test('the walk drifts the grid\'s latents and, stopped, the grid is the preview again, on both backends', async () => {
+  for (const backend of ['cpu', 'gpu']) {
+    const { page, errors, close } = await open(`#batch=8&seed=3&backend=${backend}`);
+    await ready(page);
+    await page.click('#step');
+    await page.waitForFunction(() => document.getElementById('grid').dataset.drawnStep === '1', null, { timeout: SLOW });
+    const preview = await gridPixels(page);
+    await page.click('#walk');
+    assert.equal(await text(page, '#walk'), 'Stop walking');
+    await page.waitForFunction(() => Number(document.getElementById('grid').dataset.walkFrames) >= 3, null, { timeout: SLOW });
+    const walked = await gridPixels(page);
+    assert.notEqual(walked.hash, preview.hash, 'the walk moves the grid');
+    assert.ok(walked.std > 10, `G's images, not a blank grid: spread ${walked.std}`);
+    await page.click('#walk');
+    assert.equal(await text(page, '#walk'), 'Walk');
+    assert.equal((await gridPixels(page)).hash, preview.hash);
     assert.deepEqual(errors, []);
     await close();
   }

@@ -41,6 +41,12 @@ const en = {
   dStepDone: 'D step, the first half of step {step}: D was updated on this batch, G is unchanged (so are its samples). D loss {lossBefore} → {lossAfter}; mean D(x) {realBefore} → {realAfter}; mean D(G(z)) {fakeBefore} → {fakeAfter}. G step finishes the step; D step again takes the next batch.',
   gStepDone: 'G step, the second half of step {step}: G was updated to fool D, D is unchanged. G loss {lossBefore} → {lossAfter}; mean D(G(z)) {fakeBefore} → {fakeAfter}.',
 
+  walk: 'Walk',
+  stopWalking: 'Stop walking',
+  walkNote: "the grid's latents drift along great circles (a full turn comes back)",
+  latentStripLabel: "The chosen samples' latent vectors",
+  latentStripHtml: 'Their latent vectors z, one value a cell (<span class="neg-key">below 0</span>, black at 0, <span class="pos-key">above 0</span>).',
+
   draw: 'Draw',
   everyDigit: 'every digit, a row each (same latents down a column)',
   censusLabel: 'Share of samples read as each digit',

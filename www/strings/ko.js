@@ -39,6 +39,12 @@ const ko = {
   dStepDone: 'D 단계, {step}단계의 앞 절반: 이 배치로 D를 갱신했고 G는 그대로입니다 (표본도 그대로). D 손실 {lossBefore} → {lossAfter}; D(x) 평균 {realBefore} → {realAfter}; D(G(z)) 평균 {fakeBefore} → {fakeAfter}. G 단계가 이 단계를 마치고, D 단계를 다시 누르면 다음 배치를 씁니다.',
   gStepDone: 'G 단계, {step}단계의 뒤 절반: D를 속이도록 G를 갱신했고 D는 그대로입니다. G 손실 {lossBefore} → {lossAfter}; D(G(z)) 평균 {fakeBefore} → {fakeAfter}.',
 
+  walk: '걷기',
+  stopWalking: '걷기 멈춤',
+  walkNote: '격자의 잠재 벡터가 대원을 따라 흘러갑니다 (한 바퀴 돌면 제자리)',
+  latentStripLabel: '고른 표본의 잠재 벡터',
+  latentStripHtml: '그 잠재 벡터 z, 칸마다 값 하나 (<span class="neg-key">0보다 작음</span>, 0은 검정, <span class="pos-key">0보다 큼</span>).',
+
   draw: '그릴 숫자',
   everyDigit: '모든 숫자, 숫자마다 한 줄 (같은 열은 같은 잠재 벡터)',
   censusLabel: '각 숫자로 읽힌 표본의 비율',
