@@ -49,6 +49,8 @@ const app = {
   timelapse: new Timelapse(),
   /** @type {number[]} grid cells chosen for in-betweens (two at most, the oldest first) */
   pinned: [],
+  /** the grid cell the arrow keys are on */
+  keyCell: 0,
   /** @type {import('./backends.js').PreviewView | null} the grid last drawn, redrawn when pins change */
   lastPreview: null,
   interpolating: false,
@@ -209,6 +211,7 @@ async function startBackend(kind, files) {
   updateShareLink();
   updateSettingsNote();
   for (const chart of [lossChart, probChart, frechetChart, scoreChart, censusBars]) chart.clear();
+  describeCharts();
   // A new trainer draws its grid a row per digit (the conditional GAN's picker starts there).
   $('digit-picker').hidden = !JSON.parse(backend.configJson).conditional;
   /** @type {HTMLSelectElement} */ ($('digit')).value = '';
@@ -257,6 +260,33 @@ function showSymptoms() {
   $('symptom').hidden = text === '';
 }
 
+/**
+ * The charts' text alternatives (their aria-labels): what they show and the latest
+ * values, in the page's language.
+ */
+function describeCharts() {
+  /** @param {Chart} chart */
+  const latest = (chart) => chart.series.map((points) => points[points.length - 1]?.[1]);
+  /**
+   * @param {Chart} chart @param {string[]} names the series' placeholders
+   * @param {(values: Record<string, string | number>) => string} text
+   */
+  const describe = (chart, names, text) => {
+    const values = latest(chart);
+    const steps = chart.series[0].length ? chart.series[0][chart.series[0].length - 1][0] : 0;
+    /** @type {Record<string, string | number>} */
+    const filled = { steps };
+    names.forEach((name, i) => { filled[name] = values[i] === undefined ? '–' : values[i].toFixed(3); });
+    chart.canvas.setAttribute('aria-label', values[0] === undefined ? t('chartEmpty') : text(filled));
+  };
+  describe(lossChart, ['d', 'g'], (v) => t('lossChartText', v));
+  describe(probChart, ['real', 'fake'], (v) => t('probChartText', v));
+  describe(frechetChart, ['value'], (v) => t('frechetChartText', v));
+  describe(scoreChart, ['value'], (v) => t('scoreChartText', v));
+  const shares = censusBars.values.map((v, digit) => `${digit}: ${(100 * v).toFixed(0)}%`).join(', ');
+  censusBars.canvas.setAttribute('aria-label', shares ? t('censusChartText', { shares }) : t('chartEmpty'));
+}
+
 /** @type {import('./backends.js').OnStats} */
 function onStats(s, step) {
   symptoms.winning = s.fake < D_WINNING ? { value: s.fake.toFixed(3), step } : null;
@@ -265,6 +295,7 @@ function onStats(s, step) {
   probChart.add(step, [s.real, s.fake]);
   lossChart.draw();
   probChart.draw();
+  describeCharts();
   if (!s.finite) {
     setRunning(false);
     message(t('nonFinite', { step }));
@@ -299,6 +330,7 @@ function onCensus(report, step) {
   if (report.classifier_score !== null) scoreChart.add(step, [report.classifier_score]);
   frechetChart.draw();
   scoreChart.draw();
+  describeCharts();
   app.census = report;
   app.censusStep = step;
   showCensusText();
@@ -365,6 +397,14 @@ function drawPins() {
   ctx.strokeStyle = '#6cb4ff';
   ctx.lineWidth = 2;
   for (const cell of app.pinned) ctx.strokeRect((cell % cols) * pitch + 1, Math.floor(cell / cols) * pitch + 1, pitch, pitch);
+  // The keyboard's cell, while the grid has the focus.
+  if (document.activeElement === grid) {
+    ctx.strokeStyle = '#ffffff';
+    ctx.setLineDash([3, 2]);
+    const cell = app.keyCell;
+    ctx.strokeRect((cell % cols) * pitch + 1, Math.floor(cell / cols) * pitch + 1, pitch, pitch);
+    ctx.setLineDash([]);
+  }
 }
 
 /** G's in-betweens of the two chosen cells, as G is now (one request at a time). */
@@ -464,14 +504,38 @@ function pinCell(event) {
   const { cols, pitch } = gridShape(grid);
   const scale = grid.width / grid.clientWidth;
   const col = Math.floor((event.offsetX * scale) / pitch);
-  const cell = Math.floor((event.offsetY * scale) / pitch) * cols + col;
-  if (col >= cols || !app.lastPreview || cell >= app.lastPreview.scores.length) return;
-  app.pinned = app.pinned.includes(cell) ? app.pinned.filter((c) => c !== cell) : [...app.pinned, cell].slice(-2);
+  if (col < cols) toggleCell(Math.floor((event.offsetY * scale) / pitch) * cols + col);
+}
+
+/** Chooses grid cell `cell`, or lets go of it (two at most, the oldest goes). @param {number} cell */
+function toggleCell(cell) {
   const preview = app.lastPreview;
-  drawGrid(grid, preview.image, preview.columns, preview.scores);
+  if (!preview || cell < 0 || cell >= preview.scores.length) return;
+  app.keyCell = cell;
+  app.pinned = app.pinned.includes(cell) ? app.pinned.filter((c) => c !== cell) : [...app.pinned, cell].slice(-2);
+  drawGrid(canvas('grid'), preview.image, preview.columns, preview.scores);
   drawPins();
   drawBetween();
   drawLatents().catch((e) => message(errorText(e)));
+}
+
+/** On the focused grid, the arrow keys move a cell and Enter or Space chooses it. @param {KeyboardEvent} event */
+function gridKey(event) {
+  const preview = app.lastPreview;
+  if (!preview) return;
+  const cols = Number(canvas('grid').dataset.columns) || 1;
+  /** @type {Record<string, number>} */
+  const moves = { ArrowLeft: -1, ArrowRight: 1, ArrowUp: -cols, ArrowDown: cols };
+  if (event.key in moves) {
+    app.keyCell = Math.max(0, Math.min(preview.scores.length - 1, app.keyCell + moves[event.key]));
+    drawGrid(canvas('grid'), preview.image, preview.columns, preview.scores);
+    drawPins();
+  } else if (event.key === 'Enter' || event.key === ' ') {
+    toggleCell(app.keyCell);
+  } else {
+    return;
+  }
+  event.preventDefault();
 }
 
 /**
@@ -699,6 +763,7 @@ function wireControls() {
     showCensusText();
     showSymptoms();
     showHalfStep();
+    describeCharts();
     if (app.backend) showAdapter();
     updateShareLink();
   });
@@ -833,6 +898,15 @@ function wireControls() {
     if (document.body.classList.contains('present')) document.body.classList.remove('present');
     else pinCell(e);
   });
+  canvas('grid').addEventListener('keydown', gridKey);
+  for (const change of ['focus', 'blur']) {
+    canvas('grid').addEventListener(change, () => {
+      const preview = app.lastPreview;
+      if (!preview || app.walk) return;
+      drawGrid(canvas('grid'), preview.image, preview.columns, preview.scores);
+      drawPins();
+    });
+  }
   $('slerp').addEventListener('change', () => drawBetween());
   $('walk').addEventListener('click', () => toggleWalk());
   $('download-grid').addEventListener('click', () => {

@@ -423,6 +423,32 @@ test('lang=ko shows the page in Korean, the switch changes it, and the link carr
   await context.close();
 });
 
+test('on a 390-pixel phone nothing scrolls sideways; keyboard alone chooses samples; the charts have text', async () => {
+  const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(BASE + '#batch=8&seed=3&backend=cpu');
+  await ready(page);
+  await page.click('#step');
+  await page.waitForFunction(() => document.getElementById('grid').dataset.drawnStep === '1', null, { timeout: SLOW });
+  // Every part open: the theory, a half step's grids, in-betweens and latents.
+  await page.evaluate(() => { document.getElementById('theory').open = true; });
+  await page.click('#d-step');
+  await page.waitForFunction(() => window.ganvas.halfStep, null, { timeout: SLOW });
+  // The keyboard: focus the grid, move right and down, choose; move right, choose.
+  await page.focus('#grid');
+  for (const key of ['ArrowRight', 'ArrowDown', 'Enter', 'ArrowRight', ' ']) await page.keyboard.press(key);
+  assert.deepEqual(await page.evaluate(() => window.ganvas.pinned), [9, 10]);
+  await page.waitForFunction(() => document.getElementById('between').dataset.cells === '9-10', null, { timeout: SLOW });
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  assert.equal(overflow, 0, 'no horizontal scrolling');
+  await page.waitForFunction(() => /the latest D loss \d/.test(document.getElementById('loss-chart').getAttribute('aria-label')), null, { timeout: SLOW });
+  assert.match(await page.getAttribute('#census-chart', 'aria-label'), /^Share of samples read as each digit: 0: \d+%/);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
 test('the timelapse records the grid over a run and downloads as a video and a filmstrip; Present shows the grid alone', async () => {
   const context = await browser.newContext({ acceptDownloads: true });
   const page = await context.newPage();

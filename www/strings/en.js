@@ -16,7 +16,7 @@ const en = {
   couldNotStart: 'ganvas could not start',
   gridLabel: '64 generated digits, redrawn while training',
 
-  latentNote: "Click two samples to see G's images between their latent vectors.",
+  latentNote: "Click two samples (or move over the grid with the arrow keys and press Enter) to see G's images between their latent vectors.",
   betweenLabel: "G's images between the two chosen samples",
   slerp: 'along the sphere (slerp), not a straight line',
 
@@ -46,6 +46,13 @@ const en = {
   walkNote: "the grid's latents drift along great circles (a full turn comes back)",
   latentStripLabel: "The chosen samples' latent vectors",
   latentStripHtml: 'Their latent vectors z, one value a cell (<span class="neg-key">below 0</span>, black at 0, <span class="pos-key">above 0</span>).',
+
+  lossChartText: 'D loss and G loss up to step {steps}; the latest D loss {d}, G loss {g} (both ln 2 ≈ 0.693 at the equilibrium).',
+  probChartText: 'D(x) and D(G(z)) up to step {steps}; the latest D(x) {real}, D(G(z)) {fake} (both ½ at the equilibrium).',
+  frechetChartText: 'Fréchet distance to MNIST up to step {steps}; the latest {value}.',
+  scoreChartText: 'Classifier score up to step {steps}; the latest {value}.',
+  censusChartText: 'Share of samples read as each digit: {shares}.',
+  chartEmpty: 'No values yet.',
 
   draw: 'Draw',
   everyDigit: 'every digit, a row each (same latents down a column)',

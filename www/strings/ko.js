@@ -14,7 +14,7 @@ const ko = {
   couldNotStart: 'ganvas를 시작할 수 없습니다',
   gridLabel: '생성된 숫자 64개, 학습하는 동안 다시 그려짐',
 
-  latentNote: '표본 두 개를 누르면 두 잠재 벡터 사이에서 G가 그린 이미지를 볼 수 있습니다.',
+  latentNote: '표본 두 개를 누르면 (또는 격자에서 화살표 키로 옮기고 Enter) 두 잠재 벡터 사이에서 G가 그린 이미지를 볼 수 있습니다.',
   betweenLabel: '고른 두 표본 사이에서 G가 그린 이미지',
   slerp: '직선이 아니라 구면을 따라 (slerp)',
 
@@ -44,6 +44,13 @@ const ko = {
   walkNote: '격자의 잠재 벡터가 대원을 따라 흘러갑니다 (한 바퀴 돌면 제자리)',
   latentStripLabel: '고른 표본의 잠재 벡터',
   latentStripHtml: '그 잠재 벡터 z, 칸마다 값 하나 (<span class="neg-key">0보다 작음</span>, 0은 검정, <span class="pos-key">0보다 큼</span>).',
+
+  lossChartText: '{steps}단계까지의 D 손실과 G 손실; 최근 D 손실 {d}, G 손실 {g} (평형에서 둘 다 ln 2 ≈ 0.693).',
+  probChartText: '{steps}단계까지의 D(x)와 D(G(z)); 최근 D(x) {real}, D(G(z)) {fake} (평형에서 둘 다 ½).',
+  frechetChartText: '{steps}단계까지 MNIST까지의 프레셰 거리; 최근 {value}.',
+  scoreChartText: '{steps}단계까지의 분류기 점수; 최근 {value}.',
+  censusChartText: '각 숫자로 읽힌 표본의 비율: {shares}.',
+  chartEmpty: '아직 값이 없습니다.',
 
   draw: '그릴 숫자',
   everyDigit: '모든 숫자, 숫자마다 한 줄 (같은 열은 같은 잠재 벡터)',
