@@ -70,6 +70,40 @@ function gridPixels(page) {
   });
 }
 
+// The video frames (SimpleBlocks and BlockGroups) of a WebM file, walking its EBML
+// elements: into the Segment and its Clusters, whose size a recording may leave
+// unknown (all ones: they run to the end of what holds them).
+function webmFrames(bytes) {
+  const vint = (at, keepMarker) => {
+    const length = Math.clz32(bytes[at]) - 23;
+    if (length < 1 || length > 8) throw new Error(`not EBML at byte ${at}`);
+    let value = keepMarker ? bytes[at] : bytes[at] & (0xff >> length);
+    let allOnes = value === 0xff >> length;
+    for (let i = 1; i < length; i++) {
+      value = value * 256 + bytes[at + i];
+      allOnes &&= bytes[at + i] === 0xff;
+    }
+    return { value, length, unknown: !keepMarker && allOnes };
+  };
+  const SEGMENT = 0x18538067;
+  const CLUSTER = 0x1f43b675;
+  let frames = 0;
+  const walk = (start, end) => {
+    let at = start;
+    while (at < end) {
+      const id = vint(at, true);
+      const size = vint(at + id.length, false);
+      const body = at + id.length + size.length;
+      const next = size.unknown ? end : body + size.value;
+      if (id.value === SEGMENT || id.value === CLUSTER) walk(body, Math.min(next, end));
+      else if (id.value === 0xa3 || id.value === 0xa0) frames += 1;
+      at = size.unknown ? end : next;
+    }
+  };
+  walk(0, bytes.length);
+  return frames;
+}
+
 function formValues(page) {
   return page.evaluate(() => Object.fromEntries([...document.querySelectorAll('#settings input, #settings select')].map((i) => [i.name, i.value])));
 }
@@ -476,6 +510,8 @@ test('the timelapse records the grid over a run and downloads as a video and a f
   const video = await save('#download-timelapse');
   assert.equal(video.name, `ganvas-timelapse-steps-0-${last}.webm`);
   assert.equal(video.bytes.readUInt32BE(0), 0x1a45dfa3, 'a WebM (EBML) file');
+  const frames = webmFrames(video.bytes);
+  assert.ok(frames > 1, `the video has ${frames} frames`);
   await page.click('#present');
   assert.equal(await page.isVisible('#settings'), false);
   assert.equal(await page.isVisible('#grid'), true);
