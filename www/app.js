@@ -397,8 +397,8 @@ function drawPins() {
   ctx.strokeStyle = '#6cb4ff';
   ctx.lineWidth = 2;
   for (const cell of app.pinned) ctx.strokeRect((cell % cols) * pitch + 1, Math.floor(cell / cols) * pitch + 1, pitch, pitch);
-  // The keyboard's cell, while the grid has the focus.
-  if (document.activeElement === grid) {
+  // The keyboard's cell, while the grid has the keyboard's focus.
+  if (grid.matches(':focus-visible')) {
     ctx.strokeStyle = '#ffffff';
     ctx.setLineDash([3, 2]);
     const cell = app.keyCell;
