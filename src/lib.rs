@@ -22,6 +22,7 @@ pub mod error;
 pub mod frechet;
 pub mod gpu;
 pub mod grid;
+pub mod image_shape;
 pub mod kernels;
 pub mod mnist;
 pub mod model;

@@ -118,10 +118,10 @@ pub fn default_config() -> String {
 }
 
 /// A batch of images as an RGBA grid for a 2-D canvas, in rows of `columns` (or
-/// about square): the grid (its `gray` left empty) and its RGBA bytes.
+/// about square): the grid (its `bytes` left empty) and its RGBA bytes.
 pub fn preview_rgba(images: &[f32], pixels: usize, columns: Option<usize>) -> Result<(grid::Grid, Vec<u8>)> {
     let mut grid = grid::tile(images, pixels, columns)?;
-    let rgba = grid.gray.iter().flat_map(|&g| [g, g, g, 255]).collect();
-    grid.gray = Vec::new();
+    let rgba = grid.rgba();
+    grid.bytes = Vec::new();
     Ok((grid, rgba))
 }
