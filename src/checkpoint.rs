@@ -12,6 +12,7 @@ use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
 use crate::error::{Error, Result};
 use crate::frechet::Gaussian;
+use crate::image_shape::ImageShape;
 use crate::model::{NamedTensor, Network, NetworkKind, TrainConfig, CLASSES};
 use crate::state::{NetworkState, TrainingState};
 
@@ -29,20 +30,46 @@ pub struct LoadedNetwork {
     pub params: Vec<f32>,
 }
 
-/// The state_dict of `net` with `params`, as safetensors bytes.
+/// The state_dict of `net` with `params`, as safetensors bytes. A generator's file
+/// also says the shape of its images in its metadata (`IMAGE_SHAPE_KEY`: "3,32,32"),
+/// which PyTorch's loaders ignore.
 pub fn network_to_bytes(net: &Network, params: &[f32]) -> Result<Vec<u8>> {
     let tensors = net
         .tensors()
         .into_iter()
         .map(|t| (t.name, t.shape, &params[t.offset..][..t.len]));
-    serialize(tensors, None)
+    let shape = (net.kind == NetworkKind::Generator)
+        .then(|| ImageShape::from_values(net.outputs()).ok())
+        .flatten();
+    let metadata = shape.map(|s| HashMap::from([(IMAGE_SHAPE_KEY.to_string(), s.to_metadata())]));
+    serialize(tensors, metadata)
 }
 
+/// Where a generator's file says the shape of its images.
+pub const IMAGE_SHAPE_KEY: &str = "ganvas.image_shape";
+
 /// Parses a state_dict of the original `nn.Sequential`: `model.0.weight`, `model.0.bias`,
-/// `model.2.weight`, ... each weight [out, in] feeding the next.
+/// `model.2.weight`, ... each weight [out, in] feeding the next. A generator's image
+/// shape, where its file says one, must be what its last layer gives.
 pub fn network_from_bytes(bytes: &[u8], kind: NetworkKind) -> Result<LoadedNetwork> {
     let file = parse(bytes, kind.name())?;
     let network = infer_network(&file, kind)?;
+    if kind == NetworkKind::Generator {
+        let said = SafeTensors::read_metadata(bytes)
+            .ok()
+            .and_then(|(_, header)| header.metadata().clone())
+            .and_then(|m| m.get(IMAGE_SHAPE_KEY).cloned());
+        if let Some(text) = said {
+            let shape = ImageShape::from_metadata(&text).map_err(|e| Error::new(format!("the generator file: {e}")))?;
+            if shape.values() != network.outputs() {
+                return Err(Error::new(format!(
+                    "the generator file says its images are {shape} ({} values), but its last layer gives {}",
+                    shape.values(),
+                    network.outputs()
+                )));
+            }
+        }
+    }
     let params = read_tensors(&file, &network.tensors(), kind.name())?;
     Ok(LoadedNetwork { network, params })
 }

@@ -89,13 +89,22 @@ impl Engine {
         Engine::choose(choice, threads, plan, data, state.step, &networks).await
     }
 
-    /// The plan for `state` on `data`, both checked, with the census asked for.
+    /// The plan for `state` on `data`, both checked, with the census asked for where
+    /// the classifier reads images of this size (MNIST's: never a folder of colour
+    /// pictures).
     fn plan_for(data: &Dataset, state: &TrainingState, census: Option<(&Reader, usize)>) -> Result<Plan> {
+        if state.config.conditional && !data.has_labels() {
+            return Err(Error::new(
+                "the conditional GAN needs a digit label for every image, and these images have none",
+            ));
+        }
         let plan = Plan::training(&state.config, data.pixels(), data.count)?;
         state.check_layout(&plan)?;
         match census {
-            Some((reader, rows)) => plan.with_census(reader.network(), reader.params(), rows),
-            None => Ok(plan),
+            Some((reader, rows)) if reader.network().inputs() == data.pixels() => {
+                plan.with_census(reader.network(), reader.params(), rows)
+            }
+            _ => Ok(plan),
         }
     }
 

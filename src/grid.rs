@@ -21,7 +21,11 @@ impl Grid {
     /// Red, green, blue and opaque alpha for each pixel, as a canvas takes them.
     pub fn rgba(&self) -> Vec<u8> {
         match self.channels {
-            3 => self.bytes.chunks_exact(3).flat_map(|p| [p[0], p[1], p[2], 255]).collect(),
+            3 => self
+                .bytes
+                .chunks_exact(3)
+                .flat_map(|p| [p[0], p[1], p[2], 255])
+                .collect(),
             _ => self.bytes.iter().flat_map(|&g| [g, g, g, 255]).collect(),
         }
     }

@@ -26,12 +26,12 @@ impl ImageShape {
             let side = (n as f64).sqrt().round() as usize;
             (side > 0 && side * side == n).then_some(side)
         };
-        match (square(values), values % 3 == 0 && values > 0) {
-            (Some(side), _) => Ok(ImageShape { side, channels: 1 }),
-            (None, true) => square(values / 3)
-                .map(|side| ImageShape { side, channels: 3 })
-                .ok_or_else(|| Error::new(format!("images of {values} values are neither square gray nor square colour"))),
-            (None, false) => Err(Error::new(format!(
+        if let Some(side) = square(values) {
+            return Ok(ImageShape { side, channels: 1 });
+        }
+        match values.is_multiple_of(3).then(|| square(values / 3)).flatten() {
+            Some(side) => Ok(ImageShape { side, channels: 3 }),
+            None => Err(Error::new(format!(
                 "images of {values} values are neither square gray nor square colour"
             ))),
         }
@@ -72,13 +72,22 @@ mod tests {
     #[test]
     fn the_count_of_values_tells_the_shape() {
         assert_eq!(ImageShape::from_values(784).unwrap(), ImageShape::MNIST);
-        assert_eq!(ImageShape::from_values(3072).unwrap(), ImageShape { side: 32, channels: 3 });
-        assert_eq!(ImageShape::from_values(1024).unwrap(), ImageShape { side: 32, channels: 1 });
+        assert_eq!(
+            ImageShape::from_values(3072).unwrap(),
+            ImageShape { side: 32, channels: 3 }
+        );
+        assert_eq!(
+            ImageShape::from_values(1024).unwrap(),
+            ImageShape { side: 32, channels: 1 }
+        );
         for bad in [0, 6, 785, 3000] {
             assert!(ImageShape::from_values(bad).is_err(), "{bad}");
         }
         // 3 is colour of side 1; 1 is gray of side 1.
-        assert_eq!(ImageShape::from_values(3).ok(), Some(ImageShape { side: 1, channels: 3 }));
+        assert_eq!(
+            ImageShape::from_values(3).ok(),
+            Some(ImageShape { side: 1, channels: 3 })
+        );
     }
 
     #[test]
@@ -86,7 +95,16 @@ mod tests {
         for shape in [ImageShape::MNIST, ImageShape { side: 32, channels: 3 }] {
             assert_eq!(ImageShape::from_metadata(&shape.to_metadata()).unwrap(), shape);
         }
-        for bad in ["", "3,32", "2,32,32", "3,32,16", "1,0,0", "x,y,z", "3,32,32,1", "1,99999,99999"] {
+        for bad in [
+            "",
+            "3,32",
+            "2,32,32",
+            "3,32,16",
+            "1,0,0",
+            "x,y,z",
+            "3,32,32,1",
+            "1,99999,99999",
+        ] {
             assert!(ImageShape::from_metadata(bad).is_err(), "{bad}");
         }
     }

@@ -22,6 +22,8 @@ pub mod error;
 pub mod frechet;
 pub mod gpu;
 pub mod grid;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod image_folder;
 pub mod image_shape;
 pub mod kernels;
 pub mod mnist;

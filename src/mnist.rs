@@ -1,4 +1,6 @@
-//! MNIST in the IDX format, gzipped (as distributed) or raw.
+//! The training images: MNIST in the IDX format, gzipped (as distributed) or raw,
+//! or any images prepared as bytes (`Dataset::from_pixels`; the command line's
+//! folders of image files, the page's own pictures).
 
 use std::io::Read;
 use std::path::Path;
@@ -9,7 +11,9 @@ const IMAGES_MAGIC: u32 = 0x0000_0803;
 const LABELS_MAGIC: u32 = 0x0000_0801;
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
-/// Images as bytes, one per pixel, row-major, image after image.
+/// Images as bytes, image after image, each its channels' planes (one for gray,
+/// red, green and blue for colour), row-major; and a digit label for each, where the
+/// images have them (MNIST's; empty for other images).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Dataset {
     pub images: Vec<u8>,
@@ -17,17 +21,49 @@ pub struct Dataset {
     pub count: usize,
     pub width: usize,
     pub height: usize,
+    pub channels: usize,
 }
 
 impl Dataset {
+    /// Values an image has, as the networks see it: width · height · channels.
     pub fn pixels(&self) -> usize {
-        self.width * self.height
+        self.width * self.height * self.channels
+    }
+
+    /// Whether each image has a digit label (which the conditional GAN needs).
+    pub fn has_labels(&self) -> bool {
+        self.labels.len() == self.count
+    }
+
+    /// `count` square images of `side` pixels and `channels` planes, as bytes,
+    /// without labels.
+    pub fn from_pixels(images: Vec<u8>, side: usize, channels: usize) -> Result<Dataset> {
+        let values = side * side * channels;
+        if !matches!(channels, 1 | 3) || side == 0 || images.is_empty() || !images.len().is_multiple_of(values) {
+            return Err(Error::new(format!(
+                "{} bytes are not whole {side}×{side} images of {channels} channel(s)",
+                images.len()
+            )));
+        }
+        Ok(Dataset {
+            count: images.len() / values,
+            images,
+            labels: Vec::new(),
+            width: side,
+            height: side,
+            channels,
+        })
     }
 
     /// The training split from a folder holding the standard file names,
     /// `train-images-idx3-ubyte[.gz]` and `train-labels-idx1-ubyte[.gz]`.
     pub fn load_training_set(dir: &Path) -> Result<Dataset> {
         Dataset::load_split(dir, "train")
+    }
+
+    /// Whether `dir` holds a training split's IDX files (`load_training_set`).
+    pub fn has_training_set(dir: &Path) -> bool {
+        find(dir, "train-images-idx3-ubyte").is_ok()
     }
 
     /// The test split: `t10k-images-idx3-ubyte[.gz]` and `t10k-labels-idx1-ubyte[.gz]`.
@@ -74,6 +110,7 @@ impl Dataset {
             count,
             width,
             height,
+            channels: 1,
         })
     }
 }

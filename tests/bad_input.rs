@@ -9,6 +9,8 @@ mod common;
 
 use ganvas::checkpoint::{self, state_to_bytes};
 use ganvas::engine::{Backend, Engine};
+use ganvas::image_folder;
+use ganvas::image_shape::ImageShape;
 use ganvas::mnist::Dataset;
 use ganvas::model::TrainConfig;
 use ganvas::state::TrainingState;
@@ -415,6 +417,72 @@ proptest! {
             prop_assert!(p.message.chars().count() <= 120, "{}", p.message);
         }
         let _ = web::parse_settings(&query);
+    }
+}
+
+/// A small valid picture of each format the folder loader reads, as bytes.
+fn valid_pictures() -> Vec<(&'static str, Vec<u8>)> {
+    let image = image::RgbImage::from_fn(9, 7, |x, y| image::Rgb([(x * 25) as u8, (y * 30) as u8, 90]));
+    [
+        ("png", image::ImageFormat::Png),
+        ("jpg", image::ImageFormat::Jpeg),
+        ("gif", image::ImageFormat::Gif),
+    ]
+    .into_iter()
+    .map(|(ext, format)| {
+        let mut bytes = std::io::Cursor::new(Vec::new());
+        image.write_to(&mut bytes, format).unwrap();
+        (ext, bytes.into_inner())
+    })
+    .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Any bytes under a picture's name, or a valid picture cut or with bytes
+    /// rewritten, become an image of the shape asked for or a reason to skip the file.
+    #[test]
+    fn mutated_pictures_are_prepared_or_skipped_with_a_reason(
+        which in 0usize..3,
+        cut in proptest::option::of(0.0f64..1.0),
+        flips in proptest::collection::vec((0.0f64..1.0, any::<u8>()), 0..6),
+        noise in proptest::option::of(proptest::collection::vec(any::<u8>(), 0..200)),
+        colour in any::<bool>(),
+    ) {
+        let pictures = valid_pictures();
+        let (ext, mut bytes) = pictures[which].clone();
+        if let Some(noise) = noise {
+            bytes = noise;
+        }
+        for (at, value) in flips {
+            if !bytes.is_empty() {
+                let i = ((bytes.len() - 1) as f64 * at) as usize;
+                bytes[i] = value;
+            }
+        }
+        if let Some(cut) = cut {
+            bytes.truncate((bytes.len() as f64 * cut) as usize);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(format!("picture.{ext}"));
+        std::fs::write(&path, &bytes).unwrap();
+        let shape = match colour {
+            true => ImageShape { side: 32, channels: 3 },
+            false => ImageShape::MNIST,
+        };
+        match image_folder::prepare(&path, shape) {
+            Ok(image) => prop_assert_eq!(image.len(), shape.values()),
+            Err(why) => prop_assert!(!why.is_empty()),
+        }
+    }
+
+    #[test]
+    fn any_image_shape_text_parses_to_a_shape_or_says_why(text in ".{0,24}") {
+        match ImageShape::from_metadata(&text) {
+            Ok(shape) => prop_assert_eq!(ImageShape::from_metadata(&shape.to_metadata()).unwrap(), shape),
+            Err(e) => prop_assert!(e.0.contains("is not channels,height,width"), "{e}"),
+        }
     }
 }
 

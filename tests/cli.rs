@@ -427,3 +427,116 @@ fn conditional_train_sample_and_eval() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && stderr.contains("0..=9"), "{stderr}");
 }
+
+/// Writes `count` 40×30 colour pictures (a coloured band on black, centre-cropped
+/// to 30×30 by the loader) into `dir` as PNG.
+fn write_pictures(dir: &Path, count: usize) {
+    std::fs::create_dir_all(dir).unwrap();
+    for i in 0..count {
+        let colour = [[230, 40, 40], [40, 200, 60], [50, 80, 240]][i % 3];
+        let image = image::RgbImage::from_fn(40, 30, |x, y| {
+            image::Rgb(if (y as usize + i) % 10 < 4 && x > 5 {
+                colour
+            } else {
+                [0, 0, 0]
+            })
+        });
+        image.save(dir.join(format!("picture-{i}.png"))).unwrap();
+    }
+}
+
+#[test]
+fn train_on_a_folder_of_colour_pictures_and_sample_colour() {
+    let temp = tempfile::tempdir().unwrap();
+    let (pictures, out) = (temp.path().join("pictures"), temp.path().join("run"));
+    write_pictures(&pictures.join("some/where"), 110);
+    std::fs::write(pictures.join("broken.png"), b"\x89PNG\r\n\x1a\n").unwrap();
+    std::fs::write(pictures.join("readme.txt"), b"my pictures").unwrap();
+    let (data, run) = (pictures.to_str().unwrap(), out.to_str().unwrap());
+    let log = ok(&[
+        "train",
+        "--data",
+        data,
+        "--image-size",
+        "32",
+        "--channels",
+        "3",
+        "--steps",
+        "2",
+        "--backend",
+        "cpu",
+        "--out",
+        run,
+        "--log-every",
+        "1",
+    ]);
+    assert!(log.contains("broken.png: cannot be decoded"), "{log}");
+    assert!(
+        log.contains("readme.txt: is not a PNG, JPEG, WebP or GIF image"),
+        "{log}"
+    );
+    assert!(
+        log.contains("110 pictures of") && log.contains("as 32×32 colour images (2 skipped)"),
+        "{log}"
+    );
+    assert!(log.contains("warning: with only 110 pictures"), "{log}");
+    let generator = std::fs::read(out.join("generator.safetensors")).unwrap();
+    let g = checkpoint::network_from_bytes(&generator, ganvas::model::NetworkKind::Generator).unwrap();
+    assert_eq!(g.network.outputs(), 3072);
+    // Sampled anywhere, the generator draws colour: an RGB PNG.
+    let grid = temp.path().join("grid.png");
+    ok(&[
+        "sample",
+        "--checkpoint",
+        out.join("generator.safetensors").to_str().unwrap(),
+        "--n",
+        "4",
+        "--out",
+        grid.to_str().unwrap(),
+    ]);
+    let png = std::fs::read(&grid).unwrap();
+    assert_eq!(png[25], 2, "colour type 2: RGB");
+    // The digit census reads MNIST-sized gray images only.
+    let e = fails(&[
+        "eval",
+        "--checkpoint",
+        out.join("generator.safetensors").to_str().unwrap(),
+        "--n",
+        "10",
+    ]);
+    assert!(
+        e.contains("makes images of 3072 pixels; the classifier reads 784"),
+        "{e}"
+    );
+    // Resuming takes the same folder.
+    ok(&[
+        "train",
+        "--data",
+        data,
+        "--image-size",
+        "32",
+        "--channels",
+        "3",
+        "--steps",
+        "1",
+        "--backend",
+        "cpu",
+        "--resume",
+        run,
+        "--out",
+        run,
+    ]);
+
+    // Too few pictures, or MNIST asked to be colour: errors that say why.
+    let few = temp.path().join("few");
+    write_pictures(&few, 12);
+    let e = fails(&["train", "--data", few.to_str().unwrap(), "--steps", "1", "--out", run]);
+    assert!(
+        e.contains("holds 12 usable image(s)") && e.contains("a GAN needs at least 100 examples"),
+        "{e}"
+    );
+    let e = fails(&["train", "--channels", "3", "--steps", "1", "--out", run]);
+    assert!(e.contains("MNIST, whose images are 28×28 gray"), "{e}");
+    let e = fails(&["train", "--data", data, "--conditional", "--steps", "1", "--out", run]);
+    assert!(e.contains("needs a digit label for every image"), "{e}");
+}

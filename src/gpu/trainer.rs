@@ -236,7 +236,9 @@ impl<P: Training> GpuTrainer<P> {
             })
         };
         let images = init("images", bytemuck::cast_slice(&pack_bytes(&data.images)), STORAGE);
-        let labels = init("labels", bytemuck::cast_slice(&pack_bytes(&data.labels)), STORAGE);
+        // Images without labels still get a (never read) labels buffer: none is empty.
+        let labels = pack_bytes(if data.labels.is_empty() { &[0] } else { &data.labels });
+        let labels = init("labels", bytemuck::cast_slice(&labels), STORAGE);
         let order = init("order", bytemuck::cast_slice(&vec![0u32; data.count]), STORAGE);
         let counter = init("step counter", bytemuck::bytes_of(&[step, 0, 0, 0]), STORAGE);
         let stats = init("stats", bytemuck::cast_slice(&[0f32; STAT_SLOTS]), STORAGE);

@@ -41,6 +41,7 @@ pub fn synthetic_dataset(count: usize, width: usize, height: usize, seed: u64) -
         count,
         width,
         height,
+        channels: 1,
     }
 }
 

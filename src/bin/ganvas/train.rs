@@ -9,6 +9,8 @@ use std::time::Instant;
 use clap::Args;
 use ganvas::checkpoint::{self, DISCRIMINATOR_FILE, GENERATOR_FILE, OPTIMIZER_FILE};
 use ganvas::engine::{Backend, Engine};
+use ganvas::image_folder;
+use ganvas::image_shape::ImageShape;
 use ganvas::mnist::Dataset;
 use ganvas::model::TrainConfig;
 use ganvas::state::{Stats, TrainingState};
@@ -33,9 +35,16 @@ pub struct TrainArgs {
     /// [default: every core]. The results are the same bits for any count.
     #[arg(long)]
     threads: Option<usize>,
-    /// Folder with the MNIST IDX files [default: data/mnist].
+    /// Folder with the MNIST IDX files, or with your own pictures (PNG, JPEG, WebP, GIF;
+    /// searched recursively) [default: data/mnist].
     #[arg(long)]
     data: Option<PathBuf>,
+    /// Your pictures' side after cropping to the centre square and resizing [default: 28].
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(["28", "32"]))]
+    image_size: Option<String>,
+    /// Your pictures as gray (1) or colour (3) [default: 1].
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(["1", "3"]))]
+    channels: Option<String>,
     /// Folder for checkpoints, losses.csv and samples/.
     #[arg(long, default_value = "runs/latest")]
     out: PathBuf,
@@ -120,9 +129,42 @@ impl Hyperparameters {
     }
 }
 
+/// MNIST's IDX files where `dir` holds them, else every picture under it as
+/// `--image-size` and `--channels` say, listing the files it skips.
+fn training_data(dir: &Path, args: &TrainArgs) -> Result<Dataset> {
+    let number = |v: &Option<String>, default: usize| v.as_deref().and_then(|v| v.parse().ok()).unwrap_or(default);
+    let shape = ImageShape {
+        side: number(&args.image_size, 28),
+        channels: number(&args.channels, 1),
+    };
+    if Dataset::has_training_set(dir) {
+        if shape != ImageShape::MNIST {
+            return Err(Error::new(format!(
+                "{} holds MNIST, whose images are 28×28 gray: --image-size and --channels are for your own pictures",
+                dir.display()
+            )));
+        }
+        return Dataset::load_training_set(dir);
+    }
+    let folder = image_folder::load(dir, shape)?;
+    for (path, why) in &folder.skipped {
+        eprintln!("skipped {}: {why}", path.display());
+    }
+    let count = folder.dataset.count;
+    eprintln!(
+        "{count} pictures of {} as {shape} images ({} skipped)",
+        dir.display(),
+        folder.skipped.len()
+    );
+    if count < image_folder::FEW_IMAGES {
+        eprintln!("warning: with only {count} pictures, G will learn to copy them rather than draw new ones");
+    }
+    Ok(folder.dataset)
+}
+
 pub fn run(args: TrainArgs) -> Result<()> {
     let data_dir = args.data.clone().unwrap_or_else(crate::default_data_dir);
-    let data = Dataset::load_training_set(&data_dir)?;
+    let data = training_data(&data_dir, &args)?;
     let pixels = data.pixels();
     let state = match &args.resume {
         Some(dir) => {
