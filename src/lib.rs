@@ -36,5 +36,6 @@ pub mod sampling;
 pub mod settings;
 pub mod state;
 pub mod web;
+pub mod zip;
 
 pub use error::{Error, Result};

@@ -80,7 +80,7 @@ pub const SETTINGS: [Setting; 7] = [
 ];
 
 /// Keys a link may hold besides the settings.
-const OTHER_KEYS: [&str; 4] = ["autostart", "backend", "until", "lang"];
+const OTHER_KEYS: [&str; 5] = ["autostart", "backend", "until", "lang", "data"];
 
 /// The page's languages, as a link names them.
 pub const LANGUAGES: [&str; 2] = ["en", "ko"];
@@ -106,6 +106,8 @@ pub struct ParsedSettings {
     pub until: Option<u32>,
     /// The page's language when the link names one of `LANGUAGES`.
     pub lang: Option<&'static str>,
+    /// `data=own`: the run was on the sender's own images, which a link cannot carry.
+    pub own_images: bool,
     pub problems: Vec<Problem>,
 }
 
@@ -119,6 +121,7 @@ pub fn parse(query: &str) -> ParsedSettings {
         backend: None,
         until: None,
         lang: None,
+        own_images: false,
         problems: Vec::new(),
     };
     let mut problem = |key: &str, message: String| {
@@ -154,6 +157,12 @@ pub fn parse(query: &str) -> ParsedSettings {
             match LANGUAGES.iter().find(|&&l| l == raw) {
                 Some(&l) => parsed.lang = Some(l),
                 None => problem(&key, format!("lang={} is not en or ko", clip(&raw))),
+            }
+        } else if key == "data" {
+            match &*raw {
+                "own" => parsed.own_images = true,
+                "mnist" => parsed.own_images = false,
+                _ => problem(&key, format!("data={} is not mnist or own", clip(&raw))),
             }
         } else if key == "autostart" {
             parsed.autostart = raw == "1";
@@ -241,6 +250,8 @@ mod tests {
         assert_eq!(p.until, None);
         assert_eq!(parse("until=500").until, Some(500));
         assert_eq!((parse("lang=ko").lang, parse("lang=en").lang), (Some("ko"), Some("en")));
+        assert!(parse("data=own").own_images && !parse("data=mnist").own_images && !parse("").own_images);
+        assert_eq!(parse("data=mine").problems[0].message, "data=mine is not mnist or own");
         let p = parse("lang=fr");
         assert_eq!(
             (p.lang, p.problems[0].message.as_str()),

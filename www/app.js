@@ -7,6 +7,7 @@ import { CpuBackend, GpuBackend } from './backends.js';
 import { Bars, Chart } from './chart.js';
 import { Timelapse } from './timelapse.js';
 import * as settings from './settings.js';
+import * as images from './images.js';
 import { language, preferred, setLanguage, t } from './i18n.js';
 
 /** @typedef {import('./backends.js').Backend} Backend */
@@ -44,8 +45,14 @@ const app = {
   bytes: null,
   /** @type {WebDataset | null} parsed MNIST, for the GPU backend */
   dataset: null,
-  /** @type {WebClassifier | undefined} the census's classifier, if its file loaded */
+  /** @type {WebClassifier | undefined} the census's classifier, if its file loaded (and the data is MNIST) */
   classifier: undefined,
+  /** @type {{ dataset: WebDataset, bytes: import('./backends.js').DataBytes, classifier: WebClassifier | undefined } | null} MNIST, kept while training on pictures */
+  mnist: null,
+  /** @type {images.Prepared | null} the visitor's pictures being trained on */
+  pictures: null,
+  /** @type {images.Prepared | null} the visitor's pictures prepared (or kept), not yet in use */
+  candidate: null,
   timelapse: new Timelapse(),
   /** @type {number[]} grid cells chosen for in-betweens (two at most, the oldest first) */
   pinned: [],
@@ -162,9 +169,124 @@ async function loadData() {
     app.bytes = { images, labels, classifier };
   } catch (e) {
     app.bytes = { images, labels };
-    document.querySelectorAll('.census-only').forEach((e) => { /** @type {HTMLElement} */ (e).hidden = true; });
+    showCensusParts(false);
     notice(t('censusOff', { file: CLASSIFIER, why: errorText(e) }));
   }
+  app.mnist = { dataset: app.dataset, bytes: app.bytes, classifier: app.classifier };
+}
+
+/** The census's chart, readouts and buttons, shown only where there is a census. @param {boolean} shown */
+function showCensusParts(shown) {
+  document.querySelectorAll('.census-only').forEach((e) => { /** @type {HTMLElement} */ (e).hidden = !shown; });
+}
+
+/** The pictures' size in words. @param {images.Prepared} p */
+function shapeText(p) {
+  return t(p.channels === 3 ? 'ownColour32' : 'ownGray28');
+}
+
+/**
+ * Shows prepared pictures: their count and size, the first 64, the files skipped,
+ * and what can be done with them.
+ * @param {images.Prepared} prepared @param {string} what the first sentence: where they come from
+ */
+function showCandidate(prepared, what) {
+  const notes = [what];
+  if (prepared.mirrored) notes.push(t('ownMirrored', { count: prepared.count }));
+  if (prepared.dropped) notes.push(t('ownDropped', { count: prepared.count, dropped: prepared.dropped }));
+  if (prepared.count < FEW_PICTURES) notes.push(t('ownFew', { count: prepared.count }));
+  $('own-status').textContent = notes.join(' ');
+  const dataset = WebDataset.from_pixels(prepared.bytes, prepared.side, prepared.channels);
+  const image = /** @type {ImageData} */ (dataset.preview(64));
+  dataset.free();
+  const preview = canvas('own-preview');
+  preview.width = image.width;
+  preview.height = image.height;
+  preview.getContext('2d')?.putImageData(image, 0, 0);
+  preview.hidden = false;
+  showSkipped(prepared.skipped);
+  $('own-use').hidden = false;
+  $('own-forget').hidden = false;
+}
+
+/** The files left out and why, folded. @param {{ name: string, why: string }[]} skipped */
+function showSkipped(skipped) {
+  $('own-skipped').hidden = skipped.length === 0;
+  $('own-skipped-summary').textContent = t('ownSkipped', { n: skipped.length });
+  const list = $('own-skipped-list');
+  list.replaceChildren(...skipped.slice(0, 200).map(({ name, why }) => {
+    const item = document.createElement('li');
+    item.textContent = `${name}: ${why}`;
+    return item;
+  }));
+}
+
+// Fewer usable pictures than this cannot train (src/image_folder.rs says why; the
+// command line has the same rule); fewer than FEW_PICTURES trains with a warning.
+const MIN_PICTURES = 100;
+const FEW_PICTURES = 500;
+
+/** Files chosen or dropped: prepared as the size chosen, kept, and shown. @param {File[]} files */
+async function preparePictures(files) {
+  if (files.length === 0) return;
+  const progress = /** @type {HTMLProgressElement} */ ($('own-progress'));
+  $('own-status').textContent = t('ownReading', { n: files.length });
+  const { pictures, skipped } = await images.collect(files);
+  progress.hidden = false;
+  progress.value = 0;
+  const shape = /** @type {images.ShapeName} */ (/** @type {HTMLSelectElement} */ ($('own-shape')).value);
+  try {
+    const prepared = await images.prepare(pictures, shape, input('own-mirror').checked, (done, total) => {
+      progress.value = done / total;
+      $('own-status').textContent = t('ownPreparing', { done, total });
+    });
+    prepared.skipped = [...skipped, ...prepared.skipped];
+    const usable = prepared.mirrored ? prepared.count / 2 : prepared.count;
+    if (usable < MIN_PICTURES) {
+      showSkipped(prepared.skipped);
+      $('own-status').textContent = t('ownTooFew', { count: usable, min: MIN_PICTURES });
+      return;
+    }
+    app.candidate = prepared;
+    showCandidate(prepared, t('ownReady', { count: prepared.count, shape: shapeText(prepared) }));
+    // Kept for the next visit; where storage is off, they work for this one.
+    await images.keep(prepared).catch(() => {});
+  } finally {
+    progress.hidden = true;
+  }
+}
+
+/** Trains on `prepared` from now on (a new run), or on MNIST again with null. @param {images.Prepared | null} prepared */
+async function useData(prepared) {
+  const mnist = /** @type {NonNullable<typeof app.mnist>} */ (app.mnist);
+  const previous = { dataset: app.dataset, bytes: app.bytes, classifier: app.classifier, pictures: app.pictures };
+  if (prepared) {
+    app.dataset = WebDataset.from_pixels(prepared.bytes, prepared.side, prepared.channels);
+    app.bytes = { pictures: { bytes: prepared.bytes, side: prepared.side, channels: prepared.channels } };
+    app.classifier = undefined;
+    // Pictures have no digit labels: the conditional GAN needs them.
+    const model = /** @type {HTMLSelectElement} */ (settingsForm().elements.namedItem('conditional'));
+    if (model.value !== '0') {
+      model.value = '0';
+      message(t('ownNoLabels'));
+    }
+  } else {
+    Object.assign(app, mnist);
+  }
+  app.pictures = prepared;
+  try {
+    await startBackend(activeBackend().kind);
+  } catch (e) {
+    if (app.dataset !== previous.dataset && app.dataset !== mnist.dataset) app.dataset?.free();
+    Object.assign(app, previous);
+    throw e;
+  }
+  if (previous.dataset && previous.dataset !== mnist.dataset && previous.dataset !== app.dataset) previous.dataset.free();
+  app.timelapse.clear();
+  showCensusParts(Boolean(app.classifier));
+  $('own-mnist').hidden = !prepared;
+  $('own-use').hidden = Boolean(prepared) || !app.candidate;
+  $('own-status').textContent = prepared ? t('ownInUse', { count: prepared.count, shape: shapeText(prepared) }) : '';
 }
 
 function currentValues() {
@@ -174,7 +296,7 @@ function currentValues() {
 function updateShareLink() {
   const { values } = currentValues();
   const url = new URL(location.href);
-  url.hash = settings.toHash(values, true, app.chosenBackend, app.until, language());
+  url.hash = settings.toHash(values, true, app.chosenBackend, app.until, language(), Boolean(app.pictures));
   input('share-link').value = url.toString();
 }
 
@@ -843,6 +965,30 @@ function wireControls() {
     app.timelapse.clear();
     message(t('loaded', { step: activeBackend().confirmedStep }));
   }));
+  for (const id of ['own-folder', 'own-files']) {
+    $(id).addEventListener('change', guarded(async (event) => {
+      const picker = /** @type {HTMLInputElement} */ (event.target);
+      const files = [...(picker.files ?? [])];
+      picker.value = '';
+      await preparePictures(files);
+    }));
+  }
+  // Pictures dropped anywhere on the page, once it is ready.
+  document.addEventListener('dragover', (e) => e.preventDefault());
+  document.addEventListener('drop', guarded(async (event) => {
+    const drop = /** @type {DragEvent} */ (event);
+    drop.preventDefault();
+    if (drop.dataTransfer && app.backend) await preparePictures(await images.droppedFiles(drop.dataTransfer));
+  }));
+  $('own-use').addEventListener('click', guarded(() => useData(app.candidate)));
+  $('own-mnist').addEventListener('click', guarded(() => useData(null)));
+  $('own-forget').addEventListener('click', guarded(async () => {
+    await images.forget();
+    app.candidate = null;
+    for (const id of ['own-use', 'own-forget', 'own-preview', 'own-skipped']) $(id).hidden = true;
+    $('own-status').textContent = t('ownForgotten');
+    if (app.pictures) await useData(null);
+  }));
   $('measure').addEventListener('click', guarded(() => {
     activeBackend().measure();
   }));
@@ -966,10 +1112,19 @@ async function main() {
   backendSelect().value = kind;
   wireControls();
   await loadData();
+  // Pictures kept from an earlier visit: offered, or used when the link was made
+  // from a run on pictures (the sender's, which the link cannot carry).
+  const kept = await images.kept();
+  if (kept) {
+    app.candidate = kept;
+    showCandidate(kept, t('ownKept', { count: kept.count, shape: shapeText(kept) }));
+  }
+  if (link.own_images) notice(t(kept ? 'ownLinkKept' : 'ownLink'));
   $('load-text').textContent = t(kind === 'gpu' ? 'settingUpGpu' : 'startingCpu');
   await startBackend(kind);
+  if (link.own_images && kept) await useData(kept);
   $('loading').hidden = true;
-  const ready = ['train', 'step', 'd-step', 'g-step', 'walk', 'reset', 'copy-link', 'save', 'load', 'download-grid', 'backend', 'measure'];
+  const ready = ['train', 'step', 'd-step', 'g-step', 'walk', 'own-folder', 'own-files', 'reset', 'copy-link', 'save', 'load', 'download-grid', 'backend', 'measure'];
   for (const id of [...ready, 'download-timelapse', 'download-filmstrip', 'present']) {
     /** @type {HTMLButtonElement | HTMLInputElement | HTMLSelectElement} */ ($(id)).disabled = false;
   }

@@ -45,7 +45,12 @@ import { WebCheckpoint, WebClassifier, WebDataset, WebTrainer } from './pkg/ganv
  * @typedef {{ dataset: WebDataset, classifier?: WebClassifier, bytes: DataBytes,
  *   config: string, files?: CheckpointFiles, onStats: OnStats, onPreview: OnPreview, onCensus: OnCensus }} CreateOptions
  */
-/** @typedef {{ images: Uint8Array, labels: Uint8Array, classifier?: Uint8Array }} DataBytes */
+/**
+ * The training data as bytes, for the CPU worker: MNIST's IDX files (with the
+ * census's classifier), or the visitor's own pictures (`www/images.js`).
+ * @typedef {{ images: Uint8Array, labels: Uint8Array, classifier?: Uint8Array }
+ *   | { pictures: { bytes: Uint8Array, side: number, channels: number } }} DataBytes
+ */
 /**
  * @typedef {object} Backend
  * @property {BackendKind} kind
@@ -317,17 +322,17 @@ export class GpuBackend {
 
 /**
  * @typedef {{ worker: Worker, nextId: number, pending: Map<number, { resolve: (v: any) => void, reject: (e: Error) => void }>,
- *   receivers: Map<number, (message: any) => void>, data: Promise<unknown> }} SharedWorker
+ *   receivers: Map<number, (message: any) => void>, data: Promise<unknown>, bytes: DataBytes | null }} SharedWorker
  */
 /** @type {SharedWorker | null} the page's one CPU worker, made on first use; it parses MNIST once */
 let cpuWorker = null;
 
-/** @param {DataBytes} bytes */
+/** The page's CPU worker, holding `bytes` (sent again only when they change). @param {DataBytes} bytes */
 function workerWith(bytes) {
   if (!cpuWorker) {
     const worker = new Worker(new URL('./cpu-worker.js', import.meta.url), { type: 'module' });
     /** @type {SharedWorker} */
-    const shared = { worker, nextId: 0, pending: new Map(), receivers: new Map(), data: Promise.resolve() };
+    const shared = { worker, nextId: 0, pending: new Map(), receivers: new Map(), data: Promise.resolve(), bytes: null };
     worker.onmessage = ({ data: message }) => {
       if (message.type === 'reply') {
         const request = shared.pending.get(message.id);
@@ -339,6 +344,9 @@ function workerWith(bytes) {
       }
     };
     cpuWorker = shared;
+  }
+  if (cpuWorker.bytes !== bytes) {
+    cpuWorker.bytes = bytes;
     cpuWorker.data = call('data', { ...bytes });
   }
   return cpuWorker;

@@ -110,9 +110,13 @@ function need(t) {
 
 /** @type {Record<string, (message: any) => unknown>} */
 const handlers = {
-  // Without a classifier (its file failed to load) there is no census.
-  data({ images, labels, classifier: bytes }) {
-    dataset = new WebDataset(images, labels);
+  // MNIST, or the visitor's own pictures. Without a classifier (its file failed to
+  // load, or the pictures are not MNIST's kind) there is no census.
+  data({ images, labels, classifier: bytes, pictures }) {
+    dataset?.free();
+    dataset = pictures
+      ? WebDataset.from_pixels(pictures.bytes, pictures.side, pictures.channels)
+      : new WebDataset(images, labels);
     classifier = bytes ? new WebClassifier(bytes) : undefined;
   },
   // The current trainer stays until the new one exists: a bad checkpoint loses nothing.

@@ -10,7 +10,10 @@ import { parse_settings, setting_specs } from './pkg/ganvas.js';
 /** @typedef {Record<string, number>} Values settings by link key */
 /** @typedef {'gpu' | 'cpu'} BackendKind */
 /** @typedef {{ key: string, message: string }} Problem */
-/** @typedef {{ values: Values, autostart: boolean, backend: BackendKind | null, until: number | null, lang: import('./i18n.js').Language | null, problems: Problem[] }} Parsed */
+/**
+ * @typedef {{ values: Values, autostart: boolean, backend: BackendKind | null, until: number | null,
+ *   lang: import('./i18n.js').Language | null, own_images: boolean, problems: Problem[] }} Parsed
+ */
 
 /** @type {Setting[] | null} */
 let specs = null;
@@ -38,13 +41,15 @@ export function fromHash(hash) {
  * @param {BackendKind | undefined} backend
  * @param {number | undefined} [until] the step a demo link trains to and stops at
  * @param {import('./i18n.js').Language} [lang] the page's language, carried when not English
+ * @param {boolean} [ownImages] the run is on the sender's own pictures (`data=own`)
  */
-export function toHash(values, autostart, backend, until, lang) {
+export function toHash(values, autostart, backend, until, lang, ownImages) {
   const params = new URLSearchParams();
   for (const { key } of settingSpecs()) params.set(key, String(values[key]));
   if (backend) params.set('backend', backend);
   if (until) params.set('until', String(until));
   if (lang && lang !== 'en') params.set('lang', lang);
+  if (ownImages) params.set('data', 'own');
   if (autostart) params.set('autostart', '1');
   return '#' + params.toString();
 }

@@ -179,6 +179,17 @@ impl<P: Training> GpuTrainer<P> {
         networks: &[&NetworkState],
     ) -> Result<GpuTrainer<P>> {
         let device = &gpu.device;
+        // The training images are one storage buffer, as bytes.
+        let limit = device.limits().max_storage_buffer_binding_size as usize;
+        if data.images.len() > limit {
+            return Err(Error::new(format!(
+                "the {} training images take {} bytes, and this GPU holds at most {limit} in one buffer: \
+                 {} of these images fit",
+                data.count,
+                data.images.len(),
+                limit / data.pixels().max(1)
+            )));
+        }
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
         let memory_scope = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let trainer = Self::build(gpu, plan, data, step, networks);

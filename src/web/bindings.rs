@@ -56,10 +56,47 @@ impl WebDataset {
         Ok(WebDataset(Rc::new(super::dataset(images, labels).map_err(js_error)?)))
     }
 
+    /// Your own pictures, already square `side` × `side` and `channels` planes each
+    /// (the page's image worker makes them), without labels.
+    pub fn from_pixels(images: Vec<u8>, side: usize, channels: usize) -> Result<WebDataset, JsError> {
+        let data = crate::mnist::Dataset::from_pixels(images, side, channels).map_err(js_error)?;
+        Ok(WebDataset(Rc::new(data)))
+    }
+
+    pub fn count(&self) -> usize {
+        self.0.count
+    }
+
+    /// An `ImageData` grid of the first `n` images, as the networks see them.
+    pub fn preview(&self, n: usize) -> Result<JsValue, JsValue> {
+        let data = &self.0;
+        let images: Vec<f32> = (0..n.min(data.count)).flat_map(|i| data.inputs_of(i)).collect();
+        Ok(image_data(&images, data.pixels(), None)?.0)
+    }
+
     /// Another handle on the same data: async calls take their arguments by value.
     pub fn share(&self) -> WebDataset {
         WebDataset(self.0.clone())
     }
+}
+
+/// The file entries of a zip archive (`crate::zip`): an array of `{ name, bytes }`
+/// (a `Uint8Array`) or `{ name, error }` for one that cannot be read.
+#[wasm_bindgen]
+pub fn zip_entries(archive: &[u8]) -> Result<js_sys::Array, JsError> {
+    let entries = crate::zip::entries(archive).map_err(js_error)?;
+    let array = js_sys::Array::new();
+    for entry in entries {
+        let (key, value) = match entry.contents {
+            Ok(bytes) => ("bytes", js_sys::Uint8Array::from(bytes.as_slice()).into()),
+            Err(why) => ("error", JsValue::from(why)),
+        };
+        array.push(
+            &object([("name", JsValue::from(entry.name)), (key, value)])
+                .map_err(|_| JsError::new("cannot list the archive"))?,
+        );
+    }
+    Ok(array)
 }
 
 /// The default hyperparameters, as JSON with `TrainConfig`'s field names.

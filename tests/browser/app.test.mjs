@@ -6,7 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -479,6 +479,120 @@ test('on a 390-pixel phone nothing scrolls sideways; keyboard alone chooses samp
   assert.equal(overflow, 0, 'no horizontal scrolling');
   await page.waitForFunction(() => /the latest D loss \d/.test(document.getElementById('loss-chart').getAttribute('aria-label')), null, { timeout: SLOW });
   assert.match(await page.getAttribute('#census-chart', 'aria-label'), /^Share of samples read as each digit: 0: \d+%/);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+// `count` PNG pictures (coloured squares on black, 40×30 so they are cropped) drawn
+// by the page, as { name, buffer }.
+async function drawnPictures(page, count) {
+  const encoded = await page.evaluate(async (n) => {
+    const out = [];
+    for (let i = 0; i < n; i++) {
+      const canvas = new OffscreenCanvas(40, 30);
+      const ctx = canvas.getContext('2d');
+      ctx.fillStyle = '#000';
+      ctx.fillRect(0, 0, 40, 30);
+      ctx.fillStyle = ['#e33', '#3c4', '#35f'][i % 3];
+      ctx.fillRect(8 + (i % 9), 4 + (i % 7), 12 + (i % 5), 12);
+      const bytes = new Uint8Array(await (await canvas.convertToBlob({ type: 'image/png' })).arrayBuffer());
+      out.push(btoa(String.fromCharCode(...bytes)));
+    }
+    return out;
+  }, count);
+  return encoded.map((b64, i) => ({ name: `square-${i}.png`, buffer: Buffer.from(b64, 'base64') }));
+}
+
+// A zip of stored (uncompressed) entries, as a zip tool writes one.
+function storedZip(files) {
+  const parts = [];
+  const directory = [];
+  let offset = 0;
+  const u16 = (v) => Buffer.from([v & 255, v >> 8]);
+  const u32 = (v) => { const b = Buffer.alloc(4); b.writeUInt32LE(v); return b; };
+  for (const { name, buffer } of files) {
+    const n = Buffer.from(name);
+    const common = [u16(20), u16(0), u16(0), u32(0), u32(0), u32(buffer.length), u32(buffer.length), u16(n.length), u16(0)];
+    const local = Buffer.concat([u32(0x04034b50), ...common, n, buffer]);
+    directory.push(Buffer.concat([u32(0x02014b50), u16(20), ...common, u16(0), u16(0), u16(0), u32(0), u32(offset), n]));
+    parts.push(local);
+    offset += local.length;
+  }
+  const dir = Buffer.concat(directory);
+  const end = Buffer.concat([u32(0x06054b50), u16(0), u16(0), u16(files.length), u16(files.length), u32(dir.length), u32(offset), u16(0)]);
+  return Buffer.concat([...parts, dir, end]);
+}
+
+test('your own pictures: a folder or a zip is prepared, bad files listed, trained on; a link says they were the sender\'s', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ganvas-pictures-'));
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(BASE + '#batch=8&seed=3&backend=cpu');
+  await ready(page);
+  const pictures = await drawnPictures(page, 110);
+  mkdirSync(join(dir, 'nested'));
+  pictures.forEach(({ name, buffer }, i) => writeFileSync(join(dir, i % 2 ? 'nested' : '', name), buffer));
+  writeFileSync(join(dir, 'broken.png'), pictures[0].buffer.subarray(0, 40));
+  writeFileSync(join(dir, 'empty.jpg'), Buffer.alloc(0));
+  writeFileSync(join(dir, 'notes.txt'), 'not a picture');
+
+  // A zip: its pictures are read, an entry outside its root is listed.
+  await page.setInputFiles('#own-files', [{
+    name: 'pictures.zip',
+    mimeType: 'application/zip',
+    buffer: storedZip([...pictures.slice(0, 100), { name: '../evil.png', buffer: pictures[0].buffer }]),
+  }]);
+  await page.waitForSelector('#own-use:not([hidden])', { timeout: SLOW });
+  assert.match(await text(page, '#own-status'), /^100 pictures ready as 28×28 gray/);
+  assert.match(await text(page, '#own-skipped-list'), /pictures\.zip\/\.\.\/evil\.png: is outside the archive's root/);
+
+  // A folder, as 32×32 colour: 110 pictures, three files skipped with why.
+  await page.selectOption('#own-shape', 'colour32');
+  await page.setInputFiles('#own-folder', dir);
+  await page.waitForFunction(() => /^110 pictures ready as 32×32 colour/.test(document.getElementById('own-status').textContent), null, { timeout: SLOW });
+  assert.match(await text(page, '#own-status'), /G will learn to copy them/);
+  assert.equal(await text(page, '#own-skipped-summary'), '3 files skipped');
+  const skipped = await text(page, '#own-skipped-list');
+  for (const name of ['broken.png', 'empty.jpg', 'notes.txt']) assert.ok(skipped.includes(name), skipped);
+  const preview = await page.evaluate(() => [document.getElementById('own-preview').width, document.getElementById('own-preview').height]);
+  assert.deepEqual(preview, [8 * 34 + 2, 8 * 34 + 2], '64 of them, 32×32 each');
+
+  await page.click('#own-use');
+  await page.waitForFunction(() => /^Training on your 110 pictures/.test(document.getElementById('own-status').textContent), null, { timeout: SLOW });
+  assert.match(await page.inputValue('#share-link'), /data=own/);
+  assert.equal(await page.isVisible('#census'), false, 'the digit census reads digits');
+  await page.click('#step');
+  await page.waitForFunction(() => document.getElementById('grid').dataset.drawnStep === '1', null, { timeout: SLOW });
+  // G's samples are colour: 8 rows of 32-pixel cells, and D's real batch too.
+  assert.equal(await page.evaluate(() => document.getElementById('grid').width), 8 * 34 + 2);
+  const colour = await page.evaluate(() => {
+    const c = document.getElementById('real-grid');
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    for (let i = 0; i < d.length; i += 4) if (Math.abs(d[i] - d[i + 1]) > 60) return true;
+    return false;
+  });
+  assert.ok(colour, 'the real batch shows colour');
+
+  // The link, opened elsewhere: says the pictures were the sender's, trains on MNIST.
+  const link = await page.inputValue('#share-link');
+  const other = await browser.newContext();
+  const visitor = await other.newPage();
+  await visitor.goto(link);
+  await ready(visitor);
+  assert.match(await visitor.textContent('#notices'), /sender's own pictures, which a link cannot carry/);
+  assert.equal(await visitor.evaluate(() => window.ganvas.pictures), null);
+  await other.close();
+  // A reload here keeps them: offered again without asking for the files.
+  await page.reload();
+  await ready(page);
+  assert.match(await text(page, '#own-status'), /^110 pictures kept from your last visit, as 32×32 colour/);
+  await page.click('#own-forget');
+  await page.waitForFunction(() => /forgotten/.test(document.getElementById('own-status').textContent), null, { timeout: SLOW });
+  await page.reload();
+  await ready(page);
+  assert.equal(await text(page, '#own-status'), '', 'nothing kept');
   assert.deepEqual(errors, []);
   await context.close();
 });
