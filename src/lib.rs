@@ -29,6 +29,7 @@ pub mod kernels;
 pub mod mnist;
 pub mod model;
 pub mod npy;
+pub mod picture_size;
 pub mod plan;
 pub mod quality;
 pub mod rng;

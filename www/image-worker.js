@@ -9,12 +9,17 @@
 // { type: 'progress', done, total } messages, then { type: 'done', bytes, count,
 // skipped: { name, why }[], dropped } (dropped: usable pictures past `limit`).
 
-// A picture larger than this (in pixels) is skipped: decoding one would take
-// gigabytes for a 32 × 32 result.
+import init, { picture_dimensions } from './pkg/ganvas.js';
+
+// A picture larger than this (in pixels) is skipped, from its header (the core's
+// picture_size), before the browser decodes gigabytes for a 32 × 32 result.
 const MAX_PIXELS = 8192 * 8192;
+// Enough of a file for its header (a JPEG's size can follow its metadata).
+const HEADER_BYTES = 256 * 1024;
 const PROGRESS_EVERY = 50;
 
 const scope = /** @type {DedicatedWorkerGlobalScope} */ (/** @type {unknown} */ (self));
+const ready = init({ module_or_path: new URL('./pkg/ganvas_bg.wasm', import.meta.url) });
 
 /**
  * @param {Blob} blob @param {number} side @param {number} channels
@@ -22,6 +27,8 @@ const scope = /** @type {DedicatedWorkerGlobalScope} */ (/** @type {unknown} */ 
  * @returns {Promise<Uint8Array>}
  */
 async function prepare(blob, side, channels, ctx) {
+  const size = picture_dimensions(new Uint8Array(await blob.slice(0, HEADER_BYTES).arrayBuffer()));
+  if (size && size[0] * size[1] > MAX_PIXELS) throw new Error(`is ${size[0]}×${size[1]}, larger than a picture needs`);
   const whole = await createImageBitmap(blob);
   try {
     if (whole.width * whole.height > MAX_PIXELS) {
@@ -59,6 +66,7 @@ async function prepare(blob, side, channels, ctx) {
 }
 
 scope.onmessage = async (/** @type {MessageEvent} */ { data }) => {
+  await ready;
   const { files, side, channels, limit } = /** @type {{ files: { name: string, blob: Blob }[], side: number, channels: number, limit: number }} */ (data);
   const canvas = new OffscreenCanvas(side, side);
   const ctx = /** @type {OffscreenCanvasRenderingContext2D} */ (canvas.getContext('2d', { willReadFrequently: true }));

@@ -99,6 +99,13 @@ pub fn zip_entries(archive: &[u8]) -> Result<js_sys::Array, JsError> {
     Ok(array)
 }
 
+/// A picture's `[width, height]` from the start of its file, when it is a PNG, GIF,
+/// JPEG or WebP (`crate::picture_size`).
+#[wasm_bindgen]
+pub fn picture_dimensions(start: &[u8]) -> Option<Vec<u32>> {
+    crate::picture_size::dimensions(start).map(|(w, h)| vec![w, h])
+}
+
 /// The default hyperparameters, as JSON with `TrainConfig`'s field names.
 #[wasm_bindgen]
 pub fn default_config() -> String {

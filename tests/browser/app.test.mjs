@@ -523,7 +523,7 @@ function storedZip(files) {
   return Buffer.concat([...parts, dir, end]);
 }
 
-test('your own pictures: a folder or a zip is prepared, bad files listed, trained on; a link says they were the sender\'s', async () => {
+test('your own pictures: a folder or a zip is prepared, bad and huge files listed, trained on; a link says they were the sender\'s', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'ganvas-pictures-'));
   const context = await browser.newContext();
   const page = await context.newPage();
@@ -537,6 +537,11 @@ test('your own pictures: a folder or a zip is prepared, bad files listed, traine
   writeFileSync(join(dir, 'broken.png'), pictures[0].buffer.subarray(0, 40));
   writeFileSync(join(dir, 'empty.jpg'), Buffer.alloc(0));
   writeFileSync(join(dir, 'notes.txt'), 'not a picture');
+  // A PNG whose header says 20,000 × 20,000: refused before the browser decodes it.
+  const huge = Buffer.from(pictures[0].buffer);
+  huge.writeUInt32BE(20000, 16);
+  huge.writeUInt32BE(20000, 20);
+  writeFileSync(join(dir, 'huge.png'), huge);
 
   // A zip: its pictures are read, an entry outside its root is listed.
   await page.setInputFiles('#own-files', [{
@@ -548,14 +553,15 @@ test('your own pictures: a folder or a zip is prepared, bad files listed, traine
   assert.match(await text(page, '#own-status'), /^100 pictures ready as 28×28 gray/);
   assert.match(await text(page, '#own-skipped-list'), /pictures\.zip\/\.\.\/evil\.png: is outside the archive's root/);
 
-  // A folder, as 32×32 colour: 110 pictures, three files skipped with why.
+  // A folder, as 32×32 colour: 110 pictures, four files skipped with why.
   await page.selectOption('#own-shape', 'colour32');
   await page.setInputFiles('#own-folder', dir);
   await page.waitForFunction(() => /^110 pictures ready as 32×32 colour/.test(document.getElementById('own-status').textContent), null, { timeout: SLOW });
   assert.match(await text(page, '#own-status'), /G will learn to copy them/);
-  assert.equal(await text(page, '#own-skipped-summary'), '3 files skipped');
+  assert.equal(await text(page, '#own-skipped-summary'), '4 files skipped');
   const skipped = await text(page, '#own-skipped-list');
   for (const name of ['broken.png', 'empty.jpg', 'notes.txt']) assert.ok(skipped.includes(name), skipped);
+  assert.match(skipped, /huge\.png: is 20000×20000, larger than a picture needs/);
   const preview = await page.evaluate(() => [document.getElementById('own-preview').width, document.getElementById('own-preview').height]);
   assert.deepEqual(preview, [8 * 34 + 2, 8 * 34 + 2], '64 of them, 32×32 each');
 
