@@ -453,23 +453,22 @@ fn train_on_a_folder_of_colour_pictures_and_sample_colour() {
     std::fs::write(pictures.join("broken.png"), b"\x89PNG\r\n\x1a\n").unwrap();
     std::fs::write(pictures.join("readme.txt"), b"my pictures").unwrap();
     let (data, run) = (pictures.to_str().unwrap(), out.to_str().unwrap());
-    let log = ok(&[
-        "train",
-        "--data",
-        data,
-        "--image-size",
-        "32",
-        "--channels",
-        "3",
-        "--steps",
-        "2",
-        "--backend",
-        "cpu",
-        "--out",
-        run,
-        "--log-every",
-        "1",
-    ]);
+    // Training on the folder as 32×32 colour, with `extra` arguments.
+    let on_pictures = |extra: &[&str]| {
+        let base = [
+            "train",
+            "--data",
+            data,
+            "--image-size",
+            "32",
+            "--channels",
+            "3",
+            "--backend",
+            "cpu",
+        ];
+        ok(&[&base[..], extra].concat())
+    };
+    let log = on_pictures(&["--steps", "2", "--out", run, "--log-every", "1"]);
     assert!(log.contains("broken.png: cannot be decoded"), "{log}");
     assert!(
         log.contains("readme.txt: is not a PNG, JPEG, WebP or GIF image"),
@@ -509,23 +508,7 @@ fn train_on_a_folder_of_colour_pictures_and_sample_colour() {
         "{e}"
     );
     // Resuming takes the same folder.
-    ok(&[
-        "train",
-        "--data",
-        data,
-        "--image-size",
-        "32",
-        "--channels",
-        "3",
-        "--steps",
-        "1",
-        "--backend",
-        "cpu",
-        "--resume",
-        run,
-        "--out",
-        run,
-    ]);
+    on_pictures(&["--steps", "1", "--resume", run, "--out", run]);
 
     // Too few pictures, or MNIST asked to be colour: errors that say why.
     let few = temp.path().join("few");

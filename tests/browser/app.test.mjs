@@ -528,6 +528,7 @@ test('your own pictures: a folder or a zip is prepared, bad and huge files liste
   const context = await browser.newContext();
   const page = await context.newPage();
   const errors = [];
+  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
   page.on('pageerror', (e) => errors.push(e.message));
   await page.goto(BASE + '#batch=8&seed=3&backend=cpu');
   await ready(page);

@@ -146,7 +146,11 @@ fn training_data(dir: &Path, args: &TrainArgs) -> Result<Dataset> {
         }
         return Dataset::load_training_set(dir);
     }
-    let folder = image_folder::load(dir, shape)?;
+    let folder = image_folder::load(dir, shape).map_err(|e| {
+        Error::new(format!(
+            "{e}; nor does it hold MNIST (train-images-idx3-ubyte[.gz] and its labels)"
+        ))
+    })?;
     for (path, why) in &folder.skipped {
         eprintln!("skipped {}: {why}", path.display());
     }
