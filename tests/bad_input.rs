@@ -416,6 +416,7 @@ proptest! {
         for p in &parsed.problems {
             prop_assert!(p.message.chars().count() <= 120, "{}", p.message);
         }
+        prop_assert!(parsed.lang.is_none_or(|l| settings::LANGUAGES.contains(&l)));
         let _ = web::parse_settings(&query);
     }
 }
@@ -540,10 +541,14 @@ fn share_link() -> impl Strategy<Value = String> {
             "backend",
             "autostart",
             "until",
+            "lang",
+            "data",
             "x",
         ][..],
     );
     let value = prop_oneof![
+        Just("ko".to_string()),
+        Just("own".to_string()),
         any::<f64>().prop_map(|v| v.to_string()),
         any::<i64>().prop_map(|v| v.to_string()),
         Just("1e308".to_string()),
