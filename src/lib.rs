@@ -14,6 +14,7 @@
 //!   scores of a set of images; `sampling`: a generator's samples, by seed and digit.
 
 pub mod activation;
+pub mod animation;
 pub mod checkpoint;
 pub mod classifier;
 pub mod cpu;

@@ -1016,7 +1016,7 @@ function wireControls() {
     $('reals').hidden = !input('d-view').checked || !app.backend?.confirmedStep;
   });
   $('label-digits').addEventListener('change', () => labelGrid());
-  // A video where this browser records one; a filmstrip PNG on either button.
+  // A video where this browser records one, else an animated GIF.
   $('download-timelapse').addEventListener('click', guarded(async () => {
     const frames = app.timelapse.frames;
     if (frames.length < 2) throw new Error(t('timelapseShort'));
@@ -1026,7 +1026,7 @@ function wireControls() {
       download(`ganvas-timelapse-${span}.webm`, await app.timelapse.video());
       message('');
     } else {
-      download(`ganvas-timelapse-${span}.png`, await app.timelapse.filmstrip());
+      download(`ganvas-timelapse-${span}.gif`, app.timelapse.gif());
     }
   }));
   $('download-filmstrip').addEventListener('click', guarded(async () => {

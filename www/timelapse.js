@@ -2,8 +2,10 @@
 // The fixed-latent grid over a run, kept for a timelapse: a frame every `every`
 // steps, at most MAX_FRAMES of them (when full, every other frame goes and the
 // spacing doubles, so a long run keeps its whole history in bounded memory).
-// Exported as a filmstrip PNG, or as a WebM video where MediaRecorder can record a
-// canvas; each frame carries its step.
+// Exported as a filmstrip PNG, and as a WebM video where MediaRecorder can record a
+// canvas, else as an animated GIF (the core encodes it); each frame carries its step.
+
+import { animated_gif } from './pkg/ganvas.js';
 
 const MAX_FRAMES = 60;
 const FIRST_SPACING = 20;
@@ -70,6 +72,19 @@ export class Timelapse {
   /** Whether this browser can record a WebM video of a canvas. */
   static canRecord() {
     return typeof MediaRecorder !== 'undefined' && MediaRecorder.isTypeSupported('video/webm');
+  }
+
+  /** The frames as an animated GIF, looping. @returns {Blob} */
+  gif() {
+    const cells = this.frames.map(Timelapse.framed);
+    const [w, h] = [cells[0].width, cells[0].height];
+    const rgba = new Uint8Array(cells.length * w * h * 4);
+    cells.forEach((cell, i) => {
+      const ctx = /** @type {CanvasRenderingContext2D} */ (cell.getContext('2d'));
+      rgba.set(ctx.getImageData(0, 0, w, h).data, i * w * h * 4);
+    });
+    const bytes = animated_gif(rgba, w, h, Math.round(100 / FRAMES_PER_SECOND));
+    return new Blob([/** @type {BlobPart} */ (bytes)], { type: 'image/gif' });
   }
 
   /** The frames as a WebM video, played once in real time while it records. @returns {Promise<Blob>} */

@@ -106,6 +106,13 @@ pub fn picture_dimensions(start: &[u8]) -> Option<Vec<u32>> {
     crate::picture_size::dimensions(start).map(|(w, h)| vec![w, h])
 }
 
+/// An animated GIF of `rgba` (frames of `width` × `height` one after another), each
+/// shown `delay` hundredths of a second (`crate::animation`).
+#[wasm_bindgen]
+pub fn animated_gif(rgba: &[u8], width: u16, height: u16, delay: u16) -> Result<Vec<u8>, JsError> {
+    crate::animation::animated_gif(rgba, width, height, delay).map_err(js_error)
+}
+
 /// The default hyperparameters, as JSON with `TrainConfig`'s field names.
 #[wasm_bindgen]
 pub fn default_config() -> String {

@@ -104,6 +104,32 @@ function webmFrames(bytes) {
   return frames;
 }
 
+// The image frames of a GIF, walking its blocks: extensions and images (each a
+// descriptor, an optional colour table and data sub-blocks) up to the trailer.
+function gifFrames(bytes) {
+  const table = (flags) => (flags & 0x80 ? 3 * 2 ** ((flags & 7) + 1) : 0);
+  let at = 13 + table(bytes[10]);
+  const subBlocks = () => {
+    while (bytes[at] !== 0) at += bytes[at] + 1;
+    at += 1;
+  };
+  let frames = 0;
+  for (;;) {
+    const block = bytes[at];
+    if (block === 0x3b) return frames;
+    if (block === 0x21) {
+      at += 2;
+      subBlocks();
+    } else if (block === 0x2c) {
+      frames += 1;
+      at += 10 + table(bytes[at + 9]) + 1;
+      subBlocks();
+    } else {
+      throw new Error(`not a GIF block at byte ${at}`);
+    }
+  }
+}
+
 function formValues(page) {
   return page.evaluate(() => Object.fromEntries([...document.querySelectorAll('#settings input, #settings select')].map((i) => [i.name, i.value])));
 }
@@ -633,6 +659,10 @@ test('the timelapse records the grid over a run and downloads as a video and a f
   assert.equal(video.bytes.readUInt32BE(0), 0x1a45dfa3, 'a WebM (EBML) file');
   const frames = webmFrames(video.bytes);
   assert.ok(frames > 1, `the video has ${frames} frames`);
+  // Where a browser records no video, the same frames as an animated GIF.
+  const gif = Buffer.from(await page.evaluate(async () => [...new Uint8Array(await window.ganvas.timelapse.gif().arrayBuffer())]));
+  assert.equal(gif.subarray(0, 6).toString(), 'GIF89a');
+  assert.equal(gifFrames(gif), steps.length, 'a GIF frame for each frame kept');
   await page.click('#present');
   assert.equal(await page.isVisible('#settings'), false);
   assert.equal(await page.isVisible('#grid'), true);

@@ -128,7 +128,7 @@ const en = {
   load: 'Load checkpoint',
   downloadGrid: 'Download grid (PNG)',
   downloadTimelapse: 'Download timelapse',
-  timelapseTitle: 'The grid over the run, a frame every few steps (WebM video)',
+  timelapseTitle: 'The grid over the run, a frame every few steps (a WebM video, or an animated GIF where the browser records no video)',
   filmstrip: 'Filmstrip (PNG)',
   filmstripTitle: 'The same frames side by side, each with its step',
   present: 'Present',

@@ -126,7 +126,7 @@ const ko = {
   load: '체크포인트 불러오기',
   downloadGrid: '격자 내려받기 (PNG)',
   downloadTimelapse: '타임랩스 내려받기',
-  timelapseTitle: '학습 동안의 격자, 몇 단계마다 한 프레임 (WebM 동영상)',
+  timelapseTitle: '학습 동안의 격자, 몇 단계마다 한 프레임 (WebM 동영상, 동영상을 녹화하지 못하는 브라우저에서는 GIF 애니메이션)',
   filmstrip: '필름스트립 (PNG)',
   filmstripTitle: '같은 프레임을 나란히, 각각 단계 번호와 함께',
   present: '발표',
