@@ -2,16 +2,24 @@
 and batch as ganvas's defaults, trained on the same MNIST files.
 
     python benches/pytorch_gan.py --steps 10000 --out runs/torch [--device cpu|cuda] [--threads N]
-        [--save-at 1,1000,5000] [--conditional]
+        [--save-at 1,1000,5000] [--conditional] [--mode eager|graph|compile [--compile-mode M]]
 
 Writes generator.safetensors and discriminator.safetensors (the state_dicts ganvas
 reads), and generator_step_N.safetensors after each step N of --save-at (for
 `ganvas eval`'s calibration), and prints steady-state steps per second.
 --conditional trains the conditional GAN of README (a one-hot label concatenated to
 G's and D's inputs; real images carry their MNIST labels, fakes uniform ones).
+
+--mode picks how PyTorch runs the same step, for speed comparisons (#18's strongest
+peer): eager (Python launches each kernel; the default), graph (CUDA only: the
+whole step captured once in a CUDA graph with capturable Adam, the batch gathered
+on the GPU from an on-GPU shuffle through a static index buffer, the noise drawn
+in the graph; three warm-up steps run before capture), or compile (torch.compile
+of the whole step, --compile-mode default / reduce-overhead / max-autotune).
 """
 import argparse
 import gzip
+import json
 import pathlib
 import time
 
@@ -70,7 +78,11 @@ def main():
     p.add_argument("--out", default=None)
     p.add_argument("--save-at", default="", help="steps after which to write the generator too, e.g. 1,1000")
     p.add_argument("--conditional", action="store_true", help="the conditional GAN (labels on G's and D's inputs)")
+    p.add_argument("--mode", choices=["eager", "graph", "compile"], default="eager")
+    p.add_argument("--compile-mode", default="default", help="torch.compile's mode with --mode compile")
     args = p.parse_args()
+    if args.mode == "graph" and args.device != "cuda":
+        p.error("--mode graph needs --device cuda")
     save_at = {int(s) for s in args.save_at.split(",") if s}
     if save_at and not args.out:
         p.error("--save-at needs --out")
@@ -83,12 +95,55 @@ def main():
     classes = 10 if args.conditional else 0
     g, d = Generator(classes).to(dev), Discriminator(classes).to(dev)
     loss = nn.BCELoss()
-    opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    # A CUDA graph replays Adam's step count from a device tensor: capturable.
+    capturable = args.mode == "graph"
+    opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999), capturable=capturable)
+    opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999), capturable=capturable)
     ones = torch.ones(args.batch, 1, device=dev)
     zeros = torch.zeros(args.batch, 1, device=dev)
     per_epoch = data.shape[0] // args.batch
     order = torch.randperm(data.shape[0], device=dev)
+    # The step's batch: indices into the data, on the device (a graph reads them from here).
+    rows = torch.zeros(args.batch, dtype=torch.long, device=dev)
+
+    def train_step():
+        real = data[rows]
+        real_y = labels[rows] if args.conditional else None
+        z = torch.randn(args.batch, 100, device=dev)
+        fake_y = torch.randint(0, 10, (args.batch,), device=dev) if args.conditional else None
+        fake = g(z, fake_y)
+
+        opt_d.zero_grad(set_to_none=not capturable)
+        d_loss = (loss(d(real, real_y), ones) + loss(d(fake.detach(), fake_y), zeros)) / 2
+        d_loss.backward()
+        opt_d.step()
+
+        opt_g.zero_grad(set_to_none=not capturable)
+        g_loss = loss(d(fake, fake_y), ones)
+        g_loss.backward()
+        opt_g.step()
+        return d_loss, g_loss
+
+    run = train_step
+    if args.mode == "compile":
+        run = torch.compile(train_step, mode=None if args.compile_mode == "default" else args.compile_mode)
+    elif args.mode == "graph":
+        # Warm up on a side stream (CUDA graphs require it), then capture one step.
+        rows.copy_(order[: args.batch])
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            for _ in range(3):
+                train_step()
+        torch.cuda.current_stream().wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            captured = train_step()
+
+        def run():
+            graph.replay()
+            return captured
+
     warmup = min(20, args.steps // 10)
     start = time.perf_counter()
     for step in range(args.steps):
@@ -99,22 +154,8 @@ def main():
         if step % per_epoch == 0 and step:
             order = torch.randperm(data.shape[0], device=dev)
         i = step % per_epoch
-        rows = order[i * args.batch:(i + 1) * args.batch]
-        real = data[rows]
-        real_y = labels[rows] if args.conditional else None
-        z = torch.randn(args.batch, 100, device=dev)
-        fake_y = torch.randint(0, 10, (args.batch,), device=dev) if args.conditional else None
-        fake = g(z, fake_y)
-
-        opt_d.zero_grad()
-        d_loss = (loss(d(real, real_y), ones) + loss(d(fake.detach(), fake_y), zeros)) / 2
-        d_loss.backward()
-        opt_d.step()
-
-        opt_g.zero_grad()
-        g_loss = loss(d(fake, fake_y), ones)
-        g_loss.backward()
-        opt_g.step()
+        rows.copy_(order[i * args.batch:(i + 1) * args.batch])
+        d_loss, g_loss = run()
         if (step + 1) % 1000 == 0:
             print(f"step {step + 1}: D loss {d_loss.item():.4f}  G loss {g_loss.item():.4f}", flush=True)
         if step + 1 in save_at:
@@ -123,6 +164,9 @@ def main():
         torch.cuda.synchronize()
     elapsed = time.perf_counter() - start
     print(f"steps_per_second {(args.steps - warmup) / elapsed:.2f}")
+    print("json " + json.dumps({"mode": args.mode, "compile_mode": args.compile_mode, "device": args.device,
+                                "batch": args.batch, "steps": args.steps,
+                                "steps_per_second": (args.steps - warmup) / elapsed}), flush=True)
     if args.out:
         out = pathlib.Path(args.out)
         save(g, out / "generator.safetensors")

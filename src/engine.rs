@@ -323,6 +323,32 @@ impl<P: Training + Send> Engine<P> {
         }
     }
 
+    /// Runs one training step with every op timed on the GPU, and returns each op's
+    /// time in µs, in the step's order; `None` on the CPU or where the device has no
+    /// timestamps. Natively, for `ganvas bench --profile`.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn profile_step(&mut self) -> Option<Result<Vec<f64>>> {
+        let Engine::Gpu { trainer, gpu } = self else {
+            return None;
+        };
+        let read = trainer.start_profile_read()?;
+        let period = trainer.timestamp_period();
+        let lost = gpu.lost_flag();
+        Some(
+            pollster::block_on(read.finish())
+                .map_err(|e| lost.explain(e))
+                .map(|parts| {
+                    let ticks: Vec<u64> = parts
+                        .iter()
+                        .flat_map(|b| bytemuck::pod_collect_to_vec::<u8, u64>(b))
+                        .collect();
+                    (ticks.chunks_exact(2))
+                        .map(|t| t[1].saturating_sub(t[0]) as f64 * period / 1000.0)
+                        .collect()
+                }),
+        )
+    }
+
     /// Blocks until the GPU has run everything recorded so far; for timing, natively.
     #[cfg(not(target_arch = "wasm32"))]
     pub fn wait_idle(&self) {

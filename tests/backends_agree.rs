@@ -386,3 +386,38 @@ fn the_walk_starts_at_the_preview_on_both_backends() {
     assert!(common::max_abs_diff(&start, &gpu_start) < 1e-5);
     assert!(common::max_abs_diff(&on, &gpu_on) < 1e-5);
 }
+
+/// `ganvas bench --profile` times a real step: each op in a pass of its own, the
+/// same dispatches, so the parameters after it are a training step's, to the bit;
+/// and every op gets a time (lavapipe has timestamps; a device without them says so).
+#[test]
+fn a_profiled_step_is_a_training_step() {
+    use ganvas::engine::{Backend, Engine};
+    let Some(_) = common::gpu() else { return };
+    let (config, data) = small_model(6);
+    let state = TrainingState::initial(&config, data.pixels());
+    let engine = || {
+        pollster::block_on(Engine::create(Backend::Gpu, 1, &data, &state, None))
+            .unwrap()
+            .0
+    };
+    let (mut profiled, mut plain) = (engine(), engine());
+    profiled.train(2);
+    let Some(times) = profiled.profile_step() else {
+        eprintln!("skipping: this GPU device has no timestamp queries");
+        return;
+    };
+    let times = times.unwrap();
+    assert_eq!(times.len(), profiled.plan().step.len());
+    assert!(
+        times.iter().all(|t| t.is_finite() && *t >= 0.0) && times.iter().sum::<f64>() > 0.0,
+        "{times:?}"
+    );
+    profiled.train(1);
+    plain.train(4);
+    let read = |e: &Engine| pollster::block_on(e.start_state_read().finish()).unwrap();
+    let (a, b) = (read(&profiled), read(&plain));
+    assert_eq!(a.step, 4);
+    assert_eq!(a.generator, b.generator);
+    assert_eq!(a.discriminator, b.discriminator);
+}

@@ -60,9 +60,16 @@ impl GpuContext {
             .await
             .map_err(|e| Error::new(format!("no GPU adapter is available ({e})")))?;
         let info = adapter.get_info();
+        // Natively, GPU timestamps where the adapter has them, for `ganvas bench
+        // --profile`; the page asks for no optional feature.
+        let timestamps = match cfg!(target_arch = "wasm32") {
+            true => wgpu::Features::empty(),
+            false => adapter.features() & wgpu::Features::TIMESTAMP_QUERY,
+        };
         let descriptor = wgpu::DeviceDescriptor {
             label: Some("ganvas"),
             required_limits: wgpu::Limits::default(),
+            required_features: timestamps,
             ..Default::default()
         };
         let (device, queue) = adapter

@@ -434,6 +434,52 @@ impl<P: Training> GpuTrainer<P> {
         }
     }
 
+    /// Records one training step with each dispatch in a compute pass of its own,
+    /// between GPU timestamps, and starts reading the timestamps back (a begin and
+    /// an end a dispatch, in ticks of `Queue::get_timestamp_period` ns): `ganvas
+    /// bench --profile`. `None` where the device has no timestamps.
+    pub fn start_profile_read(&mut self) -> Option<BufferRead> {
+        if !self.device.features().contains(wgpu::Features::TIMESTAMP_QUERY) {
+            return None;
+        }
+        self.shuffle_for_step();
+        let queries = 2 * self.step_dispatches.len() as u32;
+        let set = self.device.create_query_set(&wgpu::QuerySetDescriptor {
+            label: Some("profile"),
+            ty: wgpu::QueryType::Timestamp,
+            count: queries,
+        });
+        let bytes = u64::from(queries) * 8;
+        let resolved = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("profile timestamps"),
+            size: bytes,
+            usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        let mut encoder = self.device.create_command_encoder(&Default::default());
+        for (i, dispatch) in self.step_dispatches.iter().enumerate() {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("one op of the step, timed"),
+                timestamp_writes: Some(wgpu::ComputePassTimestampWrites {
+                    query_set: &set,
+                    beginning_of_pass_write_index: Some(2 * i as u32),
+                    end_of_pass_write_index: Some(2 * i as u32 + 1),
+                }),
+            });
+            dispatch.record(&mut pass);
+        }
+        encoder.resolve_query_set(&set, 0..queries, &resolved, 0);
+        self.queue.submit([encoder.finish()]);
+        self.step += 1;
+        self.steps_since_stats += 1;
+        Some(BufferRead::start(&self.device, &self.queue, &[(&resolved, bytes)]))
+    }
+
+    /// Nanoseconds a timestamp tick lasts.
+    pub fn timestamp_period(&self) -> f64 {
+        f64::from(self.queue.get_timestamp_period())
+    }
+
     /// Uploads the epoch order the current step gathers from, once per epoch.
     fn shuffle_for_step(&mut self) {
         let epoch = self.step / self.plan.steps_per_epoch();

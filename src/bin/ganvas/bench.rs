@@ -1,7 +1,8 @@
 //! `ganvas bench`: training steps per second of the GPU and CPU backends, what one
 //! digit census (as the page runs it) costs in steps, and the matmul kernel's
-//! GFLOP/s on every matrix shape of the step against the CPU GEMM. Medians of
-//! several timed repeats after a warm-up; nothing here is asserted.
+//! GFLOP/s on every matrix shape of the step against the CPU GEMM; with `--profile`,
+//! each op of the GPU's step timed by GPU timestamps. Medians of several timed
+//! repeats after a warm-up; nothing here is asserted.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -49,6 +50,11 @@ pub struct BenchArgs {
     /// for the adapter: whole-k on CPU emulations, by-shape on hardware GPUs].
     #[arg(long, value_enum)]
     matmul: Option<MatmulChoice>,
+    /// Also time each op of the GPU's training step with GPU timestamps (each op in
+    /// a compute pass of its own; the median of 20 profiled steps), where the
+    /// adapter has them.
+    #[arg(long)]
+    profile: bool,
 }
 
 /// `MatmulPolicy` as the command line names it.
@@ -87,11 +93,60 @@ struct MatmulRow {
     cpu_gflops: f64,
 }
 
+/// One op of the GPU's step: its place, what it is (`Op::describe`), its median
+/// time and its share of the ops' sum.
+#[derive(Serialize)]
+struct ProfileRow {
+    batch: usize,
+    index: usize,
+    op: String,
+    microseconds: f64,
+    share: f64,
+}
+
 #[derive(Serialize)]
 struct Report {
     machine: String,
     training: Vec<TrainingRow>,
     matmul: Vec<MatmulRow>,
+    profile: Vec<ProfileRow>,
+}
+
+/// Profiled steps whose per-op median `--profile` reports (after as many unrecorded).
+const PROFILED_STEPS: usize = 20;
+
+/// Each op of the step at this engine's batch, timed on the GPU; nothing where the
+/// device has no timestamps (says so).
+fn profile(engine: &mut Engine, batch: usize, report: &mut Report) -> Result<()> {
+    let mut samples: Vec<Vec<f64>> = Vec::new();
+    for i in 0..2 * PROFILED_STEPS {
+        let Some(times) = engine.profile_step() else {
+            eprintln!("no profile: this GPU device has no timestamp queries");
+            return Ok(());
+        };
+        if i >= PROFILED_STEPS {
+            samples.push(times?);
+        }
+    }
+    let ops = engine.plan().step.clone();
+    let medians: Vec<f64> = (0..ops.len())
+        .map(|op| {
+            let mut times: Vec<f64> = samples.iter().map(|s| s[op]).collect();
+            times.sort_by(f64::total_cmp);
+            times[times.len() / 2]
+        })
+        .collect();
+    let total: f64 = medians.iter().sum();
+    for (index, (op, &microseconds)) in ops.iter().zip(&medians).enumerate() {
+        report.profile.push(ProfileRow {
+            batch,
+            index,
+            op: op.describe(&engine.plan().buffers),
+            microseconds,
+            share: microseconds / total,
+        });
+    }
+    Ok(())
 }
 
 /// Median, min and max of `repeats` timings of `run(count)`, in units per second,
@@ -165,6 +220,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         machine: format!("{} cores; GPU: {}", crate::cores(), device),
         training: Vec::new(),
         matmul: Vec::new(),
+        profile: Vec::new(),
     };
     for &batch in &args.batches {
         let state = TrainingState::initial(&config_at(batch, pixels, &data)?, pixels);
@@ -176,6 +232,9 @@ pub fn run(args: BenchArgs) -> Result<()> {
                 engine.wait_idle();
             });
             let census_steps = reader.as_ref().map(|r| census_steps(&mut engine, r, &args, median));
+            if args.profile {
+                profile(&mut engine, batch, &mut report)?;
+            }
             report.training.push(TrainingRow {
                 backend: "gpu".into(),
                 device: device.clone(),
@@ -326,5 +385,25 @@ fn print_report(report: &Report) {
             println!("\n{title:<24} {:>10} {:>10}", "GPU GFLOP/s", "CPU GFLOP/s");
         }
         println!("{:<24} {:>10.2} {:>10.2}", r.shape, r.gpu_gflops, r.cpu_gflops);
+    }
+    for (i, r) in report.profile.iter().enumerate() {
+        if i == 0 || report.profile[i - 1].batch != r.batch {
+            let total: f64 = (report.profile.iter())
+                .filter(|p| p.batch == r.batch)
+                .map(|p| p.microseconds)
+                .sum();
+            println!(
+                "\nGPU time per op of the step (batch {}; ops' sum {total:.1} µs)",
+                r.batch
+            );
+            println!("{:>3} {:>9} {:>6}  op", "#", "µs", "share");
+        }
+        println!(
+            "{:>3} {:>9.2} {:>5.1}%  {}",
+            r.index,
+            r.microseconds,
+            100.0 * r.share,
+            r.op
+        );
     }
 }

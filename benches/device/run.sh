@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Run on the device machine (#18), from the repository root, with target/device
+# carried (benches/device/prepare.sh makes it): the tests that use a GPU, the
+# per-op profile, the lecture's full run (50 epochs at batch 64) timed from start to
+# last checkpoint, and alternating rounds of `ganvas bench` and PyTorch (eager, a
+# CUDA graph of the whole step, torch.compile) at batch 64, 256 and 1024. Writes
+# logs and JSON into $OUT, and summary.json (medians and ratios) last.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+OUT=${OUT:-target/device/out}
+ROUNDS=${ROUNDS:-2}
+COMPILE_MODE=${COMPILE_MODE:-reduce-overhead}
+mkdir -p "$OUT"
+tar -C target/device -xzf target/device/bundle.tar.gz
+BIN=target/device/bin
+# With CI set, a test that finds no GPU fails instead of skipping.
+export CI=true
+{ nvidia-smi; python3 -c 'import torch; print("torch", torch.__version__, torch.version.cuda)'; } > "$OUT/machine.txt" 2>&1
+for t in kernels backends_agree half_steps own_images checkpoint; do
+  timeout 240 "$BIN/$t" > "$OUT/test-$t.log" 2>&1
+  echo "$t $?" >> "$OUT/tests.txt"
+done
+start=$EPOCHREALTIME
+timeout 120 "$BIN/ganvas" train --epochs 50 --backend gpu --out "$OUT/run50" --log-every 5000 > "$OUT/run50.log" 2>&1
+code=$?
+python3 -c "import json, sys; print(json.dumps({'epochs': 50, 'exit': $code, 'seconds': $EPOCHREALTIME - $start}))" > "$OUT/run50.json"
+for round in $(seq 1 "$ROUNDS"); do
+  profile=""
+  [ "$round" = 1 ] && profile="--profile"
+  timeout 180 "$BIN/ganvas" bench --gpu-only --batches 64,256,1024 --repeats 3 $profile \
+    --json "$OUT/ganvas-$round.json" > "$OUT/ganvas-$round.log" 2>&1
+  for batch in 64 256 1024; do
+    for mode in eager graph compile; do
+      timeout 240 python3 benches/pytorch_gan.py --device cuda --steps 1000 --batch "$batch" --mode "$mode" \
+        --compile-mode "$COMPILE_MODE" > "$OUT/torch-$mode-$batch-$round.log" 2>&1
+    done
+  done
+done
+python3 benches/device/summarize.py "$OUT" > "$OUT/summary.json"
+cat "$OUT/tests.txt" "$OUT/run50.json" "$OUT/summary.json"

@@ -1,0 +1,39 @@
+"""Medians and ratios of a device run (benches/device/run.sh): for each batch size,
+ganvas's GPU steps/s over its rounds and each PyTorch mode's, the fastest PyTorch
+mode, and ganvas's ratio to it.
+
+    python3 benches/device/summarize.py OUT > OUT/summary.json
+"""
+import json
+import pathlib
+import statistics
+import sys
+
+
+def main():
+    out = pathlib.Path(sys.argv[1])
+    rates = {}
+    for path in sorted(out.glob("ganvas-*.json")):
+        for row in json.loads(path.read_text())["training"]:
+            rates.setdefault(row["batch"], {}).setdefault("ganvas", []).append(row["steps_per_second"])
+    for path in sorted(out.glob("torch-*.log")):
+        for line in path.read_text().splitlines():
+            if line.startswith("json "):
+                run = json.loads(line[5:])
+                rates.setdefault(run["batch"], {}).setdefault(f"torch-{run['mode']}", []).append(run["steps_per_second"])
+    summary = {}
+    for batch, runs in sorted(rates.items()):
+        medians = {name: statistics.median(values) for name, values in runs.items()}
+        torch_modes = {name: m for name, m in medians.items() if name.startswith("torch-")}
+        best = max(torch_modes, key=torch_modes.get) if torch_modes else None
+        summary[batch] = {
+            "rounds": runs,
+            "medians": medians,
+            "fastest_torch": best,
+            "ganvas_over_fastest_torch": medians.get("ganvas", 0) / torch_modes[best] if best else None,
+        }
+    json.dump(summary, sys.stdout, indent=1)
+
+
+if __name__ == "__main__":
+    main()
