@@ -63,6 +63,8 @@ const app = {
   interpolating: false,
   /** @type {{ start: number, frames: number, inFlight: boolean } | null} the latent walk, while on */
   walk: null,
+  /** @type {number | null} the timer playing the in-betweens in turn, while on */
+  morph: null,
   /** @type {{ fake: Float32Array, real: Float32Array } | null} D's output on each cell of the grids */
   scores: null,
   /** @type {{ half: import('./backends.js').Half, view: import('./backends.js').HalfStepView, step: number } | null} the last half step, as shown */
@@ -529,10 +531,48 @@ function drawPins() {
   }
 }
 
+// The in-betweens played in turn, there and back, at this many a second.
+const MORPH_FRAMES_PER_SECOND = 8;
+
+/** Plays the in-betweens one after another, large, there and back; or stops. */
+function toggleMorph() {
+  if (app.morph !== null) {
+    stopMorph();
+    return;
+  }
+  const morph = canvas('morph');
+  let frame = 0;
+  morph.dataset.frames = '0';
+  app.morph = window.setInterval(() => {
+    const between = canvas('between');
+    const cells = 10;
+    const pitch = (between.width - GUTTER) / cells;
+    const side = pitch - GUTTER;
+    // 0, 1, ..., 9, 8, ..., 1: there and back.
+    const cell = frame % (2 * cells - 2) < cells ? frame % (2 * cells - 2) : 2 * cells - 2 - (frame % (2 * cells - 2));
+    morph.width = side;
+    morph.height = side;
+    morph.getContext('2d')?.drawImage(between, GUTTER + cell * pitch, GUTTER, side, side, 0, 0, side, side);
+    frame += 1;
+    morph.dataset.frames = String(frame);
+  }, 1000 / MORPH_FRAMES_PER_SECOND);
+  $('play-between').dataset.i18n = 'stopBetween';
+  $('play-between').textContent = t('stopBetween');
+}
+
+function stopMorph() {
+  if (app.morph !== null) window.clearInterval(app.morph);
+  app.morph = null;
+  $('play-between').dataset.i18n = 'playBetween';
+  $('play-between').textContent = t('playBetween');
+}
+
 /** G's in-betweens of the two chosen cells, as G is now (one request at a time). */
 function drawBetween() {
   const between = canvas('between');
   between.hidden = app.pinned.length < 2;
+  $('morph-controls').hidden = app.pinned.length < 2;
+  if (app.pinned.length < 2) stopMorph();
   if (app.pinned.length < 2 || app.interpolating || !app.backend) return;
   app.interpolating = true;
   const [from, to] = app.pinned;
@@ -1055,6 +1095,7 @@ function wireControls() {
   }
   $('slerp').addEventListener('change', () => drawBetween());
   $('walk').addEventListener('click', () => toggleWalk());
+  $('play-between').addEventListener('click', () => toggleMorph());
   $('download-grid').addEventListener('click', () => {
     const step = app.backend?.confirmedStep ?? 0;
     canvas('grid').toBlob((blob) => blob && download(`ganvas-step-${step}.png`, blob), 'image/png');

@@ -695,6 +695,12 @@ test('two chosen samples show G\'s in-betweens of their latents, on both backend
     await page.waitForFunction(() => document.getElementById('latent-strip').dataset.cells === '0-9', null, { timeout: SLOW });
     const strip = await page.evaluate(() => [document.getElementById('latent-strip').width, document.getElementById('latent-strip').height]);
     assert.deepEqual(strip, [400, 16]);
+    // Played in turn, there and back: each frame one of the in-betweens, 28 × 28.
+    await page.click('#play-between');
+    await page.waitForFunction(() => Number(document.getElementById('morph').dataset.frames) >= 3, null, { timeout: SLOW });
+    assert.deepEqual(await page.evaluate(() => [document.getElementById('morph').width, document.getElementById('morph').height]), [28, 28]);
+    await page.click('#play-between');
+    assert.equal(await text(page, '#play-between'), 'Play');
     assert.deepEqual(errors, []);
     await close();
   }

@@ -82,6 +82,10 @@ const en = {
   ownLinkKept: "This link comes from a run on the sender's own pictures, which a link cannot carry: training on the ones you kept here instead.",
   ownNoLabels: 'Your pictures have no digit labels, so the model is unconditional.',
 
+  playBetween: 'Play',
+  stopBetween: 'Stop',
+  morphLabel: 'The in-betweens played in turn',
+
   draw: 'Draw',
   everyDigit: 'every digit, a row each (same latents down a column)',
   censusLabel: 'Share of samples read as each digit',

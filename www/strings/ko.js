@@ -80,6 +80,10 @@ const ko = {
   ownLinkKept: '이 링크는 보낸 사람의 그림으로 한 학습에서 왔으며, 그림은 링크에 담기지 않습니다: 대신 여기에 보관한 내 그림으로 학습합니다.',
   ownNoLabels: '내 그림에는 숫자 레이블이 없으므로 모델은 무조건부입니다.',
 
+  playBetween: '재생',
+  stopBetween: '멈춤',
+  morphLabel: '차례로 재생되는 중간 이미지',
+
   draw: '그릴 숫자',
   everyDigit: '모든 숫자, 숫자마다 한 줄 (같은 열은 같은 잠재 벡터)',
   censusLabel: '각 숫자로 읽힌 표본의 비율',
