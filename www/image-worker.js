@@ -7,7 +7,7 @@
 // bytes, not decoded pictures. Unreadable files are listed with why, never fatal.
 // In: { files: { name: string, blob: Blob }[], side, channels, limit }. Out:
 // { type: 'progress', done, total } messages, then { type: 'done', bytes, count,
-// skipped: { name, why }[], dropped } (dropped: usable pictures past `limit`).
+// skipped: { name, why }[], dropped } (dropped: files left unread once `limit` pictures were had).
 
 import init, { picture_dimensions } from './pkg/ganvas.js';
 
