@@ -4,20 +4,11 @@
 use std::sync::Arc;
 
 use crate::error::Result;
-use crate::kernels::adam::adam_cpu_threaded;
-use crate::kernels::bce::{bce_cpu, STAT_SLOTS};
-use crate::kernels::bias_grad::bias_grad_cpu;
-use crate::kernels::cross_entropy::cross_entropy_cpu;
-use crate::kernels::gather::gather_cpu;
-use crate::kernels::labels::labels_cpu;
-use crate::kernels::matmul::matmul_cpu_threaded;
-use crate::kernels::noise::noise_cpu;
+use crate::kernels::bce::STAT_SLOTS;
+use crate::kernels::{BufferId, CpuMemory, Op};
 use crate::mnist::Dataset;
 use crate::model::Network;
-use crate::plan::{
-    BufferId, ForwardPlan, Half, HalfStep, Items, NetworkBuffers, Op, Plan, Preview, Request, Training,
-    WrittenGeneration,
-};
+use crate::plan::{ForwardPlan, Half, HalfStep, NetworkBuffers, Plan, Preview, Request, Training, WrittenGeneration};
 use crate::quality::CensusReadings;
 use crate::rng;
 use crate::state::{NetworkState, Stats, TrainingState};
@@ -26,7 +17,7 @@ use crate::state::{NetworkState, Stats, TrainingState};
 /// other `Training`.
 pub struct CpuTrainer<P: Training = Plan> {
     plan: P,
-    memory: Memory,
+    memory: CpuMemory,
     image_count: usize,
     order_epoch: Option<u32>,
     stats_steps: u32,
@@ -47,35 +38,15 @@ pub fn run_network(network: &Network, params: &[f32], inputs: &[f32]) -> Vec<f32
     let mut outputs = Vec::with_capacity(inputs.len() / network.inputs() * network.outputs());
     for chunk in inputs.chunks(CHUNK * network.inputs()) {
         let plan = ForwardPlan::new(network, chunk.len() / network.inputs());
-        let mut memory = Memory {
-            buffers: plan.buffers.iter().map(|b| vec![0.0; b.len]).collect(),
-            images: Vec::new(),
-            labels: Vec::new(),
-            order: Vec::new(),
-            step: 0,
-            stats: [0.0; STAT_SLOTS],
-            threads: 1,
-        };
+        let mut memory = CpuMemory::new(plan.buffers.iter().map(|b| b.len));
         memory.buffers[plan.params.0].copy_from_slice(params);
         memory.buffers[plan.input.0].copy_from_slice(chunk);
         for op in &plan.ops {
-            memory.execute(op);
+            op.run_cpu(&mut memory);
         }
         outputs.extend_from_slice(&memory.buffers[plan.output.0]);
     }
     outputs
-}
-
-/// What the ops read and write: the plan's buffers plus the backend's own state.
-struct Memory {
-    buffers: Vec<Vec<f32>>,
-    images: Vec<u8>,
-    labels: Vec<u8>,
-    order: Vec<u32>,
-    step: u32,
-    stats: [f32; STAT_SLOTS],
-    /// Threads for the matrix products and Adam (always 1 in wasm, which has none).
-    threads: usize,
 }
 
 impl CpuTrainer {
@@ -159,15 +130,11 @@ impl CpuTrainer {
 impl<P: Training> CpuTrainer<P> {
     /// Starts at `step` from `networks`, one for each of `plan.trained()`, in its order.
     pub fn from_networks(plan: P, data: &Dataset, step: u32, networks: &[&NetworkState]) -> Self {
-        let buffers = plan.buffers().iter().map(|b| vec![0.0; b.len]).collect();
-        let memory = Memory {
-            buffers,
+        let memory = CpuMemory {
             images: data.images.clone(),
             labels: data.labels.clone(),
-            order: Vec::new(),
             step,
-            stats: [0.0; STAT_SLOTS],
-            threads: 1,
+            ..CpuMemory::new(plan.buffers().iter().map(|b| b.len))
         };
         let groups = step_groups(plan.step());
         let mut trainer = CpuTrainer {
@@ -218,7 +185,7 @@ impl<P: Training> CpuTrainer<P> {
 
     fn execute_request(&mut self, request: Request) {
         for op in self.plan.requested(request) {
-            self.memory.execute(op);
+            op.run_cpu(&mut self.memory);
         }
     }
 
@@ -265,7 +232,7 @@ impl<P: Training> CpuTrainer<P> {
         for _ in 0..steps {
             self.shuffle_for_step();
             for group in &self.groups {
-                self.memory.execute_group(self.plan.step(), group);
+                execute_group(&mut self.memory, self.plan.step(), group);
             }
             self.stats_steps += 1;
         }
@@ -297,7 +264,7 @@ impl<P: Training> CpuTrainer<P> {
     {
         self.on_workers(|trainer| {
             for _ in 0..repeats {
-                trainer.memory.execute(&trainer.plan.step()[index]);
+                trainer.plan.step()[index].run_cpu(&mut trainer.memory);
             }
         });
     }
@@ -322,138 +289,38 @@ impl<P: Training> CpuTrainer<P> {
     }
 }
 
-impl Memory {
-    fn execute(&mut self, op: &Op) {
-        match *op {
-            Op::Bce { params, logits, grad } => {
-                let mut out = self.take(grad);
-                bce_cpu(&params, &self.buffers[logits.0], &mut out, &mut self.stats);
-                self.buffers[grad.0] = out;
-            }
-            Op::CrossEntropy {
-                params,
-                logits,
-                targets,
-                grad,
-            } => {
-                let mut out = self.take(grad);
-                let (logits, targets) = (&self.buffers[logits.0], &self.buffers[targets.0]);
-                cross_entropy_cpu(&params, logits, targets, &mut out, &mut self.stats);
-                self.buffers[grad.0] = out;
-            }
-            Op::Adam {
-                params,
-                param,
-                grad,
-                exp_avg,
-                exp_avg_sq,
-            } => {
-                let (mut p, mut m, mut v) = (self.take(param), self.take(exp_avg), self.take(exp_avg_sq));
-                adam_cpu_threaded(
-                    &params,
-                    self.step,
-                    &mut p,
-                    &self.buffers[grad.0],
-                    &mut m,
-                    &mut v,
-                    self.threads,
-                );
-                self.buffers[param.0] = p;
-                self.buffers[exp_avg.0] = m;
-                self.buffers[exp_avg_sq.0] = v;
-            }
-            Op::AdvanceStep => self.step += 1,
-            Op::Gather { batch: id, .. }
-            | Op::Noise { z: id, .. }
-            | Op::Labels { out: id, .. }
-            | Op::Matmul { c: id, .. }
-            | Op::BiasGrad { db: id, .. } => {
-                let mut out = self.take(id);
-                self.write(op, &mut out, self.threads);
-                self.buffers[id.0] = out;
+/// Runs a group's lanes side by side, the threads shared out among them; a group of
+/// one lane runs op by op, each split over every thread.
+fn execute_group(memory: &mut CpuMemory, ops: &[Op], group: &Group) {
+    if group.lanes.len() == 1 || memory.threads == 1 {
+        for lane in &group.lanes {
+            for &i in lane {
+                ops[i].run_cpu(memory);
             }
         }
+        return;
     }
-
-    /// Runs an op whose one effect is writing `out` (its `lane_output`, moved out of
-    /// `buffers`), splitting it over up to `threads` threads.
-    fn write(&self, op: &Op, out: &mut [f32], threads: usize) {
-        let bufs = &self.buffers;
-        match *op {
-            Op::Gather { params, items, .. } => {
-                let items = match items {
-                    Items::Images => &self.images,
-                    Items::Labels => &self.labels,
-                };
-                gather_cpu(&params, self.step, items, &self.order, out)
-            }
-            Op::Noise { params, .. } => noise_cpu(&params, self.step, out),
-            Op::Labels { params, table, .. } => {
-                let table = table.map_or(&[][..], |t| &bufs[t.0]);
-                labels_cpu(&params, self.step, table, out)
-            }
-            Op::Matmul {
-                params,
-                a,
-                b,
-                bias,
-                gate,
-                ..
-            } => matmul_cpu_threaded(
-                &params,
-                &bufs[a.0],
-                &bufs[b.0],
-                &bufs[bias.0],
-                &bufs[gate.0],
-                out,
-                threads,
-            ),
-            Op::BiasGrad { params, dy, .. } => bias_grad_cpu(&params, &bufs[dy.0], out),
-            Op::Bce { .. } | Op::CrossEntropy { .. } | Op::Adam { .. } | Op::AdvanceStep => {
-                unreachable!("{op:?} writes more than one buffer")
-            }
-        }
-    }
-
-    /// Runs a group's lanes side by side, the threads shared out among them; a group of
-    /// one lane runs op by op, each split over every thread.
-    fn execute_group(&mut self, ops: &[Op], group: &Group) {
-        if group.lanes.len() == 1 || self.threads == 1 {
-            for lane in &group.lanes {
+    let threads = (memory.threads / group.lanes.len()).max(1);
+    let mut outputs: Vec<(BufferId, Vec<f32>)> = group
+        .lanes
+        .iter()
+        .map(|lane| {
+            let id = ops[lane[0]].sole_output().expect("lanes hold ops with a sole output");
+            (id, memory.take(id))
+        })
+        .collect();
+    let reads = &*memory;
+    rayon::scope(|scope| {
+        for (lane, (_, out)) in group.lanes.iter().zip(&mut outputs) {
+            scope.spawn(move |_| {
                 for &i in lane {
-                    self.execute(&ops[i]);
+                    ops[i].write_cpu(reads, out, threads);
                 }
-            }
-            return;
+            });
         }
-        let threads = (self.threads / group.lanes.len()).max(1);
-        let mut outputs: Vec<(BufferId, Vec<f32>)> = group
-            .lanes
-            .iter()
-            .map(|lane| {
-                let id = lane_output(&ops[lane[0]]).expect("lanes hold lane ops");
-                (id, self.take(id))
-            })
-            .collect();
-        let memory = &*self;
-        rayon::scope(|scope| {
-            for (lane, (_, out)) in group.lanes.iter().zip(&mut outputs) {
-                scope.spawn(move |_| {
-                    for &i in lane {
-                        memory.write(&ops[i], out, threads);
-                    }
-                });
-            }
-        });
-        for (id, out) in outputs {
-            self.buffers[id.0] = out;
-        }
-    }
-
-    /// Moves a buffer out so it can be written while the others are read;
-    /// the plan never lets an op read the buffer it writes.
-    fn take(&mut self, id: BufferId) -> Vec<f32> {
-        std::mem::take(&mut self.buffers[id.0])
+    });
+    for (id, out) in outputs {
+        memory.buffers[id.0] = out;
     }
 }
 
@@ -475,19 +342,19 @@ fn step_groups(ops: &[Op]) -> Vec<Group> {
     let mut groups: Vec<Group> = Vec::new();
     let mut open = false;
     for (i, op) in ops.iter().enumerate() {
-        let Some(out) = lane_output(op) else {
+        let Some(out) = op.sole_output() else {
             groups.push(Group { lanes: vec![vec![i]] });
             open = false;
             continue;
         };
-        let reads = inputs(op);
+        let reads = op.reads();
         if let Some(group) = groups.last_mut().filter(|_| open) {
             let writes: Vec<BufferId> = group
                 .lanes
                 .iter()
-                .map(|lane| lane_output(&ops[lane[0]]).unwrap())
+                .map(|lane| ops[lane[0]].sole_output().unwrap())
                 .collect();
-            let read_by_group = group.lanes.iter().flatten().any(|&j| inputs(&ops[j]).contains(&out));
+            let read_by_group = group.lanes.iter().flatten().any(|&j| ops[j].reads().contains(&out));
             if !reads.iter().any(|r| writes.contains(r)) && !read_by_group {
                 match writes.iter().position(|&w| w == out) {
                     Some(lane) => group.lanes[lane].push(i),
@@ -500,31 +367,6 @@ fn step_groups(ops: &[Op]) -> Vec<Group> {
         open = true;
     }
     groups
-}
-
-/// The one buffer an op writes, for ops that do nothing else.
-fn lane_output(op: &Op) -> Option<BufferId> {
-    match *op {
-        Op::Gather { batch, .. } => Some(batch),
-        Op::Noise { z, .. } => Some(z),
-        Op::Labels { out, .. } => Some(out),
-        Op::Matmul { c, .. } => Some(c),
-        Op::BiasGrad { db, .. } => Some(db),
-        Op::Bce { .. } | Op::CrossEntropy { .. } | Op::Adam { .. } | Op::AdvanceStep => None,
-    }
-}
-
-/// The plan buffers an op reads.
-fn inputs(op: &Op) -> Vec<BufferId> {
-    match *op {
-        Op::Gather { .. } | Op::Noise { .. } | Op::AdvanceStep => Vec::new(),
-        Op::Labels { table, .. } => table.into_iter().collect(),
-        Op::Matmul { a, b, bias, gate, .. } => vec![a, b, bias, gate],
-        Op::BiasGrad { dy, .. } => vec![dy],
-        Op::Bce { logits, .. } => vec![logits],
-        Op::CrossEntropy { logits, targets, .. } => vec![logits, targets],
-        Op::Adam { grad, .. } => vec![grad],
-    }
 }
 
 #[cfg(test)]
@@ -542,16 +384,16 @@ mod tests {
         assert_eq!(seen, (0..plan.step.len()).collect::<Vec<_>>(), "every op once");
         for group in groups.iter().filter(|g| g.lanes.len() > 1) {
             let ops = || group.lanes.iter().flatten().map(|&i| &plan.step[i]);
-            let writes: Vec<BufferId> = ops().map(|op| lane_output(op).expect("lane op")).collect();
+            let writes: Vec<BufferId> = ops().map(|op| op.sole_output().expect("lane op")).collect();
             for (lane, ids) in group.lanes.iter().enumerate() {
                 assert!(ids.windows(2).all(|w| w[0] < w[1]), "plan order within a lane");
-                let out = lane_output(&plan.step[ids[0]]);
-                assert!(ids.iter().all(|&i| lane_output(&plan.step[i]) == out));
+                let out = plan.step[ids[0]].sole_output();
+                assert!(ids.iter().all(|&i| plan.step[i].sole_output() == out));
                 let mut other_lanes = group.lanes.iter().enumerate().filter(|&(l, _)| l != lane);
-                assert!(other_lanes.all(|(_, ids)| ids.iter().all(|&i| lane_output(&plan.step[i]) != out)));
+                assert!(other_lanes.all(|(_, ids)| ids.iter().all(|&i| plan.step[i].sole_output() != out)));
             }
             assert!(
-                ops().all(|op| inputs(op).iter().all(|r| !writes.contains(r))),
+                ops().all(|op| op.reads().iter().all(|r| !writes.contains(r))),
                 "{group:?}"
             );
         }

@@ -215,7 +215,7 @@ fn mixed_entry_points_agree() {
         .step
         .iter()
         .filter_map(|op| match op {
-            ganvas::plan::Op::Matmul { params, .. } => Some(policy.variant_for(params)),
+            ganvas::kernels::Op::Matmul(m) => Some(policy.variant_for(&m.params)),
             _ => None,
         })
         .collect();

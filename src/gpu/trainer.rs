@@ -6,47 +6,18 @@ use wgpu::util::DeviceExt;
 use super::readback::{start_map, BufferRead, PendingMap};
 use super::GpuContext;
 use crate::error::{Error, Result};
-use crate::kernels::adam::{Adam, AdamBuffers};
-use crate::kernels::bce::{Bce, BceBuffers, STAT_SLOTS};
-use crate::kernels::bias_grad::{BiasGrad, BiasGradBuffers};
-use crate::kernels::cross_entropy::{CrossEntropy, CrossEntropyBuffers};
-use crate::kernels::gather::{pack_bytes, Gather, GatherBuffers};
-use crate::kernels::labels::{Labels, LabelsBuffers};
-use crate::kernels::matmul::{Matmul, MatmulBuffers, MatmulVariant};
-use crate::kernels::noise::{Noise, NoiseBuffers};
-use crate::kernels::step_counter::{StepCounter, StepCounterBuffers};
-use crate::kernels::Dispatch;
+use crate::kernels::bce::STAT_SLOTS;
+use crate::kernels::gather::pack_bytes;
+use crate::kernels::{BufferId, Dispatch, GpuMemory, GpuTarget, Op, Pipelines};
 use crate::mnist::Dataset;
 use crate::model::TrainConfig;
 use crate::plan::{
-    BufferId, Half, HalfStep, HalfStepReadout, Items, NetworkBuffers, Op, Plan, Preview, PreviewReadout, Request,
-    Training, WrittenGeneration,
+    Half, HalfStep, HalfStepReadout, NetworkBuffers, Plan, Preview, PreviewReadout, Request, Training,
+    WrittenGeneration,
 };
 use crate::quality::CensusReadings;
 use crate::rng;
 use crate::state::{NetworkState, TrainingState};
-
-/// One pipeline per kernel family, and one per matmul entry point the plan uses.
-struct Kernels {
-    matmuls: Vec<Matmul>,
-    bias_grad: BiasGrad,
-    bce: Bce,
-    cross_entropy: CrossEntropy,
-    adam: Adam,
-    noise: Noise,
-    labels: Labels,
-    gather: Gather,
-    step_counter: StepCounter,
-}
-
-impl Kernels {
-    fn matmul(&self, variant: MatmulVariant) -> &Matmul {
-        self.matmuls
-            .iter()
-            .find(|m| m.variant == variant)
-            .expect("build makes a pipeline for every entry point the plan uses")
-    }
-}
 
 /// A stats read in flight: the copy taken after `steps` steps, still mapping.
 struct PendingStats {
@@ -206,27 +177,16 @@ impl<P: Training> GpuTrainer<P> {
 
     fn build(gpu: &GpuContext, plan: P, data: &Dataset, step: u32, networks: &[&NetworkState]) -> GpuTrainer<P> {
         let device = &gpu.device;
-        let mut matmuls: Vec<Matmul> = Vec::new();
-        let requested = Request::ALL.into_iter().flat_map(|r| plan.requested(r));
-        for op in plan.step().iter().chain(requested) {
-            if let Op::Matmul { params, .. } = op {
-                let variant = gpu.matmul.variant_for(params);
-                if matmuls.iter().all(|m| m.variant != variant) {
-                    matmuls.push(Matmul::new(device, variant));
-                }
-            }
-        }
-        let kernels = Kernels {
-            matmuls,
-            bias_grad: BiasGrad::new(device),
-            bce: Bce::new(device),
-            cross_entropy: CrossEntropy::new(device),
-            adam: Adam::new(device),
-            noise: Noise::new(device),
-            labels: Labels::new(device),
-            gather: Gather::new(device),
-            step_counter: StepCounter::new(device),
+        let every_op = || {
+            plan.step()
+                .iter()
+                .chain(Request::ALL.into_iter().flat_map(|r| plan.requested(r)))
         };
+        let target = GpuTarget {
+            device,
+            matmul: gpu.matmul,
+        };
+        let pipelines = Pipelines::new(&target, every_op());
         let buffers: Vec<wgpu::Buffer> = plan
             .buffers()
             .iter()
@@ -260,107 +220,21 @@ impl<P: Training> GpuTrainer<P> {
             mapped_at_creation: false,
         });
 
-        // Each op's buffers by the names its kernel gives them; the kernel module alone
-        // knows their binding order. Labels name the op's buffers for error messages.
+        // Each op binds its buffers as its kernel's module says; labels name the op's
+        // buffers for error messages.
+        let memory = GpuMemory {
+            device,
+            buffers: &buffers,
+            images: &images,
+            labels: &labels,
+            order: &order,
+            counter: &counter,
+            stats: &stats,
+        };
+        let names = plan.buffers();
         let dispatch = |op: &Op| -> Dispatch {
-            let b = |id: BufferId| &buffers[id.0];
-            let label = &op.describe(plan.buffers());
-            match *op {
-                Op::Gather { params, items, batch } => {
-                    let bound = GatherBuffers {
-                        items: match items {
-                            Items::Images => &images,
-                            Items::Labels => &labels,
-                        },
-                        order: &order,
-                        counter: &counter,
-                        batch: b(batch),
-                    };
-                    kernels.gather.dispatch(device, label, &bound, &params)
-                }
-                Op::Labels { params, table, out } => {
-                    // Without a table, the kernel's table binding is never read: the
-                    // counter, already bound read-only, stands in.
-                    let bound = LabelsBuffers {
-                        out: b(out),
-                        counter: &counter,
-                        table: table.map_or(&counter, b),
-                    };
-                    kernels.labels.dispatch(device, label, &bound, &params)
-                }
-                Op::Noise { params, z } => {
-                    let bound = NoiseBuffers {
-                        z: b(z),
-                        counter: &counter,
-                    };
-                    kernels.noise.dispatch(device, label, &bound, &params)
-                }
-                Op::Matmul {
-                    params,
-                    a,
-                    b: rhs,
-                    bias,
-                    gate,
-                    c,
-                } => {
-                    let bound = MatmulBuffers {
-                        a: b(a),
-                        b: b(rhs),
-                        bias: b(bias),
-                        gate: b(gate),
-                        c: b(c),
-                    };
-                    let matmul = kernels.matmul(gpu.matmul.variant_for(&params));
-                    matmul.dispatch(device, label, &bound, &params)
-                }
-                Op::BiasGrad { params, dy, db } => {
-                    let bound = BiasGradBuffers { dy: b(dy), db: b(db) };
-                    kernels.bias_grad.dispatch(device, label, &bound, &params)
-                }
-                Op::Bce { params, logits, grad } => {
-                    let bound = BceBuffers {
-                        logits: b(logits),
-                        grad: b(grad),
-                        stats: &stats,
-                    };
-                    kernels.bce.dispatch(device, label, &bound, &params)
-                }
-                Op::CrossEntropy {
-                    params,
-                    logits,
-                    targets,
-                    grad,
-                } => {
-                    let bound = CrossEntropyBuffers {
-                        logits: b(logits),
-                        targets: b(targets),
-                        grad: b(grad),
-                        stats: &stats,
-                    };
-                    kernels.cross_entropy.dispatch(device, label, &bound, &params)
-                }
-                Op::Adam {
-                    params,
-                    param,
-                    grad,
-                    exp_avg,
-                    exp_avg_sq,
-                } => {
-                    let bound = AdamBuffers {
-                        param: b(param),
-                        grad: b(grad),
-                        exp_avg: b(exp_avg),
-                        exp_avg_sq: b(exp_avg_sq),
-                        counter: &counter,
-                    };
-                    kernels.adam.dispatch(device, label, &bound, &params)
-                }
-                Op::AdvanceStep => {
-                    kernels
-                        .step_counter
-                        .dispatch(device, label, &StepCounterBuffers { counter: &counter })
-                }
-            }
+            let label = op.describe(|id| &names[id.0].name);
+            op.dispatch(&pipelines, &memory, &label)
         };
         let step_dispatches = plan.step().iter().map(dispatch).collect();
         let requests = (Request::ALL.iter())

@@ -2,7 +2,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{bindings, groups, Dispatch, Kernel};
+use super::{bindings, groups, Bindings, BufferId, CpuMemory, Dispatch, GpuMemory, GpuTarget, Kernel, KernelOp};
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
@@ -34,6 +34,17 @@ impl AdamParams {
             _pad: [0; 3],
         }
     }
+}
+
+/// One Adam step over a network's parameters, from their gradient; its moments in
+/// `exp_avg` and `exp_avg_sq`.
+#[derive(Clone, Debug)]
+pub struct AdamOp {
+    pub params: AdamParams,
+    pub param: BufferId,
+    pub grad: BufferId,
+    pub exp_avg: BufferId,
+    pub exp_avg_sq: BufferId,
 }
 
 /// 1 - βᵗ as the shader computes it: -expm1(t·ln β), by Taylor series for small arguments.
@@ -128,6 +139,55 @@ impl Adam {
         let workgroups = [groups(p.n as usize, 256).min(65_535), 1, 1];
         self.0
             .dispatch(device, label, buffers, bytemuck::bytes_of(p), workgroups)
+    }
+}
+
+impl KernelOp for AdamOp {
+    const NAME: &'static str = "adam";
+    const SOURCE: &'static str = SOURCE;
+    const BINDINGS: &'static [(&'static str, super::Access)] = AdamBuffers::LAYOUT;
+    const HAS_PARAMS: bool = true;
+    type Pipelines = Adam;
+
+    fn pipelines<'a>(target: &GpuTarget, _: impl Iterator<Item = &'a Self>) -> Adam {
+        Adam::new(target.device)
+    }
+
+    fn bound(&self) -> Vec<(&'static str, BufferId)> {
+        vec![("param", self.param), ("grad", self.grad)]
+    }
+
+    fn reads(&self) -> Vec<BufferId> {
+        vec![self.grad]
+    }
+
+    /// It writes three buffers.
+    fn sole_output(&self) -> Option<BufferId> {
+        None
+    }
+
+    fn run_cpu(&self, memory: &mut CpuMemory) {
+        let (mut p, mut m, mut v) = (
+            memory.take(self.param),
+            memory.take(self.exp_avg),
+            memory.take(self.exp_avg_sq),
+        );
+        let grad = memory.get(self.grad);
+        adam_cpu_threaded(&self.params, memory.step, &mut p, grad, &mut m, &mut v, memory.threads);
+        memory.buffers[self.param.0] = p;
+        memory.buffers[self.exp_avg.0] = m;
+        memory.buffers[self.exp_avg_sq.0] = v;
+    }
+
+    fn dispatch(&self, kernel: &Adam, gpu: &GpuMemory, label: &str) -> Dispatch {
+        let buffers = AdamBuffers {
+            param: gpu.get(self.param),
+            grad: gpu.get(self.grad),
+            exp_avg: gpu.get(self.exp_avg),
+            exp_avg_sq: gpu.get(self.exp_avg_sq),
+            counter: gpu.counter,
+        };
+        kernel.dispatch(gpu.device, label, &buffers, &self.params)
     }
 }
 

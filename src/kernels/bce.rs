@@ -8,7 +8,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{bindings, Dispatch, Kernel};
+use super::{bindings, Bindings, BufferId, CpuMemory, Dispatch, GpuMemory, GpuTarget, Kernel, KernelOp};
 use crate::activation::sigmoid;
 
 /// Where the running sums live in the stats buffer.
@@ -33,6 +33,14 @@ pub struct BceParams {
     pub positives: u32,
     pub loss_slot: u32,
     pub record_probabilities: u32,
+}
+
+/// BCE on `logits`: its gradient into `grad`, its value (and D's outputs) into the stats.
+#[derive(Clone, Debug)]
+pub struct BceOp {
+    pub params: BceParams,
+    pub logits: BufferId,
+    pub grad: BufferId,
 }
 
 /// The CPU reference: the gradient of the mean loss, and the stats added to `stats`.
@@ -84,5 +92,50 @@ impl Bce {
     pub fn dispatch(&self, device: &wgpu::Device, label: &str, buffers: &BceBuffers, p: &BceParams) -> Dispatch {
         self.0
             .dispatch(device, label, buffers, bytemuck::bytes_of(p), [1, 1, 1])
+    }
+}
+
+impl KernelOp for BceOp {
+    const NAME: &'static str = "bce";
+    const SOURCE: &'static str = SOURCE;
+    const BINDINGS: &'static [(&'static str, super::Access)] = BceBuffers::LAYOUT;
+    const HAS_PARAMS: bool = true;
+    type Pipelines = Bce;
+
+    fn pipelines<'a>(target: &GpuTarget, _: impl Iterator<Item = &'a Self>) -> Bce {
+        Bce::new(target.device)
+    }
+
+    fn bound(&self) -> Vec<(&'static str, BufferId)> {
+        vec![("grad", self.grad), ("logits", self.logits)]
+    }
+
+    fn reads(&self) -> Vec<BufferId> {
+        vec![self.logits]
+    }
+
+    /// It also adds to the stats.
+    fn sole_output(&self) -> Option<BufferId> {
+        None
+    }
+
+    fn run_cpu(&self, memory: &mut CpuMemory) {
+        let mut grad = memory.take(self.grad);
+        bce_cpu(
+            &self.params,
+            &memory.buffers[self.logits.0],
+            &mut grad,
+            &mut memory.stats,
+        );
+        memory.buffers[self.grad.0] = grad;
+    }
+
+    fn dispatch(&self, kernel: &Bce, gpu: &GpuMemory, label: &str) -> Dispatch {
+        let buffers = BceBuffers {
+            logits: gpu.get(self.logits),
+            grad: gpu.get(self.grad),
+            stats: gpu.stats,
+        };
+        kernel.dispatch(gpu.device, label, &buffers, &self.params)
     }
 }

@@ -2,7 +2,9 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{bindings, check_view, groups, Dispatch, Kernel};
+use super::{
+    bindings, check_view, groups, Bindings, BufferId, CpuMemory, Dispatch, GpuMemory, GpuTarget, Kernel, KernelOp,
+};
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
@@ -11,6 +13,14 @@ pub struct BiasGradParams {
     pub cols: u32,
     pub input_offset: u32,
     pub output_offset: u32,
+}
+
+/// db[output_offset..] = column sums of dY's rows.
+#[derive(Clone, Debug)]
+pub struct BiasGradOp {
+    pub params: BiasGradParams,
+    pub dy: BufferId,
+    pub db: BufferId,
 }
 
 pub fn bias_grad_cpu(p: &BiasGradParams, dy: &[f32], db: &mut [f32]) {
@@ -58,5 +68,41 @@ impl BiasGrad {
         let workgroups = [groups(p.cols as usize, 64), 1, 1];
         self.0
             .dispatch(device, label, buffers, bytemuck::bytes_of(p), workgroups)
+    }
+}
+
+impl KernelOp for BiasGradOp {
+    const NAME: &'static str = "bias_grad";
+    const SOURCE: &'static str = SOURCE;
+    const BINDINGS: &'static [(&'static str, super::Access)] = BiasGradBuffers::LAYOUT;
+    const HAS_PARAMS: bool = true;
+    type Pipelines = BiasGrad;
+
+    fn pipelines<'a>(target: &GpuTarget, _: impl Iterator<Item = &'a Self>) -> BiasGrad {
+        BiasGrad::new(target.device)
+    }
+
+    fn bound(&self) -> Vec<(&'static str, BufferId)> {
+        vec![("db", self.db), ("dy", self.dy)]
+    }
+
+    fn reads(&self) -> Vec<BufferId> {
+        vec![self.dy]
+    }
+
+    fn sole_output(&self) -> Option<BufferId> {
+        Some(self.db)
+    }
+
+    fn write_cpu(&self, memory: &CpuMemory, out: &mut [f32], _threads: usize) {
+        bias_grad_cpu(&self.params, memory.get(self.dy), out);
+    }
+
+    fn dispatch(&self, kernel: &BiasGrad, gpu: &GpuMemory, label: &str) -> Dispatch {
+        let buffers = BiasGradBuffers {
+            dy: gpu.get(self.dy),
+            db: gpu.get(self.db),
+        };
+        kernel.dispatch(gpu.device, label, &buffers, &self.params)
     }
 }

@@ -5,7 +5,7 @@
 use bytemuck::{Pod, Zeroable};
 
 use super::matmul::View;
-use super::{bindings, check_view, Dispatch, Kernel};
+use super::{bindings, check_view, Bindings, BufferId, CpuMemory, Dispatch, GpuMemory, GpuTarget, Kernel, KernelOp};
 
 /// `accuracy_slot` when no accuracy is wanted.
 pub const NO_SLOT: u32 = u32::MAX;
@@ -40,6 +40,16 @@ impl CrossEntropyParams {
             accuracy_slot: accuracy_slot.unwrap_or(NO_SLOT),
         }
     }
+}
+
+/// The loss of `logits` against `targets`: its gradient into `grad`, its value and
+/// accuracy into the stats.
+#[derive(Clone, Debug)]
+pub struct CrossEntropyOp {
+    pub params: CrossEntropyParams,
+    pub logits: BufferId,
+    pub targets: BufferId,
+    pub grad: BufferId,
 }
 
 /// The CPU reference, in the same f32 operations as the shader: the gradient of the
@@ -127,5 +137,47 @@ impl CrossEntropy {
     ) -> Dispatch {
         self.0
             .dispatch(device, label, buffers, bytemuck::bytes_of(p), [1, 1, 1])
+    }
+}
+
+impl KernelOp for CrossEntropyOp {
+    const NAME: &'static str = "cross_entropy";
+    const SOURCE: &'static str = SOURCE;
+    const BINDINGS: &'static [(&'static str, super::Access)] = CrossEntropyBuffers::LAYOUT;
+    const HAS_PARAMS: bool = true;
+    type Pipelines = CrossEntropy;
+
+    fn pipelines<'a>(target: &GpuTarget, _: impl Iterator<Item = &'a Self>) -> CrossEntropy {
+        CrossEntropy::new(target.device)
+    }
+
+    fn bound(&self) -> Vec<(&'static str, BufferId)> {
+        vec![("grad", self.grad), ("logits", self.logits), ("targets", self.targets)]
+    }
+
+    fn reads(&self) -> Vec<BufferId> {
+        vec![self.logits, self.targets]
+    }
+
+    /// It also adds to the stats.
+    fn sole_output(&self) -> Option<BufferId> {
+        None
+    }
+
+    fn run_cpu(&self, memory: &mut CpuMemory) {
+        let mut grad = memory.take(self.grad);
+        let (logits, targets) = (&memory.buffers[self.logits.0], &memory.buffers[self.targets.0]);
+        cross_entropy_cpu(&self.params, logits, targets, &mut grad, &mut memory.stats);
+        memory.buffers[self.grad.0] = grad;
+    }
+
+    fn dispatch(&self, kernel: &CrossEntropy, gpu: &GpuMemory, label: &str) -> Dispatch {
+        let buffers = CrossEntropyBuffers {
+            logits: gpu.get(self.logits),
+            targets: gpu.get(self.targets),
+            grad: gpu.get(self.grad),
+            stats: gpu.stats,
+        };
+        kernel.dispatch(gpu.device, label, &buffers, &self.params)
     }
 }

@@ -4,7 +4,9 @@
 use bytemuck::{Pod, Zeroable};
 
 use super::matmul::View;
-use super::{bindings, check_view, groups, Dispatch, Kernel};
+use super::{
+    bindings, check_view, groups, Bindings, BufferId, CpuMemory, Dispatch, GpuMemory, GpuTarget, Kernel, KernelOp,
+};
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
@@ -43,6 +45,21 @@ impl GatherParams {
             ..Self::images(out, steps_per_epoch)
         }
     }
+}
+
+/// What a gather reads from the training set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Items {
+    Images,
+    Labels,
+}
+
+/// The step's batch of `items`, in the epoch's order, into (a block of) `batch`.
+#[derive(Clone, Debug)]
+pub struct GatherOp {
+    pub params: GatherParams,
+    pub items: Items,
+    pub batch: BufferId,
 }
 
 /// `items` holds the training set's bytes (images, one byte a pixel, or labels, one
@@ -100,5 +117,57 @@ impl Gather {
         let workgroups = [groups(p.batch as usize * p.width as usize, 256), 1, 1];
         self.0
             .dispatch(device, label, buffers, bytemuck::bytes_of(p), workgroups)
+    }
+}
+
+impl KernelOp for GatherOp {
+    const NAME: &'static str = "gather";
+    const SOURCE: &'static str = SOURCE;
+    const BINDINGS: &'static [(&'static str, super::Access)] = GatherBuffers::LAYOUT;
+    const HAS_PARAMS: bool = true;
+    type Pipelines = Gather;
+
+    fn pipelines<'a>(target: &GpuTarget, _: impl Iterator<Item = &'a Self>) -> Gather {
+        Gather::new(target.device)
+    }
+
+    fn kernel_label(&self) -> &'static str {
+        match self.items {
+            Items::Images => "gather images",
+            Items::Labels => "gather labels",
+        }
+    }
+
+    fn bound(&self) -> Vec<(&'static str, BufferId)> {
+        vec![("batch", self.batch)]
+    }
+
+    fn reads(&self) -> Vec<BufferId> {
+        Vec::new()
+    }
+
+    fn sole_output(&self) -> Option<BufferId> {
+        Some(self.batch)
+    }
+
+    fn write_cpu(&self, memory: &CpuMemory, out: &mut [f32], _threads: usize) {
+        let items = match self.items {
+            Items::Images => &memory.images,
+            Items::Labels => &memory.labels,
+        };
+        gather_cpu(&self.params, memory.step, items, &memory.order, out);
+    }
+
+    fn dispatch(&self, kernel: &Gather, gpu: &GpuMemory, label: &str) -> Dispatch {
+        let buffers = GatherBuffers {
+            items: match self.items {
+                Items::Images => gpu.images,
+                Items::Labels => gpu.labels,
+            },
+            order: gpu.order,
+            counter: gpu.counter,
+            batch: gpu.get(self.batch),
+        };
+        kernel.dispatch(gpu.device, label, &buffers, &self.params)
     }
 }

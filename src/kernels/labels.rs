@@ -5,7 +5,9 @@
 use bytemuck::{Pod, Zeroable};
 
 use super::matmul::View;
-use super::{bindings, check_view, groups, Dispatch, Kernel};
+use super::{
+    bindings, check_view, groups, Bindings, BufferId, CpuMemory, Dispatch, GpuMemory, GpuTarget, Kernel, KernelOp,
+};
 use crate::rng;
 
 #[repr(C)]
@@ -51,6 +53,14 @@ impl LabelsParams {
             ..Self::per_step(out, 0)
         }
     }
+}
+
+/// One-hot labels into (a block of) `out`: drawn, or from `table` (classes, one a row).
+#[derive(Clone, Debug)]
+pub struct LabelsOp {
+    pub params: LabelsParams,
+    pub table: Option<BufferId>,
+    pub out: BufferId,
 }
 
 /// The CPU reference. A table class outside [0, classes) gives an all-zero row, as
@@ -99,5 +109,47 @@ impl Labels {
         let workgroups = [groups((p.rows * p.classes) as usize, 64), 1, 1];
         self.0
             .dispatch(device, label, buffers, bytemuck::bytes_of(p), workgroups)
+    }
+}
+
+impl KernelOp for LabelsOp {
+    const NAME: &'static str = "labels";
+    const SOURCE: &'static str = SOURCE;
+    const BINDINGS: &'static [(&'static str, super::Access)] = LabelsBuffers::LAYOUT;
+    const HAS_PARAMS: bool = true;
+    type Pipelines = Labels;
+
+    fn pipelines<'a>(target: &GpuTarget, _: impl Iterator<Item = &'a Self>) -> Labels {
+        Labels::new(target.device)
+    }
+
+    fn bound(&self) -> Vec<(&'static str, BufferId)> {
+        let mut bound = vec![("out", self.out)];
+        bound.extend(self.table.map(|t| ("table", t)));
+        bound
+    }
+
+    fn reads(&self) -> Vec<BufferId> {
+        self.table.into_iter().collect()
+    }
+
+    fn sole_output(&self) -> Option<BufferId> {
+        Some(self.out)
+    }
+
+    fn write_cpu(&self, memory: &CpuMemory, out: &mut [f32], _threads: usize) {
+        let table = self.table.map_or(&[][..], |t| memory.get(t));
+        labels_cpu(&self.params, memory.step, table, out);
+    }
+
+    fn dispatch(&self, kernel: &Labels, gpu: &GpuMemory, label: &str) -> Dispatch {
+        // Without a table, the kernel's table binding is never read: the counter,
+        // already bound read-only, stands in.
+        let buffers = LabelsBuffers {
+            out: gpu.get(self.out),
+            counter: gpu.counter,
+            table: self.table.map_or(gpu.counter, |t| gpu.get(t)),
+        };
+        kernel.dispatch(gpu.device, label, &buffers, &self.params)
     }
 }

@@ -2,7 +2,9 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{bindings, check_view, groups, Dispatch, Kernel};
+use super::{
+    bindings, check_view, groups, Bindings, BufferId, CpuMemory, Dispatch, GpuMemory, GpuTarget, Kernel, KernelOp,
+};
 use crate::activation::Activation;
 
 /// C[i, j] = epilogue(Σ_k A[i, k] · B[k, j]) with A[i, k] = a[a_offset + i·a_row_stride +
@@ -180,6 +182,18 @@ impl MatmulParams {
             decode("gate_activation", self.gate_activation),
         )
     }
+}
+
+/// C = epilogue(A·B) over plan buffers; `bias` and `gate` are only read when the
+/// params ask for them.
+#[derive(Clone, Debug)]
+pub struct MatmulOp {
+    pub params: MatmulParams,
+    pub a: BufferId,
+    pub b: BufferId,
+    pub bias: BufferId,
+    pub gate: BufferId,
+    pub c: BufferId,
 }
 
 /// The CPU reference: a CPU GEMM (`gemm_views`), then the same epilogue as the shader.
@@ -510,6 +524,83 @@ impl Matmul {
             MatmulVariant::Tiled => (64, 64),
         };
         [groups(p.n as usize, columns), groups(p.m as usize, rows), 1]
+    }
+}
+
+/// One pipeline per entry point that a plan's products use on a device, and the
+/// policy that picks among them.
+pub struct MatmulPipelines {
+    policy: MatmulPolicy,
+    kernels: Vec<Matmul>,
+}
+
+impl MatmulPipelines {
+    fn for_params(&self, p: &MatmulParams) -> &Matmul {
+        let variant = self.policy.variant_for(p);
+        (self.kernels.iter().find(|m| m.variant == variant))
+            .expect("a pipeline was made for every entry point the plan uses")
+    }
+}
+
+impl KernelOp for MatmulOp {
+    const NAME: &'static str = "matmul";
+    const SOURCE: &'static str = SOURCE;
+    const BINDINGS: &'static [(&'static str, super::Access)] = MatmulBuffers::LAYOUT;
+    const HAS_PARAMS: bool = true;
+    type Pipelines = MatmulPipelines;
+
+    fn pipelines<'a>(target: &GpuTarget, ops: impl Iterator<Item = &'a Self>) -> MatmulPipelines {
+        let mut kernels: Vec<Matmul> = Vec::new();
+        for op in ops {
+            let variant = target.matmul.variant_for(&op.params);
+            if kernels.iter().all(|m| m.variant != variant) {
+                kernels.push(Matmul::new(target.device, variant));
+            }
+        }
+        MatmulPipelines {
+            policy: target.matmul,
+            kernels,
+        }
+    }
+
+    fn bound(&self) -> Vec<(&'static str, BufferId)> {
+        let mut bound = vec![("c", self.c), ("a", self.a), ("b", self.b)];
+        if self.params.has_bias != 0 {
+            bound.push(("bias", self.bias));
+        }
+        if self.params.gate_activation != 0 {
+            bound.push(("gate", self.gate));
+        }
+        bound
+    }
+
+    fn reads(&self) -> Vec<BufferId> {
+        vec![self.a, self.b, self.bias, self.gate]
+    }
+
+    fn sole_output(&self) -> Option<BufferId> {
+        Some(self.c)
+    }
+
+    fn write_cpu(&self, memory: &CpuMemory, out: &mut [f32], threads: usize) {
+        let [a, b, bias, gate] = [self.a, self.b, self.bias, self.gate].map(|id| memory.get(id));
+        matmul_cpu_threaded(&self.params, a, b, bias, gate, out, threads);
+    }
+
+    fn dispatch(&self, pipelines: &MatmulPipelines, gpu: &GpuMemory, label: &str) -> Dispatch {
+        let buffers = MatmulBuffers {
+            a: gpu.get(self.a),
+            b: gpu.get(self.b),
+            bias: gpu.get(self.bias),
+            gate: gpu.get(self.gate),
+            c: gpu.get(self.c),
+        };
+        let kernel = pipelines.for_params(&self.params);
+        kernel.dispatch(gpu.device, label, &buffers, &self.params)
+    }
+
+    fn flops(&self) -> f64 {
+        self.params.flops()
     }
 }
 

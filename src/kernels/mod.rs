@@ -1,6 +1,12 @@
-//! One module per WGSL kernel family: its params struct, its pipeline with an explicit
-//! bind-group layout, and the plain CPU function it is checked against (which is also
+//! One module per WGSL kernel family: its params struct, its op in the plan (the
+//! buffers it runs on), its pipeline with an explicit bind-group layout, how each
+//! backend runs it, and the plain CPU function it is checked against (which is also
 //! what the CPU backend runs).
+//!
+//! `kernel_registry!` below lists every kernel once; from that one list come the plan's
+//! `Op` enum, what the backends call to run an op, the GPU's pipelines, and the
+//! tests that check each kernel's bindings against its shader and that no kernel
+//! is left out.
 
 pub mod adam;
 pub mod bce;
@@ -10,7 +16,23 @@ pub mod gather;
 pub mod labels;
 pub mod matmul;
 pub mod noise;
+mod registry;
 pub mod step_counter;
+
+use registry::kernel_registry;
+pub use registry::{BufferId, CpuMemory, GpuMemory, GpuTarget, KernelInfo, KernelOp};
+
+kernel_registry! {
+    Gather(gather::GatherOp),
+    Noise(noise::NoiseOp),
+    Labels(labels::LabelsOp),
+    Matmul(matmul::MatmulOp),
+    BiasGrad(bias_grad::BiasGradOp),
+    Bce(bce::BceOp),
+    CrossEntropy(cross_entropy::CrossEntropyOp),
+    Adam(adam::AdamOp),
+    AdvanceStep(step_counter::AdvanceStepOp),
+}
 
 use std::borrow::Cow;
 
@@ -233,33 +255,53 @@ mod tests {
         found.into_iter().map(|(_, name, access)| (name, access)).collect()
     }
 
-    fn declared<B: Bindings>(has_params: bool) -> Vec<(String, Option<Access>)> {
-        let storage = B::LAYOUT.iter().map(|&(name, access)| (name.to_string(), Some(access)));
-        storage.chain(has_params.then(|| ("p".to_string(), None))).collect()
+    fn declared(kernel: &KernelInfo) -> Vec<(String, Option<Access>)> {
+        let storage = (kernel.bindings.iter()).map(|&(name, access)| (name.to_string(), Some(access)));
+        storage
+            .chain(kernel.has_params.then(|| ("p".to_string(), None)))
+            .collect()
     }
 
     #[test]
     fn every_kernels_bindings_match_its_shader() {
-        let kernels = [
-            ("adam", adam::SOURCE, declared::<adam::AdamBuffers>(true)),
-            ("bce", bce::SOURCE, declared::<bce::BceBuffers>(true)),
-            (
-                "bias_grad",
-                bias_grad::SOURCE,
-                declared::<bias_grad::BiasGradBuffers>(true),
-            ),
-            ("gather", gather::SOURCE, declared::<gather::GatherBuffers>(true)),
-            ("labels", labels::SOURCE, declared::<labels::LabelsBuffers>(true)),
-            ("matmul", matmul::SOURCE, declared::<matmul::MatmulBuffers>(true)),
-            ("noise", noise::SOURCE, declared::<noise::NoiseBuffers>(true)),
-            (
-                "step_counter",
-                step_counter::SOURCE,
-                declared::<step_counter::StepCounterBuffers>(false),
-            ),
-        ];
-        for (name, source, declared) in kernels {
-            assert_eq!(wgsl_bindings(source), declared, "{name}");
+        for kernel in KERNELS {
+            assert_eq!(wgsl_bindings(kernel.source), declared(kernel), "{}", kernel.name);
+        }
+    }
+
+    /// Every shader with an entry point and every kernel module is in the registry,
+    /// under one name; shared WGSL (no `@compute`) is prepended to the kernels that
+    /// use it.
+    #[test]
+    fn the_registry_lists_every_kernel() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let stems = |dir: &str, ext: &str, keep: &dyn Fn(&str) -> bool| -> Vec<String> {
+            let mut found: Vec<String> = std::fs::read_dir(root.join(dir))
+                .unwrap()
+                .filter_map(|entry| {
+                    let path = entry.ok()?.path();
+                    let stem = path.file_stem()?.to_str()?.to_string();
+                    let text = std::fs::read_to_string(&path).ok()?;
+                    (path.extension()? == ext && keep(&text)).then_some(stem)
+                })
+                .collect();
+            found.sort();
+            found
+        };
+        let mut listed: Vec<String> = KERNELS.iter().map(|k| k.name.to_string()).collect();
+        listed.sort();
+        let shaders = stems("shaders", "wgsl", &|text| text.contains("@compute"));
+        assert_eq!(shaders, listed, "shaders with an entry point vs the registry");
+        let mut modules = stems("src/kernels", "rs", &|_| true);
+        modules.retain(|m| m != "mod" && m != "registry");
+        assert_eq!(modules, listed, "kernel modules vs the registry");
+        for kernel in KERNELS {
+            let own = std::fs::read_to_string(root.join(format!("shaders/{}.wgsl", kernel.name))).unwrap();
+            assert!(
+                kernel.source.ends_with(&own),
+                "{}'s source ends with its own file",
+                kernel.name
+            );
         }
     }
 
@@ -268,9 +310,7 @@ mod tests {
         let swapped = "@group(0) @binding(0) var<storage, read> b: array<f32>;\n\
                        @group(0) @binding(1) var<storage, read> a: array<f32>;\n\
                        @group(0) @binding(2) var<uniform> p: Params;";
-        assert_ne!(
-            wgsl_bindings(swapped)[..2],
-            declared::<matmul::MatmulBuffers>(true)[..2]
-        );
+        let matmul = KERNELS.iter().find(|k| k.name == "matmul").unwrap();
+        assert_ne!(wgsl_bindings(swapped)[..2], declared(matmul)[..2]);
     }
 }

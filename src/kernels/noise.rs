@@ -4,7 +4,9 @@
 use bytemuck::{Pod, Zeroable};
 
 use super::matmul::View;
-use super::{bindings, check_view, groups, Dispatch, Kernel};
+use super::{
+    bindings, check_view, groups, Bindings, BufferId, CpuMemory, Dispatch, GpuMemory, GpuTarget, Kernel, KernelOp,
+};
 use crate::rng::{self, Stream};
 
 #[repr(C)]
@@ -55,6 +57,13 @@ impl NoiseParams {
     }
 }
 
+/// Gaussian latents into (a block of columns of) `z`.
+#[derive(Clone, Debug)]
+pub struct NoiseOp {
+    pub params: NoiseParams,
+    pub z: BufferId,
+}
+
 pub fn noise_cpu(p: &NoiseParams, step: u32, z: &mut [f32]) {
     let seed = u64::from(p.seed_lo) | (u64::from(p.seed_hi) << 32);
     // A value that names no stream is a bug in the plan: stop, as a bad view does.
@@ -97,5 +106,41 @@ impl Noise {
         let workgroups = [groups(p.count as usize, 4 * 64), 1, 1];
         self.0
             .dispatch(device, label, buffers, bytemuck::bytes_of(p), workgroups)
+    }
+}
+
+impl KernelOp for NoiseOp {
+    const NAME: &'static str = "noise";
+    const SOURCE: &'static str = SOURCE;
+    const BINDINGS: &'static [(&'static str, super::Access)] = NoiseBuffers::LAYOUT;
+    const HAS_PARAMS: bool = true;
+    type Pipelines = Noise;
+
+    fn pipelines<'a>(target: &GpuTarget, _: impl Iterator<Item = &'a Self>) -> Noise {
+        Noise::new(target.device)
+    }
+
+    fn bound(&self) -> Vec<(&'static str, BufferId)> {
+        vec![("z", self.z)]
+    }
+
+    fn reads(&self) -> Vec<BufferId> {
+        Vec::new()
+    }
+
+    fn sole_output(&self) -> Option<BufferId> {
+        Some(self.z)
+    }
+
+    fn write_cpu(&self, memory: &CpuMemory, out: &mut [f32], _threads: usize) {
+        noise_cpu(&self.params, memory.step, out);
+    }
+
+    fn dispatch(&self, kernel: &Noise, gpu: &GpuMemory, label: &str) -> Dispatch {
+        let buffers = NoiseBuffers {
+            z: gpu.get(self.z),
+            counter: gpu.counter,
+        };
+        kernel.dispatch(gpu.device, label, &buffers, &self.params)
     }
 }

@@ -1,6 +1,6 @@
 //! The GPU-side step counter (`shaders/step_counter.wgsl`).
 
-use super::{bindings, Dispatch, Kernel};
+use super::{bindings, Bindings, BufferId, CpuMemory, Dispatch, GpuMemory, GpuTarget, Kernel, KernelOp};
 
 pub const SOURCE: &str = include_str!("../../shaders/step_counter.wgsl");
 
@@ -25,5 +25,41 @@ impl StepCounter {
 
     pub fn dispatch(&self, device: &wgpu::Device, label: &str, buffers: &StepCounterBuffers) -> Dispatch {
         self.0.dispatch(device, label, buffers, &[], [1, 1, 1])
+    }
+}
+
+/// Advances the step: the step index that noise, gather and Adam read.
+#[derive(Clone, Debug)]
+pub struct AdvanceStepOp;
+
+impl KernelOp for AdvanceStepOp {
+    const NAME: &'static str = "step_counter";
+    const SOURCE: &'static str = SOURCE;
+    const BINDINGS: &'static [(&'static str, super::Access)] = StepCounterBuffers::LAYOUT;
+    const HAS_PARAMS: bool = false;
+    type Pipelines = StepCounter;
+
+    fn pipelines<'a>(target: &GpuTarget, _: impl Iterator<Item = &'a Self>) -> StepCounter {
+        StepCounter::new(target.device)
+    }
+
+    fn bound(&self) -> Vec<(&'static str, BufferId)> {
+        Vec::new()
+    }
+
+    fn reads(&self) -> Vec<BufferId> {
+        Vec::new()
+    }
+
+    fn sole_output(&self) -> Option<BufferId> {
+        None
+    }
+
+    fn run_cpu(&self, memory: &mut CpuMemory) {
+        memory.step += 1;
+    }
+
+    fn dispatch(&self, kernel: &StepCounter, gpu: &GpuMemory, label: &str) -> Dispatch {
+        kernel.dispatch(gpu.device, label, &StepCounterBuffers { counter: gpu.counter })
     }
 }

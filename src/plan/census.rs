@@ -10,9 +10,9 @@ use std::sync::Arc;
 
 use super::{forward, sample_latents, BufferContents, BufferId, Builder, Generation, Layers, Op, Plan, Slot};
 use crate::error::{Error, Result};
-use crate::kernels::bias_grad::BiasGradParams;
-use crate::kernels::labels::LabelsParams;
-use crate::kernels::matmul::{MatmulParams, View};
+use crate::kernels::bias_grad::{BiasGradOp, BiasGradParams};
+use crate::kernels::labels::{LabelsOp, LabelsParams};
+use crate::kernels::matmul::{MatmulOp, MatmulParams, View};
 use crate::model::{Network, CLASSES, MAX_BUFFER_FLOATS};
 use crate::sampling::every_digit;
 
@@ -74,11 +74,11 @@ impl Plan {
         if self.config.conditional {
             let table = b.add("census.digits", rows);
             let slot = generation.input.column_block(self.config.latent, CLASSES);
-            ops.push(Op::Labels {
+            ops.push(Op::Labels(LabelsOp {
                 params: LabelsParams::from_table(slot.view, 0),
                 table: Some(table),
                 out: slot.buffer,
-            });
+            }));
             let every = every_digit(rows).into_iter().map(|d| d as f32).collect();
             digits = Some((table, every));
         }
@@ -102,15 +102,15 @@ impl Plan {
             b.add("census.feature_gram", dim * dim),
         );
         let f = View::new(0, rows, dim);
-        ops.push(Op::Matmul {
+        ops.push(Op::Matmul(MatmulOp {
             params: MatmulParams::weight_gradient(f, f, View::new(0, dim, dim)),
             a: features,
             b: features,
             bias: features,
             gate: features,
             c: feature_gram,
-        });
-        ops.push(Op::BiasGrad {
+        }));
+        ops.push(Op::BiasGrad(BiasGradOp {
             params: BiasGradParams {
                 rows: rows as u32,
                 cols: dim as u32,
@@ -119,7 +119,7 @@ impl Plan {
             },
             dy: features,
             db: feature_sum,
-        });
+        }));
         self.buffers = b.buffers;
         self.census = Some(Census {
             rows,

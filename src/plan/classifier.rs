@@ -8,7 +8,8 @@ use super::{
     WeightGradients,
 };
 use crate::error::Result;
-use crate::kernels::gather::GatherParams;
+use crate::kernels::gather::{GatherOp, GatherParams};
+use crate::kernels::step_counter::AdvanceStepOp;
 use crate::model::{ClassifierConfig, Network};
 
 #[derive(Clone, Debug)]
@@ -35,16 +36,16 @@ impl ClassifierPlan {
         let logits = Slot::whole(b.add("classifier.logits", batch * classes), batch, classes);
         let steps_per_epoch = (image_count / batch) as u32;
         let mut step = vec![
-            Op::Gather {
+            Op::Gather(GatherOp {
                 params: GatherParams::images(input.view, steps_per_epoch),
                 items: Items::Images,
                 batch: input.buffer,
-            },
-            Op::Gather {
+            }),
+            Op::Gather(GatherOp {
                 params: GatherParams::one_hot_labels(targets.view, steps_per_epoch),
                 items: Items::Labels,
                 batch: targets.buffer,
-            },
+            }),
         ];
         forward(&mut step, &net.layers, input, logits);
         Loss::CrossEntropy { targets }.push(&mut step, logits, net.output_gradient());
@@ -55,7 +56,7 @@ impl ClassifierPlan {
         };
         backward(&mut step, &net, pass);
         step.push(adam_with(&net, config.lr, config.beta1, config.beta2, config.eps));
-        step.push(Op::AdvanceStep);
+        step.push(Op::AdvanceStep(AdvanceStepOp));
         let network_buffers = net.buffers;
         Ok(ClassifierPlan {
             config: config.clone(),

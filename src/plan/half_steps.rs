@@ -8,7 +8,9 @@ use super::{
     discriminator_update, forward, generator_update, probabilities, Builder, LabelsParams, Op, PlanNetwork, Slot,
     PREVIEW_ROWS,
 };
+use crate::kernels::labels::LabelsOp;
 use crate::kernels::matmul::View;
+use crate::kernels::step_counter::AdvanceStepOp;
 use crate::model::TrainConfig;
 use crate::plan::BufferId;
 
@@ -94,11 +96,11 @@ impl HalfSteps {
         if config.conditional {
             // The same draw as the fake rows' labels: the step has not advanced.
             let labels = after_input.column_block(pixels, config.labels());
-            after.push(Op::Labels {
+            after.push(Op::Labels(LabelsOp {
                 params: LabelsParams::per_step(labels.view, config.seed),
                 table: None,
                 out: labels.buffer,
-            });
+            }));
         }
         forward(
             &mut after,
@@ -119,7 +121,7 @@ impl HalfSteps {
         let mut generator = before;
         generator_update(&mut generator, g, d, g_input, fake_rows, fake_images, logits, config);
         generator.extend(after);
-        generator.push(Op::AdvanceStep);
+        generator.push(Op::AdvanceStep(AdvanceStepOp));
 
         let shown = batch.min(PREVIEW_ROWS);
         let rows = |slot: Slot| slot.row_block(0, shown).column_block(0, pixels);
@@ -127,7 +129,7 @@ impl HalfSteps {
         HalfSteps {
             discriminator,
             generator,
-            finish: vec![Op::AdvanceStep],
+            finish: vec![Op::AdvanceStep(AdvanceStepOp)],
             readout: HalfStepReadout {
                 real_images: view(rows(real_rows)),
                 fake_images: view(rows(fake_rows)),

@@ -24,20 +24,18 @@ pub use interpolation::INTERPOLATION_ROWS;
 
 use crate::activation::Activation;
 use crate::error::Result;
-use crate::kernels::adam::AdamParams;
-use crate::kernels::bce::{BceParams, StatSlot};
-use crate::kernels::bias_grad::BiasGradParams;
-use crate::kernels::cross_entropy::CrossEntropyParams;
-use crate::kernels::gather::GatherParams;
-use crate::kernels::labels::LabelsParams;
-use crate::kernels::matmul::{MatmulParams, View};
-use crate::kernels::noise::NoiseParams;
+use crate::kernels::adam::{AdamOp, AdamParams};
+use crate::kernels::bce::{BceOp, BceParams, StatSlot};
+use crate::kernels::bias_grad::{BiasGradOp, BiasGradParams};
+use crate::kernels::cross_entropy::{CrossEntropyOp, CrossEntropyParams};
+use crate::kernels::gather::{GatherOp, GatherParams, Items};
+use crate::kernels::labels::{LabelsOp, LabelsParams};
+use crate::kernels::matmul::{MatmulOp, MatmulParams, View};
+use crate::kernels::noise::{NoiseOp, NoiseParams};
+use crate::kernels::step_counter::AdvanceStepOp;
+use crate::kernels::{BufferId, Op};
 use crate::model::{Network, TrainConfig, CLASSES};
 use crate::rng::Stream;
-
-/// Index of an f32 buffer in `Plan::buffers`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct BufferId(pub usize);
 
 /// Values for a buffer: loaded once (a constant), or written on request.
 pub type BufferContents = (BufferId, Vec<f32>);
@@ -46,120 +44,6 @@ pub type BufferContents = (BufferId, Vec<f32>);
 pub struct BufferSpec {
     pub name: String,
     pub len: usize,
-}
-
-/// What a gather reads from the training set.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Items {
-    Images,
-    Labels,
-}
-
-/// One kernel launch. The training images and labels, the epoch order, the step
-/// counter and the stats are not in the buffer table: each backend keeps them in its
-/// own form.
-#[derive(Clone, Debug)]
-pub enum Op {
-    Gather {
-        params: GatherParams,
-        items: Items,
-        batch: BufferId,
-    },
-    Noise {
-        params: NoiseParams,
-        z: BufferId,
-    },
-    /// One-hot labels into `out`: drawn, or from `table` (classes, one a row).
-    Labels {
-        params: LabelsParams,
-        table: Option<BufferId>,
-        out: BufferId,
-    },
-    /// `bias` and `gate` are only read when the params ask for them.
-    Matmul {
-        params: MatmulParams,
-        a: BufferId,
-        b: BufferId,
-        bias: BufferId,
-        gate: BufferId,
-        c: BufferId,
-    },
-    BiasGrad {
-        params: BiasGradParams,
-        dy: BufferId,
-        db: BufferId,
-    },
-    Bce {
-        params: BceParams,
-        logits: BufferId,
-        grad: BufferId,
-    },
-    CrossEntropy {
-        params: CrossEntropyParams,
-        logits: BufferId,
-        targets: BufferId,
-        grad: BufferId,
-    },
-    Adam {
-        params: AdamParams,
-        param: BufferId,
-        grad: BufferId,
-        exp_avg: BufferId,
-        exp_avg_sq: BufferId,
-    },
-    AdvanceStep,
-}
-
-impl Op {
-    /// The kernel and the plan buffers it writes and reads, by binding name, such as
-    /// "matmul c=generator.activation.0 a=latent b=generator.params": the label of the
-    /// op's bind group, so a GPU error or a debugger says which op it is.
-    pub fn describe(&self, buffers: &[BufferSpec]) -> String {
-        let (kernel, bound): (&str, Vec<(&str, BufferId)>) = match *self {
-            Op::Gather { batch, items, .. } => match items {
-                Items::Images => ("gather images", vec![("batch", batch)]),
-                Items::Labels => ("gather labels", vec![("batch", batch)]),
-            },
-            Op::Noise { z, .. } => ("noise", vec![("z", z)]),
-            Op::Labels { out, table, .. } => {
-                let mut bound = vec![("out", out)];
-                bound.extend(table.map(|t| ("table", t)));
-                ("labels", bound)
-            }
-            Op::Matmul {
-                params,
-                a,
-                b,
-                bias,
-                gate,
-                c,
-                ..
-            } => {
-                let mut bound = vec![("c", c), ("a", a), ("b", b)];
-                if params.has_bias != 0 {
-                    bound.push(("bias", bias));
-                }
-                if params.gate_activation != 0 {
-                    bound.push(("gate", gate));
-                }
-                ("matmul", bound)
-            }
-            Op::BiasGrad { dy, db, .. } => ("bias_grad", vec![("db", db), ("dy", dy)]),
-            Op::Bce { logits, grad, .. } => ("bce", vec![("grad", grad), ("logits", logits)]),
-            Op::CrossEntropy {
-                logits, targets, grad, ..
-            } => (
-                "cross_entropy",
-                vec![("grad", grad), ("logits", logits), ("targets", targets)],
-            ),
-            Op::Adam { param, grad, .. } => ("adam", vec![("param", param), ("grad", grad)]),
-            Op::AdvanceStep => ("step_counter", Vec::new()),
-        };
-        let names = bound
-            .iter()
-            .map(|(binding, id)| format!(" {binding}={}", buffers[id.0].name));
-        std::iter::once(kernel.to_string()).chain(names).collect()
-    }
 }
 
 /// A network's parameters and Adam state, one flat buffer each.
@@ -305,34 +189,34 @@ impl Plan {
         let steps_per_epoch = (image_count / batch) as u32;
         // Everything before the updates: the batch, G's inputs, G(z).
         let mut setup = vec![
-            Op::Gather {
+            Op::Gather(GatherOp {
                 params: GatherParams::images(real_rows.view.column_block(0, pixels), steps_per_epoch),
                 items: Items::Images,
                 batch: d_input.buffer,
-            },
-            Op::Noise {
+            }),
+            Op::Noise(NoiseOp {
                 params: NoiseParams::per_step(latents, config.seed),
                 z: g_input.buffer,
-            },
+            }),
         ];
         if config.conditional {
             // Real rows carry their own labels; G and the fake rows share labels drawn
             // for the step (two ops with one seed write the same classes).
             let classes = config.labels();
-            setup.push(Op::Gather {
+            setup.push(Op::Gather(GatherOp {
                 params: GatherParams::one_hot_labels(real_rows.view.column_block(pixels, classes), steps_per_epoch),
                 items: Items::Labels,
                 batch: d_input.buffer,
-            });
+            }));
             for slot in [
                 g_input.column_block(config.latent, classes),
                 fake_rows.column_block(pixels, classes),
             ] {
-                setup.push(Op::Labels {
+                setup.push(Op::Labels(LabelsOp {
                     params: LabelsParams::per_step(slot.view, config.seed),
                     table: None,
                     out: slot.buffer,
-                });
+                }));
             }
         }
         // G(z), written straight into the image columns of D's input's fake rows.
@@ -340,7 +224,7 @@ impl Plan {
         let mut step = setup.clone();
         discriminator_update(&mut step, &d, d_input, logits, config);
         generator_update(&mut step, &g, &d, g_input, fake_rows, fake_images, logits, config);
-        step.push(Op::AdvanceStep);
+        step.push(Op::AdvanceStep(AdvanceStepOp));
         let parts = half_steps::StepParts {
             g: &g,
             d: &d,
@@ -395,10 +279,12 @@ impl Plan {
                 preview_input.column_block(config.latent, CLASSES),
                 judged.column_block(pixels, CLASSES),
             ]
-            .map(|slot| Op::Labels {
-                params: LabelsParams::from_table(slot.view, 0),
-                table: Some(table),
-                out: slot.buffer,
+            .map(|slot| {
+                Op::Labels(LabelsOp {
+                    params: LabelsParams::from_table(slot.view, 0),
+                    table: Some(table),
+                    out: slot.buffer,
+                })
             })
         };
         if config.conditional {
@@ -710,19 +596,14 @@ fn generator_update(
 /// `ganvas sample --seed` and `ganvas eval --seed` draw with that seed.
 fn sample_latents(rows: Slot, config: &TrainConfig) -> Op {
     let latents = rows.view.column_block(0, config.latent);
-    Op::Noise {
+    Op::Noise(NoiseOp {
         params: NoiseParams::fixed(latents, config.seed, Stream::Sample, 0),
         z: rows.buffer,
-    }
+    })
 }
 
 fn matmul_flops(ops: &[Op]) -> f64 {
-    ops.iter()
-        .map(|op| match op {
-            Op::Matmul { params, .. } => params.flops(),
-            _ => 0.0,
-        })
-        .sum()
+    ops.iter().map(Op::flops).sum()
 }
 
 /// A network alone, forward on `rows` inputs: G sampling from a checkpoint, the
@@ -925,17 +806,17 @@ impl Loss {
         let rows = logits.view.rows;
         let logits_buffer = logits.buffer;
         match *self {
-            Loss::CrossEntropy { targets } => ops.push(Op::CrossEntropy {
+            Loss::CrossEntropy { targets } => ops.push(Op::CrossEntropy(CrossEntropyOp {
                 params: CrossEntropyParams::new(logits.view, targets.view, 0, Some(1)),
                 logits: logits_buffer,
                 targets: targets.buffer,
                 grad,
-            }),
+            })),
             Loss::Bce {
                 positives,
                 stats,
                 record_probabilities,
-            } => ops.push(Op::Bce {
+            } => ops.push(Op::Bce(BceOp {
                 params: BceParams {
                     n: rows as u32,
                     positives: positives as u32,
@@ -944,7 +825,7 @@ impl Loss {
                 },
                 logits: logits_buffer,
                 grad,
-            }),
+            })),
         }
     }
 }
@@ -990,14 +871,14 @@ fn forward(ops: &mut Vec<Op>, net: &Layers, input: Slot, output: Slot) {
             false => Slot::whole(net.hidden[i], rows, layer.outputs),
         };
         let params = net.params;
-        ops.push(Op::Matmul {
+        ops.push(Op::Matmul(MatmulOp {
             params: MatmulParams::linear_forward(x.view, net.weight(i), layer.bias_offset, y.view, layer.activation),
             a: x.buffer,
             b: params,
             bias: params,
             gate: params,
             c: y.buffer,
-        });
+        }));
     }
 }
 
@@ -1015,15 +896,15 @@ fn backward(ops: &mut Vec<Op>, net: &PlanNetwork, pass: Backward) {
         };
         if pass.weights == WeightGradients::Compute {
             let dw = net.buffers.grads;
-            ops.push(Op::Matmul {
+            ops.push(Op::Matmul(MatmulOp {
                 params: MatmulParams::weight_gradient(dy.view, x.view, layers.weight(i)),
                 a: dy.buffer,
                 b: x.buffer,
                 bias: dy.buffer,
                 gate: dy.buffer,
                 c: dw,
-            });
-            ops.push(Op::BiasGrad {
+            }));
+            ops.push(Op::BiasGrad(BiasGradOp {
                 params: BiasGradParams {
                     rows: rows as u32,
                     cols: layer.outputs as u32,
@@ -1032,7 +913,7 @@ fn backward(ops: &mut Vec<Op>, net: &PlanNetwork, pass: Backward) {
                 },
                 dy: dy.buffer,
                 db: dw,
-            });
+            }));
         }
         // Into the layer below, or into the columns of the input that were asked for
         // (through the weights that meet them).
@@ -1050,14 +931,14 @@ fn backward(ops: &mut Vec<Op>, net: &PlanNetwork, pass: Backward) {
                 Slot::whole(net.gradients[i - 1], rows, layer.inputs),
             ),
         };
-        ops.push(Op::Matmul {
+        ops.push(Op::Matmul(MatmulOp {
             params: MatmulParams::input_gradient(dy.view, weight, gate.view, activation, dx.view),
             a: dy.buffer,
             b: layers.params,
             bias: dy.buffer,
             gate: gate.buffer,
             c: dx.buffer,
-        });
+        }));
     }
 }
 
@@ -1067,13 +948,13 @@ fn adam(net: &PlanNetwork, lr: f32, config: &TrainConfig) -> Op {
 
 fn adam_with(net: &PlanNetwork, lr: f32, beta1: f64, beta2: f64, eps: f32) -> Op {
     let buffers = &net.buffers;
-    Op::Adam {
+    Op::Adam(AdamOp {
         params: AdamParams::new(net.layers.net.parameter_count, lr, beta1, beta2, eps),
         param: buffers.params,
         grad: buffers.grads,
         exp_avg: buffers.exp_avg,
         exp_avg_sq: buffers.exp_avg_sq,
-    }
+    })
 }
 
 #[cfg(test)]
@@ -1152,11 +1033,8 @@ mod tests {
             .chain(&plan.preview)
             .chain(plan.requested(Request::Census))
         {
-            if let Op::Matmul {
-                a, b, bias, gate, c, ..
-            } = op
-            {
-                assert!(![a, b, bias, gate].contains(&c), "{op:?}");
+            if let Some(out) = op.sole_output() {
+                assert!(!op.reads().contains(&out), "{op:?}");
             }
         }
     }

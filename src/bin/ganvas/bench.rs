@@ -10,10 +10,11 @@ use std::time::Instant;
 use clap::{Args, ValueEnum};
 use ganvas::engine::Engine;
 use ganvas::gpu::GpuContext;
-use ganvas::kernels::matmul::{MatmulPolicy, MatmulVariant};
+use ganvas::kernels::matmul::{MatmulOp, MatmulPolicy, MatmulVariant};
+use ganvas::kernels::Op;
 use ganvas::mnist::Dataset;
 use ganvas::model::TrainConfig;
-use ganvas::plan::{Op, CENSUS_ROWS};
+use ganvas::plan::CENSUS_ROWS;
 use ganvas::quality::Reader;
 use ganvas::state::TrainingState;
 use ganvas::{Error, Result};
@@ -141,7 +142,7 @@ fn profile(engine: &mut Engine, batch: usize, report: &mut Report) -> Result<()>
         report.profile.push(ProfileRow {
             batch,
             index,
-            op: op.describe(&engine.plan().buffers),
+            op: op.describe(|id| &engine.plan().buffers[id.0].name),
             microseconds,
             share: microseconds / total,
         });
@@ -320,7 +321,9 @@ fn matmul_table(
     let mut seen = Vec::new();
     let ops = cpu.plan().step.clone();
     for (index, op) in ops.iter().enumerate() {
-        let Op::Matmul { params: p, .. } = op else { continue };
+        let Op::Matmul(MatmulOp { params: p, .. }) = op else {
+            continue;
+        };
         // Forward products add a bias; input gradients pass through an activation's derivative.
         let layout = match (p.has_bias, p.gate_activation) {
             (1, _) => "X·Wᵀ",
