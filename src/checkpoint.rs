@@ -159,10 +159,7 @@ pub fn classifier_to_bytes(network: &Network, params: &[f32], reference: &Gaussi
 pub fn classifier_from_bytes(bytes: &[u8]) -> Result<LoadedClassifier> {
     let file = parse(bytes, "classifier")?;
     let network = infer_network(&file, NetworkKind::Classifier)?;
-    if network.layers.len() < 2 {
-        return Err(Error::new("the classifier has no hidden layer to take features from"));
-    }
-    let dim = network.layers[network.layers.len() - 2].outputs;
+    let dim = network.features()?.outputs();
     let n = network.parameter_count;
     let mut tensors = network.tensors();
     for (name, shape) in [("reference.mean", vec![dim]), ("reference.covariance", vec![dim, dim])] {
@@ -275,7 +272,7 @@ pub fn state_from_bytes(generator: &[u8], discriminator: &[u8], optimizer: &[u8]
             &d.network,
         ),
     ] {
-        if from_config != *file {
+        if from_config.tensors() != file.tensors() {
             return Err(Error::new(format!(
                 "the optimizer file's config gives the {} layer widths {:?} ({field}) but the {} file has {:?}",
                 file.kind.name(),

@@ -7,10 +7,11 @@ use crate::error::Result;
 use crate::kernels::bce::STAT_SLOTS;
 use crate::kernels::{BufferId, CpuMemory, Op};
 use crate::mnist::Dataset;
-use crate::model::Network;
-use crate::plan::{ForwardPlan, Half, HalfStep, NetworkBuffers, Plan, Preview, Request, Training, WrittenGeneration};
+use crate::model::{Network, StatePart};
+use crate::plan::{
+    ForwardPlan, Half, HalfStep, NetworkBuffers, Plan, Preview, Progress, Request, Training, WrittenGeneration,
+};
 use crate::quality::CensusReadings;
-use crate::rng;
 use crate::state::{NetworkState, Stats, TrainingState};
 
 /// Runs a plan's training step on the CPU: the GAN's (`Plan`, the default) or any
@@ -19,10 +20,7 @@ pub struct CpuTrainer<P: Training = Plan> {
     plan: P,
     memory: CpuMemory,
     image_count: usize,
-    order_epoch: Option<u32>,
-    stats_steps: u32,
-    /// D's half of the current step has run on its own (`half_step`).
-    discriminator_done: bool,
+    progress: Progress,
     /// Threads kept for the whole run, so a split op costs a wake-up (~2.5 µs measured)
     /// rather than a thread start (~40 µs). None: everything on the calling thread.
     workers: Option<Arc<rayon::ThreadPool>>,
@@ -104,12 +102,12 @@ impl CpuTrainer {
     /// Updates only D, or only G, as half of the current step (`Plan::half_steps`),
     /// and returns D's view before and after.
     pub fn half_step(&mut self, half: Half) -> HalfStep {
+        let requests = self.progress.half(half);
         self.on_workers(|trainer| {
-            for &request in Request::for_half(half, trainer.discriminator_done) {
+            for &request in requests {
                 trainer.run_step_request(request);
             }
         });
-        self.discriminator_done = half == Half::Discriminator;
         let readout = self.plan.half_steps.readout;
         let values = readout.sources().map(|(id, len)| &self.memory.buffers[id.0][..len]);
         readout.half_step(values)
@@ -141,9 +139,7 @@ impl<P: Training> CpuTrainer<P> {
             plan,
             memory,
             image_count: data.count,
-            order_epoch: None,
-            stats_steps: 0,
-            discriminator_done: false,
+            progress: Progress::default(),
             workers: None,
             groups,
         };
@@ -200,10 +196,9 @@ impl<P: Training> CpuTrainer<P> {
     }
 
     fn load_network(&mut self, ids: NetworkBuffers, net: &NetworkState) {
-        let buffers = &mut self.memory.buffers;
-        buffers[ids.params.0].copy_from_slice(&net.params);
-        buffers[ids.exp_avg.0].copy_from_slice(&net.exp_avg);
-        buffers[ids.exp_avg_sq.0].copy_from_slice(&net.exp_avg_sq);
+        for part in StatePart::ALL {
+            self.memory.buffers[ids.part(part).0].copy_from_slice(net.part(part));
+        }
     }
 
     pub fn step(&self) -> u32 {
@@ -222,28 +217,26 @@ impl<P: Training> CpuTrainer<P> {
     }
 
     fn train_here(&mut self, steps: u32) {
-        let mut steps = steps;
-        if self.discriminator_done && steps > 0 {
+        let (finish_half, runs) = self.progress.runs(self.memory.step, steps, self.plan.steps_per_epoch());
+        if finish_half {
             // A step whose D half ran on its own ends with its G half.
             self.run_step_request(Request::GeneratorHalf);
-            self.discriminator_done = false;
-            steps -= 1;
         }
-        for _ in 0..steps {
+        for count in runs {
             self.shuffle_for_step();
-            for group in &self.groups {
-                execute_group(&mut self.memory, self.plan.step(), group);
+            for _ in 0..count {
+                for group in &self.groups {
+                    execute_group(&mut self.memory, self.plan.step(), group);
+                }
             }
-            self.stats_steps += 1;
+            self.progress.count(count);
         }
     }
 
     /// The epoch order the current step gathers from.
     fn shuffle_for_step(&mut self) {
-        let epoch = self.memory.step / self.plan.steps_per_epoch();
-        if self.order_epoch != Some(epoch) {
-            self.memory.order = rng::epoch_order(self.plan.shuffle_seed(), epoch, self.image_count);
-            self.order_epoch = Some(epoch);
+        if let Some(order) = self.progress.order_for(self.memory.step, &self.plan, self.image_count) {
+            self.memory.order = order;
         }
     }
 
@@ -252,7 +245,7 @@ impl<P: Training> CpuTrainer<P> {
         self.shuffle_for_step();
         self.execute_request(request);
         if request.ends_step() {
-            self.stats_steps += 1;
+            self.progress.count(1);
         }
     }
 
@@ -271,20 +264,12 @@ impl<P: Training> CpuTrainer<P> {
 
     /// The running sums of the stats slots and the steps they cover, then a new window.
     pub fn take_sums(&mut self) -> ([f32; STAT_SLOTS], u32) {
-        let taken = (self.memory.stats, self.stats_steps);
-        self.memory.stats = [0.0; STAT_SLOTS];
-        self.stats_steps = 0;
-        taken
+        (std::mem::take(&mut self.memory.stats), self.progress.take_count())
     }
 
     /// The trained networks' parameters and Adam state, in `plan.trained()`'s order.
     pub fn networks(&self) -> Vec<NetworkState> {
-        let buffers = &self.memory.buffers;
-        let network = |ids: NetworkBuffers| NetworkState {
-            params: buffers[ids.params.0].clone(),
-            exp_avg: buffers[ids.exp_avg.0].clone(),
-            exp_avg_sq: buffers[ids.exp_avg_sq.0].clone(),
-        };
+        let network = |ids: NetworkBuffers| NetworkState::from_parts(|part| self.memory.get(ids.part(part)).to_vec());
         self.plan.trained().into_iter().map(network).collect()
     }
 }
@@ -374,6 +359,7 @@ mod tests {
     use super::*;
     use crate::model::TrainConfig;
     use crate::plan::PREVIEW_ROWS;
+    use crate::rng;
 
     #[test]
     fn step_groups_hold_independent_lanes_and_pair_each_layers_gradients() {

@@ -51,7 +51,7 @@ impl Reader {
             params,
             reference,
         } = classifier;
-        let features = feature_network(&network)?;
+        let features = network.features()?;
         if features.outputs() != reference.dim {
             return Err(Error::new(format!(
                 "the classifier has {} features but its reference {}",
@@ -70,7 +70,7 @@ impl Reader {
     /// The Gaussian of `network`'s features on `images` ([rows, pixels] in [-1, 1]):
     /// `ganvas classifier train` stores the MNIST test set's with the classifier.
     pub fn reference_of(network: &Network, params: &[f32], images: &[f32]) -> Result<Gaussian> {
-        let features = feature_network(network)?;
+        let features = network.features()?;
         Gaussian::fit(&cpu::run_network(&features, params, images), features.outputs())
     }
 
@@ -152,17 +152,6 @@ pub fn agreement(logits: &[f32], classes: usize, asked: &[usize]) -> Vec<f64> {
         }
     }
     hits.iter().zip(&counts).map(|(&h, &c)| h as f64 / c as f64).collect()
-}
-
-/// Every layer of `network` but the last.
-fn feature_network(network: &Network) -> Result<Network> {
-    if network.layers.len() < 2 {
-        return Err(Error::new("the classifier has no hidden layer to take features from"));
-    }
-    Ok(Network {
-        layers: network.layers[..network.layers.len() - 1].to_vec(),
-        ..network.clone()
-    })
 }
 
 fn softmax(logits: &[f32]) -> Vec<f64> {

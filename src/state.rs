@@ -1,7 +1,7 @@
 //! What a run is at a given step: everything a checkpoint holds, independent of backend.
 
 use crate::error::{Error, Result};
-use crate::model::{Network, TrainConfig};
+use crate::model::{Network, StatePart, TrainConfig};
 use crate::plan::Plan;
 
 /// A network's parameters and Adam moments, flat in the layout of `Network`.
@@ -18,6 +18,35 @@ impl NetworkState {
             params: net.initial_parameters(seed),
             exp_avg: vec![0.0; net.parameter_count],
             exp_avg_sq: vec![0.0; net.parameter_count],
+        }
+    }
+
+    /// From each of `StatePart::ALL`'s values, as `part` gives them.
+    pub fn from_parts(mut part: impl FnMut(StatePart) -> Vec<f32>) -> Self {
+        let mut state = NetworkState {
+            params: Vec::new(),
+            exp_avg: Vec::new(),
+            exp_avg_sq: Vec::new(),
+        };
+        for p in StatePart::ALL {
+            *state.part_mut(p) = part(p);
+        }
+        state
+    }
+
+    pub fn part(&self, part: StatePart) -> &[f32] {
+        match part {
+            StatePart::Parameters => &self.params,
+            StatePart::FirstMoment => &self.exp_avg,
+            StatePart::SecondMoment => &self.exp_avg_sq,
+        }
+    }
+
+    fn part_mut(&mut self, part: StatePart) -> &mut Vec<f32> {
+        match part {
+            StatePart::Parameters => &mut self.params,
+            StatePart::FirstMoment => &mut self.exp_avg,
+            StatePart::SecondMoment => &mut self.exp_avg_sq,
         }
     }
 }
@@ -49,7 +78,7 @@ impl TrainingState {
             (&plan.generator, &self.generator),
             (&plan.discriminator, &self.discriminator),
         ] {
-            let lengths = [state.params.len(), state.exp_avg.len(), state.exp_avg_sq.len()];
+            let lengths = StatePart::ALL.map(|part| state.part(part).len());
             if lengths.iter().any(|&n| n != net.parameter_count) {
                 return Err(Error::new(format!(
                     "the {} state has {lengths:?} values where the run needs {} each: it was made for other layer widths or image sizes",

@@ -35,10 +35,7 @@ fn the_classifier_reads_as_in_pytorch() {
     let loaded = ganvas::checkpoint::classifier_from_bytes(&bytes).unwrap();
     let test = ganvas::mnist::Dataset::load_test_set(std::path::Path::new("data/mnist")).unwrap();
     let images = &test.inputs()[..16 * 784];
-    let features_network = ganvas::model::Network {
-        layers: loaded.network.layers[..2].to_vec(),
-        ..loaded.network.clone()
-    };
+    let features_network = loaded.network.features().unwrap();
     for (name, network) in [("logits", &loaded.network), ("features", &features_network)] {
         let (rows, cols, want) = npy::from_bytes(&fixture(&format!("pytorch_classifier_{name}.npy"))).unwrap();
         assert_eq!((rows, cols), (16, network.outputs()));

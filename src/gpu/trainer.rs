@@ -8,15 +8,14 @@ use super::GpuContext;
 use crate::error::{Error, Result};
 use crate::kernels::bce::STAT_SLOTS;
 use crate::kernels::gather::pack_bytes;
-use crate::kernels::{BufferId, Dispatch, GpuMemory, GpuTarget, Op, Pipelines};
+use crate::kernels::{Dispatch, GpuMemory, GpuTarget, Op, Pipelines};
 use crate::mnist::Dataset;
-use crate::model::TrainConfig;
+use crate::model::{StatePart, TrainConfig};
 use crate::plan::{
-    Half, HalfStep, HalfStepReadout, NetworkBuffers, Plan, Preview, PreviewReadout, Request, Training,
+    Half, HalfStep, HalfStepReadout, NetworkBuffers, Plan, Preview, PreviewReadout, Progress, Request, Training,
     WrittenGeneration,
 };
 use crate::quality::CensusReadings;
-use crate::rng;
 use crate::state::{NetworkState, TrainingState};
 
 /// A stats read in flight: the copy taken after `steps` steps, still mapping.
@@ -41,11 +40,8 @@ pub struct GpuTrainer<P: Training = Plan> {
     image_count: usize,
     /// Steps recorded so far: the CPU knows the step without reading the GPU's counter.
     step: u32,
-    order_epoch: Option<u32>,
-    steps_since_stats: u32,
+    progress: Progress,
     pending_stats: Option<PendingStats>,
-    /// D's half of the current step has run on its own (`start_half_step_read`).
-    discriminator_done: bool,
 }
 
 const STORAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
@@ -100,10 +96,9 @@ impl GpuTrainer {
     /// Updates only D, or only G, as half of the current step (`Plan::half_steps`),
     /// and starts reading D's view before and after, behind every step recorded so far.
     pub fn start_half_step_read(&mut self, half: Half) -> BufferRead {
-        for &request in Request::for_half(half, self.discriminator_done) {
+        for &request in self.progress.half(half) {
             self.run_step_request(request);
         }
-        self.discriminator_done = half == Half::Discriminator;
         let sources = self.plan.half_steps.readout.sources();
         let sources: Vec<_> = (sources.iter())
             .map(|&(id, len)| (&self.buffers[id.0], (len * 4) as u64))
@@ -252,10 +247,8 @@ impl<P: Training> GpuTrainer<P> {
             requests,
             image_count: data.count,
             step,
-            order_epoch: None,
-            steps_since_stats: 0,
+            progress: Progress::default(),
             pending_stats: None,
-            discriminator_done: false,
             plan,
         };
         for (ids, net) in trainer.plan.trained().into_iter().zip(networks) {
@@ -270,13 +263,10 @@ impl<P: Training> GpuTrainer<P> {
     }
 
     fn upload_network(&self, ids: NetworkBuffers, net: &NetworkState) {
-        let write = |id: BufferId, data: &[f32]| {
-            self.queue
-                .write_buffer(&self.buffers[id.0], 0, bytemuck::cast_slice(data));
-        };
-        write(ids.params, &net.params);
-        write(ids.exp_avg, &net.exp_avg);
-        write(ids.exp_avg_sq, &net.exp_avg_sq);
+        for part in StatePart::ALL {
+            let buffer = &self.buffers[ids.part(part).0];
+            self.queue.write_buffer(buffer, 0, bytemuck::cast_slice(net.part(part)));
+        }
     }
 
     pub fn step(&self) -> u32 {
@@ -290,21 +280,16 @@ impl<P: Training> GpuTrainer<P> {
     /// Records `steps` training steps and submits them, one submission per epoch
     /// segment: the only upload is the shuffle order, once per epoch.
     pub fn train(&mut self, steps: u32) {
-        let per_epoch = self.plan.steps_per_epoch();
-        let mut remaining = steps;
-        if self.discriminator_done && remaining > 0 {
+        let (finish_half, runs) = self.progress.runs(self.step, steps, self.plan.steps_per_epoch());
+        if finish_half {
             // A step whose D half ran on its own ends with its G half.
             self.run_step_request(Request::GeneratorHalf);
-            self.discriminator_done = false;
-            remaining -= 1;
         }
-        while remaining > 0 {
+        for count in runs {
             self.shuffle_for_step();
-            let count = remaining.min(per_epoch - self.step % per_epoch);
             self.submit("training steps", &self.step_dispatches, count);
             self.step += count;
-            self.steps_since_stats += count;
-            remaining -= count;
+            self.progress.count(count);
         }
     }
 
@@ -345,7 +330,7 @@ impl<P: Training> GpuTrainer<P> {
         encoder.resolve_query_set(&set, 0..queries, &resolved, 0);
         self.queue.submit([encoder.finish()]);
         self.step += 1;
-        self.steps_since_stats += 1;
+        self.progress.count(1);
         Some(BufferRead::start(&self.device, &self.queue, &[(&resolved, bytes)]))
     }
 
@@ -356,11 +341,8 @@ impl<P: Training> GpuTrainer<P> {
 
     /// Uploads the epoch order the current step gathers from, once per epoch.
     fn shuffle_for_step(&mut self) {
-        let epoch = self.step / self.plan.steps_per_epoch();
-        if self.order_epoch != Some(epoch) {
-            let order = rng::epoch_order(self.plan.shuffle_seed(), epoch, self.image_count);
+        if let Some(order) = self.progress.order_for(self.step, &self.plan, self.image_count) {
             self.queue.write_buffer(&self.order, 0, bytemuck::cast_slice(&order));
-            self.order_epoch = Some(epoch);
         }
     }
 
@@ -370,7 +352,7 @@ impl<P: Training> GpuTrainer<P> {
         self.run_request(request);
         if request.ends_step() {
             self.step += 1;
-            self.steps_since_stats += 1;
+            self.progress.count(1);
         }
     }
 
@@ -421,10 +403,9 @@ impl<P: Training> GpuTrainer<P> {
         self.queue.submit([encoder.finish()]);
         let map = start_map(&self.stats_staging);
         self.pending_stats = Some(PendingStats {
-            steps: self.steps_since_stats,
+            steps: self.progress.take_count(),
             map,
         });
-        self.steps_since_stats = 0;
     }
 
     /// The requested running sums of the stats slots and the steps they cover, once
@@ -459,7 +440,7 @@ impl<P: Training> GpuTrainer<P> {
     pub fn start_networks_read(&self) -> NetworksRead {
         let mut sources = Vec::new();
         for ids in self.plan.trained() {
-            for id in [ids.params, ids.exp_avg, ids.exp_avg_sq] {
+            for id in StatePart::ALL.map(|part| ids.part(part)) {
                 sources.push((&self.buffers[id.0], (self.plan.buffers()[id.0].len * 4) as u64));
             }
         }
@@ -477,17 +458,11 @@ pub struct NetworksRead {
 impl NetworksRead {
     pub async fn finish(self) -> Result<Vec<NetworkState>> {
         let parts = self.read.finish().await?;
-        let floats: Vec<Vec<f32>> = parts
-            .iter()
-            .map(|b| bytemuck::pod_collect_to_vec::<u8, f32>(b))
-            .collect();
-        Ok(floats
-            .chunks_exact(3)
-            .map(|n| NetworkState {
-                params: n[0].clone(),
-                exp_avg: n[1].clone(),
-                exp_avg_sq: n[2].clone(),
-            })
+        // Each network's parts in `StatePart::ALL`'s order, as `start_networks_read` asked.
+        let mut floats = parts.iter().map(|b| bytemuck::pod_collect_to_vec::<u8, f32>(b));
+        let networks = parts.len() / StatePart::ALL.len();
+        Ok((0..networks)
+            .map(|_| NetworkState::from_parts(|_| floats.next().unwrap_or_default()))
             .collect())
     }
 }

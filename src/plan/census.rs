@@ -8,12 +8,14 @@
 
 use std::sync::Arc;
 
-use super::{forward, sample_latents, BufferContents, BufferId, Builder, Generation, Layers, Op, Plan, Slot};
+use super::{
+    forward, label_block, sample_latents, BufferContents, BufferId, Builder, Generation, Layers, Op, Plan, Slot,
+};
 use crate::error::{Error, Result};
 use crate::kernels::bias_grad::{BiasGradOp, BiasGradParams};
 use crate::kernels::labels::{LabelsOp, LabelsParams};
 use crate::kernels::matmul::{MatmulOp, MatmulParams, View};
-use crate::model::{Network, CLASSES, MAX_BUFFER_FLOATS};
+use crate::model::{Network, MAX_BUFFER_FLOATS};
 use crate::sampling::every_digit;
 
 /// Samples a census reads. Fewer make the Fréchet distance larger (its estimate is
@@ -45,13 +47,17 @@ impl Plan {
     /// so its first rows are the preview grid and `ganvas eval --seed` with the
     /// training seed draws the same samples.
     pub fn with_census(mut self, classifier: &Network, weights: &[f32], rows: usize) -> Result<Plan> {
-        if classifier.inputs() != self.pixels || classifier.layers.len() < 2 {
+        let features = classifier
+            .features()
+            .ok()
+            .filter(|_| classifier.inputs() == self.pixels);
+        let Some(features) = features else {
             return Err(Error::new(format!(
                 "the census needs a classifier of images of {} pixels with a hidden layer; this one has widths {:?}",
                 self.pixels,
                 classifier.widths()
             )));
-        }
+        };
         if weights.len() != classifier.parameter_count {
             return Err(Error::new("the classifier's weights do not fit its layers"));
         }
@@ -71,9 +77,8 @@ impl Plan {
         let generation = Generation::new(&mut b, "census", &self.generator, self.generator_buffers.params, rows);
         let mut ops = vec![sample_latents(generation.input, &self.config)];
         let mut digits = None;
-        if self.config.conditional {
+        if let Some(slot) = label_block(&self.generator, generation.input) {
             let table = b.add("census.digits", rows);
-            let slot = generation.input.column_block(self.config.latent, CLASSES);
             ops.push(Op::Labels(LabelsOp {
                 params: LabelsParams::from_table(slot.view, 0),
                 table: Some(table),
@@ -85,18 +90,15 @@ impl Plan {
         ops.extend(generation.ops);
 
         let classifier_params = b.add("classifier.params", classifier.parameter_count);
-        let layers = Layers {
-            net: classifier,
-            params: classifier_params,
-            hidden: b.hidden("classifier", classifier, rows),
-        };
+        let layers = Layers::new(&mut b, "classifier", classifier, classifier_params, rows);
         let classes = classifier.outputs();
         let logits = b.add("census.logits", rows * classes);
         let images = Slot::whole(generation.images, rows, self.pixels);
         forward(&mut ops, &layers, images, Slot::whole(logits, rows, classes));
 
-        let features = layers.hidden[layers.hidden.len() - 1];
-        let dim = classifier.layers[classifier.layers.len() - 2].outputs;
+        // The classifier's features are the output of its last hidden stage.
+        let feature_rows = layers.hidden[layers.hidden.len() - 1];
+        let dim = features.outputs();
         let (feature_sum, feature_gram) = (
             b.add("census.feature_sum", dim),
             b.add("census.feature_gram", dim * dim),
@@ -104,10 +106,10 @@ impl Plan {
         let f = View::new(0, rows, dim);
         ops.push(Op::Matmul(MatmulOp {
             params: MatmulParams::weight_gradient(f, f, View::new(0, dim, dim)),
-            a: features,
-            b: features,
-            bias: features,
-            gate: features,
+            a: feature_rows,
+            b: feature_rows,
+            bias: feature_rows,
+            gate: feature_rows,
             c: feature_gram,
         }));
         ops.push(Op::BiasGrad(BiasGradOp {
@@ -117,7 +119,7 @@ impl Plan {
                 input_offset: 0,
                 output_offset: 0,
             },
-            dy: features,
+            dy: feature_rows,
             db: feature_sum,
         }));
         self.buffers = b.buffers;

@@ -133,7 +133,8 @@ mod tests {
         };
         // Weights of both layers and biases, spread over the buffer.
         let n = network.parameter_count;
-        for k in (0..n).step_by(n / 40).chain([n - 1, network.layers[1].bias_offset]) {
+        let second_bias = network.tensors()[3].offset;
+        for k in (0..n).step_by(n / 40).chain([n - 1, second_bias]) {
             // Small enough that no LeakyReLU kink falls inside the step for these rows
             // (a step of 1e-2 crossed one, and its difference was 8% off).
             let step = 1e-3f32;

@@ -4,11 +4,11 @@
 //! before and after. They are the step's own ops: a D step then a G step is one
 //! training step, to the bit.
 
+use super::preview::probabilities;
 use super::{
-    discriminator_update, forward, generator_update, probabilities, Builder, LabelsParams, Op, PlanNetwork, Slot,
-    PREVIEW_ROWS,
+    discriminator_update, forward, generator_update, label_block, Builder, Op, PlanNetwork, Slot, PREVIEW_ROWS,
 };
-use crate::kernels::labels::LabelsOp;
+use crate::kernels::labels::{LabelsOp, LabelsParams};
 use crate::kernels::matmul::View;
 use crate::kernels::step_counter::AdvanceStepOp;
 use crate::model::TrainConfig;
@@ -93,9 +93,8 @@ impl HalfSteps {
         );
         let mut after = Vec::new();
         forward(&mut after, &g.layers, g_input, after_input.column_block(0, pixels));
-        if config.conditional {
-            // The same draw as the fake rows' labels: the step has not advanced.
-            let labels = after_input.column_block(pixels, config.labels());
+        // The same draw as the fake rows' labels: the step has not advanced.
+        if let Some(labels) = label_block(d.layers.net, after_input) {
             after.push(Op::Labels(LabelsOp {
                 params: LabelsParams::per_step(labels.view, config.seed),
                 table: None,

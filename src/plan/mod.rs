@@ -16,25 +16,31 @@ mod census;
 mod classifier;
 mod half_steps;
 mod interpolation;
+mod layers;
+mod preview;
+mod progress;
 
 pub use census::{Census, CENSUS_ROWS};
 pub use classifier::ClassifierPlan;
 pub use half_steps::{Half, HalfStep, HalfStepReadout, HalfSteps};
 pub use interpolation::INTERPOLATION_ROWS;
+pub use preview::{Preview, PreviewReadout, PREVIEW_COLUMNS, PREVIEW_ROWS};
+pub use progress::Progress;
 
-use crate::activation::Activation;
+use layers::{backward, forward, Backward, InputGradient, Layers, PlanNetwork, WeightGradients};
+use preview::{PreviewNetworks, Previews};
+
 use crate::error::Result;
 use crate::kernels::adam::{AdamOp, AdamParams};
 use crate::kernels::bce::{BceOp, BceParams, StatSlot};
-use crate::kernels::bias_grad::{BiasGradOp, BiasGradParams};
 use crate::kernels::cross_entropy::{CrossEntropyOp, CrossEntropyParams};
 use crate::kernels::gather::{GatherOp, GatherParams, Items};
 use crate::kernels::labels::{LabelsOp, LabelsParams};
-use crate::kernels::matmul::{MatmulOp, MatmulParams, View};
+use crate::kernels::matmul::View;
 use crate::kernels::noise::{NoiseOp, NoiseParams};
 use crate::kernels::step_counter::AdvanceStepOp;
 use crate::kernels::{BufferId, Op};
-use crate::model::{Network, TrainConfig, CLASSES};
+use crate::model::{Network, StatePart, TrainConfig, CLASSES};
 use crate::rng::Stream;
 
 /// Values for a buffer: loaded once (a constant), or written on request.
@@ -46,13 +52,24 @@ pub struct BufferSpec {
     pub len: usize,
 }
 
-/// A network's parameters and Adam state, one flat buffer each.
+/// A network's parameters, their gradient and Adam state, one flat buffer each.
 #[derive(Clone, Copy, Debug)]
 pub struct NetworkBuffers {
     pub params: BufferId,
     pub grads: BufferId,
     pub exp_avg: BufferId,
     pub exp_avg_sq: BufferId,
+}
+
+impl NetworkBuffers {
+    /// The buffer that holds `part` of the network's state.
+    pub fn part(&self, part: StatePart) -> BufferId {
+        match part {
+            StatePart::Parameters => self.params,
+            StatePart::FirstMoment => self.exp_avg,
+            StatePart::SecondMoment => self.exp_avg_sq,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -97,60 +114,6 @@ pub struct WrittenGeneration {
     pub ops: Vec<Op>,
 }
 
-/// Where a preview's results lie: G's images (a block of columns of D's preview
-/// input), D's logits on them, the last step's real images (the first rows of D's
-/// training input) and D's logits on those.
-#[derive(Clone, Copy, Debug)]
-pub struct PreviewReadout {
-    pub images: (BufferId, View),
-    pub fake_logits: BufferId,
-    pub real_images: (BufferId, View),
-    pub real_logits: BufferId,
-}
-
-impl PreviewReadout {
-    /// The buffers to read back, each from its start, and how many floats of each.
-    pub fn sources(&self) -> [(BufferId, usize); 4] {
-        [
-            (self.images.0, self.images.1.end()),
-            (self.fake_logits, self.images.1.rows),
-            (self.real_images.0, self.real_images.1.end()),
-            (self.real_logits, self.real_images.1.rows),
-        ]
-    }
-
-    /// The preview, from the values of `sources()`, in that order.
-    pub fn preview(&self, values: [&[f32]; 4]) -> Preview {
-        Preview {
-            images: self.images.1.read(values[0]),
-            fake_scores: probabilities(&values[1][..self.images.1.rows]),
-            real_images: self.real_images.1.read(values[2]),
-            real_scores: probabilities(&values[3][..self.real_images.1.rows]),
-        }
-    }
-}
-
-/// D's outputs from its logits (the sigmoid that the loss kernel fuses).
-fn probabilities(logits: &[f32]) -> Vec<f32> {
-    logits.iter().map(|&x| 1.0 / (1.0 + (-x).exp())).collect()
-}
-
-/// What the page's grids show: G's preview images ([rows, pixels] in [-1, 1]) with
-/// D(G(z)) for each, and the first real images of the last step's batch with D(x)
-/// for each (D's view; zeros before the first step).
-#[derive(Clone, Debug, PartialEq)]
-pub struct Preview {
-    pub images: Vec<f32>,
-    pub fake_scores: Vec<f32>,
-    pub real_images: Vec<f32>,
-    pub real_scores: Vec<f32>,
-}
-
-/// Rows of the preview grid (8×8); the conditional GAN's has a row of
-/// `PREVIEW_COLUMNS` samples per digit.
-pub const PREVIEW_ROWS: usize = 64;
-pub const PREVIEW_COLUMNS: usize = 8;
-
 impl Plan {
     /// The training step for `config` on `image_count` images of `pixels` pixels. The
     /// config is validated here, so no plan exists for one that would divide by zero
@@ -175,7 +138,6 @@ impl Plan {
             batch,
             generator.inputs(),
         );
-        let latents = g_input.view.column_block(0, config.latent);
         // D's input holds the real rows, then G's, so one pass of D sees both halves.
         let d_input = Slot::whole(
             b.add("discriminator.input", 2 * batch * discriminator.inputs()),
@@ -184,43 +146,13 @@ impl Plan {
         );
         let (real_rows, fake_rows) = (d_input.row_block(0, batch), d_input.row_block(batch, batch));
         let fake_images = fake_rows.column_block(0, pixels);
+        // D may see both halves in one pass only while none of its layers normalises
+        // by its batch: PyTorch's D would see each half alone.
+        assert!(!discriminator.normalises_by_batch(), "D needs a pass per half");
         let logits = b.add("discriminator.logits", 2 * batch);
 
         let steps_per_epoch = (image_count / batch) as u32;
-        // Everything before the updates: the batch, G's inputs, G(z).
-        let mut setup = vec![
-            Op::Gather(GatherOp {
-                params: GatherParams::images(real_rows.view.column_block(0, pixels), steps_per_epoch),
-                items: Items::Images,
-                batch: d_input.buffer,
-            }),
-            Op::Noise(NoiseOp {
-                params: NoiseParams::per_step(latents, config.seed),
-                z: g_input.buffer,
-            }),
-        ];
-        if config.conditional {
-            // Real rows carry their own labels; G and the fake rows share labels drawn
-            // for the step (two ops with one seed write the same classes).
-            let classes = config.labels();
-            setup.push(Op::Gather(GatherOp {
-                params: GatherParams::one_hot_labels(real_rows.view.column_block(pixels, classes), steps_per_epoch),
-                items: Items::Labels,
-                batch: d_input.buffer,
-            }));
-            for slot in [
-                g_input.column_block(config.latent, classes),
-                fake_rows.column_block(pixels, classes),
-            ] {
-                setup.push(Op::Labels(LabelsOp {
-                    params: LabelsParams::per_step(slot.view, config.seed),
-                    table: None,
-                    out: slot.buffer,
-                }));
-            }
-        }
-        // G(z), written straight into the image columns of D's input's fake rows.
-        forward(&mut setup, &g.layers, g_input, fake_images);
+        let setup = step_setup(config, &g, g_input, &discriminator, d_input, steps_per_epoch);
         let mut step = setup.clone();
         discriminator_update(&mut step, &d, d_input, logits, config);
         generator_update(&mut step, &g, &d, g_input, fake_rows, fake_images, logits, config);
@@ -235,81 +167,18 @@ impl Plan {
         };
         let half_steps = HalfSteps::new(&mut b, parts, config, pixels);
 
-        let preview_rows = match config.conditional {
-            true => CLASSES * PREVIEW_COLUMNS,
-            false => PREVIEW_ROWS,
-        };
-        // G writes the preview into the image columns of a D-shaped input, so D can
-        // judge it (D's view), as the training step does with its fake rows.
-        let judged = Slot::whole(
-            b.add("preview.discriminator_input", preview_rows * discriminator.inputs()),
-            preview_rows,
-            discriminator.inputs(),
+        let previews = Previews::new(
+            &mut b,
+            config,
+            PreviewNetworks {
+                generator: &generator,
+                generator_params: g.buffers.params,
+                discriminator: &discriminator,
+                discriminator_params: d.buffers.params,
+                real_rows,
+            },
         );
-        let images = judged.column_block(0, pixels);
-        let generation = Generation::writing(&mut b, "preview", &generator, g.buffers.params, images);
-        let preview_input = generation.input;
-        // D on the preview and on the last step's real rows (the first of them).
-        let shown_real = batch.min(PREVIEW_ROWS);
-        let judge = Layers {
-            net: &discriminator,
-            params: d.buffers.params,
-            hidden: b.hidden("preview.discriminator", &discriminator, preview_rows),
-        };
-        let (fake_logits, real_logits) = (
-            b.add("preview.fake_logits", preview_rows),
-            b.add("preview.real_logits", shown_real),
-        );
-        let mut judging = Vec::new();
-        forward(&mut judging, &judge, judged, Slot::whole(fake_logits, preview_rows, 1));
-        let real_shown = real_rows.row_block(0, shown_real);
-        forward(
-            &mut judging,
-            &judge,
-            real_shown,
-            Slot::whole(real_logits, shown_real, 1),
-        );
-
-        let mut preview = Vec::new();
-        let mut preview_classes = None;
-        let (mut digit_preview, mut chosen_digit) = (Vec::new(), None);
-        // The digit of each preview row, from `table`, beside G's latents and D's image.
-        let labels_from = |table: BufferId| {
-            [
-                preview_input.column_block(config.latent, CLASSES),
-                judged.column_block(pixels, CLASSES),
-            ]
-            .map(|slot| {
-                Op::Labels(LabelsOp {
-                    params: LabelsParams::from_table(slot.view, 0),
-                    table: Some(table),
-                    out: slot.buffer,
-                })
-            })
-        };
-        if config.conditional {
-            // A row of the grid per digit, the same latents down each column.
-            for digit in 0..CLASSES {
-                let rows = preview_input.row_block(digit * PREVIEW_COLUMNS, PREVIEW_COLUMNS);
-                preview.push(sample_latents(rows, config));
-            }
-            let table = b.add("preview.classes", preview_rows);
-            let classes: Vec<f32> = (0..preview_rows).map(|r| (r / PREVIEW_COLUMNS) as f32).collect();
-            preview_classes = Some((table, classes));
-            preview.extend(labels_from(table));
-            // The whole grid as one digit, chosen on request (written to the table),
-            // each cell its own latents.
-            let chosen = b.add("preview.chosen_digit", preview_rows);
-            digit_preview.push(sample_latents(preview_input, config));
-            digit_preview.extend(labels_from(chosen));
-            digit_preview.extend(generation.ops.iter().cloned());
-            digit_preview.extend(judging.iter().cloned());
-            chosen_digit = Some(chosen);
-        } else {
-            preview.push(sample_latents(preview_input, config));
-        }
-        preview.extend(generation.ops);
-        preview.extend(judging);
+        let preview_rows = previews.rows;
         let mut written = |name: &str, rows: usize| {
             let generation = Generation::new(&mut b, name, &generator, g.buffers.params, rows);
             WrittenGeneration {
@@ -320,13 +189,6 @@ impl Plan {
         };
         let interpolation = written("interpolation", INTERPOLATION_ROWS);
         let walk = written("walk", preview_rows);
-        let preview_readout = PreviewReadout {
-            images: (images.buffer, images.view),
-            fake_logits,
-            real_images: (real_shown.buffer, real_shown.column_block(0, pixels).view),
-            real_logits,
-        };
-
         let (generator_buffers, discriminator_buffers) = (g.buffers, d.buffers);
         Plan {
             config: config.clone(),
@@ -334,14 +196,14 @@ impl Plan {
             discriminator,
             buffers: b.buffers,
             step,
-            preview,
+            preview: previews.preview,
             generator_buffers,
             discriminator_buffers,
-            preview_readout,
+            preview_readout: previews.readout,
             preview_rows,
-            preview_classes,
-            digit_preview,
-            chosen_digit,
+            preview_classes: previews.classes,
+            digit_preview: previews.digit_preview,
+            chosen_digit: previews.chosen_digit,
             interpolation,
             walk,
             half_steps,
@@ -370,7 +232,7 @@ impl Plan {
 
     /// The preview grid's columns: a row per digit when conditional, else square.
     pub fn preview_columns(&self) -> Option<usize> {
-        self.config.conditional.then_some(PREVIEW_COLUMNS)
+        self.generator.label_columns().map(|_| PREVIEW_COLUMNS)
     }
 
     pub fn buffer_len(&self, id: BufferId) -> usize {
@@ -517,6 +379,52 @@ impl Training for Plan {
     }
 }
 
+/// Everything a step runs before the updates: the batch into the real rows of D's
+/// input (`d_input`: the real rows, then G's), G's latents (and the labels) into
+/// `g_input`, and G(z), written straight into the image columns of D's fake rows.
+fn step_setup(
+    config: &TrainConfig,
+    g: &PlanNetwork,
+    g_input: Slot,
+    d: &Network,
+    d_input: Slot,
+    steps_per_epoch: u32,
+) -> Vec<Op> {
+    let (generator, pixels) = (g.layers.net, g.layers.net.outputs());
+    let batch = d_input.view.rows / 2;
+    let (real_rows, fake_rows) = (d_input.row_block(0, batch), d_input.row_block(batch, batch));
+    let mut setup = vec![
+        Op::Gather(GatherOp {
+            params: GatherParams::images(real_rows.view.column_block(0, pixels), steps_per_epoch),
+            items: Items::Images,
+            batch: d_input.buffer,
+        }),
+        Op::Noise(NoiseOp {
+            params: NoiseParams::per_step(g_input.view.column_block(0, generator.input.len()), config.seed),
+            z: g_input.buffer,
+        }),
+    ];
+    // Real rows carry their own labels; G and the fake rows share labels drawn for
+    // the step (two ops with one seed write the same classes).
+    if let Some(real_labels) = label_block(d, real_rows) {
+        setup.push(Op::Gather(GatherOp {
+            params: GatherParams::one_hot_labels(real_labels.view, steps_per_epoch),
+            items: Items::Labels,
+            batch: d_input.buffer,
+        }));
+    }
+    let drawn = [label_block(generator, g_input), label_block(d, fake_rows)];
+    for slot in drawn.into_iter().flatten() {
+        setup.push(Op::Labels(LabelsOp {
+            params: LabelsParams::per_step(slot.view, config.seed),
+            table: None,
+            out: slot.buffer,
+        }));
+    }
+    forward(&mut setup, &g.layers, g_input, fake_rows.column_block(0, pixels));
+    setup
+}
+
 /// D's update, with G detached: BCE on D([real; fake]) with targets [1; 0], whose mean
 /// over both halves is (real loss + fake loss) / 2, back through D, then Adam.
 fn discriminator_update(ops: &mut Vec<Op>, d: &PlanNetwork, input: Slot, logits: BufferId, config: &TrainConfig) {
@@ -591,6 +499,12 @@ fn generator_update(
     ops.push(adam(g, config.generator_lr, config));
 }
 
+/// The columns of `input` (rows that `net` takes) that hold its label, if it takes one.
+fn label_block(net: &Network, input: Slot) -> Option<Slot> {
+    let (first, classes) = net.label_columns()?;
+    Some(input.column_block(first, classes))
+}
+
 /// The sampling stream's latents of the training seed into the latent columns of
 /// `rows` (a network's input): the preview's and the census's, the same vectors as
 /// `ganvas sample --seed` and `ganvas eval --seed` draw with that seed.
@@ -661,11 +575,7 @@ impl Generation {
         let rows = output.view.rows;
         let input = b.add(&format!("{name}.input"), rows * generator.inputs());
         let input = Slot::whole(input, rows, generator.inputs());
-        let g = Layers {
-            net: generator,
-            params,
-            hidden: b.hidden(name, generator, rows),
-        };
+        let g = Layers::new(b, name, generator, params, rows);
         let mut ops = Vec::new();
         forward(&mut ops, &g, input, output);
         Generation {
@@ -701,12 +611,8 @@ impl Builder {
             exp_avg: self.add(&format!("{name}.exp_avg"), n),
             exp_avg_sq: self.add(&format!("{name}.exp_avg_sq"), n),
         };
-        let layers = Layers {
-            net,
-            params: buffers.params,
-            hidden: self.hidden(name, net, rows),
-        };
-        let gradients = (net.layers.iter().enumerate())
+        let layers = Layers::new(self, name, net, buffers.params, rows);
+        let gradients = (layers.stages.iter().enumerate())
             .map(|(i, l)| self.add(&format!("{name}.gradient.{i}"), rows * l.outputs))
             .collect();
         PlanNetwork {
@@ -714,48 +620,6 @@ impl Builder {
             buffers,
             gradients,
         }
-    }
-
-    /// The output of each layer but the last, which writes where its caller says.
-    fn hidden(&mut self, name: &str, net: &Network, rows: usize) -> Vec<BufferId> {
-        let hidden = &net.layers[..net.layers.len() - 1];
-        (hidden.iter().enumerate())
-            .map(|(i, l)| self.add(&format!("{name}.activation.{i}"), rows * l.outputs))
-            .collect()
-    }
-}
-
-/// What a network's forward pass runs on: its layers, its parameters, and the output
-/// buffer of each layer but the last (which writes where its caller says).
-struct Layers<'a> {
-    net: &'a Network,
-    params: BufferId,
-    hidden: Vec<BufferId>,
-}
-
-impl Layers<'_> {
-    fn weight(&self, layer: usize) -> View {
-        let l = &self.net.layers[layer];
-        View::new(l.weight_offset, l.outputs, l.inputs)
-    }
-
-    fn last_activation(&self) -> Activation {
-        self.net.layers[self.net.layers.len() - 1].activation
-    }
-}
-
-/// A network as the training step runs it: its forward pass, its parameter-gradient
-/// and Adam buffers, and the gradient at each layer's pre-activation (the last one's
-/// is where the loss, or the network above, puts it).
-struct PlanNetwork<'a> {
-    layers: Layers<'a>,
-    buffers: NetworkBuffers,
-    gradients: Vec<BufferId>,
-}
-
-impl PlanNetwork<'_> {
-    fn output_gradient(&self) -> BufferId {
-        self.gradients[self.gradients.len() - 1]
     }
 }
 
@@ -827,118 +691,6 @@ impl Loss {
                 grad,
             })),
         }
-    }
-}
-
-/// Whether a backward pass computes the network's weight and bias gradients: not
-/// when it only carries the gradient through (D in G's update).
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum WeightGradients {
-    Compute,
-    Skip,
-}
-
-/// Where the gradient with respect to a network's input goes, and which activation
-/// (whose output is `gate`) it passes back through.
-struct InputGradient {
-    /// The input's columns whose gradient is wanted start here (a part of an
-    /// assembled input; `gate` is as wide as the part).
-    first_column: usize,
-    gate: Slot,
-    activation: Activation,
-    dx: BufferId,
-}
-
-/// One backward pass: from the gradient at the last layer's pre-activation down to
-/// the first layer, which read `input`.
-struct Backward {
-    input: Slot,
-    weights: WeightGradients,
-    input_gradient: Option<InputGradient>,
-}
-
-/// Every layer's forward pass: hidden layers write `net.hidden`, the last `output`.
-fn forward(ops: &mut Vec<Op>, net: &Layers, input: Slot, output: Slot) {
-    let rows = input.view.rows;
-    let last = net.net.layers.len() - 1;
-    for (i, layer) in net.net.layers.iter().enumerate() {
-        let x = match i {
-            0 => input,
-            _ => Slot::whole(net.hidden[i - 1], rows, layer.inputs),
-        };
-        let y = match i == last {
-            true => output,
-            false => Slot::whole(net.hidden[i], rows, layer.outputs),
-        };
-        let params = net.params;
-        ops.push(Op::Matmul(MatmulOp {
-            params: MatmulParams::linear_forward(x.view, net.weight(i), layer.bias_offset, y.view, layer.activation),
-            a: x.buffer,
-            b: params,
-            bias: params,
-            gate: params,
-            c: y.buffer,
-        }));
-    }
-}
-
-/// Back through every layer, from `net.gradients[last]`: each layer's weight and bias
-/// gradients into `net.buffers.grads` (when asked), the gradient at each earlier
-/// layer's pre-activation into `net.gradients`, and the input gradient when asked.
-fn backward(ops: &mut Vec<Op>, net: &PlanNetwork, pass: Backward) {
-    let rows = pass.input.view.rows;
-    let layers = &net.layers;
-    for (i, layer) in layers.net.layers.iter().enumerate().rev() {
-        let dy = Slot::whole(net.gradients[i], rows, layer.outputs);
-        let x = match i {
-            0 => pass.input,
-            _ => Slot::whole(layers.hidden[i - 1], rows, layer.inputs),
-        };
-        if pass.weights == WeightGradients::Compute {
-            let dw = net.buffers.grads;
-            ops.push(Op::Matmul(MatmulOp {
-                params: MatmulParams::weight_gradient(dy.view, x.view, layers.weight(i)),
-                a: dy.buffer,
-                b: x.buffer,
-                bias: dy.buffer,
-                gate: dy.buffer,
-                c: dw,
-            }));
-            ops.push(Op::BiasGrad(BiasGradOp {
-                params: BiasGradParams {
-                    rows: rows as u32,
-                    cols: layer.outputs as u32,
-                    input_offset: 0,
-                    output_offset: layer.bias_offset as u32,
-                },
-                dy: dy.buffer,
-                db: dw,
-            }));
-        }
-        // Into the layer below, or into the columns of the input that were asked for
-        // (through the weights that meet them).
-        let (weight, gate, activation, dx) = match (i, &pass.input_gradient) {
-            (0, None) => continue,
-            (0, Some(ig)) => {
-                let columns = ig.gate.view.cols;
-                let weight = layers.weight(0).column_block(ig.first_column, columns);
-                (weight, ig.gate, ig.activation, Slot::whole(ig.dx, rows, columns))
-            }
-            _ => (
-                layers.weight(i),
-                x,
-                layers.net.layers[i - 1].activation,
-                Slot::whole(net.gradients[i - 1], rows, layer.inputs),
-            ),
-        };
-        ops.push(Op::Matmul(MatmulOp {
-            params: MatmulParams::input_gradient(dy.view, weight, gate.view, activation, dx.view),
-            a: dy.buffer,
-            b: layers.params,
-            bias: dy.buffer,
-            gate: gate.buffer,
-            c: dx.buffer,
-        }));
     }
 }
 

@@ -193,26 +193,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         }
     };
     let census = reader.as_ref().map(|r| (r, CENSUS_ROWS));
-    let gpu = match args.cpu_only {
-        true => None,
-        false => match pollster::block_on(GpuContext::new()) {
-            Ok(mut gpu) => {
-                if let Some(choice) = args.matmul {
-                    gpu.matmul = match choice {
-                        MatmulChoice::WholeK => MatmulPolicy::Only(MatmulVariant::WholeK),
-                        MatmulChoice::SplitK => MatmulPolicy::Only(MatmulVariant::SplitK),
-                        MatmulChoice::Tiled => MatmulPolicy::Only(MatmulVariant::Tiled),
-                        MatmulChoice::ByShape => MatmulPolicy::HARDWARE,
-                    };
-                }
-                Some(gpu)
-            }
-            Err(e) => {
-                eprintln!("no GPU rows: {e}");
-                None
-            }
-        },
-    };
+    let gpu = gpu_for(&args);
     let device = gpu
         .as_ref()
         .map(|g| format!("{}, {:?} matmul", g.describe(), g.matmul))
@@ -290,6 +271,31 @@ pub fn run(args: BenchArgs) -> Result<()> {
         std::fs::write(path, json).map_err(|e| Error::new(format!("cannot write {}: {e}", path.display())))?;
     }
     Ok(())
+}
+
+/// The GPU to time, with the matmul entry point asked for; none with --cpu-only or
+/// where there is none.
+fn gpu_for(args: &BenchArgs) -> Option<GpuContext> {
+    if args.cpu_only {
+        return None;
+    }
+    match pollster::block_on(GpuContext::new()) {
+        Ok(mut gpu) => {
+            if let Some(choice) = args.matmul {
+                gpu.matmul = match choice {
+                    MatmulChoice::WholeK => MatmulPolicy::Only(MatmulVariant::WholeK),
+                    MatmulChoice::SplitK => MatmulPolicy::Only(MatmulVariant::SplitK),
+                    MatmulChoice::Tiled => MatmulPolicy::Only(MatmulVariant::Tiled),
+                    MatmulChoice::ByShape => MatmulPolicy::HARDWARE,
+                };
+            }
+            Some(gpu)
+        }
+        Err(e) => {
+            eprintln!("no GPU rows: {e}");
+            None
+        }
+    }
 }
 
 /// The default config at `batch`, checked against the data.

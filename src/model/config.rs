@@ -1,11 +1,12 @@
-//! The two networks' shapes, their parameters laid out in one flat buffer each,
-//! and PyTorch's `nn.Linear` initialisation.
+//! The hyperparameters of a run and of the classifier, their one validation, and
+//! the networks they make, as lists of layers.
 
 use serde::{Deserialize, Serialize};
 
+use super::network::perceptron;
+use super::{Layer, Network, NetworkKind, Shape};
 use crate::activation::Activation;
 use crate::error::{Error, Result};
-use crate::rng::{self, Stream};
 
 /// Hyperparameters of a run. The defaults are the PyTorch original's.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -43,6 +44,14 @@ impl Default for TrainConfig {
             conditional: false,
         }
     }
+}
+
+/// `inputs`, then `hidden`, then `outputs`.
+fn widths(inputs: usize, hidden: &[usize], outputs: usize) -> Vec<usize> {
+    std::iter::once(inputs)
+        .chain(hidden.iter().copied())
+        .chain([outputs])
+        .collect()
 }
 
 fn bad(field: &str, why: String) -> Result<()> {
@@ -144,11 +153,11 @@ impl ClassifierConfig {
         Ok(())
     }
 
+    /// Linear and LeakyReLU layers from `pixels` to `classes` logits (the softmax is
+    /// the loss's).
     pub fn network(&self, pixels: usize, classes: usize) -> Network {
-        let mut widths = vec![pixels];
-        widths.extend(&self.hidden);
-        widths.push(classes);
-        Network::from_widths(NetworkKind::Classifier, &widths)
+        let layers = perceptron(&widths(pixels, &self.hidden, classes), None);
+        Network::new(NetworkKind::Classifier, Shape::features(pixels), layers)
     }
 }
 
@@ -255,158 +264,40 @@ impl TrainConfig {
         }
     }
 
+    /// The original G: latents (and a label, when conditional) through Linear and
+    /// LeakyReLU layers to the image's pixels, ending in Tanh.
     pub fn generator(&self, image_pixels: usize) -> Network {
-        let mut widths = vec![self.latent + self.labels()];
-        widths.extend(&self.generator_hidden);
-        widths.push(image_pixels);
-        Network::from_widths(NetworkKind::Generator, &widths)
+        self.labelled(
+            NetworkKind::Generator,
+            self.latent,
+            &self.generator_hidden,
+            image_pixels,
+            Activation::Tanh,
+        )
     }
 
+    /// The original D: an image (and a label, when conditional) through Linear and
+    /// LeakyReLU layers to one output, ending in Sigmoid (which the plan fuses into
+    /// the loss, so D is run up to its logit).
     pub fn discriminator(&self, image_pixels: usize) -> Network {
-        let mut widths = vec![image_pixels + self.labels()];
-        widths.extend(&self.discriminator_hidden);
-        widths.push(1);
-        Network::from_widths(NetworkKind::Discriminator, &widths)
+        let hidden = &self.discriminator_hidden;
+        self.labelled(NetworkKind::Discriminator, image_pixels, hidden, 1, Activation::Sigmoid)
     }
-}
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum NetworkKind {
-    Generator,
-    Discriminator,
-    /// An MNIST classifier: the features and digit reader of the quality score.
-    Classifier,
-}
-
-impl NetworkKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            NetworkKind::Generator => "generator",
-            NetworkKind::Discriminator => "discriminator",
-            NetworkKind::Classifier => "classifier",
+    fn labelled(
+        &self,
+        kind: NetworkKind,
+        inputs: usize,
+        hidden: &[usize],
+        outputs: usize,
+        last: Activation,
+    ) -> Network {
+        let mut layers = Vec::new();
+        if self.conditional {
+            layers.push(Layer::Labels { classes: CLASSES });
         }
-    }
-}
-
-/// One `nn.Linear` and the activation after it, with where its tensors sit
-/// in the network's flat parameter buffer.
-#[derive(Clone, Debug, PartialEq)]
-pub struct LinearLayer {
-    /// Its module's name in the state_dict: its tensors are `{name}.weight` and `{name}.bias`.
-    pub name: String,
-    pub inputs: usize,
-    pub outputs: usize,
-    pub activation: Activation,
-    /// Offset of the [outputs, inputs] row-major weight, as PyTorch stores it.
-    pub weight_offset: usize,
-    pub bias_offset: usize,
-}
-
-/// A network as a list of layers, input to output: today the original MLPs.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Network {
-    pub kind: NetworkKind,
-    pub layers: Vec<LinearLayer>,
-    pub parameter_count: usize,
-}
-
-/// A tensor of the state_dict: its PyTorch name, shape and place in the flat buffer.
-#[derive(Clone, Debug, PartialEq)]
-pub struct NamedTensor {
-    pub name: String,
-    pub shape: Vec<usize>,
-    pub offset: usize,
-    pub len: usize,
-}
-
-impl Network {
-    /// The original `nn.Sequential` (Linear, LeakyReLU, Linear, ..., Linear, last
-    /// activation) with these widths from input to output, so its Linear modules are
-    /// `model.0`, `model.2`, ... G ends in tanh; D ends in logits, since its sigmoid is
-    /// fused into the loss.
-    pub fn from_widths(kind: NetworkKind, widths: &[usize]) -> Self {
-        // D and the classifier end in logits: their sigmoid or softmax is in the loss.
-        let last = match kind {
-            NetworkKind::Generator => Activation::Tanh,
-            NetworkKind::Discriminator | NetworkKind::Classifier => Activation::Identity,
-        };
-        let mut offset = 0;
-        let count = widths.len() - 1;
-        let layers = widths
-            .windows(2)
-            .enumerate()
-            .map(|(i, w)| {
-                let layer = LinearLayer {
-                    name: format!("model.{}", 2 * i),
-                    inputs: w[0],
-                    outputs: w[1],
-                    activation: if i + 1 == count { last } else { Activation::LeakyRelu },
-                    weight_offset: offset,
-                    bias_offset: offset + w[0] * w[1],
-                };
-                offset += w[0] * w[1] + w[1];
-                layer
-            })
-            .collect();
-        Network {
-            kind,
-            layers,
-            parameter_count: offset,
-        }
-    }
-
-    pub fn inputs(&self) -> usize {
-        self.layers[0].inputs
-    }
-
-    pub fn outputs(&self) -> usize {
-        self.layers[self.layers.len() - 1].outputs
-    }
-
-    pub fn widths(&self) -> Vec<usize> {
-        std::iter::once(self.inputs())
-            .chain(self.layers.iter().map(|l| l.outputs))
-            .collect()
-    }
-
-    /// The state_dict entries: each layer's weight and bias.
-    pub fn tensors(&self) -> Vec<NamedTensor> {
-        self.layers
-            .iter()
-            .flat_map(|l| {
-                [
-                    NamedTensor {
-                        name: format!("{}.weight", l.name),
-                        shape: vec![l.outputs, l.inputs],
-                        offset: l.weight_offset,
-                        len: l.outputs * l.inputs,
-                    },
-                    NamedTensor {
-                        name: format!("{}.bias", l.name),
-                        shape: vec![l.outputs],
-                        offset: l.bias_offset,
-                        len: l.outputs,
-                    },
-                ]
-            })
-            .collect()
-    }
-
-    /// PyTorch's default for `nn.Linear`: weight and bias uniform in ±1/sqrt(fan_in).
-    pub fn initial_parameters(&self, seed: u64) -> Vec<f32> {
-        let mut params = vec![0.0; self.parameter_count];
-        let net_index = match self.kind {
-            NetworkKind::Generator => 0,
-            NetworkKind::Discriminator => 1 << 16,
-            NetworkKind::Classifier => 2 << 16,
-        };
-        for (i, tensor) in self.tensors().iter().enumerate() {
-            let fan_in = self.layers[i / 2].inputs;
-            let bound = 1.0 / (fan_in as f32).sqrt();
-            let dst = &mut params[tensor.offset..tensor.offset + tensor.len];
-            rng::uniform_symmetric(seed, Stream::Init, net_index + i as u32, bound, dst);
-        }
-        params
+        layers.extend(perceptron(&widths(inputs + self.labels(), hidden, outputs), Some(last)));
+        Network::new(kind, Shape::features(inputs), layers)
     }
 }
 
@@ -432,8 +323,7 @@ mod tests {
     fn initialisation_stays_within_the_fan_in_bound() {
         let d = TrainConfig::default().discriminator(784);
         let p = d.initial_parameters(3);
-        let layer = &d.layers[0];
-        let w = &p[layer.weight_offset..layer.bias_offset];
+        let w = &p[..784 * 512];
         let bound = 1.0 / 784f32.sqrt();
         assert!(w.iter().all(|x| x.abs() <= bound));
         // A uniform on ±b has standard deviation b/sqrt(3).

@@ -1,0 +1,12 @@
+//! The models: networks as lists of layers (`Layer`, `Network`, as PyTorch's
+//! `nn.Sequential` holds its modules) and the hyperparameters that make them
+//! (`TrainConfig` for the GAN, `ClassifierConfig` for the digit reader), with their
+//! one validation.
+
+mod config;
+mod layer;
+mod network;
+
+pub use config::*;
+pub use layer::{Layer, Shape};
+pub use network::{NamedTensor, Network, NetworkKind, PlacedLayer, StatePart};
