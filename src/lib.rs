@@ -1,43 +1,32 @@
 //! ganvas: the classic MNIST GAN, trained by WGSL compute shaders through wgpu
 //! (natively or in the browser), with a CPU backend that runs the same plan.
 //!
-//! - `model`: the networks and hyperparameters; `state`: a run at a given step.
-//! - `plan`: the training step as a list of kernel launches over named buffers.
-//! - `kernels`: one module per WGSL file in `shaders/`, each with its CPU reference.
-//! - `cpu` and `gpu`: the two backends that execute a plan; `engine`: either one
-//!   behind one interface, for the command line, the bench and the page.
-//! - `mnist`, `checkpoint`, `npy`, `settings`: what users hand in (data, safetensors
-//!   files, arrays, links), each parser refusing bad input with an error, never a panic.
+//! The folders are layers; each imports only from those above it in this list
+//! (`tests/architecture.rs` checks it):
+//! - `error`, `rng`: errors that say what is wrong; the counter-based random numbers
+//!   that both backends draw alike.
+//! - `kernels`: one module per WGSL file in `shaders/`, each with its CPU reference,
+//!   and the registry that lists them all (the plan's `Op`).
+//! - `model`: networks as lists of layers, the hyperparameters that make them, and
+//!   a run's state at a step.
+//! - `plan`: a training step, and what runs on request, as lists of kernel
+//!   launches over named buffers. `formats`: what users hand in and take away
+//!   (MNIST, checkpoints, arrays, links, pictures, grids, GIFs), each parser
+//!   refusing bad input with an error, never a panic.
+//! - `backend`: the CPU and GPU trainers that run a plan, and `Engine`, either one
+//!   behind one interface for the command line, the bench and the page.
+//! - `quality`: the digit census and scores of G's samples (the classifier, the
+//!   Fréchet distance) and sampling a generator alone.
 //! - `web`: the page's entry points; `web::bindings` wraps them for wasm.
-//! - `frechet`: the Fréchet distance between Gaussians of feature vectors;
-//!   `classifier`: reading digits with a trained classifier; `quality`: the census and
-//!   scores of a set of images; `sampling`: a generator's samples, by seed and digit.
 
-pub mod activation;
-pub mod animation;
-pub mod checkpoint;
-pub mod classifier;
-pub mod cpu;
-pub mod engine;
+pub mod backend;
 pub mod error;
-pub mod frechet;
-pub mod gpu;
-pub mod grid;
-#[cfg(not(target_arch = "wasm32"))]
-pub mod image_folder;
-pub mod image_shape;
+pub mod formats;
 pub mod kernels;
-pub mod mnist;
 pub mod model;
-pub mod npy;
-pub mod picture_size;
 pub mod plan;
 pub mod quality;
 pub mod rng;
-pub mod sampling;
-pub mod settings;
-pub mod state;
 pub mod web;
-pub mod zip;
 
 pub use error::{Error, Result};

@@ -3,12 +3,12 @@
 
 mod common;
 
-use ganvas::cpu::CpuTrainer;
-use ganvas::gpu::GpuTrainer;
+use ganvas::backend::cpu::CpuTrainer;
+use ganvas::backend::gpu::GpuTrainer;
 use ganvas::kernels::matmul::{MatmulPolicy, MatmulVariant};
+use ganvas::model::state::{NetworkState, TrainingState};
 use ganvas::model::TrainConfig;
 use ganvas::plan::Plan;
-use ganvas::state::{NetworkState, TrainingState};
 
 /// Each of the GPU's matmul entry points on its own, whichever the adapter would pick:
 /// each must train like the CPU backend.
@@ -16,7 +16,7 @@ const VARIANTS: [MatmulVariant; 3] = [MatmulVariant::WholeK, MatmulVariant::Spli
 
 fn run_both(
     config: &TrainConfig,
-    data: &ganvas::mnist::Dataset,
+    data: &ganvas::formats::mnist::Dataset,
     steps: u32,
     policy: MatmulPolicy,
 ) -> Option<(TrainingState, TrainingState)> {
@@ -91,7 +91,7 @@ fn check(config: &TrainConfig, pixels: usize, steps: u32, cpu: &TrainingState, g
 }
 
 /// A model of odd sizes on 23 synthetic 6×5 images, 4 steps to an epoch.
-fn small_model(seed: u64) -> (TrainConfig, ganvas::mnist::Dataset) {
+fn small_model(seed: u64) -> (TrainConfig, ganvas::formats::mnist::Dataset) {
     let config = TrainConfig {
         latent: 7,
         generator_hidden: vec![13, 33],
@@ -120,7 +120,7 @@ fn small_model_agrees_after_several_steps() {
 
 #[test]
 fn full_size_model_agrees_on_mnist() {
-    let data = ganvas::mnist::Dataset::load_training_set(std::path::Path::new("data/mnist")).unwrap();
+    let data = ganvas::formats::mnist::Dataset::load_training_set(std::path::Path::new("data/mnist")).unwrap();
     let config = TrainConfig {
         seed: 5,
         ..Default::default()
@@ -144,7 +144,7 @@ fn full_size_model_agrees_on_mnist() {
 /// previews (a row per digit).
 #[test]
 fn conditional_model_agrees_on_mnist() {
-    let data = ganvas::mnist::Dataset::load_training_set(std::path::Path::new("data/mnist")).unwrap();
+    let data = ganvas::formats::mnist::Dataset::load_training_set(std::path::Path::new("data/mnist")).unwrap();
     let config = TrainConfig {
         seed: 6,
         conditional: true,
@@ -168,7 +168,7 @@ fn conditional_model_agrees_on_mnist() {
         let on_cpu = cpu_trainer.preview(digit).unwrap();
         let read = gpu_trainer.start_preview_read(digit).unwrap();
         let parts = pollster::block_on(read.finish()).unwrap();
-        let on_gpu = ganvas::gpu::preview_from(&gpu_trainer.plan().preview_readout, &parts).unwrap();
+        let on_gpu = ganvas::backend::gpu::preview_from(&gpu_trainer.plan().preview_readout, &parts).unwrap();
         assert_eq!(on_cpu.images.len(), 80 * 784);
         // D's view: 80 generated and the last step's first 64 real images.
         assert_eq!(
@@ -235,7 +235,7 @@ fn classifier_steps_agree() {
     use ganvas::model::ClassifierConfig;
     use ganvas::plan::ClassifierPlan;
     let Some(gpu) = common::gpu() else { return };
-    let data = ganvas::mnist::Dataset::load_training_set(std::path::Path::new("data/mnist")).unwrap();
+    let data = ganvas::formats::mnist::Dataset::load_training_set(std::path::Path::new("data/mnist")).unwrap();
     let config = ClassifierConfig {
         seed: 5,
         ..Default::default()
@@ -273,21 +273,22 @@ fn classifier_steps_agree() {
 /// the Gaussian in f64 from the features themselves).
 #[test]
 fn census_agrees_on_both_backends_and_with_eval() {
-    use ganvas::checkpoint::classifier_from_bytes;
-    use ganvas::engine::{Backend, Engine};
-    use ganvas::quality::{CensusReadings, Reader};
-    let data = ganvas::mnist::Dataset::load_training_set(std::path::Path::new("data/mnist")).unwrap();
+    use ganvas::backend::engine::{Backend, Engine};
+    use ganvas::plan::CensusReadings;
+    use ganvas::quality::classifier::classifier_from_bytes;
+    use ganvas::quality::Reader;
+    let data = ganvas::formats::mnist::Dataset::load_training_set(std::path::Path::new("data/mnist")).unwrap();
     let reader =
         Reader::new(classifier_from_bytes(&std::fs::read("data/classifier.safetensors").unwrap()).unwrap()).unwrap();
     let config = TrainConfig {
         seed: 3,
         ..Default::default()
     };
-    let state = ganvas::state::TrainingState::initial(&config, 784);
+    let state = ganvas::model::state::TrainingState::initial(&config, 784);
     let rows = 512;
     let census = |backend| -> Option<CensusReadings> {
         let (mut engine, _) =
-            pollster::block_on(Engine::create(backend, 1, &data, &state, Some((&reader, rows)))).ok()?;
+            pollster::block_on(Engine::create(backend, 1, &data, &state, Some(reader.census(rows)))).ok()?;
         pollster::block_on(engine.start_census()?.finish()).ok()
     };
     let cpu = census(Backend::Cpu).unwrap();
@@ -295,7 +296,7 @@ fn census_agrees_on_both_backends_and_with_eval() {
 
     let mut z = vec![0.0; rows * state.config.latent];
     ganvas::rng::normals(config.seed, ganvas::rng::Stream::Sample, 0, &mut z);
-    let images = ganvas::cpu::run_network(&state.config.generator(784), &state.generator.params, &z);
+    let images = ganvas::backend::cpu::run_network(&state.config.generator(784), &state.generator.params, &z);
     let eval = reader.score(&images).unwrap();
     eprintln!("census {cpu_quality:?}\neval {eval:?}");
     assert_eq!(cpu_quality.class_fractions, eval.class_fractions);
@@ -328,7 +329,7 @@ fn census_agrees_on_both_backends_and_with_eval() {
 /// own preview images, and both backends the same images (f32 forward passes).
 #[test]
 fn interpolation_ends_at_the_cells_on_both_backends() {
-    use ganvas::engine::{Backend, Engine};
+    use ganvas::backend::engine::{Backend, Engine};
     let data = common::synthetic_dataset(300, 28, 28, 2);
     let config = TrainConfig {
         conditional: true,
@@ -360,7 +361,7 @@ fn interpolation_ends_at_the_cells_on_both_backends() {
 
 #[test]
 fn the_walk_starts_at_the_preview_on_both_backends() {
-    use ganvas::engine::{Backend, Engine};
+    use ganvas::backend::engine::{Backend, Engine};
     let data = common::synthetic_dataset(300, 28, 28, 2);
     let config = TrainConfig {
         seed: 4,
@@ -392,7 +393,7 @@ fn the_walk_starts_at_the_preview_on_both_backends() {
 /// and every op gets a time (lavapipe has timestamps; a device without them says so).
 #[test]
 fn a_profiled_step_is_a_training_step() {
-    use ganvas::engine::{Backend, Engine};
+    use ganvas::backend::engine::{Backend, Engine};
     let Some(_) = common::gpu() else { return };
     let (config, data) = small_model(6);
     let state = TrainingState::initial(&config, data.pixels());

@@ -7,14 +7,15 @@
 
 mod common;
 
-use ganvas::checkpoint::{self, state_to_bytes};
-use ganvas::engine::{Backend, Engine};
-use ganvas::image_folder;
-use ganvas::image_shape::ImageShape;
-use ganvas::mnist::Dataset;
+use ganvas::backend::engine::{Backend, Engine};
+use ganvas::formats::checkpoint::{self, state_to_bytes};
+use ganvas::formats::image_folder;
+use ganvas::formats::image_shape::ImageShape;
+use ganvas::formats::mnist::Dataset;
+use ganvas::formats::{npy, settings};
+use ganvas::model::state::TrainingState;
 use ganvas::model::TrainConfig;
-use ganvas::state::TrainingState;
-use ganvas::{npy, settings, web};
+use ganvas::web;
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
@@ -216,12 +217,12 @@ fn apply(files: &mut [Vec<u8>; 3], mutation: &Mutation) {
 fn valid_classifier() -> Vec<u8> {
     let network = ganvas::model::Network::from_widths(ganvas::model::NetworkKind::Classifier, &[PIXELS, 5, 3, 10]);
     let params = network.initial_parameters(2);
-    let reference = ganvas::frechet::Gaussian {
+    let reference = ganvas::quality::frechet::Gaussian {
         dim: 3,
         mean: vec![0.5, 0.0, -1.0],
         covariance: vec![2.0, 0.5, 0.0, 0.5, 1.0, 0.0, 0.0, 0.0, 3.0],
     };
-    checkpoint::classifier_to_bytes(&network, &params, &reference).unwrap()
+    ganvas::quality::classifier::classifier_to_bytes(&network, &params, &reference).unwrap()
 }
 
 fn valid_checkpoint() -> [Vec<u8>; 3] {
@@ -278,7 +279,7 @@ proptest! {
             Ok(reader) => {
                 let data = dataset();
                 let state = TrainingState::initial(&small_config(), PIXELS);
-                let census = Some((&reader, 8));
+                let census = Some(reader.census(8));
                 let made = pollster::block_on(Engine::create(Backend::Cpu, 1, &data, &state, census));
                 match made {
                     Ok((mut engine, _)) => {
@@ -588,7 +589,7 @@ fn gzipped(bytes: &[u8]) -> Vec<u8> {
 
 #[test]
 fn a_gzip_bomb_is_refused_before_it_fills_memory() {
-    let bomb = gzipped(&vec![0u8; (ganvas::mnist::MAX_DECOMPRESSED + 1) as usize]);
+    let bomb = gzipped(&vec![0u8; (ganvas::formats::mnist::MAX_DECOMPRESSED + 1) as usize]);
     assert!(bomb.len() < 1 << 20);
     let e = web::dataset(bomb.clone(), bomb).unwrap_err().0;
     assert!(e.contains("MNIST images") && e.contains("MiB"), "{e}");

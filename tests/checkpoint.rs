@@ -5,11 +5,12 @@ mod common;
 
 use std::collections::HashMap;
 
-use ganvas::checkpoint::{network_from_bytes, network_to_bytes, state_from_bytes, state_to_bytes};
-use ganvas::cpu::CpuTrainer;
+use ganvas::backend::cpu::CpuTrainer;
+use ganvas::formats::checkpoint::{network_from_bytes, network_to_bytes, state_from_bytes, state_to_bytes};
+use ganvas::model::state::TrainingState;
 use ganvas::model::{NetworkKind, TrainConfig};
 use ganvas::plan::Plan;
-use ganvas::state::TrainingState;
+use ganvas::quality::classifier;
 use safetensors::tensor::{Dtype, TensorView};
 
 fn small_config() -> TrainConfig {
@@ -85,7 +86,8 @@ fn gpu_resume_matches_an_uninterrupted_gpu_run() {
     let plan = Plan::training(&config, 20, data.count).unwrap();
     let initial = TrainingState::initial(&config, 20);
     let run = |state: &TrainingState, steps: u32| {
-        let mut t = pollster::block_on(ganvas::gpu::GpuTrainer::new(&gpu, plan.clone(), &data, state)).unwrap();
+        let mut t =
+            pollster::block_on(ganvas::backend::gpu::GpuTrainer::new(&gpu, plan.clone(), &data, state)).unwrap();
         t.train(steps);
         pollster::block_on(t.read_state()).unwrap()
     };
@@ -193,8 +195,8 @@ fn mismatched_checkpoint_files_are_refused() {
 /// without the reference is refused, saying what writes one.
 #[test]
 fn classifier_files_carry_their_reference() {
-    use ganvas::frechet::Gaussian;
     use ganvas::model::{Network, NetworkKind};
+    use ganvas::quality::frechet::Gaussian;
     let network = Network::from_widths(NetworkKind::Classifier, &[12, 7, 2, 10]);
     let params = network.initial_parameters(4);
     let reference = Gaussian {
@@ -202,21 +204,21 @@ fn classifier_files_carry_their_reference() {
         mean: vec![0.25, -3.0],
         covariance: vec![1.5, 0.25, 0.25, 0.75],
     };
-    use ganvas::checkpoint;
-    let bytes = checkpoint::classifier_to_bytes(&network, &params, &reference).unwrap();
-    let loaded = checkpoint::classifier_from_bytes(&bytes).unwrap();
+    use ganvas::formats::checkpoint;
+    let bytes = classifier::classifier_to_bytes(&network, &params, &reference).unwrap();
+    let loaded = classifier::classifier_from_bytes(&bytes).unwrap();
     assert_eq!(loaded.network, network);
     assert_eq!(loaded.params, params);
     assert_eq!(loaded.reference, reference);
     let plain = checkpoint::network_to_bytes(&network, &params).unwrap();
-    let e = checkpoint::classifier_from_bytes(&plain).unwrap_err().0;
+    let e = classifier::classifier_from_bytes(&plain).unwrap_err().0;
     assert!(
         e.contains("lacks reference.mean") && e.contains("classifier train"),
         "{e}"
     );
     let no_hidden = Network::from_widths(NetworkKind::Classifier, &[12, 10]);
     let bytes = checkpoint::network_to_bytes(&no_hidden, &no_hidden.initial_parameters(1)).unwrap();
-    assert!(checkpoint::classifier_from_bytes(&bytes)
+    assert!(classifier::classifier_from_bytes(&bytes)
         .unwrap_err()
         .0
         .contains("no hidden layer"));

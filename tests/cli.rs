@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use ganvas::{checkpoint, npy};
+use ganvas::formats::{checkpoint, npy};
 
 fn ganvas(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ganvas"))
@@ -277,7 +277,7 @@ fn classifier_trains_and_its_file_loads_as_a_state_dict() {
         .unwrap_or_else(|| panic!("{stdout}"));
     assert!(percent > 90.0, "{stdout}");
     let bytes = std::fs::read(&out).unwrap();
-    let loaded = checkpoint::classifier_from_bytes(&bytes).unwrap();
+    let loaded = ganvas::quality::classifier::classifier_from_bytes(&bytes).unwrap();
     assert_eq!(loaded.network.widths(), [784, 64, 10]);
     assert_eq!(loaded.reference.dim, 64);
     let e = fails(&[

@@ -3,11 +3,11 @@
 
 mod common;
 
-use ganvas::engine::{Backend, Engine};
-use ganvas::mnist::Dataset;
+use ganvas::backend::engine::{Backend, Engine};
+use ganvas::formats::mnist::Dataset;
+use ganvas::model::state::TrainingState;
 use ganvas::model::TrainConfig;
 use ganvas::plan::{Half, HalfStep};
-use ganvas::state::TrainingState;
 
 /// A model of odd sizes on 23 synthetic 6×5 images, 4 steps to an epoch; with
 /// conditional labels too, so the label ops of both halves are covered.

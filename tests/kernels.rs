@@ -5,8 +5,8 @@
 mod common;
 
 use bytemuck::Pod;
-use ganvas::activation::Activation;
-use ganvas::gpu::{read_buffer, GpuContext};
+use ganvas::backend::gpu::{read_buffer, GpuContext};
+use ganvas::kernels::activation::Activation;
 use ganvas::kernels::adam::{adam_cpu, Adam, AdamBuffers, AdamParams};
 use ganvas::kernels::bce::{bce_cpu, Bce, BceBuffers, BceParams, STAT_SLOTS};
 use ganvas::kernels::bias_grad::{bias_grad_cpu, BiasGrad, BiasGradBuffers, BiasGradParams};

@@ -16,12 +16,12 @@
 
 mod common;
 
-use ganvas::cpu::{self, CpuTrainer};
-use ganvas::mnist::Dataset;
+use ganvas::backend::cpu::{self, CpuTrainer};
+use ganvas::formats::mnist::Dataset;
+use ganvas::model::state::TrainingState;
 use ganvas::model::TrainConfig;
 use ganvas::plan::Plan;
 use ganvas::rng::{self, Stream};
-use ganvas::state::TrainingState;
 
 fn mean_image(images: &[f32], pixels: usize) -> Vec<f64> {
     let mut mean = vec![0f64; pixels];
@@ -94,8 +94,8 @@ fn a_short_run_moves_the_samples_toward_the_data() {
 /// for the easiest. Chance is 0.1: the test asks 0.25 of every digit.
 #[test]
 fn a_conditional_run_draws_the_digit_asked_for() {
-    use ganvas::checkpoint::classifier_from_bytes;
     use ganvas::quality::agreement;
+    use ganvas::quality::classifier::classifier_from_bytes;
     let data = Dataset::load_training_set(std::path::Path::new("data/mnist")).unwrap();
     let classifier = classifier_from_bytes(&std::fs::read("data/classifier.safetensors").unwrap()).unwrap();
     let config = TrainConfig {

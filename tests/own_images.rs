@@ -6,14 +6,14 @@ mod common;
 
 use std::path::Path;
 
-use ganvas::checkpoint::{self, IMAGE_SHAPE_KEY};
-use ganvas::engine::{Backend, Engine};
-use ganvas::image_folder;
-use ganvas::image_shape::ImageShape;
-use ganvas::mnist::Dataset;
+use ganvas::backend::engine::{Backend, Engine};
+use ganvas::formats::checkpoint::{self, IMAGE_SHAPE_KEY};
+use ganvas::formats::image_folder;
+use ganvas::formats::image_shape::ImageShape;
+use ganvas::formats::mnist::Dataset;
+use ganvas::model::state::TrainingState;
 use ganvas::model::{NetworkKind, TrainConfig};
 use ganvas::rng::{self, Stream};
-use ganvas::state::TrainingState;
 
 const COLOUR: ImageShape = ImageShape { side: 32, channels: 3 };
 

@@ -3,9 +3,10 @@
 
 mod common;
 
-use ganvas::checkpoint::network_from_bytes;
+use ganvas::backend::cpu;
+use ganvas::formats::checkpoint::network_from_bytes;
+use ganvas::formats::npy;
 use ganvas::model::NetworkKind;
-use ganvas::{cpu, npy};
 
 fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
@@ -32,8 +33,8 @@ fn a_pytorch_generator_gives_pytorchs_images() {
 #[test]
 fn the_classifier_reads_as_in_pytorch() {
     let bytes = std::fs::read(format!("{}/data/classifier.safetensors", env!("CARGO_MANIFEST_DIR"))).unwrap();
-    let loaded = ganvas::checkpoint::classifier_from_bytes(&bytes).unwrap();
-    let test = ganvas::mnist::Dataset::load_test_set(std::path::Path::new("data/mnist")).unwrap();
+    let loaded = ganvas::quality::classifier::classifier_from_bytes(&bytes).unwrap();
+    let test = ganvas::formats::mnist::Dataset::load_test_set(std::path::Path::new("data/mnist")).unwrap();
     let images = &test.inputs()[..16 * 784];
     let features_network = loaded.network.features().unwrap();
     for (name, network) in [("logits", &loaded.network), ("features", &features_network)] {
@@ -60,7 +61,7 @@ fn a_pytorch_conditional_generator_gives_pytorchs_images() {
         NetworkKind::Generator,
     )
     .unwrap();
-    let sampler = ganvas::sampling::Sampler::new(&loaded);
+    let sampler = ganvas::quality::sampling::Sampler::new(&loaded);
     assert!(sampler.conditional && sampler.latent == 100);
     let (_, _, z) = npy::from_bytes(&fixture("pytorch_conditional_latents.npy")).unwrap();
     let (_, _, digits) = npy::from_bytes(&fixture("pytorch_conditional_digits.npy")).unwrap();

@@ -223,7 +223,7 @@ function showSkipped(skipped) {
   }));
 }
 
-// Fewer usable pictures than this cannot train (src/image_folder.rs says why; the
+// Fewer usable pictures than this cannot train (src/formats/image_folder.rs says why; the
 // command line has the same rule); fewer than FEW_PICTURES trains with a warning.
 const MIN_PICTURES = 100;
 const FEW_PICTURES = 500;
@@ -701,7 +701,7 @@ function gridKey(event) {
 }
 
 /**
- * How the cells lie in a grid canvas (src/grid.rs): its columns (as drawn), and the
+ * How the cells lie in a grid canvas (src/formats/grid.rs): its columns (as drawn), and the
  * distance from one cell to the next (a cell and a gutter).
  * @param {HTMLCanvasElement} target
  */
@@ -726,7 +726,7 @@ function describeCell(event, scores, what, out) {
   if (col < cols && i < scores.length) $(out).textContent = t('cellValue', { what, value: scores[i].toFixed(3) });
 }
 
-// The gutter around the grid's cells (src/grid.rs).
+// The gutter around the grid's cells (src/formats/grid.rs).
 const GUTTER = 2;
 
 /** Writes the digit the last census read in each cell into its corner, when asked. */

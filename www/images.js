@@ -14,7 +14,7 @@ export const SHAPES = {
 /** @typedef {keyof typeof SHAPES} ShapeName */
 
 // WebGPU's default maxStorageBufferBindingSize, which ganvas's device asks for
-// (src/gpu/mod.rs): the training images are one buffer of bytes on the GPU.
+// (src/backend/gpu/mod.rs): the training images are one buffer of bytes on the GPU.
 const GPU_BUFFER_BYTES = 134_217_728;
 
 /**

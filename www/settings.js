@@ -1,6 +1,6 @@
 // @ts-check
 // Run settings: the form, the share link (URL hash) and the JSON the core reads.
-// The core parses both links and the form (src/settings.rs), so their keys, ranges
+// The core parses both links and the form (src/formats/settings.rs), so their keys, ranges
 // and limits are its own; a value that is present but malformed or out of range is
 // reported and falls back to its default. Nothing from the URL ever becomes HTML.
 

@@ -9,7 +9,7 @@
 use bytemuck::{Pod, Zeroable};
 
 use super::{bindings, Bindings, BufferId, CpuMemory, Dispatch, GpuMemory, GpuTarget, Kernel, KernelOp};
-use crate::activation::sigmoid;
+use crate::kernels::activation::sigmoid;
 
 /// Where the running sums live in the stats buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

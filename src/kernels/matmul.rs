@@ -5,7 +5,7 @@ use bytemuck::{Pod, Zeroable};
 use super::{
     bindings, check_view, groups, Bindings, BufferId, CpuMemory, Dispatch, GpuMemory, GpuTarget, Kernel, KernelOp,
 };
-use crate::activation::Activation;
+use crate::kernels::activation::Activation;
 
 /// C[i, j] = epilogue(Σ_k A[i, k] · B[k, j]) with A[i, k] = a[a_offset + i·a_row_stride +
 /// k·a_col_stride] and likewise B, so a transposed operand is just swapped strides.

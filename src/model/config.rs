@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use super::network::perceptron;
 use super::{Layer, Network, NetworkKind, Shape};
-use crate::activation::Activation;
 use crate::error::{Error, Result};
+use crate::kernels::activation::Activation;
 
 /// Hyperparameters of a run. The defaults are the PyTorch original's.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

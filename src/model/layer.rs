@@ -2,8 +2,8 @@
 //! gives, its tensors (their state_dict names and shapes) and their initialisation.
 //! How the plan runs each kind of layer is in `plan/layers.rs`.
 
-use crate::activation::Activation;
 use crate::error::{Error, Result};
+use crate::kernels::activation::Activation;
 use crate::rng::{self, Stream};
 
 /// What one sample is at some point of a network: `channels` planes of `height` ×

@@ -3,8 +3,8 @@
 //! buffer (one buffer, so one Adam dispatch a network).
 
 use super::{Layer, Shape};
-use crate::activation::Activation;
 use crate::error::{Error, Result};
+use crate::kernels::activation::Activation;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NetworkKind {

@@ -15,8 +15,7 @@ use crate::error::{Error, Result};
 use crate::kernels::bias_grad::{BiasGradOp, BiasGradParams};
 use crate::kernels::labels::{LabelsOp, LabelsParams};
 use crate::kernels::matmul::{MatmulOp, MatmulParams, View};
-use crate::model::{Network, MAX_BUFFER_FLOATS};
-use crate::sampling::every_digit;
+use crate::model::{Network, CLASSES, MAX_BUFFER_FLOATS};
 
 /// Samples a census reads. Fewer make the Fréchet distance larger (its estimate is
 /// biased upwards at small counts), more cost more: 2,048 samples cost about eight
@@ -37,7 +36,7 @@ pub struct Census {
     pub feature_sum: BufferId,
     /// [features, features]
     pub feature_gram: BufferId,
-    /// A conditional G's digit for each sample (`sampling::every_digit`), loaded once.
+    /// A conditional G's digit for each sample (`every_digit`), loaded once.
     pub digits: Option<BufferContents>,
 }
 
@@ -142,4 +141,27 @@ impl Plan {
         let census = self.census.as_ref().map_or(&[][..], |c| &c.ops);
         super::matmul_flops(census) / super::matmul_flops(&self.step)
     }
+}
+
+/// What a census plan computes on either backend (`plan::Census`): the classifier's
+/// logits for each sample, and the sum and Gram matrix of their features.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CensusReadings {
+    pub logits: Vec<f32>,
+    pub feature_sum: Vec<f32>,
+    pub feature_gram: Vec<f32>,
+}
+
+/// A classifier to read a census of G's samples with: its network and weights, and
+/// how many samples.
+#[derive(Clone, Copy, Debug)]
+pub struct CensusClassifier<'a> {
+    pub network: &'a Network,
+    pub weights: &'a [f32],
+    pub rows: usize,
+}
+
+/// Digits 0-9 in turn, for `n` samples: each digit equally often, as the census asks.
+pub fn every_digit(n: usize) -> Vec<usize> {
+    (0..n).map(|i| i % CLASSES).collect()
 }

@@ -5,7 +5,7 @@
 //! the ops of its stage.
 
 use super::{BufferId, Builder, NetworkBuffers, Op, Slot};
-use crate::activation::Activation;
+use crate::kernels::activation::Activation;
 use crate::kernels::bias_grad::{BiasGradOp, BiasGradParams};
 use crate::kernels::matmul::{MatmulOp, MatmulParams, View};
 use crate::model::{Layer, Network};

@@ -5,11 +5,11 @@ use std::rc::Rc;
 
 use wasm_bindgen::prelude::*;
 
-use crate::engine::{Backend, Engine};
-use crate::mnist::Dataset;
+use crate::backend::engine::{Backend, Engine};
+use crate::formats::mnist::Dataset;
+use crate::model::state::{Stats, TrainingState};
 use crate::plan::{Half, CENSUS_ROWS, INTERPOLATION_ROWS};
 use crate::quality::Reader;
-use crate::state::{Stats, TrainingState};
 
 fn js_error(e: crate::Error) -> JsError {
     JsError::new(&e.0)
@@ -59,7 +59,7 @@ impl WebDataset {
     /// Your own pictures, already square `side` × `side` and `channels` planes each
     /// (the page's image worker makes them), without labels.
     pub fn from_pixels(images: Vec<u8>, side: usize, channels: usize) -> Result<WebDataset, JsError> {
-        let data = crate::mnist::Dataset::from_pixels(images, side, channels).map_err(js_error)?;
+        let data = crate::formats::mnist::Dataset::from_pixels(images, side, channels).map_err(js_error)?;
         Ok(WebDataset(Rc::new(data)))
     }
 
@@ -80,11 +80,11 @@ impl WebDataset {
     }
 }
 
-/// The file entries of a zip archive (`crate::zip`): an array of `{ name, bytes }`
+/// The file entries of a zip archive (`crate::formats::zip`): an array of `{ name, bytes }`
 /// (a `Uint8Array`) or `{ name, error }` for one that cannot be read.
 #[wasm_bindgen]
 pub fn zip_entries(archive: &[u8]) -> Result<js_sys::Array, JsError> {
-    let entries = crate::zip::entries(archive).map_err(js_error)?;
+    let entries = crate::formats::zip::entries(archive).map_err(js_error)?;
     let array = js_sys::Array::new();
     for entry in entries {
         let (key, value) = match entry.contents {
@@ -100,17 +100,17 @@ pub fn zip_entries(archive: &[u8]) -> Result<js_sys::Array, JsError> {
 }
 
 /// A picture's `[width, height]` from the start of its file, when it is a PNG, GIF,
-/// JPEG or WebP (`crate::picture_size`).
+/// JPEG or WebP (`crate::formats::picture_size`).
 #[wasm_bindgen]
 pub fn picture_dimensions(start: &[u8]) -> Option<Vec<u32>> {
-    crate::picture_size::dimensions(start).map(|(w, h)| vec![w, h])
+    crate::formats::picture_size::dimensions(start).map(|(w, h)| vec![w, h])
 }
 
 /// An animated GIF of `rgba` (frames of `width` × `height` one after another), each
-/// shown `delay` hundredths of a second (`crate::animation`).
+/// shown `delay` hundredths of a second (`crate::formats::animation`).
 #[wasm_bindgen]
 pub fn animated_gif(rgba: &[u8], width: u16, height: u16, delay: u16) -> Result<Vec<u8>, JsError> {
-    crate::animation::animated_gif(rgba, width, height, delay).map_err(js_error)
+    crate::formats::animation::animated_gif(rgba, width, height, delay).map_err(js_error)
 }
 
 /// The default hyperparameters, as JSON with `TrainConfig`'s field names.
@@ -218,7 +218,7 @@ impl WebTrainer {
         let choice = Backend::from_name(&backend).map_err(js_error)?;
         let state = super::start_state(&data, &config_json, start.map(|c| c.0)).map_err(js_error)?;
         let reader = classifier.map(|c| c.0);
-        let census = reader.as_deref().map(|r| (r, CENSUS_ROWS));
+        let census = reader.as_deref().map(|r| r.census(CENSUS_ROWS));
         let (engine, _) = Engine::create(choice, 1, &data, &state, census)
             .await
             .map_err(js_error)?;
@@ -388,7 +388,7 @@ impl WebTrainer {
         wasm_bindgen_futures::future_to_promise(async move {
             let state = read.finish().await.map_err(js_value)?;
             let array = js_sys::Array::new();
-            for bytes in crate::checkpoint::state_to_bytes(&state, pixels).map_err(js_value)? {
+            for bytes in crate::formats::checkpoint::state_to_bytes(&state, pixels).map_err(js_value)? {
                 array.push(&js_sys::Uint8Array::from(bytes.as_slice()));
             }
             Ok(array.into())

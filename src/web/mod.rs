@@ -6,17 +6,18 @@
 #[cfg(target_arch = "wasm32")]
 mod bindings;
 
-use crate::checkpoint;
 use crate::error::{Error, Result};
-use crate::grid;
-use crate::mnist::{decompress_if_gzipped, Dataset};
+use crate::formats::checkpoint;
+use crate::formats::grid;
+use crate::formats::mnist::{decompress_if_gzipped, Dataset};
 use crate::model::TrainConfig;
 use serde::Serialize;
 
-use crate::classifier::predictions;
-use crate::quality::{agreement, CensusReadings, Quality, Reader};
-use crate::settings;
-use crate::state::TrainingState;
+use crate::formats::settings;
+use crate::model::state::TrainingState;
+use crate::plan::CensusReadings;
+use crate::quality::classifier::{classifier_from_bytes, predictions};
+use crate::quality::{agreement, Quality, Reader};
 
 /// The training set from the IDX image and label files, gzipped or not.
 pub fn dataset(images: Vec<u8>, labels: Vec<u8>) -> Result<Dataset> {
@@ -46,7 +47,7 @@ pub fn checkpoint(
 
 /// The classifier that reads the census, from its file (`data/classifier.safetensors`).
 pub fn classifier(bytes: &[u8]) -> Result<Reader> {
-    Reader::new(checkpoint::classifier_from_bytes(bytes)?)
+    Reader::new(classifier_from_bytes(bytes)?)
 }
 
 /// What the page shows of a census: the quality scores (`quality::Quality`'s fields),

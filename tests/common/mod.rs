@@ -1,8 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
-use ganvas::gpu::GpuContext;
-use ganvas::mnist::Dataset;
+use ganvas::backend::gpu::GpuContext;
+use ganvas::formats::mnist::Dataset;
 use ganvas::rng::{self, Stream};
 
 /// A GPU device, or `None` where no adapter exists: the test then skips, and says so

@@ -8,15 +8,15 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::{Args, ValueEnum};
-use ganvas::engine::Engine;
-use ganvas::gpu::GpuContext;
+use ganvas::backend::engine::Engine;
+use ganvas::backend::gpu::GpuContext;
+use ganvas::formats::mnist::Dataset;
 use ganvas::kernels::matmul::{MatmulOp, MatmulPolicy, MatmulVariant};
 use ganvas::kernels::Op;
-use ganvas::mnist::Dataset;
+use ganvas::model::state::TrainingState;
 use ganvas::model::TrainConfig;
 use ganvas::plan::CENSUS_ROWS;
 use ganvas::quality::Reader;
-use ganvas::state::TrainingState;
 use ganvas::{Error, Result};
 use serde::Serialize;
 
@@ -192,7 +192,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
             None
         }
     };
-    let census = reader.as_ref().map(|r| (r, CENSUS_ROWS));
+    let census = reader.as_ref().map(|r| r.census(CENSUS_ROWS));
     let gpu = gpu_for(&args);
     let device = gpu
         .as_ref()

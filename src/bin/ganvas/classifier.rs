@@ -5,14 +5,14 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::{Args, Subcommand};
-use ganvas::checkpoint::classifier_to_bytes;
-use ganvas::classifier::accuracy;
-use ganvas::engine::{Backend, Engine};
-use ganvas::mnist::Dataset;
+use ganvas::backend::engine::{Backend, Engine};
+use ganvas::formats::mnist::Dataset;
+use ganvas::model::state::NetworkState;
 use ganvas::model::{ClassifierConfig, CLASSES};
 use ganvas::plan::ClassifierPlan;
+use ganvas::quality::classifier::accuracy;
+use ganvas::quality::classifier::classifier_to_bytes;
 use ganvas::quality::Reader;
-use ganvas::state::NetworkState;
 use ganvas::{Error, Result};
 
 #[derive(Subcommand)]

@@ -4,10 +4,12 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use ganvas::checkpoint::{classifier_from_bytes, network_from_bytes};
+use ganvas::formats::checkpoint::network_from_bytes;
 use ganvas::model::NetworkKind;
+use ganvas::plan::every_digit;
+use ganvas::quality::classifier::classifier_from_bytes;
+use ganvas::quality::sampling::Sampler;
 use ganvas::quality::{images_from_npy, Reader};
-use ganvas::sampling::{every_digit, Sampler};
 use ganvas::{Error, Result};
 use serde::Serialize;
 

@@ -2,7 +2,8 @@
 
 use std::path::Path;
 
-use ganvas::{grid, Error, Result};
+use ganvas::formats::grid;
+use ganvas::{Error, Result};
 
 /// `images` tiled in rows of `columns` (or about square).
 pub fn write_png(path: &Path, images: &[f32], pixels: usize, columns: Option<usize>) -> Result<()> {

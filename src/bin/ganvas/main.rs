@@ -36,8 +36,8 @@ enum Command {
 
 /// `--backend`: auto (a hardware GPU if one exists, else the CPU), gpu (wgpu on any
 /// adapter, software ones included) or cpu.
-pub fn backend(name: &str) -> Result<ganvas::engine::Backend, String> {
-    ganvas::engine::Backend::from_name(name).map_err(|e| e.to_string())
+pub fn backend(name: &str) -> Result<ganvas::backend::engine::Backend, String> {
+    ganvas::backend::engine::Backend::from_name(name).map_err(|e| e.to_string())
 }
 
 fn main() -> ExitCode {

@@ -4,10 +4,11 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use ganvas::checkpoint::network_from_bytes;
+use ganvas::formats::checkpoint::network_from_bytes;
+use ganvas::formats::npy;
 use ganvas::model::{NetworkKind, CLASSES};
-use ganvas::sampling::Sampler;
-use ganvas::{npy, Error, Result};
+use ganvas::quality::sampling::Sampler;
+use ganvas::{Error, Result};
 
 use crate::grid;
 

@@ -7,13 +7,13 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use clap::Args;
-use ganvas::checkpoint::{self, DISCRIMINATOR_FILE, GENERATOR_FILE, OPTIMIZER_FILE};
-use ganvas::engine::{Backend, Engine};
-use ganvas::image_folder;
-use ganvas::image_shape::ImageShape;
-use ganvas::mnist::Dataset;
+use ganvas::backend::engine::{Backend, Engine};
+use ganvas::formats::checkpoint::{self, DISCRIMINATOR_FILE, GENERATOR_FILE, OPTIMIZER_FILE};
+use ganvas::formats::image_folder;
+use ganvas::formats::image_shape::ImageShape;
+use ganvas::formats::mnist::Dataset;
+use ganvas::model::state::{Stats, TrainingState};
 use ganvas::model::TrainConfig;
-use ganvas::state::{Stats, TrainingState};
 use ganvas::{Error, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 

@@ -1,16 +1,23 @@
 //! What a trained classifier says of a set of images: which digits they are (the
 //! census), how confidently, the classifier score (as the Inception Score, with this
 //! classifier) and the Fréchet distance between its hidden features of the images
-//! and of a reference set (the MNIST test set).
+//! and of a reference set (the MNIST test set). `classifier` reads digits,
+//! `frechet` computes the distance, and `sampling` draws a generator's samples as
+//! `ganvas sample` and `ganvas eval` do.
+
+pub mod classifier;
+pub mod frechet;
+pub mod sampling;
 
 use serde::Serialize;
 
-use crate::checkpoint::LoadedClassifier;
-use crate::classifier::predictions;
-use crate::cpu;
+use crate::backend::cpu;
 use crate::error::{Error, Result};
-use crate::frechet::{Gaussian, Reference};
 use crate::model::Network;
+use crate::plan::{CensusClassifier, CensusReadings};
+use crate::quality::classifier::predictions;
+use crate::quality::classifier::LoadedClassifier;
+use crate::quality::frechet::{Gaussian, Reference};
 
 /// A classifier, and the Gaussian of its features on the reference images.
 pub struct Reader {
@@ -33,15 +40,6 @@ pub struct Quality {
     /// The mean probability of the class each image is read as.
     pub mean_confidence: f64,
     pub frechet_distance: f64,
-}
-
-/// What a census plan computes on either backend (`plan::Census`): the classifier's
-/// logits for each sample, and the sum and Gram matrix of their features.
-#[derive(Clone, Debug, PartialEq)]
-pub struct CensusReadings {
-    pub logits: Vec<f32>,
-    pub feature_sum: Vec<f32>,
-    pub feature_gram: Vec<f32>,
 }
 
 impl Reader {
@@ -96,6 +94,15 @@ impl Reader {
         let features = cpu::run_network(&self.features, &self.params, images);
         let gaussian = Gaussian::fit(&features, self.features.outputs())?;
         self.quality(&logits, &gaussian)
+    }
+
+    /// This classifier reading a census of `rows` of G's samples, for a plan.
+    pub fn census(&self, rows: usize) -> CensusClassifier<'_> {
+        CensusClassifier {
+            network: &self.network,
+            weights: &self.params,
+            rows,
+        }
     }
 
     /// The census and scores from what a census plan read.
@@ -164,7 +171,7 @@ fn softmax(logits: &[f32]) -> Vec<f64> {
 /// Images from a `.npy` as `ganvas sample` writes them: float32 [N, pixels] in
 /// [-1, 1], N ≥ 2; anything else is refused, saying what it is.
 pub fn images_from_npy(bytes: &[u8], pixels: usize) -> Result<Vec<f32>> {
-    let (rows, cols, values) = crate::npy::from_bytes(bytes)?;
+    let (rows, cols, values) = crate::formats::npy::from_bytes(bytes)?;
     if cols != pixels {
         return Err(Error::new(format!(
             "the array has {cols} columns; the classifier reads images of {pixels} pixels"
@@ -186,11 +193,11 @@ pub fn images_from_npy(bytes: &[u8], pixels: usize) -> Result<Vec<f32>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cpu::CpuTrainer;
-    use crate::mnist::Dataset;
+    use crate::backend::cpu::CpuTrainer;
+    use crate::formats::mnist::Dataset;
+    use crate::model::state::NetworkState;
     use crate::model::{ClassifierConfig, CLASSES};
     use crate::plan::ClassifierPlan;
-    use crate::state::NetworkState;
 
     /// A classifier trained for 400 steps: enough to read most digits.
     fn reader(test: &Dataset) -> Reader {
@@ -246,14 +253,14 @@ mod tests {
 
     #[test]
     fn npy_images_must_be_rows_of_pixels_in_range() {
-        let ok = crate::npy::to_bytes(2, 4, &[0.0, 1.0, -1.0, 0.5, 0.0, 0.0, 0.0, 0.0]);
+        let ok = crate::formats::npy::to_bytes(2, 4, &[0.0, 1.0, -1.0, 0.5, 0.0, 0.0, 0.0, 0.0]);
         assert_eq!(images_from_npy(&ok, 4).unwrap().len(), 8);
         assert!(images_from_npy(&ok, 5).unwrap_err().0.contains("4 columns"));
-        let one = crate::npy::to_bytes(1, 4, &[0.0; 4]);
+        let one = crate::formats::npy::to_bytes(1, 4, &[0.0; 4]);
         assert!(images_from_npy(&one, 4).unwrap_err().0.contains("at least 2"));
-        let big = crate::npy::to_bytes(2, 2, &[0.0, 2.0, 0.0, 0.0]);
+        let big = crate::formats::npy::to_bytes(2, 2, &[0.0, 2.0, 0.0, 0.0]);
         assert!(images_from_npy(&big, 2).unwrap_err().0.contains("[-1, 1]"));
-        let nan = crate::npy::to_bytes(2, 2, &[0.0, f32::NAN, 0.0, 0.0]);
+        let nan = crate::formats::npy::to_bytes(2, 2, &[0.0, f32::NAN, 0.0, 0.0]);
         assert!(images_from_npy(&nan, 2).is_err());
     }
 }

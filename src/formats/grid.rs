@@ -2,7 +2,7 @@
 //! the sample grids of the command line's PNGs and of the web page's canvas.
 
 use crate::error::Result;
-use crate::image_shape::ImageShape;
+use crate::formats::image_shape::ImageShape;
 
 /// Gutter between tiles, in pixels.
 const GUTTER: usize = 2;

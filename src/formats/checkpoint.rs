@@ -11,10 +11,9 @@ use std::collections::HashMap;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
 use crate::error::{Error, Result};
-use crate::frechet::Gaussian;
-use crate::image_shape::ImageShape;
+use crate::formats::image_shape::ImageShape;
+use crate::model::state::{NetworkState, TrainingState};
 use crate::model::{NamedTensor, Network, NetworkKind, TrainConfig, CLASSES};
-use crate::state::{NetworkState, TrainingState};
 
 pub const GENERATOR_FILE: &str = "generator.safetensors";
 pub const DISCRIMINATOR_FILE: &str = "discriminator.safetensors";
@@ -74,13 +73,13 @@ pub fn network_from_bytes(bytes: &[u8], kind: NetworkKind) -> Result<LoadedNetwo
     Ok(LoadedNetwork { network, params })
 }
 
-fn parse<'a>(bytes: &'a [u8], what: &str) -> Result<SafeTensors<'a>> {
+pub(crate) fn parse<'a>(bytes: &'a [u8], what: &str) -> Result<SafeTensors<'a>> {
     SafeTensors::deserialize(bytes)
         .map_err(|e| Error::new(format!("the {what} file is not a valid safetensors file ({e})")))
 }
 
 /// The network whose state_dict `file` holds, from the shapes of its weights.
-fn infer_network(file: &SafeTensors, kind: NetworkKind) -> Result<Network> {
+pub(crate) fn infer_network(file: &SafeTensors, kind: NetworkKind) -> Result<Network> {
     let name = kind.name();
     let mut widths = Vec::new();
     let mut layer = 0;
@@ -126,71 +125,6 @@ fn infer_network(file: &SafeTensors, kind: NetworkKind) -> Result<Network> {
         _ => {}
     }
     Ok(Network::from_widths(kind, &widths))
-}
-
-/// A classifier as `ganvas classifier train` writes it: its state_dict, and the
-/// Gaussian of its features (the last hidden layer's outputs) on the MNIST test set,
-/// the reference of the Fréchet distance, as `reference.mean` [features] and
-/// `reference.covariance` [features, features] (README gives the PyTorch module).
-#[derive(Clone, Debug)]
-pub struct LoadedClassifier {
-    pub network: Network,
-    pub params: Vec<f32>,
-    pub reference: Gaussian,
-}
-
-pub fn classifier_to_bytes(network: &Network, params: &[f32], reference: &Gaussian) -> Result<Vec<u8>> {
-    let mean: Vec<f32> = reference.mean.iter().map(|&x| x as f32).collect();
-    let covariance: Vec<f32> = reference.covariance.iter().map(|&x| x as f32).collect();
-    let dim = reference.dim;
-    let tensors = (network.tensors().into_iter())
-        .map(|t| (t.name, t.shape, &params[t.offset..][..t.len]))
-        .chain([
-            ("reference.mean".to_string(), vec![dim], mean.as_slice()),
-            (
-                "reference.covariance".to_string(),
-                vec![dim, dim],
-                covariance.as_slice(),
-            ),
-        ]);
-    serialize(tensors, None)
-}
-
-pub fn classifier_from_bytes(bytes: &[u8]) -> Result<LoadedClassifier> {
-    let file = parse(bytes, "classifier")?;
-    let network = infer_network(&file, NetworkKind::Classifier)?;
-    let dim = network.features()?.outputs();
-    let n = network.parameter_count;
-    let mut tensors = network.tensors();
-    for (name, shape) in [("reference.mean", vec![dim]), ("reference.covariance", vec![dim, dim])] {
-        let offset = tensors.last().map_or(0, |t| t.offset + t.len);
-        let len = shape.iter().product();
-        let name = name.to_string();
-        tensors.push(NamedTensor {
-            name,
-            shape,
-            offset,
-            len,
-        });
-    }
-    let mut values = read_tensors(&file, &tensors, "classifier")
-        .map_err(|e| Error::new(format!("{e} (ganvas classifier train writes classifier files)")))?;
-    if values[n..].iter().any(|v| !v.is_finite()) {
-        return Err(Error::new("the classifier file's reference holds a non-finite value"));
-    }
-    let reference = values.split_off(n);
-    let (mean, covariance) = reference.split_at(dim);
-    let widen = |v: &[f32]| v.iter().map(|&x| f64::from(x)).collect::<Vec<f64>>();
-    let reference = Gaussian {
-        dim,
-        mean: widen(mean),
-        covariance: widen(covariance),
-    };
-    Ok(LoadedClassifier {
-        network,
-        params: values,
-        reference,
-    })
 }
 
 /// Serialises the Adam moments, the step and the hyperparameters.
@@ -373,7 +307,7 @@ fn clip(text: &str) -> String {
 }
 
 /// Reads exactly `tensors` (no more, no fewer) into one buffer laid out by their offsets.
-fn read_tensors(file: &SafeTensors, tensors: &[NamedTensor], what: &str) -> Result<Vec<f32>> {
+pub(crate) fn read_tensors(file: &SafeTensors, tensors: &[NamedTensor], what: &str) -> Result<Vec<f32>> {
     let mut names = file.names();
     names.sort_unstable();
     if let Some(extra) = names.iter().find(|n| !tensors.iter().any(|t| t.name == **n)) {
@@ -413,7 +347,7 @@ fn copy_f32(view: &TensorView, what: &str, shape: &[usize], out: &mut [f32]) -> 
     Ok(())
 }
 
-fn serialize<'a>(
+pub(crate) fn serialize<'a>(
     tensors: impl Iterator<Item = (String, Vec<usize>, &'a [f32])>,
     metadata: Option<HashMap<String, String>>,
 ) -> Result<Vec<u8>> {

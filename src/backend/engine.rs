@@ -5,16 +5,17 @@
 
 use std::fmt;
 
-use crate::cpu::CpuTrainer;
-use crate::error::{Error, Result};
-use crate::gpu::{
+use crate::backend::cpu::CpuTrainer;
+use crate::backend::gpu::{
     half_step_from, preview_from, BufferRead, CensusRead, GpuContext, GpuTrainer, NetworksRead, StateRead,
 };
+use crate::error::{Error, Result};
+use crate::formats::mnist::Dataset;
 use crate::kernels::bce::STAT_SLOTS;
-use crate::mnist::Dataset;
-use crate::plan::{Half, HalfStep, HalfStepReadout, Plan, Preview, PreviewReadout, Request, Training};
-use crate::quality::{CensusReadings, Reader};
-use crate::state::{NetworkState, Stats, TrainingState};
+use crate::model::state::{NetworkState, Stats, TrainingState};
+use crate::plan::{
+    CensusClassifier, CensusReadings, Half, HalfStep, HalfStepReadout, Plan, Preview, PreviewReadout, Request, Training,
+};
 
 /// The running sums of the stats slots and the steps they cover (`Stats` reads a
 /// GAN's; the classifier's loss and accuracy are slots 0 and 1).
@@ -82,7 +83,7 @@ impl Engine {
         threads: usize,
         data: &Dataset,
         state: &TrainingState,
-        census: Option<(&Reader, usize)>,
+        census: Option<CensusClassifier<'_>>,
     ) -> Result<(Engine, String)> {
         let plan = Engine::plan_for(data, state, census)?;
         let networks = [&state.generator, &state.discriminator];
@@ -92,17 +93,17 @@ impl Engine {
     /// The plan for `state` on `data`, both checked, with the census asked for where
     /// the classifier reads images of this size (MNIST's: never a folder of colour
     /// pictures).
-    fn plan_for(data: &Dataset, state: &TrainingState, census: Option<(&Reader, usize)>) -> Result<Plan> {
+    fn plan_for(data: &Dataset, state: &TrainingState, census: Option<CensusClassifier<'_>>) -> Result<Plan> {
         if state.config.conditional && !data.has_labels() {
             return Err(Error::new(
                 "the conditional GAN needs a digit label for every image, and these images have none",
             ));
         }
         let plan = Plan::training(&state.config, data.pixels(), data.count)?;
-        state.check_layout(&plan)?;
+        state.check_layout(&plan.generator, &plan.discriminator)?;
         match census {
-            Some((reader, rows)) if reader.network().inputs() == data.pixels() => {
-                plan.with_census(reader.network(), reader.params(), rows)
+            Some(census) if census.network.inputs() == data.pixels() => {
+                plan.with_census(census.network, census.weights, census.rows)
             }
             _ => Ok(plan),
         }
@@ -113,7 +114,7 @@ impl Engine {
         threads: usize,
         data: &Dataset,
         state: &TrainingState,
-        census: Option<(&Reader, usize)>,
+        census: Option<CensusClassifier<'_>>,
     ) -> Result<Engine> {
         let plan = Engine::plan_for(data, state, census)?;
         Ok(Engine::cpu_with(
@@ -131,7 +132,7 @@ impl Engine {
         gpu: GpuContext,
         data: &Dataset,
         state: &TrainingState,
-        census: Option<(&Reader, usize)>,
+        census: Option<CensusClassifier<'_>>,
     ) -> Result<Engine> {
         let plan = Engine::plan_for(data, state, census)?;
         let networks = [&state.generator, &state.discriminator];
@@ -458,7 +459,7 @@ pub enum NetworksReadout {
     Ready(Vec<NetworkState>),
     Gpu {
         read: NetworksRead,
-        lost: crate::gpu::LostFlag,
+        lost: crate::backend::gpu::LostFlag,
     },
 }
 
@@ -477,7 +478,7 @@ pub enum PreviewRead {
     Gpu {
         read: BufferRead,
         readout: PreviewReadout,
-        lost: crate::gpu::LostFlag,
+        lost: crate::backend::gpu::LostFlag,
     },
 }
 
@@ -499,7 +500,7 @@ pub enum HalfStepRead {
     Gpu {
         read: BufferRead,
         readout: HalfStepReadout,
-        lost: crate::gpu::LostFlag,
+        lost: crate::backend::gpu::LostFlag,
     },
 }
 
@@ -520,7 +521,7 @@ pub enum ImagesRead {
     Ready(Vec<f32>),
     Gpu {
         read: BufferRead,
-        lost: crate::gpu::LostFlag,
+        lost: crate::backend::gpu::LostFlag,
     },
 }
 
@@ -544,7 +545,7 @@ pub enum CensusReadout {
     Ready(CensusReadings),
     Gpu {
         read: CensusRead,
-        lost: crate::gpu::LostFlag,
+        lost: crate::backend::gpu::LostFlag,
     },
 }
 
@@ -562,7 +563,7 @@ pub enum StateReadout {
     Ready(Box<TrainingState>),
     Gpu {
         read: StateRead,
-        lost: crate::gpu::LostFlag,
+        lost: crate::backend::gpu::LostFlag,
     },
 }
 

@@ -3,9 +3,9 @@
 //! page's preview and census samples), and for a conditional generator the digit
 //! each sample is asked for, one-hot beside its latents.
 
-use crate::checkpoint::LoadedNetwork;
-use crate::cpu;
+use crate::backend::cpu;
 use crate::error::{Error, Result};
+use crate::formats::checkpoint::LoadedNetwork;
 use crate::model::{TrainConfig, CLASSES};
 use crate::rng::{self, Stream};
 
@@ -69,9 +69,4 @@ impl<'a> Sampler<'a> {
             &input,
         ))
     }
-}
-
-/// Digits 0-9 in turn, for `n` samples: each digit equally often, as the census asks.
-pub fn every_digit(n: usize) -> Vec<usize> {
-    (0..n).map(|i| i % CLASSES).collect()
 }

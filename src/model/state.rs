@@ -1,8 +1,7 @@
 //! What a run is at a given step: everything a checkpoint holds, independent of backend.
 
+use super::{Network, StatePart, TrainConfig};
 use crate::error::{Error, Result};
-use crate::model::{Network, StatePart, TrainConfig};
-use crate::plan::Plan;
 
 /// A network's parameters and Adam moments, flat in the layout of `Network`.
 #[derive(Clone, Debug, PartialEq)]
@@ -72,12 +71,9 @@ impl TrainingState {
 }
 
 impl TrainingState {
-    /// Checks that every vector has the length of the buffer it fills in `plan`.
-    pub fn check_layout(&self, plan: &Plan) -> Result<()> {
-        for (net, state) in [
-            (&plan.generator, &self.generator),
-            (&plan.discriminator, &self.discriminator),
-        ] {
+    /// Checks that every vector has the length of the buffer it fills for these networks.
+    pub fn check_layout(&self, generator: &Network, discriminator: &Network) -> Result<()> {
+        for (net, state) in [(generator, &self.generator), (discriminator, &self.discriminator)] {
             let lengths = StatePart::ALL.map(|part| state.part(part).len());
             if lengths.iter().any(|&n| n != net.parameter_count) {
                 return Err(Error::new(format!(

@@ -4,15 +4,15 @@
 use std::sync::Arc;
 
 use crate::error::Result;
+use crate::formats::mnist::Dataset;
 use crate::kernels::bce::STAT_SLOTS;
 use crate::kernels::{BufferId, CpuMemory, Op};
-use crate::mnist::Dataset;
+use crate::model::state::{NetworkState, Stats, TrainingState};
 use crate::model::{Network, StatePart};
 use crate::plan::{
-    ForwardPlan, Half, HalfStep, NetworkBuffers, Plan, Preview, Progress, Request, Training, WrittenGeneration,
+    CensusReadings, ForwardPlan, Half, HalfStep, NetworkBuffers, Plan, Preview, Progress, Request, Training,
+    WrittenGeneration,
 };
-use crate::quality::CensusReadings;
-use crate::state::{NetworkState, Stats, TrainingState};
 
 /// Runs a plan's training step on the CPU: the GAN's (`Plan`, the default) or any
 /// other `Training`.

@@ -6,17 +6,16 @@ use wgpu::util::DeviceExt;
 use super::readback::{start_map, BufferRead, PendingMap};
 use super::GpuContext;
 use crate::error::{Error, Result};
+use crate::formats::mnist::Dataset;
 use crate::kernels::bce::STAT_SLOTS;
 use crate::kernels::gather::pack_bytes;
 use crate::kernels::{Dispatch, GpuMemory, GpuTarget, Op, Pipelines};
-use crate::mnist::Dataset;
+use crate::model::state::{NetworkState, TrainingState};
 use crate::model::{StatePart, TrainConfig};
 use crate::plan::{
-    Half, HalfStep, HalfStepReadout, NetworkBuffers, Plan, Preview, PreviewReadout, Progress, Request, Training,
-    WrittenGeneration,
+    CensusReadings, Half, HalfStep, HalfStepReadout, NetworkBuffers, Plan, Preview, PreviewReadout, Progress, Request,
+    Training, WrittenGeneration,
 };
-use crate::quality::CensusReadings;
-use crate::state::{NetworkState, TrainingState};
 
 /// A stats read in flight: the copy taken after `steps` steps, still mapping.
 struct PendingStats {

@@ -10,8 +10,8 @@ use image::imageops::FilterType;
 use image::{DynamicImage, ImageReader, Limits};
 
 use crate::error::{Error, Result};
-use crate::image_shape::ImageShape;
-use crate::mnist::Dataset;
+use crate::formats::image_shape::ImageShape;
+use crate::formats::mnist::Dataset;
 
 /// Fewer usable images than this is an error: a GAN learns a distribution from many
 /// examples, and with fewer than a batch or two there is nothing to learn it from.
