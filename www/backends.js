@@ -12,29 +12,11 @@ import { WebCheckpoint, WebClassifier, WebDataset, WebTrainer } from './pkg/ganv
 /** @typedef {import('./settings.js').BackendKind} BackendKind */
 /** @typedef {{ steps: number, d: number, g: number, real: number, fake: number, finite: boolean }} StatsWindow */
 /** @typedef {(stats: StatsWindow, step: number) => void} OnStats */
-/**
- * The core's preview: G's grid and the last step's first real images, with D's output
- * on each cell (D(G(z)) and D(x)).
- * @typedef {{ image: ImageData, columns: number, scores: Float32Array,
- *   real: ImageData, realColumns: number, realScores: Float32Array }} PreviewView
- */
-/**
- * The core's view of a half step (D's or G's alone): the batch's first real images and
- * G's images on it before and after, with D's output on each before and after.
- * @typedef {{ real: ImageData, fake: ImageData, fakeAfter: ImageData, columns: number,
- *   realScores: Float32Array, realScoresAfter: Float32Array, fakeScores: Float32Array,
- *   fakeScoresAfter: Float32Array }} HalfStepView
- */
+/** @typedef {import('./pkg/ganvas.js').PreviewView} PreviewView the core's preview (G's grid, D's view) */
+/** @typedef {import('./pkg/ganvas.js').HalfStepView} HalfStepView the core's view of a half step */
 /** @typedef {'discriminator' | 'generator'} Half */
 /** @typedef {(preview: PreviewView, step: number, digit: number | undefined) => void} OnPreview the grids, and the one digit G's shows (conditional GAN) */
-/**
- * The core's `web::CensusReport`: what the classifier reads in G's census samples.
- * A score the core could not compute (a run gone to NaN) arrives as null.
- * `agreement`, for a conditional G: the share of each digit's samples read as it.
- * @typedef {{ n: number, class_fractions: number[], classifier_score: number | null,
- *   mean_confidence: number | null, frechet_distance: number | null, preview_digits: number[],
- *   agreement: (number | null)[] | null }} CensusReport
- */
+/** @typedef {import('./pkg/ganvas.js').CensusReport} CensusReport the core's `web::CensusReport` */
 /** @typedef {(report: CensusReport, step: number) => void} OnCensus */
 /** @typedef {[Uint8Array, (Uint8Array | undefined)?, (Uint8Array | undefined)?]} CheckpointFiles generator, discriminator, optimizer */
 /** @typedef {[Uint8Array, Uint8Array, Uint8Array]} SavedFiles generator, discriminator, optimizer */
@@ -248,7 +230,7 @@ export class GpuBackend {
     const step = this.trainer.step();
     this.censusStep = step;
     census
-      .then((json) => this.onCensus(JSON.parse(json), step))
+      .then((report) => this.onCensus(report, step))
       .catch(() => {
         // As for previews: only a lost device fails a read, and the page recovers.
       })
@@ -417,7 +399,7 @@ export class CpuBackend {
     this.onCensus = onCensus;
   }
 
-  /** @param {{ type: string, stats?: StatsWindow, step: number, preview?: PreviewView, digit?: number, census?: string }} message */
+  /** @param {{ type: string, stats?: StatsWindow, step: number, preview?: PreviewView, digit?: number, census?: CensusReport }} message */
   receive(message) {
     if (message.type === 'stats' && message.stats) {
       this.confirmedStep = message.step;
@@ -426,7 +408,7 @@ export class CpuBackend {
     } else if (message.type === 'preview' && message.preview) {
       this.onPreview(message.preview, message.step, message.digit);
     } else if (message.type === 'census' && message.census) {
-      this.onCensus(JSON.parse(message.census), message.step);
+      this.onCensus(message.census, message.step);
     }
   }
 

@@ -69,11 +69,11 @@ async function sendCensus(t) {
   if (!census) return;
   const step = t.step();
   const made = generation;
-  const json = await census;
+  const report = await census;
   const spent = performance.now() - start;
   censusSpacing = Math.max(CENSUS_EVERY_MS, spent / CENSUS_SHARE);
   lastCensus = performance.now();
-  scope.postMessage({ type: 'census', census: json, step, generation: made });
+  scope.postMessage({ type: 'census', census: report, step, generation: made });
 }
 
 async function loop() {

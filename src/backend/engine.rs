@@ -4,18 +4,16 @@
 //! callers block on it; in a browser the page yields).
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 
 use crate::backend::cpu::CpuTrainer;
-use crate::backend::gpu::{
-    half_step_from, preview_from, BufferRead, CensusRead, GpuContext, GpuTrainer, NetworksRead, StateRead,
-};
+use crate::backend::gpu::{half_step_from, preview_from, GpuContext, GpuTrainer, LostFlag};
 use crate::error::{Error, Result};
 use crate::formats::mnist::Dataset;
 use crate::kernels::bce::STAT_SLOTS;
 use crate::model::state::{NetworkState, Stats, TrainingState};
-use crate::plan::{
-    CensusClassifier, CensusReadings, Half, HalfStep, HalfStepReadout, Plan, Preview, PreviewReadout, Request, Training,
-};
+use crate::plan::{CensusClassifier, CensusReadings, Half, HalfStep, Plan, Preview, Request, Training};
 
 /// The running sums of the stats slots and the steps they cover (`Stats` reads a
 /// GAN's; the classifier's loss and accuracy are slots 0 and 1).
@@ -153,14 +151,13 @@ impl Engine {
 
     /// Starts reading the fixed-latent preview (all of `digit` when one is given,
     /// for a conditional GAN) and D's view, as of every step recorded so far.
-    pub fn start_preview(&mut self, digit: Option<u8>) -> Result<PreviewRead> {
+    pub fn start_preview(&mut self, digit: Option<u8>) -> Result<Readout<Preview>> {
         Ok(match self {
-            Engine::Cpu { trainer, .. } => PreviewRead::Ready(trainer.preview(digit)?),
-            Engine::Gpu { trainer, gpu } => PreviewRead::Gpu {
-                read: trainer.start_preview_read(digit)?,
-                readout: trainer.plan().preview_readout,
-                lost: gpu.lost_flag(),
-            },
+            Engine::Cpu { trainer, .. } => Readout::Ready(trainer.preview(digit)?),
+            Engine::Gpu { trainer, gpu } => {
+                let (read, readout) = (trainer.start_preview_read(digit)?, trainer.plan().preview_readout);
+                Readout::on_gpu(gpu, async move { preview_from(&readout, &read.finish().await?) })
+            }
         })
     }
 
@@ -168,26 +165,22 @@ impl Engine {
     /// and starts reading D's view of the step's batch before and after. A D step
     /// after a D step first ends the step, so each sees a new batch; training on
     /// after a D step begins with the step's G half.
-    pub fn start_half_step(&mut self, half: Half) -> HalfStepRead {
+    pub fn start_half_step(&mut self, half: Half) -> Readout<HalfStep> {
         match self {
-            Engine::Cpu { trainer, .. } => HalfStepRead::Ready(trainer.half_step(half)),
-            Engine::Gpu { trainer, gpu } => HalfStepRead::Gpu {
-                read: trainer.start_half_step_read(half),
-                readout: trainer.plan().half_steps.readout,
-                lost: gpu.lost_flag(),
-            },
+            Engine::Cpu { trainer, .. } => Readout::Ready(trainer.half_step(half)),
+            Engine::Gpu { trainer, gpu } => {
+                let (read, readout) = (trainer.start_half_step_read(half), trainer.plan().half_steps.readout);
+                Readout::on_gpu(gpu, async move { half_step_from(&readout, &read.finish().await?) })
+            }
         }
     }
 
     /// Runs the census of G's samples (if the plan has one) and starts reading it, as
     /// of every step recorded so far.
-    pub fn start_census(&mut self) -> Option<CensusReadout> {
+    pub fn start_census(&mut self) -> Option<Readout<CensusReadings>> {
         match self {
-            Engine::Cpu { trainer, .. } => trainer.census().map(CensusReadout::Ready),
-            Engine::Gpu { trainer, gpu } => Some(CensusReadout::Gpu {
-                read: trainer.start_census_read()?,
-                lost: gpu.lost_flag(),
-            }),
+            Engine::Cpu { trainer, .. } => trainer.census().map(Readout::Ready),
+            Engine::Gpu { trainer, gpu } => Some(Readout::on_gpu(gpu, trainer.start_census_read()?.finish())),
         }
     }
 
@@ -199,36 +192,40 @@ impl Engine {
         to: usize,
         digit: Option<u8>,
         spherical: bool,
-    ) -> Result<ImagesRead> {
+    ) -> Result<Readout<Vec<f32>>> {
         let input = self.plan().interpolation_input(from, to, digit, spherical)?;
         self.start_generation(Request::Interpolation, &input)
     }
 
     /// Starts G on the grid that `digit` picks with its latents walked by `angle`
     /// (`Plan::walk_input`), as of every step recorded so far.
-    pub fn start_walk(&mut self, angle: f64, digit: Option<u8>) -> Result<ImagesRead> {
+    pub fn start_walk(&mut self, angle: f64, digit: Option<u8>) -> Result<Readout<Vec<f32>>> {
         let input = self.plan().walk_input(angle, digit)?;
         self.start_generation(Request::Walk, &input)
     }
 
-    fn start_generation(&mut self, request: Request, input: &[f32]) -> Result<ImagesRead> {
+    /// Images ([rows, pixels] in [-1, 1]) of the written generation of `request`.
+    fn start_generation(&mut self, request: Request, input: &[f32]) -> Result<Readout<Vec<f32>>> {
         Ok(match self {
-            Engine::Cpu { trainer, .. } => ImagesRead::Ready(trainer.generate(request, input)?),
-            Engine::Gpu { trainer, gpu } => ImagesRead::Gpu {
-                read: trainer.start_generation_read(request, input)?,
-                lost: gpu.lost_flag(),
-            },
+            Engine::Cpu { trainer, .. } => Readout::Ready(trainer.generate(request, input)?),
+            Engine::Gpu { trainer, gpu } => {
+                let read = trainer.start_generation_read(request, input)?;
+                Readout::on_gpu(gpu, async move {
+                    let parts = read.finish().await?;
+                    Ok(parts
+                        .iter()
+                        .flat_map(|b| bytemuck::pod_collect_to_vec::<u8, f32>(b))
+                        .collect())
+                })
+            }
         })
     }
 
     /// Starts reading parameters and Adam state as of every step recorded so far.
-    pub fn start_state_read(&self) -> StateReadout {
+    pub fn start_state_read(&self) -> Readout<TrainingState> {
         match self {
-            Engine::Cpu { trainer, .. } => StateReadout::Ready(Box::new(trainer.state())),
-            Engine::Gpu { trainer, gpu } => StateReadout::Gpu {
-                read: trainer.start_state_read(),
-                lost: gpu.lost_flag(),
-            },
+            Engine::Cpu { trainer, .. } => Readout::Ready(trainer.state()),
+            Engine::Gpu { trainer, gpu } => Readout::on_gpu(gpu, trainer.start_state_read().finish()),
         }
     }
 }
@@ -419,13 +416,10 @@ impl<P: Training + Send> Engine<P> {
 
     /// Starts reading the trained networks (in `plan.trained()`'s order) as of every
     /// step recorded so far.
-    pub fn start_networks_read(&self) -> NetworksReadout {
+    pub fn start_networks_read(&self) -> Readout<Vec<NetworkState>> {
         match self {
-            Engine::Cpu { trainer, .. } => NetworksReadout::Ready(trainer.networks()),
-            Engine::Gpu { trainer, gpu } => NetworksReadout::Gpu {
-                read: trainer.start_networks_read(),
-                lost: gpu.lost_flag(),
-            },
+            Engine::Cpu { trainer, .. } => Readout::Ready(trainer.networks()),
+            Engine::Gpu { trainer, gpu } => Readout::on_gpu(gpu, trainer.start_networks_read().finish()),
         }
     }
 
@@ -454,124 +448,28 @@ impl<P: Training + Send> Engine<P> {
     }
 }
 
-/// Trained networks on their way.
-pub enum NetworksReadout {
-    Ready(Vec<NetworkState>),
+/// A value read from the backend: ready at once on the CPU; on the GPU, on its way
+/// back (and, if it fails, explained by a lost device where there was one).
+pub enum Readout<T> {
+    Ready(T),
     Gpu {
-        read: NetworksRead,
-        lost: crate::backend::gpu::LostFlag,
+        read: Pin<Box<dyn Future<Output = Result<T>>>>,
+        lost: LostFlag,
     },
 }
 
-impl NetworksReadout {
-    pub async fn finish(self) -> Result<Vec<NetworkState>> {
-        match self {
-            NetworksReadout::Ready(networks) => Ok(networks),
-            NetworksReadout::Gpu { read, lost } => read.finish().await.map_err(|e| lost.explain(e)),
+impl<T> Readout<T> {
+    fn on_gpu(gpu: &GpuContext, read: impl Future<Output = Result<T>> + 'static) -> Readout<T> {
+        Readout::Gpu {
+            read: Box::pin(read),
+            lost: gpu.lost_flag(),
         }
     }
-}
 
-/// A preview (G's images and D's view) on its way.
-pub enum PreviewRead {
-    Ready(Preview),
-    Gpu {
-        read: BufferRead,
-        readout: PreviewReadout,
-        lost: crate::backend::gpu::LostFlag,
-    },
-}
-
-impl PreviewRead {
-    pub async fn finish(self) -> Result<Preview> {
+    pub async fn finish(self) -> Result<T> {
         match self {
-            PreviewRead::Ready(preview) => Ok(preview),
-            PreviewRead::Gpu { read, readout, lost } => {
-                let parts = read.finish().await.map_err(|e| lost.explain(e))?;
-                preview_from(&readout, &parts)
-            }
-        }
-    }
-}
-
-/// A half step's view (D's scores before and after) on its way.
-pub enum HalfStepRead {
-    Ready(HalfStep),
-    Gpu {
-        read: BufferRead,
-        readout: HalfStepReadout,
-        lost: crate::backend::gpu::LostFlag,
-    },
-}
-
-impl HalfStepRead {
-    pub async fn finish(self) -> Result<HalfStep> {
-        match self {
-            HalfStepRead::Ready(half_step) => Ok(half_step),
-            HalfStepRead::Gpu { read, readout, lost } => {
-                let parts = read.finish().await.map_err(|e| lost.explain(e))?;
-                half_step_from(&readout, &parts)
-            }
-        }
-    }
-}
-
-/// Images ([rows, pixels] in [-1, 1]) on their way.
-pub enum ImagesRead {
-    Ready(Vec<f32>),
-    Gpu {
-        read: BufferRead,
-        lost: crate::backend::gpu::LostFlag,
-    },
-}
-
-impl ImagesRead {
-    pub async fn finish(self) -> Result<Vec<f32>> {
-        match self {
-            ImagesRead::Ready(images) => Ok(images),
-            ImagesRead::Gpu { read, lost } => {
-                let parts = read.finish().await.map_err(|e| lost.explain(e))?;
-                Ok(parts
-                    .iter()
-                    .flat_map(|b| bytemuck::pod_collect_to_vec::<u8, f32>(b))
-                    .collect())
-            }
-        }
-    }
-}
-
-/// A census on its way.
-pub enum CensusReadout {
-    Ready(CensusReadings),
-    Gpu {
-        read: CensusRead,
-        lost: crate::backend::gpu::LostFlag,
-    },
-}
-
-impl CensusReadout {
-    pub async fn finish(self) -> Result<CensusReadings> {
-        match self {
-            CensusReadout::Ready(readings) => Ok(readings),
-            CensusReadout::Gpu { read, lost } => read.finish().await.map_err(|e| lost.explain(e)),
-        }
-    }
-}
-
-/// A training state on its way.
-pub enum StateReadout {
-    Ready(Box<TrainingState>),
-    Gpu {
-        read: StateRead,
-        lost: crate::backend::gpu::LostFlag,
-    },
-}
-
-impl StateReadout {
-    pub async fn finish(self) -> Result<TrainingState> {
-        match self {
-            StateReadout::Ready(state) => Ok(*state),
-            StateReadout::Gpu { read, lost } => read.finish().await.map_err(|e| lost.explain(e)),
+            Readout::Ready(value) => Ok(value),
+            Readout::Gpu { read, lost } => read.await.map_err(|e| lost.explain(e)),
         }
     }
 }

@@ -10,16 +10,110 @@ use crate::kernels::bias_grad::{BiasGradOp, BiasGradParams};
 use crate::kernels::matmul::{MatmulOp, MatmulParams, View};
 use crate::model::{Layer, Network};
 
-/// A linear layer as one kernel launch forward: Y = act(X·Wᵀ + b), its activation
-/// the layer after it (fused into the product's epilogue).
+/// A layer that computes, as the plan runs it: its ops forward and backward, with
+/// the activation after it applied in its kernel's epilogue.
 #[derive(Clone, Debug)]
 pub(super) struct Stage {
+    pub kind: StageKind,
     pub inputs: usize,
     pub outputs: usize,
-    /// Offset of the [outputs, inputs] row-major weight, as PyTorch stores it.
-    pub weight_offset: usize,
-    pub bias_offset: usize,
     pub activation: Activation,
+}
+
+/// What a stage computes: each kind's ops are in `Stage::forward` and `Stage::backward`.
+#[derive(Clone, Debug)]
+pub(super) enum StageKind {
+    /// `nn.Linear`: Y = act(X·Wᵀ + b), one product; its [outputs, inputs] row-major
+    /// weight (as PyTorch stores it) and its bias at these offsets of the parameters.
+    Linear { weight_offset: usize, bias_offset: usize },
+}
+
+/// Where a stage's input gradient goes: the gradient at the pre-activation of what
+/// fed it (`dx`), through that activation (`activation`, whose output is `gate`);
+/// `first_column` of the stage's input is the first that `dx` covers (a part of an
+/// assembled input, as wide as `gate`).
+struct GradientTarget {
+    first_column: usize,
+    gate: Slot,
+    activation: Activation,
+    dx: Slot,
+}
+
+impl Stage {
+    /// Y = act(stage(X)), with the network's parameters `params`.
+    fn forward(&self, ops: &mut Vec<Op>, params: BufferId, x: Slot, y: Slot) {
+        match self.kind {
+            StageKind::Linear {
+                weight_offset,
+                bias_offset,
+            } => {
+                let weight = View::new(weight_offset, self.outputs, self.inputs);
+                ops.push(Op::Matmul(MatmulOp {
+                    params: MatmulParams::linear_forward(x.view, weight, bias_offset, y.view, self.activation),
+                    a: x.buffer,
+                    b: params,
+                    bias: params,
+                    gate: params,
+                    c: y.buffer,
+                }));
+            }
+        }
+    }
+
+    /// From `dy`, the gradient at this stage's pre-activation (its input was `x`): its
+    /// parameters' gradients into `grads` (when given), then its input gradient into
+    /// `into` (when given).
+    fn backward(
+        &self,
+        ops: &mut Vec<Op>,
+        params: BufferId,
+        dy: Slot,
+        x: Slot,
+        grads: Option<BufferId>,
+        into: Option<GradientTarget>,
+    ) {
+        match self.kind {
+            StageKind::Linear {
+                weight_offset,
+                bias_offset,
+            } => {
+                let rows = dy.view.rows;
+                let weight = View::new(weight_offset, self.outputs, self.inputs);
+                if let Some(dw) = grads {
+                    ops.push(Op::Matmul(MatmulOp {
+                        params: MatmulParams::weight_gradient(dy.view, x.view, weight),
+                        a: dy.buffer,
+                        b: x.buffer,
+                        bias: dy.buffer,
+                        gate: dy.buffer,
+                        c: dw,
+                    }));
+                    ops.push(Op::BiasGrad(BiasGradOp {
+                        params: BiasGradParams {
+                            rows: rows as u32,
+                            cols: self.outputs as u32,
+                            input_offset: 0,
+                            output_offset: bias_offset as u32,
+                        },
+                        dy: dy.buffer,
+                        db: dw,
+                    }));
+                }
+                // Through the weights that meet the columns asked for.
+                if let Some(t) = into {
+                    let weight = weight.column_block(t.first_column, t.gate.view.cols);
+                    ops.push(Op::Matmul(MatmulOp {
+                        params: MatmulParams::input_gradient(dy.view, weight, t.gate.view, t.activation, t.dx.view),
+                        a: dy.buffer,
+                        b: params,
+                        bias: dy.buffer,
+                        gate: t.gate.buffer,
+                        c: t.dx.buffer,
+                    }));
+                }
+            }
+        }
+    }
 }
 
 /// The stages of `net`, input to output. An activation goes into the epilogue of the
@@ -32,10 +126,12 @@ pub(super) fn stages(net: &Network) -> Vec<Stage> {
         let last = i + 1 == net.layers.len();
         match placed.layer {
             Layer::Linear { inputs, outputs } => stages.push(Stage {
+                kind: StageKind::Linear {
+                    weight_offset: placed.offset,
+                    bias_offset: placed.offset + inputs * outputs,
+                },
                 inputs,
                 outputs,
-                weight_offset: placed.offset,
-                bias_offset: placed.offset + inputs * outputs,
                 activation: Activation::Identity,
             }),
             Layer::Activation(Activation::Sigmoid) if last => {}
@@ -73,11 +169,6 @@ impl Layers<'_> {
             params,
             hidden,
         }
-    }
-
-    fn weight(&self, stage: usize) -> View {
-        let s = &self.stages[stage];
-        View::new(s.weight_offset, s.outputs, s.inputs)
     }
 
     pub fn last_activation(&self) -> Activation {
@@ -131,83 +222,47 @@ pub(super) struct Backward {
 pub(super) fn forward(ops: &mut Vec<Op>, net: &Layers, input: Slot, output: Slot) {
     let rows = input.view.rows;
     let last = net.stages.len() - 1;
-    for (i, layer) in net.stages.iter().enumerate() {
+    for (i, stage) in net.stages.iter().enumerate() {
         let x = match i {
             0 => input,
-            _ => Slot::whole(net.hidden[i - 1], rows, layer.inputs),
+            _ => Slot::whole(net.hidden[i - 1], rows, stage.inputs),
         };
         let y = match i == last {
             true => output,
-            false => Slot::whole(net.hidden[i], rows, layer.outputs),
+            false => Slot::whole(net.hidden[i], rows, stage.outputs),
         };
-        let params = net.params;
-        ops.push(Op::Matmul(MatmulOp {
-            params: MatmulParams::linear_forward(x.view, net.weight(i), layer.bias_offset, y.view, layer.activation),
-            a: x.buffer,
-            b: params,
-            bias: params,
-            gate: params,
-            c: y.buffer,
-        }));
+        stage.forward(ops, net.params, x, y);
     }
 }
 
-/// Back through every layer, from `net.gradients[last]`: each layer's weight and bias
+/// Back through every layer, from `net.gradients[last]`: each layer's parameter
 /// gradients into `net.buffers.grads` (when asked), the gradient at each earlier
 /// layer's pre-activation into `net.gradients`, and the input gradient when asked.
 pub(super) fn backward(ops: &mut Vec<Op>, net: &PlanNetwork, pass: Backward) {
     let rows = pass.input.view.rows;
     let layers = &net.layers;
-    for (i, layer) in layers.stages.iter().enumerate().rev() {
-        let dy = Slot::whole(net.gradients[i], rows, layer.outputs);
+    let grads = (pass.weights == WeightGradients::Compute).then_some(net.buffers.grads);
+    for (i, stage) in layers.stages.iter().enumerate().rev() {
+        let dy = Slot::whole(net.gradients[i], rows, stage.outputs);
         let x = match i {
             0 => pass.input,
-            _ => Slot::whole(layers.hidden[i - 1], rows, layer.inputs),
+            _ => Slot::whole(layers.hidden[i - 1], rows, stage.inputs),
         };
-        if pass.weights == WeightGradients::Compute {
-            let dw = net.buffers.grads;
-            ops.push(Op::Matmul(MatmulOp {
-                params: MatmulParams::weight_gradient(dy.view, x.view, layers.weight(i)),
-                a: dy.buffer,
-                b: x.buffer,
-                bias: dy.buffer,
-                gate: dy.buffer,
-                c: dw,
-            }));
-            ops.push(Op::BiasGrad(BiasGradOp {
-                params: BiasGradParams {
-                    rows: rows as u32,
-                    cols: layer.outputs as u32,
-                    input_offset: 0,
-                    output_offset: layer.bias_offset as u32,
-                },
-                dy: dy.buffer,
-                db: dw,
-            }));
-        }
-        // Into the layer below, or into the columns of the input that were asked for
-        // (through the weights that meet them).
-        let (weight, gate, activation, dx) = match (i, &pass.input_gradient) {
-            (0, None) => continue,
-            (0, Some(ig)) => {
-                let columns = ig.gate.view.cols;
-                let weight = layers.weight(0).column_block(ig.first_column, columns);
-                (weight, ig.gate, ig.activation, Slot::whole(ig.dx, rows, columns))
-            }
-            _ => (
-                layers.weight(i),
-                x,
-                layers.stages[i - 1].activation,
-                Slot::whole(net.gradients[i - 1], rows, layer.inputs),
-            ),
+        let into = match (i, &pass.input_gradient) {
+            (0, None) => None,
+            (0, Some(ig)) => Some(GradientTarget {
+                first_column: ig.first_column,
+                gate: ig.gate,
+                activation: ig.activation,
+                dx: Slot::whole(ig.dx, rows, ig.gate.view.cols),
+            }),
+            _ => Some(GradientTarget {
+                first_column: 0,
+                gate: x,
+                activation: layers.stages[i - 1].activation,
+                dx: Slot::whole(net.gradients[i - 1], rows, stage.inputs),
+            }),
         };
-        ops.push(Op::Matmul(MatmulOp {
-            params: MatmulParams::input_gradient(dy.view, weight, gate.view, activation, dx.view),
-            a: dy.buffer,
-            b: layers.params,
-            bias: dy.buffer,
-            gate: gate.buffer,
-            c: dx.buffer,
-        }));
+        stage.backward(ops, layers.params, dy, x, grads, into);
     }
 }

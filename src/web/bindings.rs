@@ -11,6 +11,27 @@ use crate::model::state::{Stats, TrainingState};
 use crate::plan::{Half, CENSUS_ROWS, INTERPOLATION_ROWS};
 use crate::quality::Reader;
 
+// What the trainer's promises resolve to, declared for tsc beside the code that
+// builds them, so a misspelt field in www/ fails the type check.
+#[wasm_bindgen(typescript_custom_section)]
+const READOUTS: &'static str = r#"
+/** G's preview grid and the last step's first real images, with D's output on each cell. */
+export interface PreviewView {
+  image: ImageData; columns: number; scores: Float32Array;
+  real: ImageData; realColumns: number; realScores: Float32Array;
+}
+/** A half step: the batch's first real images and G's images before and after, with D's output on each. */
+export interface HalfStepView {
+  real: ImageData; fake: ImageData; fakeAfter: ImageData; columns: number;
+  realScores: Float32Array; realScoresAfter: Float32Array; fakeScores: Float32Array; fakeScoresAfter: Float32Array;
+}
+/** `web::CensusReport`: a score the core could not compute (a run gone to NaN) is null. */
+export interface CensusReport {
+  n: number; class_fractions: number[]; classifier_score: number | null; mean_confidence: number | null;
+  frechet_distance: number | null; preview_digits: number[]; agreement: (number | null)[] | null;
+}
+"#;
+
 fn js_error(e: crate::Error) -> JsError {
     JsError::new(&e.0)
 }
@@ -252,8 +273,9 @@ impl WebTrainer {
         self.engine.plan().census_cost()
     }
 
-    /// Resolves to the JSON of a `web::CensusReport` of G's samples as of every step
-    /// recorded so far; `undefined` without a classifier.
+    /// Resolves to the `web::CensusReport` of G's samples as of every step recorded
+    /// so far; `undefined` without a classifier.
+    #[wasm_bindgen(unchecked_return_type = "Promise<CensusReport> | undefined")]
     pub fn census(&mut self) -> Option<js_sys::Promise> {
         let read = self.engine.start_census()?;
         let reader = self.reader.clone()?;
@@ -268,7 +290,7 @@ impl WebTrainer {
             let readings = read.finish().await.map_err(js_value)?;
             let report = super::census_report(&reader, &readings, preview_rows, asked.as_deref()).map_err(js_value)?;
             let json = serde_json::to_string(&report).map_err(|e| js_value(crate::Error::new(e.to_string())))?;
-            Ok(JsValue::from(json))
+            js_sys::JSON::parse(&json)
         }))
     }
 
@@ -298,6 +320,7 @@ impl WebTrainer {
     /// The canvas shows them with `putImageData`: a WebGPU canvas would save this
     /// small read, but loses its device on browsers that cannot composite WebGPU
     /// (headless Chromium on SwiftShader among them).
+    #[wasm_bindgen(unchecked_return_type = "Promise<PreviewView>")]
     pub fn preview(&mut self, digit: Option<u8>) -> js_sys::Promise {
         let read = self.engine.start_preview(digit);
         let pixels = self.pixels;
@@ -322,6 +345,7 @@ impl WebTrainer {
     /// realScoresAfter, fakeScores, fakeScoresAfter }`: `ImageData`s of the step's
     /// first (up to 64) real images and G's images on them before and after, with
     /// D's output on each before and after (`Float32Array`s).
+    #[wasm_bindgen(unchecked_return_type = "Promise<HalfStepView>")]
     pub fn half_step(&mut self, half: &str) -> Result<js_sys::Promise, JsError> {
         let half = Half::from_name(half).map_err(js_error)?;
         let read = self.engine.start_half_step(half);
@@ -346,6 +370,7 @@ impl WebTrainer {
 
     /// Resolves to an `ImageData` of G's in-betweens (a row, ends included) of preview
     /// cells `from` and `to` of the grid that `digit` picks, linear or spherical.
+    #[wasm_bindgen(unchecked_return_type = "Promise<ImageData>")]
     pub fn interpolate(&mut self, from: u32, to: u32, digit: Option<u8>, spherical: bool) -> js_sys::Promise {
         let read = self
             .engine
@@ -361,6 +386,7 @@ impl WebTrainer {
     /// Resolves to an `ImageData` of the grid that `digit` picks (as the preview draws
     /// it) with every cell's latents walked `angle` radians along a great circle
     /// (`Plan::walk_input`): 0 is the preview itself.
+    #[wasm_bindgen(unchecked_return_type = "Promise<ImageData>")]
     pub fn walk(&mut self, angle: f64, digit: Option<u8>) -> js_sys::Promise {
         let read = self.engine.start_walk(angle, digit);
         let pixels = self.pixels;
@@ -382,6 +408,7 @@ impl WebTrainer {
 
     /// Resolves to [generator, discriminator, optimizer] safetensors files (Uint8Arrays)
     /// holding every step recorded so far.
+    #[wasm_bindgen(unchecked_return_type = "Promise<[Uint8Array, Uint8Array, Uint8Array]>")]
     pub fn save(&self) -> js_sys::Promise {
         let read = self.engine.start_state_read();
         let pixels = self.pixels;
