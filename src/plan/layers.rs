@@ -8,15 +8,17 @@ use super::{BufferId, Builder, NetworkBuffers, Op, Slot};
 use crate::kernels::activation::Activation;
 use crate::kernels::bias_grad::{BiasGradOp, BiasGradParams};
 use crate::kernels::matmul::{MatmulOp, MatmulParams, View};
-use crate::model::{Layer, Network};
+use crate::model::{Layer, Network, Shape};
 
 /// A layer that computes, as the plan runs it: its ops forward and backward, with
 /// the activation after it applied in its kernel's epilogue.
 #[derive(Clone, Debug)]
 pub(super) struct Stage {
     pub kind: StageKind,
-    pub inputs: usize,
-    pub outputs: usize,
+    /// One sample of what it reads and of what it writes (a row of features, or an
+    /// image's planes): its buffers hold a batch of them, N samples one after another.
+    pub input: Shape,
+    pub output: Shape,
     pub activation: Activation,
 }
 
@@ -47,7 +49,7 @@ impl Stage {
                 weight_offset,
                 bias_offset,
             } => {
-                let weight = View::new(weight_offset, self.outputs, self.inputs);
+                let weight = View::new(weight_offset, self.output.len(), self.input.len());
                 ops.push(Op::Matmul(MatmulOp {
                     params: MatmulParams::linear_forward(x.view, weight, bias_offset, y.view, self.activation),
                     a: x.buffer,
@@ -78,7 +80,7 @@ impl Stage {
                 bias_offset,
             } => {
                 let rows = dy.view.rows;
-                let weight = View::new(weight_offset, self.outputs, self.inputs);
+                let weight = View::new(weight_offset, self.output.len(), self.input.len());
                 if let Some(dw) = grads {
                     ops.push(Op::Matmul(MatmulOp {
                         params: MatmulParams::weight_gradient(dy.view, x.view, weight),
@@ -91,7 +93,7 @@ impl Stage {
                     ops.push(Op::BiasGrad(BiasGradOp {
                         params: BiasGradParams {
                             rows: rows as u32,
-                            cols: self.outputs as u32,
+                            cols: self.output.len() as u32,
                             input_offset: 0,
                             output_offset: bias_offset as u32,
                         },
@@ -130,8 +132,8 @@ pub(super) fn stages(net: &Network) -> Vec<Stage> {
                     weight_offset: placed.offset,
                     bias_offset: placed.offset + inputs * outputs,
                 },
-                inputs,
-                outputs,
+                input: placed.input,
+                output: placed.output,
                 activation: Activation::Identity,
             }),
             Layer::Activation(Activation::Sigmoid) if last => {}
@@ -161,7 +163,7 @@ impl Layers<'_> {
     pub fn new<'a>(b: &mut Builder, name: &str, net: &'a Network, params: BufferId, rows: usize) -> Layers<'a> {
         let stages = stages(net);
         let hidden = (stages[..stages.len() - 1].iter().enumerate())
-            .map(|(i, s)| b.add(&format!("{name}.activation.{i}"), rows * s.outputs))
+            .map(|(i, s)| b.add(&format!("{name}.activation.{i}"), rows * s.output.len()))
             .collect();
         Layers {
             net,
@@ -225,11 +227,11 @@ pub(super) fn forward(ops: &mut Vec<Op>, net: &Layers, input: Slot, output: Slot
     for (i, stage) in net.stages.iter().enumerate() {
         let x = match i {
             0 => input,
-            _ => Slot::whole(net.hidden[i - 1], rows, stage.inputs),
+            _ => Slot::whole(net.hidden[i - 1], rows, stage.input.len()),
         };
         let y = match i == last {
             true => output,
-            false => Slot::whole(net.hidden[i], rows, stage.outputs),
+            false => Slot::whole(net.hidden[i], rows, stage.output.len()),
         };
         stage.forward(ops, net.params, x, y);
     }
@@ -243,10 +245,10 @@ pub(super) fn backward(ops: &mut Vec<Op>, net: &PlanNetwork, pass: Backward) {
     let layers = &net.layers;
     let grads = (pass.weights == WeightGradients::Compute).then_some(net.buffers.grads);
     for (i, stage) in layers.stages.iter().enumerate().rev() {
-        let dy = Slot::whole(net.gradients[i], rows, stage.outputs);
+        let dy = Slot::whole(net.gradients[i], rows, stage.output.len());
         let x = match i {
             0 => pass.input,
-            _ => Slot::whole(layers.hidden[i - 1], rows, stage.inputs),
+            _ => Slot::whole(layers.hidden[i - 1], rows, stage.input.len()),
         };
         let into = match (i, &pass.input_gradient) {
             (0, None) => None,
@@ -260,7 +262,7 @@ pub(super) fn backward(ops: &mut Vec<Op>, net: &PlanNetwork, pass: Backward) {
                 first_column: 0,
                 gate: x,
                 activation: layers.stages[i - 1].activation,
-                dx: Slot::whole(net.gradients[i - 1], rows, stage.inputs),
+                dx: Slot::whole(net.gradients[i - 1], rows, stage.input.len()),
             }),
         };
         stage.backward(ops, layers.params, dy, x, grads, into);

@@ -613,7 +613,7 @@ impl Builder {
         };
         let layers = Layers::new(self, name, net, buffers.params, rows);
         let gradients = (layers.stages.iter().enumerate())
-            .map(|(i, l)| self.add(&format!("{name}.gradient.{i}"), rows * l.outputs))
+            .map(|(i, l)| self.add(&format!("{name}.gradient.{i}"), rows * l.output.len()))
             .collect();
         PlanNetwork {
             layers,
