@@ -5,6 +5,7 @@
 import init, { WebClassifier, WebDataset, default_config } from './pkg/ganvas.js';
 import { CpuBackend, GpuBackend } from './backends.js';
 import { Bars, Chart } from './chart.js';
+import { Messages } from './messages.js';
 import { Timelapse } from './timelapse.js';
 import * as settings from './settings.js';
 import * as images from './images.js';
@@ -32,10 +33,11 @@ const SNAPSHOT_EVERY_MS = 30_000;
 const BACKENDS = { gpu: GpuBackend, cpu: CpuBackend };
 
 // At the GAN's equilibrium D(x) = D(G(z)) = 1/2 and each BCE term is ln 2.
-const lossChart = new Chart(canvas('loss-chart'), ['#ff9b5e', '#6cb4ff'], [Math.LN2]);
-const probChart = new Chart(canvas('prob-chart'), ['#ff9b5e', '#6cb4ff'], [0.5]);
-const frechetChart = new Chart(canvas('frechet-chart'), ['#7ddc8c']);
-const scoreChart = new Chart(canvas('score-chart'), ['#7ddc8c']);
+const stepText = (/** @type {number} */ step) => t('chartStep', { step });
+const lossChart = new Chart(canvas('loss-chart'), ['#ff9b5e', '#6cb4ff'], stepText, [Math.LN2]);
+const probChart = new Chart(canvas('prob-chart'), ['#ff9b5e', '#6cb4ff'], stepText, [0.5]);
+const frechetChart = new Chart(canvas('frechet-chart'), ['#7ddc8c'], stepText);
+const scoreChart = new Chart(canvas('score-chart'), ['#7ddc8c'], stepText);
 const censusBars = new Bars(canvas('census-chart'), '#7ddc8c');
 
 const app = {
@@ -76,6 +78,8 @@ const app = {
   /** @type {{ step: number, digits: number[] } | null} what the last census read in each preview cell */
   gridDigits: null,
   webgpu: false, // whether this browser offers a WebGPU adapter
+  softwareAdapter: false, // whether that adapter is a CPU emulation (SwiftShader, lavapipe)
+  batchFrom: 0, // the step the trainer started at: until it steps, no batch to show
   adapterName: '',
   /** @type {BackendKind | undefined} once a link or the visitor has picked one */
   chosenBackend: undefined,
@@ -91,17 +95,10 @@ const app = {
   recovering: false,
 };
 
-/** @param {string} text */
-function notice(text) {
-  const p = document.createElement('p');
-  p.textContent = text;
-  $('notices').append(p);
-}
-
-/** @param {string} text */
-function message(text) {
-  $('message').textContent = text;
-}
+// The page's messages (about the page, the link and the device), and the run's (next
+// to its controls).
+const notices = new Messages($('notices'));
+const messages = new Messages($('message'));
 
 /** @param {string} title @param {string} text */
 function fatal(title, text) {
@@ -172,7 +169,8 @@ async function loadData() {
   } catch (e) {
     app.bytes = { images, labels };
     showCensusParts(false);
-    notice(t('censusOff', { file: CLASSIFIER, why: errorText(e) }));
+    const why = errorText(e);
+    notices.show('census', 'warning', () => t('censusOff', { file: CLASSIFIER, why }));
   }
   app.mnist = { dataset: app.dataset, bytes: app.bytes, classifier: app.classifier };
 }
@@ -270,7 +268,7 @@ async function useData(prepared) {
     const model = /** @type {HTMLSelectElement} */ (settingsForm().elements.namedItem('conditional'));
     if (model.value !== '0') {
       model.value = '0';
-      message(t('ownNoLabels'));
+      messages.show('own', 'warning', () => t('ownNoLabels'));
     }
   } else {
     Object.assign(app, mnist);
@@ -295,19 +293,31 @@ function currentValues() {
   return settings.readForm(settingsForm());
 }
 
+/** The settings the run uses (not the form's unapplied edits), or the form's before one starts. */
+function appliedValues() {
+  return app.backend ? settings.fromConfig(JSON.parse(app.backend.configJson)) : currentValues().values;
+}
+
+/**
+ * The link to this run: its applied settings and, unless asked not to, the step it
+ * has reached, where the visitor's page trains to and stops (a link made at step 0
+ * just starts).
+ */
 function updateShareLink() {
-  const { values } = currentValues();
+  const here = input('share-until').checked ? app.backend?.confirmedStep : undefined;
+  const until = here || app.until;
   const url = new URL(location.href);
-  url.hash = settings.toHash(values, true, app.chosenBackend, app.until, language(), Boolean(app.pictures));
+  url.hash = settings.toHash(appliedValues(), true, app.chosenBackend, until, language(), Boolean(app.pictures));
   input('share-link').value = url.toString();
 }
 
 function updateSettingsNote() {
   if (!app.backend) return;
   const { values } = currentValues();
-  const active = settings.fromConfig(JSON.parse(app.backend.configJson));
+  const active = appliedValues();
   const differs = Object.keys(values).some((k) => values[k] !== active[k]);
   $('settings-note').hidden = !differs;
+  $('share-note').hidden = !differs;
 }
 
 /**
@@ -328,6 +338,9 @@ async function startBackend(kind, files) {
   setRunning(false);
   app.backend?.free();
   app.backend = backend;
+  // A new trainer (fresh, loaded or switched) has no batch to show until its first step.
+  app.batchFrom = backend.confirmedStep;
+  $('reals').hidden = true;
   backend.setUntil(app.until);
   app.snapshot = null;
   backendSelect().value = kind;
@@ -422,7 +435,7 @@ function onStats(s, step) {
   describeCharts();
   if (!s.finite) {
     setRunning(false);
-    message(t('nonFinite', { step }));
+    messages.show('run', 'error', () => t('nonFinite', { step }));
   }
 }
 
@@ -431,10 +444,31 @@ function fixed(value, digits) {
   return value === null ? t('notFinite') : value.toFixed(digits);
 }
 
+/**
+ * Whether G's samples read as digits yet, so that their census means something: read
+ * with a mean confidence above READS_AS_DIGITS and nearer MNIST than NEAR_MNIST.
+ * README's calibration: uniform noise reads at 0.61 and 935, an untrained G at 0.14
+ * and 1418 (both not yet), G after 1,000 steps at 0.78 and 668 (digits, a few of
+ * them: the collapse it shows is real).
+ * @param {import('./backends.js').CensusReport} report
+ */
+function readsAsDigits(report) {
+  return (report.mean_confidence ?? 0) > READS_AS_DIGITS && (report.frechet_distance ?? Infinity) < NEAR_MNIST;
+}
+
 /** What the census chart shows, and of how many samples at which step (the last census's). */
 function showCensusText() {
   const report = app.census;
-  $('census-what').textContent = t(report?.agreement ? 'censusAgreement' : 'censusShares');
+  // Before the samples read as digits, the shares of an unconditional G's census are
+  // noise's, however much one bar stands out.
+  const young = Boolean(report && !report.agreement && !readsAsDigits(report));
+  $('census').classList.toggle('young', young);
+  $('census-what').textContent = young && report
+    ? t('notDigitsYet', {
+      confidence: fixed(report.mean_confidence, 2),
+      distance: fixed(report.frechet_distance, 0),
+    })
+    : t(report?.agreement ? 'censusAgreement' : 'censusShares');
   $('census-count').textContent = report
     ? t('censusCount', { n: report.n.toLocaleString(language()), step: app.censusStep ?? '–' })
     : '';
@@ -460,8 +494,7 @@ function onCensus(report, step) {
   showCensusText();
   const top = Math.max(...report.class_fractions);
   const digit = report.class_fractions.indexOf(top);
-  const digits = (report.mean_confidence ?? 0) > READS_AS_DIGITS && (report.frechet_distance ?? Infinity) < NEAR_MNIST;
-  symptoms.collapse = !report.agreement && digits && top > COLLAPSED
+  symptoms.collapse = !report.agreement && readsAsDigits(report) && top > COLLAPSED
     ? { percent: (100 * top).toFixed(0), digit, step }
     : null;
   showSymptoms();
@@ -484,9 +517,10 @@ function onPreview(preview, step, digit) {
   // The timelapse follows the fixed latents, not a picked digit.
   if (digit === undefined) app.timelapse.offer(preview.image, step);
   app.scores = { fake: preview.scores, real: preview.realScores };
-  // Before the first step there is no batch to show.
-  $('reals').hidden = step === 0 || !input('d-view').checked;
-  if (step > 0) drawGrid(canvas('real-grid'), preview.real, preview.realColumns, preview.realScores);
+  // Before this trainer's first step there is no batch to show.
+  const batch = step > app.batchFrom;
+  $('reals').hidden = !batch || !input('d-view').checked;
+  if (batch) drawGrid(canvas('real-grid'), preview.real, preview.realColumns, preview.realScores);
   labelGrid();
 }
 
@@ -541,6 +575,7 @@ function toggleMorph() {
     return;
   }
   const morph = canvas('morph');
+  morph.hidden = false;
   let frame = 0;
   morph.dataset.frames = '0';
   app.morph = window.setInterval(() => {
@@ -563,6 +598,7 @@ function toggleMorph() {
 function stopMorph() {
   if (app.morph !== null) window.clearInterval(app.morph);
   app.morph = null;
+  canvas('morph').hidden = true;
   $('play-between').dataset.i18n = 'playBetween';
   $('play-between').textContent = t('playBetween');
 }
@@ -584,7 +620,7 @@ function drawBetween() {
       between.getContext('2d')?.putImageData(image, 0, 0);
       between.dataset.cells = `${from}-${to}`;
     })
-    .catch((e) => message(errorText(e)))
+    .catch((e) => messages.show('latent', 'error', () => errorText(e)))
     .finally(() => {
       app.interpolating = false;
     });
@@ -624,7 +660,7 @@ function stepWalk(now) {
     .catch((e) => {
       app.walk = walk;
       toggleWalk();
-      message(errorText(e));
+      messages.show('latent', 'error', () => errorText(e));
     })
     .finally(() => {
       walk.inFlight = false;
@@ -678,7 +714,7 @@ function toggleCell(cell) {
   drawGrid(canvas('grid'), preview.image, preview.columns, preview.scores);
   drawPins();
   drawBetween();
-  drawLatents().catch((e) => message(errorText(e)));
+  drawLatents().catch((e) => messages.show('latent', 'error', () => errorText(e)));
 }
 
 /** On the focused grid, the arrow keys move a cell and Enter or Space chooses it. @param {KeyboardEvent} event */
@@ -808,9 +844,11 @@ function showHalfStep() {
 function setRunning(running) {
   app.running = running;
   app.backend?.setRunning(running);
+  updateShareLink();
   $('train').dataset.i18n = running ? 'pause' : 'train';
   $('train').textContent = t(running ? 'pause' : 'train');
   for (const id of ['step', 'd-step', 'g-step']) button(id).disabled = running || !app.backend;
+  $('half-hint').hidden = !running;
 }
 
 // Only a lost GPU device needs a snapshot: the CPU backend cannot lose its state.
@@ -835,22 +873,36 @@ async function recover(why) {
   const wasRunning = app.running;
   setRunning(false);
   const from = app.snapshot;
-  message(t('deviceLost', { why, step: from ? from.step : 0 }));
+  messages.show('device', 'warning', () => t('deviceLost', { why, step: from ? from.step : 0 }));
   try {
     await startBackend('gpu', from?.files);
     app.snapshot = from;
-    message(t('deviceRecovered', { why, step: app.backend?.confirmedStep ?? 0 }));
+    const step = app.backend?.confirmedStep ?? 0;
+    messages.show('device', 'success', () => t('deviceRecovered', { why, step }));
     setRunning(wasRunning);
   } catch (e) {
     try {
       await startBackend('cpu', from?.files);
-      message(t('deviceToCpu', { why: errorText(e) }));
+      messages.show('device', 'warning', () => t('deviceToCpu', { why: errorText(e) }));
       setRunning(wasRunning);
     } catch (cpuError) {
-      message(t('deviceGone', { why: errorText(cpuError) }));
+      messages.show('device', 'error', () => t('deviceGone', { why: errorText(cpuError) }));
     }
   }
   app.recovering = false;
+}
+
+/**
+ * What the backend chosen by hand means here: the CPU is slower than a hardware GPU
+ * but faster than a software one, and a software GPU is slow.
+ * @param {BackendKind} kind
+ */
+function showBackendChoice(kind) {
+  const name = app.adapterName;
+  if (kind === 'gpu' && app.softwareAdapter) notices.show('backend', 'warning', () => t('gpuOnSoftware', { name }));
+  else if (kind === 'cpu' && app.softwareAdapter) notices.show('backend', 'info', () => t('softwareAdapter', { name }));
+  else if (kind === 'cpu') notices.show('backend', 'info', () => t('onCpu'));
+  else notices.clear('backend');
 }
 
 /** @param {unknown} e */
@@ -871,12 +923,13 @@ function frame(now) {
   const error = backend.error();
   if (error && app.running) {
     setRunning(false);
-    message(t('gpuError', { why: error }));
+    messages.show('device', 'error', () => t('gpuError', { why: error }));
   }
   if (app.running && app.until !== undefined && backend.confirmedStep >= app.until) {
     // A demo link's state is reached: from here on the visitor decides.
     setRunning(false);
-    message(t('stoppedAt', { step: backend.confirmedStep, until: app.until }));
+    const [step, until] = [backend.confirmedStep, app.until];
+    messages.show('run', 'info', () => t('stoppedAt', { step, until }));
     app.until = undefined;
     backend.setUntil(undefined);
     updateShareLink();
@@ -890,7 +943,7 @@ function frame(now) {
     }
   } catch (e) {
     setRunning(false);
-    message(errorText(e));
+    messages.show('run', 'error', () => errorText(e));
   }
   $('readout-step').textContent = String(backend.confirmedStep);
   $('readout-epoch').textContent = (backend.confirmedStep / backend.stepsPerEpoch).toFixed(2);
@@ -906,7 +959,7 @@ function guarded(action) {
     try {
       await action(event);
     } catch (e) {
-      message(errorText(e));
+      messages.show('action', 'error', () => errorText(e));
     }
   };
 }
@@ -919,9 +972,12 @@ function activeBackend() {
 
 function wireControls() {
   $('train').addEventListener('click', () => setRunning(!app.running));
-  // The page's text in the other language; messages already shown stay as they were.
+  // The page's text, and the messages shown, in the other language.
   languageSelect().addEventListener('change', () => {
     setLanguage(/** @type {import('./i18n.js').Language} */ (languageSelect().value));
+    notices.relabel();
+    messages.relabel();
+    for (const chart of [lossChart, probChart, frechetChart, scoreChart]) chart.draw();
     showCensusText();
     showSymptoms();
     showHalfStep();
@@ -935,7 +991,7 @@ function wireControls() {
   $('d-step').addEventListener('click', guarded(() => halfStep('discriminator')));
   $('g-step').addEventListener('click', guarded(() => halfStep('generator')));
   $('reset').addEventListener('click', guarded(async () => {
-    message('');
+    for (const topic of ['run', 'action', 'checkpoint']) messages.clear(topic);
     await startBackend(activeBackend().kind);
     app.timelapse.clear();
   }));
@@ -957,7 +1013,7 @@ function wireControls() {
     }
     app.chosenBackend = kind;
     updateShareLink();
-    message(kind === 'cpu' ? t('onCpu') : '');
+    showBackendChoice(kind);
     setRunning(previous.running);
   }));
   $('settings').addEventListener('input', () => {
@@ -965,17 +1021,18 @@ function wireControls() {
     updateSettingsNote();
   });
   $('settings').addEventListener('submit', (e) => e.preventDefault());
+  $('share-until').addEventListener('change', updateShareLink);
   $('copy-link').addEventListener('click', guarded(async () => {
     updateShareLink();
     const link = input('share-link');
     try {
       await navigator.clipboard.writeText(link.value);
-      message('');
+      messages.clear('copy');
       $('copy-link').textContent = t('copied');
       setTimeout(() => { $('copy-link').textContent = t('copyLink'); }, 1500);
     } catch {
       link.select();
-      message(t('copyRefused'));
+      messages.show('copy', 'warning', () => t('copyRefused'));
     }
   }));
   $('save').addEventListener('click', guarded(async () => {
@@ -1003,7 +1060,8 @@ function wireControls() {
       throw new Error(t('loadFailed', { why: errorText(e) }));
     }
     app.timelapse.clear();
-    message(t('loaded', { step: activeBackend().confirmedStep }));
+    const step = activeBackend().confirmedStep;
+    messages.show('checkpoint', 'success', () => t(d ? 'loaded' : 'loadedGenerator', { step }));
   }));
   for (const id of ['own-folder', 'own-files']) {
     $(id).addEventListener('change', guarded(async (event) => {
@@ -1029,7 +1087,9 @@ function wireControls() {
     $('own-status').textContent = t('ownForgotten');
     if (app.pictures) await useData(null);
   }));
+  // The census's line says it is measuring until the new census arrives.
   $('measure').addEventListener('click', guarded(() => {
+    $('census-count').textContent = t('measuring');
     activeBackend().measure();
   }));
   $('digit').addEventListener('change', guarded(() => {
@@ -1043,6 +1103,10 @@ function wireControls() {
   const shown = (/** @type {'fake' | 'real'} */ grid) => (input('d-view').checked ? app.scores?.[grid] : undefined);
   canvas('grid').addEventListener('mousemove', (e) => describeCell(e, shown('fake'), 'D(G(z))', 'd-score'));
   canvas('real-grid').addEventListener('mousemove', (e) => describeCell(e, shown('real'), 'D(x)', 'd-score'));
+  // A value belongs to the cell pointed at: gone with the pointer.
+  for (const id of ['grid', 'real-grid']) {
+    canvas(id).addEventListener('mouseleave', () => { $('d-score').textContent = t('pointAtSample'); });
+  }
   for (const [id, what, key] of /** @type {const} */ ([
     ['half-fake-before', 'D(G(z)) before', 'fakeScores'],
     ['half-fake-after', 'D(G(z)) after', 'fakeScoresAfter'],
@@ -1050,10 +1114,11 @@ function wireControls() {
     ['half-real-after', 'D(x) after', 'realScoresAfter'],
   ])) {
     canvas(id).addEventListener('mousemove', (e) => describeCell(e, app.halfStep?.view[key], what, 'half-step-score'));
+    canvas(id).addEventListener('mouseleave', () => { $('half-step-score').textContent = t('halfPoint'); });
   }
   // Unticked, the next previews draw the grids bare.
   $('d-view').addEventListener('change', () => {
-    $('reals').hidden = !input('d-view').checked || !app.backend?.confirmedStep;
+    $('reals').hidden = !input('d-view').checked || (app.backend?.confirmedStep ?? 0) <= app.batchFrom;
   });
   $('label-digits').addEventListener('change', () => labelGrid());
   // A video where this browser records one, else an animated GIF.
@@ -1062,9 +1127,9 @@ function wireControls() {
     if (frames.length < 2) throw new Error(t('timelapseShort'));
     const span = `steps-${frames[0].step}-${frames[frames.length - 1].step}`;
     if (Timelapse.canRecord()) {
-      message(t('recording', { n: frames.length }));
+      messages.show('timelapse', 'info', () => t('recording', { n: frames.length }));
       download(`ganvas-timelapse-${span}.webm`, await app.timelapse.video());
-      message('');
+      messages.clear('timelapse');
     } else {
       download(`ganvas-timelapse-${span}.gif`, app.timelapse.gif());
     }
@@ -1126,15 +1191,16 @@ async function main() {
   languageSelect().value = language();
   const gpu = await probeWebGpu();
   app.webgpu = Boolean(gpu.name);
+  app.softwareAdapter = Boolean(gpu.software);
   app.adapterName = gpu.name ?? '';
   const gpuOption = /** @type {HTMLOptionElement} */ (backendSelect().querySelector('option[value="gpu"]'));
   gpuOption.disabled = !app.webgpu;
   // Only values that are present and wrong get a notice; missing ones are defaults.
   // (What was wrong is the core's sentence, in English.)
   for (const p of link.problems) {
-    notice(p.key in link.values
+    notices.show(`link ${p.key}`, 'warning', () => (p.key in link.values
       ? t('linkProblemUsing', { problem: p.message, value: link.values[p.key] })
-      : t('linkProblem', { problem: p.message }));
+      : t('linkProblem', { problem: p.message })));
   }
   settings.writeForm(settingsForm(), link.values);
   app.chosenBackend = link.backend ?? undefined;
@@ -1144,11 +1210,12 @@ async function main() {
   if (!link.backend && gpu.software) {
     // A software adapter emulates the GPU on the CPU's cores, with overheads the CPU
     // backend does not have: on one 2-core machine it trained 13x slower.
-    notice(t('softwareAdapter', { name: gpu.name ?? '' }));
+    notices.show('backend', 'info', () => t('softwareAdapter', { name: gpu.name ?? '' }));
   }
+  if (link.backend === 'gpu' && gpu.software) showBackendChoice('gpu');
   if (kind === 'gpu' && !app.webgpu) {
     kind = 'cpu';
-    notice(t('cpuInstead', { why: gpu.why ?? '' }));
+    notices.show('backend', 'warning', () => t('cpuInstead', { why: gpu.why ?? '' }));
   }
   backendSelect().value = kind;
   wireControls();
@@ -1160,7 +1227,7 @@ async function main() {
     app.candidate = kept;
     showCandidate(kept, t('ownKept', { count: kept.count, shape: shapeText(kept) }));
   }
-  if (link.own_images) notice(t(kept ? 'ownLinkKept' : 'ownLink'));
+  if (link.own_images) notices.show('own link', 'info', () => t(kept ? 'ownLinkKept' : 'ownLink'));
   $('load-text').textContent = t(kind === 'gpu' ? 'settingUpGpu' : 'startingCpu');
   await startBackend(kind);
   if (link.own_images && kept) await useData(kept);

@@ -7,10 +7,12 @@
 export class Chart {
   /**
    * @param {HTMLCanvasElement} canvas @param {string[]} colors one per series
+   * @param {(step: number) => string} stepText the x axis's last step, in the page's language
    * @param {number[]} [guides] values marked with a dashed line, always in view
    */
-  constructor(canvas, colors, guides = []) {
+  constructor(canvas, colors, stepText, guides = []) {
     this.canvas = canvas;
+    this.stepText = stepText;
     this.colors = colors;
     this.guides = guides;
     /** @type {Point[][]} */
@@ -51,7 +53,8 @@ export class Chart {
     ctx.font = '11px system-ui';
     ctx.fillText(y1.toFixed(2), 2, pad - 6);
     ctx.fillText(y0.toFixed(2), 2, height - pad + 12);
-    ctx.fillText(`step ${x1}`, width - pad - 60, height - 6);
+    const last = this.stepText(x1);
+    ctx.fillText(last, width - pad - ctx.measureText(last).width, height - 6);
     ctx.strokeStyle = '#e6e6e6';
     ctx.setLineDash([4, 4]);
     for (const guide of this.guides) {

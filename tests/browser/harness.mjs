@@ -1,0 +1,54 @@
+// What every browser test file shares: Debian's Chromium (as `cargo xtask test` runs
+// it: GANVAS_URL is a served build, CHROMIUM the browser), a page per test, and
+// waiting for the page's state.
+
+import { chromium } from 'playwright-core';
+import { CHROMIUM, FLAGS } from './chromium.mjs';
+
+export const BASE = process.env.GANVAS_URL ?? 'http://127.0.0.1:8080/';
+// SwiftShader takes seconds per training step, so runs are a few small-batch steps.
+export const SLOW = 180_000;
+
+let browser;
+
+export async function launch() {
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+}
+
+export async function close() {
+  await browser?.close();
+}
+
+/** A browser context of its own (a locale, a viewport), for a test that sets up its page itself. */
+export function newContext(options = {}) {
+  return browser.newContext(options);
+}
+
+/**
+ * The page at `hash` in a context of its own, and the console errors it logs.
+ * `withoutWebGpu`: as a browser that has none; `viewport`: a phone's, say.
+ */
+export async function open(hash = '', { withoutWebGpu = false, viewport = undefined } = {}) {
+  const context = await browser.newContext({ acceptDownloads: true, ...(viewport ? { viewport } : {}) });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  page.on('pageerror', (e) => errors.push(e.message));
+  if (withoutWebGpu) {
+    await page.addInitScript(() => Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined }));
+  }
+  await page.goto(BASE + hash);
+  return { page, errors, close: () => context.close() };
+}
+
+export async function ready(page) {
+  await page.waitForSelector('body[data-ready="true"]', { timeout: SLOW });
+}
+
+export const text = (page, selector) => page.textContent(selector);
+
+export async function waitForStep(page, step) {
+  await page.waitForFunction((s) => Number(document.getElementById('readout-step').textContent) >= s, step, {
+    timeout: SLOW,
+  });
+}

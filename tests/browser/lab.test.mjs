@@ -1,0 +1,125 @@
+// The page as a lab (issue 24): the first screen, the census's own state, messages
+// with a tone, and links that land on the sender's step.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { launch, close as closeBrowser, open, ready, text, waitForStep, SLOW } from './harness.mjs';
+
+before(launch);
+after(closeBrowser);
+
+/** Whether `selector`'s box lies wholly within the viewport as the page first shows. */
+async function inFirstScreen(page, selector) {
+  const box = await page.locator(selector).boundingBox();
+  const { width, height } = page.viewportSize();
+  return box !== null && box.x >= 0 && box.y >= 0 && box.x + box.width <= width && box.y + box.height <= height;
+}
+
+test('the first screen holds Train and the grid, and on a laptop both curves', async () => {
+  for (const [width, height, curves] of [[390, 844, false], [1280, 800, true]]) {
+    const { page, errors, close } = await open('#batch=8&seed=3&backend=cpu', { viewport: { width, height } });
+    await ready(page);
+    assert.ok(await inFirstScreen(page, '#train'), `Train at ${width}x${height}`);
+    assert.ok(await inFirstScreen(page, '#grid'), `the grid at ${width}x${height}`);
+    if (curves) {
+      assert.ok(await inFirstScreen(page, '#loss-chart'), 'the loss curves beside the grid');
+      assert.ok(await inFirstScreen(page, '#prob-chart'), "D's outputs beside the grid");
+    }
+    // Every part has a link and a heading that says what it shows.
+    for (const id of ['inside', 'latent-space', 'census-part', 'own-images', 'theory-part', 'settings-part']) {
+      assert.equal(await page.locator(`.parts a[href="#${id}"]`).count(), 1, id);
+      assert.ok((await text(page, `#${id} > h2`)).length > 3, id);
+    }
+    // Scrolled down to a part, the controls that act on the grid stay in reach.
+    await page.click('.parts a[href="#settings-part"]');
+    await page.waitForFunction(() => window.scrollY > 200);
+    assert.ok(await inFirstScreen(page, '#train'), `Train stays in reach at ${width}x${height}`);
+    assert.equal(await page.evaluate(() => document.documentElement.scrollWidth), width, 'nothing scrolls sideways');
+    assert.deepEqual(errors, []);
+    await close();
+  }
+});
+
+test("a young run's census says its samples are not digits yet, not that it collapsed", async () => {
+  const { page, errors, close } = await open('#batch=8&seed=3&backend=cpu');
+  await ready(page);
+  await page.waitForFunction(() => document.getElementById('census-count').textContent !== '', null, { timeout: SLOW });
+  assert.ok(await page.evaluate(() => document.getElementById('census').classList.contains('young')));
+  assert.match(await text(page, '#census-what'), /Not digits yet: .* mean confidence of [\d.]+ at a Fréchet distance of \d+/);
+  assert.doesNotMatch(await text(page, '#census-what'), /mode collapse\. Dashed/);
+  assert.equal(await page.isVisible('#symptom'), false, 'no collapse note');
+  assert.deepEqual(errors, []);
+  await close();
+});
+
+test('messages have a tone, replace older ones about the same thing, and can be dismissed', async () => {
+  const { page, errors, close } = await open('#batch=8&seed=3&backend=cpu&lr_g=abc&until=2&autostart=1');
+  await ready(page);
+  const notice = page.locator('#notices .msg', { hasText: 'lr_g=abc' });
+  assert.equal(await notice.getAttribute('data-tone'), 'warning');
+  await notice.locator('.dismiss').click();
+  assert.equal(await page.locator('#notices .msg').count(), 0, 'dismissed');
+
+  await page.waitForFunction(() => /Stopped at step 2/.test(document.getElementById('message').textContent), null, {
+    timeout: SLOW,
+  });
+  assert.equal(await page.locator('#message .msg').getAttribute('data-tone'), 'info');
+  // In the other language the message is written again.
+  await page.selectOption('#language', 'ko');
+  assert.match(await text(page, '#message'), /2단계에서 멈췄습니다/);
+  await page.selectOption('#language', 'en');
+  // A failed load is an error beside it; a newer message about the same topic
+  // replaces the older (the backend's, in the last test).
+  await page.setInputFiles('#load', { name: 'generator.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from('not a file') });
+  await page.waitForFunction(() => /Could not load/.test(document.getElementById('message').textContent), null, { timeout: SLOW });
+  const shown = await page.locator('#message .msg').evaluateAll((ms) => ms.map((m) => m.dataset.tone));
+  assert.ok(shown.includes('error'), `${shown}`);
+  assert.deepEqual(errors, []);
+  await close();
+});
+
+test("a copied link carries the run's applied settings and lands on its step", async () => {
+  const { page, errors, close } = await open('#batch=8&seed=3&backend=cpu&until=4&autostart=1');
+  await ready(page);
+  await waitForStep(page, 4);
+  await page.waitForFunction(() => document.getElementById('train').textContent === 'Train', null, { timeout: SLOW });
+  // An edit not yet applied (no Reset) stays out of the link, and the page says so.
+  await page.fill('#settings input[name="seed"]', '77');
+  await page.dispatchEvent('#settings', 'input');
+  assert.equal(await page.isVisible('#share-note'), true);
+  const params = new URLSearchParams(new URL(await page.inputValue('#share-link')).hash.slice(1));
+  assert.equal(params.get('seed'), '3');
+  assert.equal(params.get('until'), '4', 'the sender\'s step');
+  assert.equal(params.get('autostart'), '1');
+  // Asked not to, the link just starts the run.
+  await page.uncheck('#share-until');
+  const plain = new URLSearchParams(new URL(await page.inputValue('#share-link')).hash.slice(1));
+  assert.equal(plain.get('until'), null);
+  assert.deepEqual(errors, []);
+  await close();
+
+  // Opened, the link trains to the sender's step and stops there.
+  const visitor = await open(`#${params.toString()}`);
+  await ready(visitor.page);
+  await visitor.page.waitForFunction(() => /Stopped at step 4/.test(document.getElementById('message').textContent), null, {
+    timeout: SLOW,
+  });
+  assert.equal(await text(visitor.page, '#readout-step'), '4');
+  assert.deepEqual(visitor.errors, []);
+  await visitor.close();
+});
+
+test('backend=gpu on a software adapter warns that the CPU is faster here', async () => {
+  const { page, errors, close } = await open('#batch=8&seed=3&backend=gpu');
+  await ready(page);
+  const warning = page.locator('#notices .msg[data-topic="backend"]');
+  assert.equal(await warning.getAttribute('data-tone'), 'warning');
+  assert.match(await warning.textContent(), /CPU emulation.*choose CPU/s);
+  // Choosing the CPU says why it is the better choice here, in place of the warning.
+  await page.selectOption('#backend', 'cpu');
+  await page.waitForFunction(() => /runs on the CPU, so ganvas trains with its CPU backend/.test(
+    document.querySelector('#notices .msg[data-topic="backend"]')?.textContent ?? ''), null, { timeout: SLOW });
+  assert.equal(await page.locator('#notices .msg[data-topic="backend"]').count(), 1);
+  assert.deepEqual(errors, []);
+  await close();
+});
