@@ -269,7 +269,9 @@ impl<P: Training> CpuTrainer<P> {
 
     /// The trained networks' parameters and Adam state, in `plan.trained()`'s order.
     pub fn networks(&self) -> Vec<NetworkState> {
-        let network = |ids: NetworkBuffers| NetworkState::from_parts(|part| self.memory.get(ids.part(part)).to_vec());
+        let network = |ids: NetworkBuffers| {
+            NetworkState::from_parts(StatePart::ALL.map(|part| self.memory.get(ids.part(part)).to_vec()))
+        };
         self.plan.trained().into_iter().map(network).collect()
     }
 }

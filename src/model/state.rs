@@ -20,15 +20,15 @@ impl NetworkState {
         }
     }
 
-    /// From each of `StatePart::ALL`'s values, as `part` gives them.
-    pub fn from_parts(mut part: impl FnMut(StatePart) -> Vec<f32>) -> Self {
+    /// From the values of each of `StatePart::ALL`, in that order.
+    pub fn from_parts(parts: [Vec<f32>; StatePart::ALL.len()]) -> Self {
         let mut state = NetworkState {
             params: Vec::new(),
             exp_avg: Vec::new(),
             exp_avg_sq: Vec::new(),
         };
-        for p in StatePart::ALL {
-            *state.part_mut(p) = part(p);
+        for (part, values) in StatePart::ALL.into_iter().zip(parts) {
+            *state.part_mut(part) = values;
         }
         state
     }

@@ -458,11 +458,13 @@ impl NetworksRead {
     pub async fn finish(self) -> Result<Vec<NetworkState>> {
         let parts = self.read.finish().await?;
         // Each network's parts in `StatePart::ALL`'s order, as `start_networks_read` asked.
-        let mut floats = parts.iter().map(|b| bytemuck::pod_collect_to_vec::<u8, f32>(b));
-        let networks = parts.len() / StatePart::ALL.len();
-        Ok((0..networks)
-            .map(|_| NetworkState::from_parts(|_| floats.next().unwrap_or_default()))
-            .collect())
+        let floats: Vec<Vec<f32>> = parts.iter().map(|b| bytemuck::pod_collect_to_vec(b)).collect();
+        let per_network = StatePart::ALL.len();
+        if !floats.len().is_multiple_of(per_network) {
+            return Err(Error::new("the networks' readback came back incomplete"));
+        }
+        let network = |n: &[Vec<f32>]| NetworkState::from_parts(std::array::from_fn(|i| n[i].clone()));
+        Ok(floats.chunks_exact(per_network).map(network).collect())
     }
 }
 
