@@ -4,8 +4,9 @@
 
 import init, { WebClassifier, WebDataset, default_config } from './pkg/ganvas.js';
 import { CpuBackend, GpuBackend } from './backends.js';
+import * as checkpoints from './checkpoints.js';
 import { Curves } from './curves.js';
-import { $, button, canvas, download, input } from './dom.js';
+import { $, button, canvas, input } from './dom.js';
 import { describeCell, drawGrid } from './grids.js';
 import { HalfSteps } from './half-steps.js';
 import { OwnImages } from './own-images.js';
@@ -13,6 +14,8 @@ import { SampleGrid } from './sample-grid.js';
 import { Messages } from './messages.js';
 import * as mnistData from './mnist-data.js';
 import { Keepsakes } from './keepsakes.js';
+import { Recovery } from './recovery.js';
+import { probeWebGpu } from './webgpu.js';
 import { Sharing } from './share.js';
 import * as settings from './settings.js';
 import * as images from './images.js';
@@ -25,9 +28,14 @@ const backendSelect = () => /** @type {HTMLSelectElement} */ ($('backend'));
 const languageSelect = () => /** @type {HTMLSelectElement} */ ($('language'));
 const settingsForm = () => /** @type {HTMLFormElement} */ ($('settings'));
 
-const SNAPSHOT_EVERY_MS = 30_000;
 const BACKENDS = { gpu: GpuBackend, cpu: CpuBackend };
 
+// The page's messages (about the page, the link and the device), and the run's (next
+// to its controls).
+const notices = new Messages($('notices'));
+const messages = new Messages($('message'));
+
+// The page's parts, each owning its DOM (app.js starts and drives them).
 const curves = new Curves();
 const halfSteps = new HalfSteps();
 const keepsakes = new Keepsakes();
@@ -39,6 +47,14 @@ const sharing = new Sharing(() => ({
   ownImages: Boolean(app.pictures),
 }));
 const ownImages = new OwnImages((prepared) => useData(prepared), (action) => guarded(action), () => Boolean(app.backend));
+const recovery = new Recovery({
+  backend: () => app.backend,
+  start: (kind, files) => startBackend(kind, files),
+  running: () => app.running,
+  setRunning: (running) => setRunning(running),
+  messages,
+  errorText,
+});
 const grid = new SampleGrid(() => app.backend, (e) => messages.show('latent', 'error', () => errorText(e)));
 
 const app = {
@@ -76,17 +92,8 @@ const app = {
   running: false,
   /** @type {number | undefined} the step a demo link trains to and stops at, until reached */
   until: undefined,
-  /** @type {{ step: number, files: import('./backends.js').CheckpointFiles } | null} kept in memory to recover from a lost GPU device */
-  snapshot: null,
-  lastSnapshot: 0,
-  snapshotting: false,
-  recovering: false,
 };
 
-// The page's messages (about the page, the link and the device), and the run's (next
-// to its controls).
-const notices = new Messages($('notices'));
-const messages = new Messages($('message'));
 
 /** @param {string} title @param {string} text */
 function fatal(title, text) {
@@ -185,7 +192,7 @@ async function startBackend(kind, files) {
   app.batchFrom = backend.confirmedStep;
   $('reals').hidden = true;
   backend.setUntil(app.until);
-  app.snapshot = null;
+  recovery.forget();
   backendSelect().value = kind;
   settings.writeForm(settingsForm(), settings.fromConfig(JSON.parse(backend.configJson)));
   sharing.update();
@@ -243,47 +250,6 @@ function setRunning(running) {
   $('half-hint').hidden = !running;
 }
 
-// Only a lost GPU device needs a snapshot: the CPU backend cannot lose its state.
-async function takeSnapshot() {
-  if (app.snapshotting || app.backend?.kind !== 'gpu') return;
-  app.snapshotting = true;
-  const backend = app.backend;
-  const step = backend.confirmedStep;
-  try {
-    const files = await backend.save();
-    if (app.backend === backend) app.snapshot = { step, files };
-  } catch (e) {
-    // A snapshot fails when the device is lost mid-read; recovery uses the previous one.
-  } finally {
-    app.snapshotting = false;
-  }
-}
-
-/** @param {string} why */
-async function recover(why) {
-  app.recovering = true;
-  const wasRunning = app.running;
-  setRunning(false);
-  const from = app.snapshot;
-  messages.show('device', 'warning', () => t('deviceLost', { why, step: from ? from.step : 0 }));
-  try {
-    await startBackend('gpu', from?.files);
-    app.snapshot = from;
-    const step = app.backend?.confirmedStep ?? 0;
-    messages.show('device', 'success', () => t('deviceRecovered', { why, step }));
-    setRunning(wasRunning);
-  } catch (e) {
-    try {
-      await startBackend('cpu', from?.files);
-      messages.show('device', 'warning', () => t('deviceToCpu', { why: errorText(e) }));
-      setRunning(wasRunning);
-    } catch (cpuError) {
-      messages.show('device', 'error', () => t('deviceGone', { why: errorText(cpuError) }));
-    }
-  }
-  app.recovering = false;
-}
-
 /**
  * What the backend chosen by hand means here: the CPU is slower than a hardware GPU
  * but faster than a software one, and a software GPU is slow.
@@ -306,10 +272,10 @@ function errorText(e) {
 function frame(now) {
   requestAnimationFrame(frame);
   const backend = app.backend;
-  if (!backend || app.recovering) return;
+  if (!backend || recovery.recovering) return;
   const lost = backend.lost();
   if (lost) {
-    recover(lost);
+    recovery.recover(lost);
     return;
   }
   const error = backend.error();
@@ -329,10 +295,7 @@ function frame(now) {
   try {
     backend.update(now);
     grid.stepWalk(now);
-    if (app.running && now - app.lastSnapshot > SNAPSHOT_EVERY_MS) {
-      app.lastSnapshot = now;
-      takeSnapshot();
-    }
+    recovery.keep(now);
   } catch (e) {
     setRunning(false);
     messages.show('run', 'error', () => errorText(e));
@@ -413,25 +376,12 @@ function wireControls() {
   });
   $('settings').addEventListener('submit', (e) => e.preventDefault());
   sharing.wire(guarded, messages);
-  $('save').addEventListener('click', guarded(async () => {
-    const files = await activeBackend().save();
-    const names = ['generator.safetensors', 'discriminator.safetensors', 'optimizer.safetensors'];
-    names.forEach((name, i) => download(name, new Blob([/** @type {BlobPart} */ (files[i])])));
-  }));
+  $('save').addEventListener('click', guarded(async () => checkpoints.save(await activeBackend().save())));
   $('load').addEventListener('change', guarded(async (event) => {
     const picker = /** @type {HTMLInputElement} */ (event.target);
     const chosen = [...(picker.files ?? [])];
     picker.value = '';
-    const pick = (/** @type {string} */ word) => chosen.find((f) => f.name.toLowerCase().includes(word));
-    const generator = pick('generator') ?? (chosen.length === 1 ? chosen[0] : undefined);
-    if (!generator) throw new Error(t('chooseGenerator'));
-    /** @param {File | undefined} f */
-    const bytes = async (f) => (f ? new Uint8Array(await f.arrayBuffer()) : undefined);
-    const [g, d, o] = [await bytes(generator), await bytes(pick('discriminator')), await bytes(pick('optimizer'))];
-    if (!g) throw new Error(t('unreadableGenerator'));
-    // Without a discriminator an optimizer file is refused by the core, with a reason.
-    /** @type {import('./backends.js').CheckpointFiles} */
-    const files = [g, d, o];
+    const files = await checkpoints.read(chosen);
     try {
       await startBackend(activeBackend().kind, files);
     } catch (e) {
@@ -439,7 +389,7 @@ function wireControls() {
     }
     app.timelapse.clear();
     const step = activeBackend().confirmedStep;
-    messages.show('checkpoint', 'success', () => t(d ? 'loaded' : 'loadedGenerator', { step }));
+    messages.show('checkpoint', 'success', () => t(files[1] ? 'loaded' : 'loadedGenerator', { step }));
   }));
   ownImages.wire();
   $('own-forget').addEventListener('click', guarded(async () => {
@@ -478,22 +428,6 @@ function wireControls() {
     else grid.click(e);
   });
   grid.wire();
-}
-
-/** @typedef {{ vendor?: string, architecture?: string, description?: string, isFallbackAdapter?: boolean }} AdapterInfo */
-/** @typedef {{ info?: AdapterInfo, isFallbackAdapter?: boolean }} Adapter what the page reads of a GPUAdapter */
-
-// The WebGPU adapter's name, or null (and why) when this browser has none.
-async function probeWebGpu() {
-  const gpu = /** @type {{ gpu?: { requestAdapter(): Promise<Adapter | null> } }} */ (/** @type {unknown} */ (navigator)).gpu;
-  if (!gpu) return { why: t('noWebGpu') };
-  const adapter = await gpu.requestAdapter().catch(() => null);
-  if (!adapter) return { why: t('noAdapter') };
-  // `isFallbackAdapter` moved from the adapter to its info; browsers have either.
-  const info = adapter.info ?? {};
-  const name = [info.vendor, info.architecture, info.description].filter(Boolean).join(' ') || 'WebGPU adapter';
-  const software = Boolean(adapter.isFallbackAdapter || info.isFallbackAdapter);
-  return { name: name + (software ? ' (software)' : ''), software };
 }
 
 async function main() {
