@@ -215,8 +215,12 @@ fn value(raw: &str, setting: &Setting) -> Option<f64> {
 }
 
 /// A bound as people write it: 0.000001 as 1e-6, 4096 as 4096.
+/// A range's end as people read it: small ones in exponent form, the seed's limit
+/// as the power it is (not 9007199254740991).
 fn number(x: f64) -> String {
-    if x != 0.0 && x.abs() < 1e-3 {
+    if x == MAX_SEED {
+        "2^53 - 1".to_string()
+    } else if x != 0.0 && x.abs() < 1e-3 {
         format!("{x:e}")
     } else {
         format!("{x}")
@@ -295,6 +299,7 @@ mod tests {
         assert_eq!(p.values, default_values());
         assert_eq!(p.problems[1].message, "batch=0 is not valid (1 to 4096)");
         assert_eq!(p.problems[0].message, "lr_g=abc is not valid (1e-7 to 1)");
+        assert_eq!(p.problems[2].message, "seed=1.5 is not valid (0 to 2^53 - 1)");
         assert_eq!(p.backend, None);
         assert_eq!(p.problems[5].message, "\"color\" is not a setting and was ignored");
         assert_eq!(p.values["lr_g"].to_string(), "0.0002");
