@@ -123,3 +123,20 @@ test('backend=gpu on a software adapter warns that the CPU is faster here', asyn
   assert.deepEqual(errors, []);
   await close();
 });
+
+test('Present on a phone shows the grid alone, whole and centred', async () => {
+  const { page, errors, close } = await open('#batch=8&seed=3&backend=cpu', { viewport: { width: 390, height: 844 } });
+  await ready(page);
+  await page.click('#present');
+  const box = await page.locator('#grid').boundingBox();
+  assert.ok(await inFirstScreen(page, '#grid'), 'the whole grid');
+  assert.ok(Math.abs(box.x - (390 - box.x - box.width)) < 2, `centred across: ${JSON.stringify(box)}`);
+  assert.ok(Math.abs(box.y - (844 - box.y - box.height)) < 2, `centred down: ${JSON.stringify(box)}`);
+  for (const selector of ['header', '.bar', '.run-info', '.watch-curves', '.parts']) {
+    assert.equal(await page.isVisible(selector), false, selector);
+  }
+  await page.keyboard.press('Escape');
+  assert.equal(await page.isVisible('.bar'), true);
+  assert.deepEqual(errors, []);
+  await close();
+});
