@@ -30,13 +30,16 @@ export class HalfSteps {
 
   /** Pointing at a cell of the before and after grids gives D's output on it. */
   wire() {
-    for (const [id, what, key] of /** @type {const} */ ([
-      ['half-fake-before', 'D(G(z)) before', 'fakeScores'],
-      ['half-fake-after', 'D(G(z)) after', 'fakeScoresAfter'],
-      ['half-real-before', 'D(x) before', 'realScores'],
-      ['half-real-after', 'D(x) after', 'realScoresAfter'],
+    for (const [id, output, before, key] of /** @type {const} */ ([
+      ['half-fake-before', 'D(G(z))', true, 'fakeScores'],
+      ['half-fake-after', 'D(G(z))', false, 'fakeScoresAfter'],
+      ['half-real-before', 'D(x)', true, 'realScores'],
+      ['half-real-after', 'D(x)', false, 'realScoresAfter'],
     ])) {
-      canvas(id).addEventListener('mousemove', (e) => describeCell(e, this.shown?.view[key], what, 'half-step-score'));
+      canvas(id).addEventListener('mousemove', (e) => {
+        const what = t(before ? 'valueBefore' : 'valueAfter', { what: output });
+        describeCell(e, this.shown?.view[key], what, 'half-step-score');
+      });
       canvas(id).addEventListener('mouseleave', () => { $('half-step-score').textContent = t('halfPoint'); });
     }
   }

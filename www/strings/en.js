@@ -194,6 +194,8 @@ const en = {
   chartStep: 'step {step}',
   measuring: 'Measuring…',
   halfHint: 'Pause training to step through it.',
+  valueBefore: '{what} before',
+  valueAfter: '{what} after',
   footer: 'MNIST by Yann LeCun, Corinna Cortes and Christopher J. C. Burges (CC BY-SA 3.0).',
 };
 

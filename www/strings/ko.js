@@ -192,6 +192,8 @@ const ko = {
   chartStep: '{step}단계',
   measuring: '측정하는 중…',
   halfHint: '한 단계씩 보려면 학습을 일시 정지하세요.',
+  valueBefore: '이전 {what}',
+  valueAfter: '이후 {what}',
   footer: 'MNIST: Yann LeCun, Corinna Cortes, Christopher J. C. Burges (CC BY-SA 3.0).',
 };
 
