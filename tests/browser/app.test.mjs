@@ -9,7 +9,9 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BASE, SLOW, close as closeBrowser, launch, newContext, open, ready, text, waitForStep } from './harness.mjs';
+import {
+  BASE, SLOW, close as closeBrowser, launch, newContext, open, ready, text, waitForDownloads, waitForStep,
+} from './harness.mjs';
 
 const CLI = process.env.GANVAS_CLI;
 
@@ -230,11 +232,11 @@ test('reset and load on the CPU keep its worker, and the grid downloads under it
   const downloads = [];
   page.on('download', (d) => downloads.push(d));
   await page.click('#download-grid');
-  for (let i = 0; i < 50 && downloads.length < 1; i++) await page.waitForTimeout(100);
+  await waitForDownloads(page, downloads, 1);
   assert.equal(downloads[0]?.suggestedFilename(), 'ganvas-step-1.png');
   // Save at step 1, reset to step 0, load the save back: one worker throughout.
   await page.click('#save');
-  for (let i = 0; i < 50 && downloads.length < 4; i++) await page.waitForTimeout(100);
+  await waitForDownloads(page, downloads, 4);
   const saved = await Promise.all(downloads.slice(1).map(async (d) => ({
     name: d.suggestedFilename(),
     mimeType: 'application/octet-stream',
@@ -721,7 +723,7 @@ test('checkpoints move between the page and the command line', { skip: !CLI && '
   page.on('download', (d) => downloads.push(d));
   await page.click('#save');
   await page.waitForFunction(() => true);
-  for (let i = 0; i < 50 && downloads.length < 3; i++) await page.waitForTimeout(100);
+  await waitForDownloads(page, downloads, 3);
   assert.equal(downloads.length, 3);
   const saved = {};
   for (const d of downloads) {
@@ -874,7 +876,7 @@ test('the browser and native CPU backends reach the same parameters from one see
   const downloads = [];
   page.on('download', (d) => downloads.push(d));
   await page.click('#save');
-  for (let i = 0; i < 50 && downloads.length < 3; i++) await page.waitForTimeout(100);
+  await waitForDownloads(page, downloads, 3);
   const browserFile = join(dir, 'browser-generator.safetensors');
   await downloads.find((d) => d.suggestedFilename() === 'generator.safetensors').saveAs(browserFile);
   await close();

@@ -52,3 +52,13 @@ export async function waitForStep(page, step) {
     timeout: SLOW,
   });
 }
+
+/**
+ * Waits until `downloads` (filled by the page's download events) holds `count`. A
+ * GPU save reads the whole state back: on SwiftShader, behind the steps and previews
+ * still queued, it has taken from under a second to over five.
+ */
+export async function waitForDownloads(page, downloads, count) {
+  const deadline = Date.now() + SLOW;
+  while (downloads.length < count && Date.now() < deadline) await page.waitForTimeout(100);
+}
