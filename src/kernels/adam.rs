@@ -2,7 +2,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{bindings, groups, Bindings, BufferId, CpuMemory, Dispatch, GpuMemory, GpuTarget, Kernel, KernelOp};
+use super::{bindings, declare_kernel, groups, BufferId, CpuMemory, Dispatch, GpuMemory, Kernel, KernelOp};
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
@@ -143,15 +143,7 @@ impl Adam {
 }
 
 impl KernelOp for AdamOp {
-    const NAME: &'static str = "adam";
-    const SOURCE: &'static str = SOURCE;
-    const BINDINGS: &'static [(&'static str, super::Access)] = AdamBuffers::LAYOUT;
-    const HAS_PARAMS: bool = true;
-    type Pipelines = Adam;
-
-    fn pipelines<'a>(target: &GpuTarget, _: impl Iterator<Item = &'a Self>) -> Adam {
-        Adam::new(target.device)
-    }
+    declare_kernel!("adam", AdamBuffers, Adam, params);
 
     fn bound(&self) -> Vec<(&'static str, BufferId)> {
         vec![("param", self.param), ("grad", self.grad)]

@@ -8,7 +8,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{bindings, Bindings, BufferId, CpuMemory, Dispatch, GpuMemory, GpuTarget, Kernel, KernelOp};
+use super::{bindings, declare_kernel, BufferId, CpuMemory, Dispatch, GpuMemory, Kernel, KernelOp};
 use crate::kernels::activation::sigmoid;
 
 /// Where the running sums live in the stats buffer.
@@ -96,15 +96,7 @@ impl Bce {
 }
 
 impl KernelOp for BceOp {
-    const NAME: &'static str = "bce";
-    const SOURCE: &'static str = SOURCE;
-    const BINDINGS: &'static [(&'static str, super::Access)] = BceBuffers::LAYOUT;
-    const HAS_PARAMS: bool = true;
-    type Pipelines = Bce;
-
-    fn pipelines<'a>(target: &GpuTarget, _: impl Iterator<Item = &'a Self>) -> Bce {
-        Bce::new(target.device)
-    }
+    declare_kernel!("bce", BceBuffers, Bce, params);
 
     fn bound(&self) -> Vec<(&'static str, BufferId)> {
         vec![("grad", self.grad), ("logits", self.logits)]

@@ -2,9 +2,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{
-    bindings, check_view, groups, Bindings, BufferId, CpuMemory, Dispatch, GpuMemory, GpuTarget, Kernel, KernelOp,
-};
+use super::{bindings, check_view, declare_kernel, groups, BufferId, CpuMemory, Dispatch, GpuMemory, Kernel, KernelOp};
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
@@ -72,15 +70,7 @@ impl BiasGrad {
 }
 
 impl KernelOp for BiasGradOp {
-    const NAME: &'static str = "bias_grad";
-    const SOURCE: &'static str = SOURCE;
-    const BINDINGS: &'static [(&'static str, super::Access)] = BiasGradBuffers::LAYOUT;
-    const HAS_PARAMS: bool = true;
-    type Pipelines = BiasGrad;
-
-    fn pipelines<'a>(target: &GpuTarget, _: impl Iterator<Item = &'a Self>) -> BiasGrad {
-        BiasGrad::new(target.device)
-    }
+    declare_kernel!("bias_grad", BiasGradBuffers, BiasGrad, params);
 
     fn bound(&self) -> Vec<(&'static str, BufferId)> {
         vec![("db", self.db), ("dy", self.dy)]

@@ -5,7 +5,7 @@
 use bytemuck::{Pod, Zeroable};
 
 use super::matmul::View;
-use super::{bindings, check_view, Bindings, BufferId, CpuMemory, Dispatch, GpuMemory, GpuTarget, Kernel, KernelOp};
+use super::{bindings, check_view, declare_kernel, BufferId, CpuMemory, Dispatch, GpuMemory, Kernel, KernelOp};
 
 /// `accuracy_slot` when no accuracy is wanted.
 pub const NO_SLOT: u32 = u32::MAX;
@@ -141,15 +141,7 @@ impl CrossEntropy {
 }
 
 impl KernelOp for CrossEntropyOp {
-    const NAME: &'static str = "cross_entropy";
-    const SOURCE: &'static str = SOURCE;
-    const BINDINGS: &'static [(&'static str, super::Access)] = CrossEntropyBuffers::LAYOUT;
-    const HAS_PARAMS: bool = true;
-    type Pipelines = CrossEntropy;
-
-    fn pipelines<'a>(target: &GpuTarget, _: impl Iterator<Item = &'a Self>) -> CrossEntropy {
-        CrossEntropy::new(target.device)
-    }
+    declare_kernel!("cross_entropy", CrossEntropyBuffers, CrossEntropy, params);
 
     fn bound(&self) -> Vec<(&'static str, BufferId)> {
         vec![("grad", self.grad), ("logits", self.logits), ("targets", self.targets)]

@@ -4,9 +4,7 @@
 use bytemuck::{Pod, Zeroable};
 
 use super::matmul::View;
-use super::{
-    bindings, check_view, groups, Bindings, BufferId, CpuMemory, Dispatch, GpuMemory, GpuTarget, Kernel, KernelOp,
-};
+use super::{bindings, check_view, declare_kernel, groups, BufferId, CpuMemory, Dispatch, GpuMemory, Kernel, KernelOp};
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
@@ -121,15 +119,7 @@ impl Gather {
 }
 
 impl KernelOp for GatherOp {
-    const NAME: &'static str = "gather";
-    const SOURCE: &'static str = SOURCE;
-    const BINDINGS: &'static [(&'static str, super::Access)] = GatherBuffers::LAYOUT;
-    const HAS_PARAMS: bool = true;
-    type Pipelines = Gather;
-
-    fn pipelines<'a>(target: &GpuTarget, _: impl Iterator<Item = &'a Self>) -> Gather {
-        Gather::new(target.device)
-    }
+    declare_kernel!("gather", GatherBuffers, Gather, params);
 
     fn kernel_label(&self) -> &'static str {
         match self.items {

@@ -5,9 +5,7 @@
 use bytemuck::{Pod, Zeroable};
 
 use super::matmul::View;
-use super::{
-    bindings, check_view, groups, Bindings, BufferId, CpuMemory, Dispatch, GpuMemory, GpuTarget, Kernel, KernelOp,
-};
+use super::{bindings, check_view, declare_kernel, groups, BufferId, CpuMemory, Dispatch, GpuMemory, Kernel, KernelOp};
 use crate::rng;
 
 #[repr(C)]
@@ -113,15 +111,7 @@ impl Labels {
 }
 
 impl KernelOp for LabelsOp {
-    const NAME: &'static str = "labels";
-    const SOURCE: &'static str = SOURCE;
-    const BINDINGS: &'static [(&'static str, super::Access)] = LabelsBuffers::LAYOUT;
-    const HAS_PARAMS: bool = true;
-    type Pipelines = Labels;
-
-    fn pipelines<'a>(target: &GpuTarget, _: impl Iterator<Item = &'a Self>) -> Labels {
-        Labels::new(target.device)
-    }
+    declare_kernel!("labels", LabelsBuffers, Labels, params);
 
     fn bound(&self) -> Vec<(&'static str, BufferId)> {
         let mut bound = vec![("out", self.out)];

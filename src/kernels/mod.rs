@@ -20,7 +20,7 @@ pub mod noise;
 mod registry;
 pub mod step_counter;
 
-use registry::kernel_registry;
+use registry::{declare_kernel, kernel_registry};
 pub use registry::{BufferId, CpuMemory, GpuMemory, GpuTarget, KernelInfo, KernelOp};
 
 kernel_registry! {

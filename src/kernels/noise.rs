@@ -4,9 +4,7 @@
 use bytemuck::{Pod, Zeroable};
 
 use super::matmul::View;
-use super::{
-    bindings, check_view, groups, Bindings, BufferId, CpuMemory, Dispatch, GpuMemory, GpuTarget, Kernel, KernelOp,
-};
+use super::{bindings, check_view, declare_kernel, groups, BufferId, CpuMemory, Dispatch, GpuMemory, Kernel, KernelOp};
 use crate::rng::{self, Stream};
 
 #[repr(C)]
@@ -110,15 +108,7 @@ impl Noise {
 }
 
 impl KernelOp for NoiseOp {
-    const NAME: &'static str = "noise";
-    const SOURCE: &'static str = SOURCE;
-    const BINDINGS: &'static [(&'static str, super::Access)] = NoiseBuffers::LAYOUT;
-    const HAS_PARAMS: bool = true;
-    type Pipelines = Noise;
-
-    fn pipelines<'a>(target: &GpuTarget, _: impl Iterator<Item = &'a Self>) -> Noise {
-        Noise::new(target.device)
-    }
+    declare_kernel!("noise", NoiseBuffers, Noise, params);
 
     fn bound(&self) -> Vec<(&'static str, BufferId)> {
         vec![("z", self.z)]

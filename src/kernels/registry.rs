@@ -151,6 +151,32 @@ pub struct KernelInfo {
     pub has_params: bool,
 }
 
+/// The part of `impl KernelOp` that a kernel of one pipeline (`$pipeline::new`,
+/// entry point `main`) would otherwise write out: its name, its module's `SOURCE`,
+/// its bindings (`$buffers`'s layout) and whether a params uniform follows them.
+/// `declare_kernel!("bce", BceBuffers, Bce, params)`; `no_params` for none.
+macro_rules! declare_kernel {
+    ($name:literal, $buffers:ident, $pipeline:ident, $params:ident) => {
+        const NAME: &'static str = $name;
+        const SOURCE: &'static str = SOURCE;
+        const BINDINGS: &'static [(&'static str, $crate::kernels::Access)] =
+            <$buffers<'static> as $crate::kernels::Bindings>::LAYOUT;
+const HAS_PARAMS: bool = $crate::kernels::registry::declare_kernel!(@params $params);
+        type Pipelines = $pipeline;
+
+        fn pipelines<'a>(target: &$crate::kernels::GpuTarget, _: impl Iterator<Item = &'a Self>) -> $pipeline {
+            $pipeline::new(target.device)
+        }
+    };
+    (@params params) => {
+        true
+    };
+    (@params no_params) => {
+        false
+    };
+}
+pub(crate) use declare_kernel;
+
 /// `kernel_registry! { Matmul(matmul::MatmulOp), ... }`: the plan's `Op`, one variant
 /// a kernel; `Op`'s methods, each the kernel's own; `Pipelines`, one field a kernel;
 /// and `KERNELS`, the list the tests walk.

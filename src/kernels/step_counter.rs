@@ -1,6 +1,6 @@
 //! The GPU-side step counter (`shaders/step_counter.wgsl`).
 
-use super::{bindings, Bindings, BufferId, CpuMemory, Dispatch, GpuMemory, GpuTarget, Kernel, KernelOp};
+use super::{bindings, declare_kernel, BufferId, CpuMemory, Dispatch, GpuMemory, Kernel, KernelOp};
 
 pub const SOURCE: &str = include_str!("../../shaders/step_counter.wgsl");
 
@@ -33,15 +33,7 @@ impl StepCounter {
 pub struct AdvanceStepOp;
 
 impl KernelOp for AdvanceStepOp {
-    const NAME: &'static str = "step_counter";
-    const SOURCE: &'static str = SOURCE;
-    const BINDINGS: &'static [(&'static str, super::Access)] = StepCounterBuffers::LAYOUT;
-    const HAS_PARAMS: bool = false;
-    type Pipelines = StepCounter;
-
-    fn pipelines<'a>(target: &GpuTarget, _: impl Iterator<Item = &'a Self>) -> StepCounter {
-        StepCounter::new(target.device)
-    }
+    declare_kernel!("step_counter", StepCounterBuffers, StepCounter, no_params);
 
     fn bound(&self) -> Vec<(&'static str, BufferId)> {
         Vec::new()
