@@ -197,7 +197,7 @@ fn conditional_model_agrees_on_mnist() {
     // All sevens, each cell its own latents, the first row's the columns' latents.
     assert_eq!(row(sevens, 0), row(by_digit, 7));
     assert!(common::max_abs_diff(&row(sevens, 0), &row(sevens, 1)) > 1e-3);
-    assert!(cpu_trainer.preview(Some(10)).unwrap_err().0.contains("0 to 9"));
+    assert!(cpu_trainer.preview(Some(10)).unwrap_err().message.contains("0 to 9"));
 }
 
 /// Hardware GPUs mix entry points within a step. With every forward product on `Tiled`

@@ -40,13 +40,14 @@ fn dataset() -> Dataset {
 /// Trains one step on the CPU from `state`, and reads the result back: what a user
 /// would do next with whatever a loader accepted.
 fn train_one_step(data: &Dataset, state: &TrainingState) -> Result<(), String> {
-    let (mut engine, _) = pollster::block_on(Engine::create(Backend::Cpu, 1, data, state, None)).map_err(|e| e.0)?;
+    let (mut engine, _) =
+        pollster::block_on(Engine::create(Backend::Cpu, 1, data, state, None)).map_err(|e| e.message)?;
     engine.train(1);
     engine.request_stats();
     let _ = engine.poll_stats();
-    let preview = engine.start_preview(None).map_err(|e| e.0)?;
-    pollster::block_on(preview.finish()).map_err(|e| e.0)?;
-    pollster::block_on(engine.start_state_read().finish()).map_err(|e| e.0)?;
+    let preview = engine.start_preview(None).map_err(|e| e.message)?;
+    pollster::block_on(preview.finish()).map_err(|e| e.message)?;
+    pollster::block_on(engine.start_state_read().finish()).map_err(|e| e.message)?;
     Ok(())
 }
 
@@ -248,7 +249,7 @@ proptest! {
                 }
             }
             Err(e) => {
-                let e = e.0;
+                let e = e.message;
                 let file = match &m {
                     Mutation::Truncate { file, .. } | Mutation::Flip { file, .. } | Mutation::Tensor { file, .. } => *file,
                     Mutation::Config { .. } | Mutation::Step { .. } => 2,
@@ -287,10 +288,10 @@ proptest! {
                         prop_assert!(reader.score_census(&readings).is_ok(), "{m:?}");
                     }
                     // A flipped shape can leave a classifier of other images.
-                    Err(e) => prop_assert!(e.0.contains("census"), "{m:?}: {}", e.0),
+                    Err(e) => prop_assert!(e.message.contains("census"), "{m:?}: {}", e.message),
                 }
             }
-            Err(e) => prop_assert!(e.0.contains("classifier"), "{m:?}: {}", e.0),
+            Err(e) => prop_assert!(e.message.contains("classifier"), "{m:?}: {}", e.message),
         }
     }
 
@@ -311,7 +312,7 @@ proptest! {
                 let state = web::start_state(&data, &settings, Some(state)).unwrap();
                 let _ = train_one_step(&data, &state);
             }
-            Err(e) => prop_assert!(FILES.iter().any(|f| e.0.contains(f)) || e.0.contains("settings"), "{e}"),
+            Err(e) => prop_assert!(FILES.iter().any(|f| e.message.contains(f)) || e.message.contains("settings"), "{e}"),
         }
     }
 
@@ -320,7 +321,7 @@ proptest! {
         let data = dataset();
         match web::start_state(&data, &settings, None) {
             Ok(state) => train_one_step(&data, &state).map_err(TestCaseError::fail)?,
-            Err(e) => prop_assert!(e.0.starts_with("the settings"), "{e}"),
+            Err(e) => prop_assert!(e.message.starts_with("the settings"), "{e}"),
         }
     }
 
@@ -355,7 +356,7 @@ proptest! {
         // `ganvas eval --images` reads the same files, and also wants pixels in [-1, 1].
         match ganvas::quality::images_from_npy(&bytes, cols.max(1)) {
             Ok(images) => prop_assert!(images.iter().all(|v| (-1.0..=1.0).contains(v))),
-            Err(e) => prop_assert!(!e.0.is_empty()),
+            Err(e) => prop_assert!(!e.message.is_empty()),
         }
     }
 
@@ -386,11 +387,11 @@ proptest! {
                         let state = TrainingState::initial(&config, loaded.pixels());
                         train_one_step(&loaded, &state).map_err(TestCaseError::fail)?;
                     }
-                    Err(e) => prop_assert!(e.0.contains("batch") || e.0.contains("pixels"), "{e}"),
+                    Err(e) => prop_assert!(e.message.contains("batch") || e.message.contains("pixels"), "{e}"),
                 }
             }
             Err(e) => prop_assert!(
-                ["image", "label", "gzip"].iter().any(|w| e.0.contains(w)),
+                ["image", "label", "gzip"].iter().any(|w| e.message.contains(w)),
                 "{e}"
             ),
         }
@@ -413,7 +414,7 @@ proptest! {
             };
         }
         let config = TrainConfig::from_json(&config.to_string()).unwrap();
-        config.validate_for(784, 60_000).map_err(|e| TestCaseError::fail(e.0))?;
+        config.validate_for(784, 60_000).map_err(|e| TestCaseError::fail(e.message))?;
         for p in &parsed.problems {
             prop_assert!(p.message.chars().count() <= 120, "{}", p.message);
         }
@@ -483,7 +484,7 @@ proptest! {
     fn any_image_shape_text_parses_to_a_shape_or_says_why(text in ".{0,24}") {
         match ImageShape::from_metadata(&text) {
             Ok(shape) => prop_assert_eq!(ImageShape::from_metadata(&shape.to_metadata()).unwrap(), shape),
-            Err(e) => prop_assert!(e.0.contains("is not channels,height,width"), "{e}"),
+            Err(e) => prop_assert!(e.message.contains("is not channels,height,width"), "{e}"),
         }
     }
 }
@@ -493,7 +494,7 @@ proptest! {
     fn only_the_three_backend_names_are_taken(name in ".{0,12}") {
         match Backend::from_name(&name) {
             Ok(backend) => prop_assert_eq!(backend.to_string(), name),
-            Err(e) => prop_assert!(e.0.contains("not one of auto, gpu, cpu"), "{e}"),
+            Err(e) => prop_assert!(e.message.contains("not one of auto, gpu, cpu"), "{e}"),
         }
     }
 }
@@ -591,7 +592,7 @@ fn gzipped(bytes: &[u8]) -> Vec<u8> {
 fn a_gzip_bomb_is_refused_before_it_fills_memory() {
     let bomb = gzipped(&vec![0u8; (ganvas::formats::mnist::MAX_DECOMPRESSED + 1) as usize]);
     assert!(bomb.len() < 1 << 20);
-    let e = web::dataset(bomb.clone(), bomb).unwrap_err().0;
+    let e = web::dataset(bomb.clone(), bomb).unwrap_err().message;
     assert!(e.contains("MNIST images") && e.contains("MiB"), "{e}");
 }
 
@@ -610,7 +611,7 @@ fn resuming_with_a_zero_or_oversized_batch_names_the_field() {
         let e = checkpoint::state_from_bytes(&files[0], &files[1], &files[2])
             .and_then(|state| pollster::block_on(Engine::create(Backend::Cpu, 1, &data, &state, None)).map(|_| ()))
             .unwrap_err()
-            .0;
+            .message;
         assert!(e.contains(want), "{e}");
     }
 }

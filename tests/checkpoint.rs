@@ -112,7 +112,7 @@ fn f32_bytes(n: usize) -> Vec<u8> {
 
 #[test]
 fn wrong_files_get_clear_errors() {
-    let err = |bytes: &[u8], kind| network_from_bytes(bytes, kind).unwrap_err().0;
+    let err = |bytes: &[u8], kind| network_from_bytes(bytes, kind).unwrap_err().message;
     let good = |extra: Vec<(&'static str, Dtype, Vec<usize>, Vec<u8>)>| {
         let mut t = vec![
             ("model.0.weight", Dtype::F32, vec![3, 2], f32_bytes(6)),
@@ -181,12 +181,12 @@ fn mismatched_checkpoint_files_are_refused() {
         ..config.clone()
     };
     let g_other = network_to_bytes(&other.generator(20), &other.generator(20).initial_parameters(0)).unwrap();
-    let e = state_from_bytes(&g_other, &d, &o).unwrap_err().0;
+    let e = state_from_bytes(&g_other, &d, &o).unwrap_err().message;
     assert!(e.contains("generator_hidden") && e.contains("[6, 9, 18, 20]"), "{e}");
     // A weight file where the optimizer file should be.
-    let e = state_from_bytes(&g, &d, &d).unwrap_err().0;
+    let e = state_from_bytes(&g, &d, &d).unwrap_err().message;
     assert!(e.contains("not written by ganvas"), "{e}");
-    let e = state_from_bytes(&g, &d, &o[..o.len() / 2]).unwrap_err().0;
+    let e = state_from_bytes(&g, &d, &o[..o.len() / 2]).unwrap_err().message;
     assert!(e.contains("not a valid safetensors"), "{e}");
 }
 
@@ -211,7 +211,7 @@ fn classifier_files_carry_their_reference() {
     assert_eq!(loaded.params, params);
     assert_eq!(loaded.reference, reference);
     let plain = checkpoint::network_to_bytes(&network, &params).unwrap();
-    let e = classifier::classifier_from_bytes(&plain).unwrap_err().0;
+    let e = classifier::classifier_from_bytes(&plain).unwrap_err().message;
     assert!(
         e.contains("lacks reference.mean") && e.contains("classifier train"),
         "{e}"
@@ -220,6 +220,6 @@ fn classifier_files_carry_their_reference() {
     let bytes = checkpoint::network_to_bytes(&no_hidden, &no_hidden.initial_parameters(1)).unwrap();
     assert!(classifier::classifier_from_bytes(&bytes)
         .unwrap_err()
-        .0
+        .message
         .contains("no hidden layer"));
 }

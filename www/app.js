@@ -18,6 +18,8 @@ import { Recovery } from './recovery.js';
 import { probeWebGpu } from './webgpu.js';
 import { Sharing } from './share.js';
 import * as settings from './settings.js';
+import { SettingsForm } from './settings-form.js';
+import { errorText, PageError, problemText } from './errors.js';
 import * as images from './images.js';
 import { language, preferred, setLanguage, t } from './i18n.js';
 
@@ -26,7 +28,6 @@ import { language, preferred, setLanguage, t } from './i18n.js';
 
 const backendSelect = () => /** @type {HTMLSelectElement} */ ($('backend'));
 const languageSelect = () => /** @type {HTMLSelectElement} */ ($('language'));
-const settingsForm = () => /** @type {HTMLFormElement} */ ($('settings'));
 
 const BACKENDS = { gpu: GpuBackend, cpu: CpuBackend };
 
@@ -37,6 +38,7 @@ const messages = new Messages($('message'));
 
 // The page's parts, each owning its DOM (app.js starts and drives them).
 const curves = new Curves();
+const form = new SettingsForm();
 const halfSteps = new HalfSteps();
 const keepsakes = new Keepsakes();
 const sharing = new Sharing(() => ({
@@ -53,7 +55,6 @@ const recovery = new Recovery({
   running: () => app.running,
   setRunning: (running) => setRunning(running),
   messages,
-  errorText,
 });
 const grid = new SampleGrid(() => app.backend, (e) => messages.show('latent', 'error', () => errorText(e)));
 
@@ -129,7 +130,7 @@ async function useData(prepared) {
     app.bytes = { pictures: { bytes: prepared.bytes, side: prepared.side, channels: prepared.channels } };
     app.classifier = undefined;
     // Pictures have no digit labels: the conditional GAN needs them.
-    const model = /** @type {HTMLSelectElement} */ (settingsForm().elements.namedItem('conditional'));
+    const model = form.field('conditional');
     if (model.value !== '0') {
       model.value = '0';
       messages.show('own', 'warning', () => t('ownNoLabels'));
@@ -151,23 +152,9 @@ async function useData(prepared) {
   ownImages.inUse(prepared);
 }
 
-function currentValues() {
-  return settings.readForm(settingsForm());
-}
-
 /** The settings the run uses (not the form's unapplied edits), or the form's before one starts. */
 function appliedValues() {
-  return app.backend ? settings.fromConfig(JSON.parse(app.backend.configJson)) : currentValues().values;
-}
-
-/** Whether the form differs from the settings in use: then Reset applies it, and the link does not carry it. */
-function updateSettingsNote() {
-  if (!app.backend) return;
-  const { values } = currentValues();
-  const active = appliedValues();
-  const differs = Object.keys(values).some((k) => values[k] !== active[k]);
-  $('settings-note').hidden = !differs;
-  $('share-note').hidden = !differs;
+  return app.backend ? settings.fromConfig(JSON.parse(app.backend.configJson)) : form.read().values;
 }
 
 /**
@@ -177,8 +164,11 @@ function updateSettingsNote() {
  * @param {import('./backends.js').CheckpointFiles} [files]
  */
 async function startBackend(kind, files) {
-  const { values, problems } = currentValues();
-  if (!files && problems.length) throw new Error(t('settingsProblems', { problems: problems.join('; ') }));
+  const { values, problems } = form.read();
+  if (!files && problems.length) {
+    form.mark(problems);
+    throw new PageError('settingsProblems', { problems: () => problems.map(problemText).join('; ') });
+  }
   const config = settings.toConfigJson(app.defaults, values);
   const dataset = /** @type {WebDataset} */ (app.dataset);
   const bytes = /** @type {import('./backends.js').DataBytes} */ (app.bytes);
@@ -194,9 +184,9 @@ async function startBackend(kind, files) {
   backend.setUntil(app.until);
   recovery.forget();
   backendSelect().value = kind;
-  settings.writeForm(settingsForm(), settings.fromConfig(JSON.parse(backend.configJson)));
+  form.write(settings.fromConfig(JSON.parse(backend.configJson)));
   sharing.update();
-  updateSettingsNote();
+  form.check(appliedValues());
   curves.reset();
   // A new trainer draws its grid a row per digit (the conditional GAN's picker starts there).
   $('digit-picker').hidden = !JSON.parse(backend.configJson).conditional;
@@ -261,11 +251,6 @@ function showBackendChoice(kind) {
   else if (kind === 'cpu' && app.softwareAdapter) notices.show('backend', 'info', () => t('softwareAdapter', { name }));
   else if (kind === 'cpu') notices.show('backend', 'info', () => t('onCpu'));
   else notices.clear('backend');
-}
-
-/** @param {unknown} e */
-function errorText(e) {
-  return e instanceof Error ? e.message : String(e);
 }
 
 /** @param {number} now */
@@ -335,6 +320,8 @@ function wireControls() {
     curves.relabel();
     halfSteps.relabel();
     grid.relabel();
+    form.relabel();
+    ownImages.relabel();
     if (app.backend) showAdapter();
     sharing.update();
   });
@@ -363,7 +350,7 @@ function wireControls() {
       app.chosenBackend = previous.chosen;
       sharing.update();
       setRunning(previous.running);
-      throw new Error(t('switchFailed', { kind: kind.toUpperCase(), why: errorText(e) }));
+      throw new PageError('switchFailed', { kind: kind.toUpperCase(), why: e });
     }
     app.chosenBackend = kind;
     sharing.update();
@@ -372,7 +359,7 @@ function wireControls() {
   }));
   $('settings').addEventListener('input', () => {
     sharing.update();
-    updateSettingsNote();
+    form.check(app.backend ? appliedValues() : null);
   });
   $('settings').addEventListener('submit', (e) => e.preventDefault());
   sharing.wire(guarded, messages);
@@ -385,7 +372,9 @@ function wireControls() {
     try {
       await startBackend(activeBackend().kind, files);
     } catch (e) {
-      throw new Error(t('loadFailed', { why: errorText(e) }));
+      // The core's checkpoint errors say what failed; others are said as a failed load.
+      const kind = /** @type {{ kind?: string }} */ (e).kind;
+      throw kind?.startsWith('checkpoint') ? e : new PageError('loadFailed', { why: e });
     }
     app.timelapse.clear();
     const step = activeBackend().confirmedStep;
@@ -443,13 +432,12 @@ async function main() {
   const gpuOption = /** @type {HTMLOptionElement} */ (backendSelect().querySelector('option[value="gpu"]'));
   gpuOption.disabled = !app.webgpu;
   // Only values that are present and wrong get a notice; missing ones are defaults.
-  // (What was wrong is the core's sentence, in English.)
   for (const p of link.problems) {
     notices.show(`link ${p.key}`, 'warning', () => (p.key in link.values
-      ? t('linkProblemUsing', { problem: p.message, value: link.values[p.key] })
-      : t('linkProblem', { problem: p.message })));
+      ? t('linkProblemUsing', { problem: problemText(p), value: link.values[p.key] })
+      : t('linkProblem', { problem: problemText(p) })));
   }
-  settings.writeForm(settingsForm(), link.values);
+  form.write(link.values);
   app.chosenBackend = link.backend ?? undefined;
   app.until = link.until ?? undefined;
   /** @type {BackendKind} */

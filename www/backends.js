@@ -8,30 +8,27 @@
 // callbacks given to create().
 
 import { WebCheckpoint, WebClassifier, WebDataset, WebTrainer } from './pkg/ganvas.js';
+import { schedule } from './schedule.js';
+import { receivedError, statsWindow } from './worker-protocol.js';
 
 /** @typedef {import('./settings.js').BackendKind} BackendKind */
-/** @typedef {{ steps: number, d: number, g: number, real: number, fake: number, finite: boolean }} StatsWindow */
+/** @typedef {import('./worker-protocol.js').StatsWindow} StatsWindow */
 /** @typedef {(stats: StatsWindow, step: number) => void} OnStats */
-/** @typedef {import('./pkg/ganvas.js').PreviewView} PreviewView the core's preview (G's grid, D's view) */
-/** @typedef {import('./pkg/ganvas.js').HalfStepView} HalfStepView the core's view of a half step */
-/** @typedef {'discriminator' | 'generator'} Half */
+/** @typedef {import('./worker-protocol.js').PreviewView} PreviewView the core's preview (G's grid, D's view) */
+/** @typedef {import('./worker-protocol.js').HalfStepView} HalfStepView the core's view of a half step */
+/** @typedef {import('./worker-protocol.js').Half} Half */
 /** @typedef {(preview: PreviewView, step: number, digit: number | undefined) => void} OnPreview the grids, and the one digit G's shows (conditional GAN) */
-/** @typedef {import('./pkg/ganvas.js').CensusReport} CensusReport the core's `web::CensusReport` */
+/** @typedef {import('./worker-protocol.js').CensusReport} CensusReport the core's `web::CensusReport` */
 /** @typedef {(report: CensusReport, step: number) => void} OnCensus */
-/** @typedef {[Uint8Array, (Uint8Array | undefined)?, (Uint8Array | undefined)?]} CheckpointFiles generator, discriminator, optimizer */
-/** @typedef {[Uint8Array, Uint8Array, Uint8Array]} SavedFiles generator, discriminator, optimizer */
+/** @typedef {import('./worker-protocol.js').CheckpointFiles} CheckpointFiles */
+/** @typedef {import('./worker-protocol.js').SavedFiles} SavedFiles */
+/** @typedef {import('./worker-protocol.js').DataBytes} DataBytes */
 /**
  * What `create` needs: the data and the census's classifier (parsed for the GPU, as
  * bytes for the worker; no classifier, no census), the config JSON, optional
  * checkpoint files to start from, and the callbacks.
  * @typedef {{ dataset: WebDataset, classifier?: WebClassifier, bytes: DataBytes,
  *   config: string, files?: CheckpointFiles, onStats: OnStats, onPreview: OnPreview, onCensus: OnCensus }} CreateOptions
- */
-/**
- * The training data as bytes, for the CPU worker: MNIST's IDX files (with the
- * census's classifier), or the visitor's own pictures (`www/images.js`).
- * @typedef {{ images: Uint8Array, labels: Uint8Array, classifier?: Uint8Array }
- *   | { pictures: { bytes: Uint8Array, side: number, channels: number } }} DataBytes
  */
 /**
  * @typedef {object} Backend
@@ -65,17 +62,8 @@ const QUEUED_SECONDS = 0.25;
 const MIN_QUEUED_STEPS = 2;
 // Time the page may spend recording steps in one frame.
 const RECORD_BUDGET_MS = 6;
+// The grids at most this often (www/schedule.js has the rest of the policy).
 const PREVIEW_EVERY_MS = 150;
-// While training, previews get about this share of the GPU's time: on a slow GPU
-// a preview per step would cost a fifth of the speed at batch 64.
-const PREVIEW_SHARE = 0.1;
-const STATS_EVERY_MS = 100;
-// While training, a census gets about this share of the GPU's time (at the
-// defaults one costs about eight steps), and comes at most this often.
-const CENSUS_SHARE = 0.05;
-const CENSUS_EVERY_MS = 2000;
-// Paused, a step or a load is measured this soon.
-const PAUSED_CENSUS_MS = 300;
 
 /** @param {{ rate: number, lastConfirm: number }} backend @param {number} steps @param {number} now */
 function smoothRate(backend, steps, now) {
@@ -116,8 +104,7 @@ export class GpuBackend {
     this.running = false;
     this.stepsPerFrame = 1;
     this.lastConfirm = 0;
-    this.lastStatsRequest = 0;
-    this.lastPreview = 0;
+    this.schedule = schedule(PREVIEW_EVERY_MS);
     this.previewStep = -1;
     /** @type {number | undefined} */
     this.digit = undefined;
@@ -125,7 +112,6 @@ export class GpuBackend {
     this.until = undefined;
     this.drawing = false;
     this.censusCost = trainer.census_cost();
-    this.lastCensus = 0;
     this.censusStep = -1;
     this.measuring = false;
     this.onStats = onStats;
@@ -147,24 +133,16 @@ export class GpuBackend {
     const view = this.trainer.half_step(half);
     // D's half leaves the step number as it was: redraw D's view anyway.
     this.previewStep = -1;
-    this.lastPreview = 0;
+    this.schedule.preview.now();
     return view;
   }
 
   /** @param {number} now */
   update(now) {
     const trainer = this.trainer;
-    const stats = trainer.poll_stats();
-    if (stats) {
-      const s = {
-        steps: stats.steps,
-        d: stats.discriminator_loss,
-        g: stats.generator_loss,
-        real: stats.probability_real,
-        fake: stats.probability_fake,
-        finite: stats.finite,
-      };
-      stats.free();
+    const polled = trainer.poll_stats();
+    if (polled) {
+      const s = statsWindow(polled);
       if (s.steps > 0) {
         this.confirmedStep += s.steps;
         smoothRate(this, s.steps, now);
@@ -172,32 +150,27 @@ export class GpuBackend {
       }
     }
     if (this.running) this.record();
-    if (trainer.step() > this.confirmedStep && now - this.lastStatsRequest > STATS_EVERY_MS) {
+    const { stats, preview, census } = this.schedule;
+    preview.costSteps(this.previewCost, this.rate);
+    census.costSteps(this.censusCost, this.rate);
+    if (trainer.step() > this.confirmedStep && stats.due(now, this.running)) {
       trainer.request_stats();
-      this.lastStatsRequest = now;
+      stats.took(now);
     }
-    if (trainer.step() !== this.previewStep && now - this.lastPreview > this.previewSpacing()) this.drawPreview(now);
-    if (this.censusCost && trainer.step() !== this.censusStep && now - this.lastCensus > this.censusSpacing()) {
-      this.runCensus(now);
-    }
-  }
-
-  censusSpacing() {
-    if (!this.running) return PAUSED_CENSUS_MS;
-    if (!this.rate) return CENSUS_EVERY_MS;
-    return Math.max(CENSUS_EVERY_MS, (1000 * this.censusCost) / (this.rate * CENSUS_SHARE));
+    if (trainer.step() !== this.previewStep && preview.due(now, this.running)) this.drawPreview(now);
+    if (this.censusCost && trainer.step() !== this.censusStep && census.due(now, this.running)) this.runCensus(now);
   }
 
   measure() {
     this.censusStep = -1;
-    this.lastCensus = 0;
+    this.schedule.census.now();
   }
 
   /** @param {number | undefined} digit */
   setDigit(digit) {
     this.digit = digit;
     this.previewStep = -1;
-    this.lastPreview = 0;
+    this.schedule.preview.now();
   }
 
   /** @param {number | undefined} step */
@@ -226,7 +199,7 @@ export class GpuBackend {
     const census = this.trainer.census();
     if (!census) return;
     this.measuring = true;
-    this.lastCensus = now;
+    this.schedule.census.took(now);
     const step = this.trainer.step();
     this.censusStep = step;
     census
@@ -237,11 +210,6 @@ export class GpuBackend {
       .finally(() => {
         this.measuring = false;
       });
-  }
-
-  previewSpacing() {
-    if (!this.running || !this.rate) return PREVIEW_EVERY_MS;
-    return Math.max(PREVIEW_EVERY_MS, (1000 * this.previewCost) / (this.rate * PREVIEW_SHARE));
   }
 
   record() {
@@ -261,7 +229,7 @@ export class GpuBackend {
   drawPreview(now) {
     if (this.drawing) return;
     this.drawing = true;
-    this.lastPreview = now;
+    this.schedule.preview.took(now);
     const step = this.trainer.step();
     const digit = this.digit;
     this.previewStep = step;
@@ -302,9 +270,11 @@ export class GpuBackend {
   }
 }
 
+/** @typedef {import('./worker-protocol.js').Requests} Requests */
+/** @typedef {import('./worker-protocol.js').Report} Report */
 /**
  * @typedef {{ worker: Worker, nextId: number, pending: Map<number, { resolve: (v: any) => void, reject: (e: Error) => void }>,
- *   receivers: Map<number, (message: any) => void>, data: Promise<unknown>, bytes: DataBytes | null }} SharedWorker
+ *   receivers: Map<number, (report: Report) => void>, data: Promise<unknown>, bytes: DataBytes | null }} SharedWorker
  */
 /** @type {SharedWorker | null} the page's one CPU worker, made on first use; it parses MNIST once */
 let cpuWorker = null;
@@ -315,11 +285,12 @@ function workerWith(bytes) {
     const worker = new Worker(new URL('./cpu-worker.js', import.meta.url), { type: 'module' });
     /** @type {SharedWorker} */
     const shared = { worker, nextId: 0, pending: new Map(), receivers: new Map(), data: Promise.resolve(), bytes: null };
-    worker.onmessage = ({ data: message }) => {
+    worker.onmessage = ({ data }) => {
+      const message = /** @type {import('./worker-protocol.js').Reply | Report} */ (data);
       if (message.type === 'reply') {
         const request = shared.pending.get(message.id);
         shared.pending.delete(message.id);
-        if (message.error !== undefined) request?.reject(new Error(message.error));
+        if (message.error !== undefined) request?.reject(receivedError(message.error));
         else request?.resolve(message.result);
       } else {
         shared.receivers.get(message.generation)?.(message);
@@ -336,10 +307,11 @@ function workerWith(bytes) {
 
 /**
  * A request to the worker, answered by its reply.
- * @param {string} type @param {Record<string, unknown>} payload
- * @returns {Promise<any>}
+ * @template {keyof Requests} T
+ * @param {T} type @param {Requests[T][0]} payload
+ * @returns {Promise<Requests[T][1]>}
  */
-function call(type, payload = {}) {
+function call(type, payload) {
   const shared = /** @type {SharedWorker} */ (cpuWorker);
   const id = shared.nextId++;
   return new Promise((resolve, reject) => {
@@ -360,7 +332,7 @@ export class CpuBackend {
     await shared.data;
     const generation = ++generations;
     // The new trainer's first preview and census arrive before the reply that creates its backend.
-    /** @type {any[]} */
+    /** @type {Report[]} */
     const early = [];
     shared.receivers.set(generation, (message) => early.push(message));
     try {
@@ -399,16 +371,16 @@ export class CpuBackend {
     this.onCensus = onCensus;
   }
 
-  /** @param {{ type: string, stats?: StatsWindow, step: number, preview?: PreviewView, digit?: number, census?: CensusReport }} message */
-  receive(message) {
-    if (message.type === 'stats' && message.stats) {
-      this.confirmedStep = message.step;
-      smoothRate(this, message.stats.steps, performance.now());
-      this.onStats(message.stats, message.step);
-    } else if (message.type === 'preview' && message.preview) {
-      this.onPreview(message.preview, message.step, message.digit);
-    } else if (message.type === 'census' && message.census) {
-      this.onCensus(message.census, message.step);
+  /** @param {Report} report */
+  receive(report) {
+    if (report.type === 'stats') {
+      this.confirmedStep = report.step;
+      smoothRate(this, report.stats.steps, performance.now());
+      this.onStats(report.stats, report.step);
+    } else if (report.type === 'preview') {
+      this.onPreview(report.preview, report.step, report.digit);
+    } else {
+      this.onCensus(report.census, report.step);
     }
   }
 
@@ -418,7 +390,7 @@ export class CpuBackend {
   }
 
   stepOnce() {
-    call('step');
+    call('step', {});
   }
 
   /** @param {Half} half @returns {Promise<HalfStepView>} */
@@ -427,7 +399,7 @@ export class CpuBackend {
   }
 
   measure() {
-    call('census');
+    call('census', {});
   }
 
   /** @param {number | undefined} digit */
@@ -459,7 +431,7 @@ export class CpuBackend {
 
   /** @returns {Promise<SavedFiles>} */
   async save() {
-    return (await call('save')).files;
+    return (await call('save', {})).files;
   }
 
   lost() {

@@ -44,7 +44,9 @@ export class Chart {
     if (points.length === 0) return;
     const xs = points.map((p) => p[0]);
     const ys = points.map((p) => p[1]).filter(Number.isFinite);
-    const [x0, x1] = [Math.min(...xs), Math.max(...xs, Math.min(...xs) + 1)];
+    const last = Math.max(...xs);
+    // The axis spans at least one step; its label is the last point's step.
+    const [x0, x1] = [Math.min(...xs), Math.max(last, Math.min(...xs) + 1)];
     const [y0, y1] = [Math.min(0, ...ys), Math.max(...ys, ...this.guides, 1e-6)];
     const pad = 24;
     const px = (/** @type {number} */ x) => pad + ((x - x0) / (x1 - x0)) * (width - 2 * pad);
@@ -53,8 +55,8 @@ export class Chart {
     ctx.font = '11px system-ui';
     ctx.fillText(y1.toFixed(2), 2, pad - 6);
     ctx.fillText(y0.toFixed(2), 2, height - pad + 12);
-    const last = this.stepText(x1);
-    ctx.fillText(last, width - pad - ctx.measureText(last).width, height - 6);
+    const label = this.stepText(last);
+    ctx.fillText(label, width - pad - ctx.measureText(label).width, height - 6);
     ctx.strokeStyle = '#e6e6e6';
     ctx.setLineDash([4, 4]);
     for (const guide of this.guides) {

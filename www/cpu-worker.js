@@ -1,19 +1,20 @@
 // @ts-check
 // The CPU backend in a Web Worker, so the page stays responsive while it computes.
-// One worker serves the page's whole life. Messages in: data (once), create, run,
-// step, half, census, digit, until, interpolate, walk, latent, save. Messages out: the replies (with the request's id), and stats,
-// preview grids and censuses tagged with the generation of the trainer that made them.
+// One worker serves the page's whole life. Its requests and reports are
+// www/worker-protocol.js's; when it reports is www/schedule.js's policy, as for the GPU.
 
 import init, { WebCheckpoint, WebClassifier, WebDataset, WebTrainer } from './pkg/ganvas.js';
+import { schedule } from './schedule.js';
+import { KeyedError, sentError, statsWindow } from './worker-protocol.js';
+
+/** @typedef {import('./worker-protocol.js').Requests} Requests */
+/** @typedef {import('./worker-protocol.js').Request} Request */
+/** @typedef {import('./worker-protocol.js').Report} Report */
 
 // Steps are computed in slices this long, between which messages (Pause) get through.
 const SLICE_MS = 50;
-const STATS_EVERY_MS = 100;
+// The grids at most this often: each costs the worker what a few steps do.
 const PREVIEW_EVERY_MS = 250;
-// A census takes this share of the worker's time at most (each is timed), and
-// comes at most this often.
-const CENSUS_SHARE = 0.05;
-const CENSUS_EVERY_MS = 2000;
 
 const scope = /** @type {DedicatedWorkerGlobalScope} */ (/** @type {unknown} */ (self));
 const ready = init({ module_or_path: new URL('./pkg/ganvas_bg.wasm', import.meta.url) });
@@ -25,30 +26,24 @@ let classifier;
 let trainer = null;
 let generation = 0;
 let running = false;
-let lastStats = 0;
-let lastPreview = 0;
-let lastCensus = 0;
+let readouts = schedule(PREVIEW_EVERY_MS);
 /** @type {number | undefined} the conditional GAN's grid as one digit */
 let digit;
 /** @type {number | undefined} the step not to train past (a demo link's `until`) */
 let until;
-let censusSpacing = CENSUS_EVERY_MS;
+
+/** @param {Report} report */
+function report(report) {
+  scope.postMessage(report);
+}
 
 /** @param {WebTrainer} t */
 function sendStats(t) {
   t.request_stats();
-  const s = t.poll_stats();
-  if (!s) return;
-  const stats = {
-    steps: s.steps,
-    d: s.discriminator_loss,
-    g: s.generator_loss,
-    real: s.probability_real,
-    fake: s.probability_fake,
-    finite: s.finite,
-  };
-  s.free();
-  if (stats.steps > 0) scope.postMessage({ type: 'stats', stats, step: t.step(), generation });
+  const polled = t.poll_stats();
+  if (!polled) return;
+  const stats = statsWindow(polled);
+  if (stats.steps > 0) report({ type: 'stats', stats, step: t.step(), generation });
   if (!stats.finite) running = false;
 }
 
@@ -58,22 +53,22 @@ async function sendPreview(t) {
   const made = generation;
   const shown = digit;
   const preview = await t.preview(shown);
-  scope.postMessage({ type: 'preview', preview, step, digit: shown, generation: made });
+  report({ type: 'preview', preview, step, digit: shown, generation: made });
 }
 
 /** @param {WebTrainer} t */
 async function sendCensus(t) {
-  // On the CPU the census is computed within `census()`, before its promise.
+  // On the CPU the census is computed within `census()`, before its promise: timed,
+  // it spaces the next ones.
   const start = performance.now();
   const census = t.census();
   if (!census) return;
   const step = t.step();
   const made = generation;
-  const report = await census;
-  const spent = performance.now() - start;
-  censusSpacing = Math.max(CENSUS_EVERY_MS, spent / CENSUS_SHARE);
-  lastCensus = performance.now();
-  scope.postMessage({ type: 'census', census: report, step, generation: made });
+  const result = await census;
+  readouts.census.costMs = performance.now() - start;
+  readouts.census.took(performance.now());
+  report({ type: 'census', census: result, step, generation: made });
 }
 
 async function loop() {
@@ -90,34 +85,38 @@ async function loop() {
     await sendCensus(t);
     return;
   }
-  if (now - lastStats > STATS_EVERY_MS) {
-    lastStats = now;
+  const { stats, preview, census } = readouts;
+  if (stats.due(now, true)) {
+    stats.took(now);
     sendStats(t);
   }
-  if (now - lastPreview > PREVIEW_EVERY_MS) {
-    lastPreview = now;
+  if (preview.due(now, true)) {
+    preview.took(now);
     await sendPreview(t);
   }
-  if (now - lastCensus > censusSpacing) await sendCensus(t);
+  if (census.due(now, true)) await sendCensus(t);
   setTimeout(loop, 0);
 }
 
 /** @param {WebTrainer | null} t */
 function need(t) {
-  if (!t) throw new Error('The CPU trainer is not ready.');
+  if (!t) throw new KeyedError('notReady');
   return t;
 }
 
-/** @type {Record<string, (message: any) => unknown>} */
+/**
+ * Each request's handler, typed by the protocol's table.
+ * @type {{ [T in keyof Requests]: (payload: Requests[T][0]) => Requests[T][1] | Promise<Requests[T][1]> }}
+ */
 const handlers = {
   // MNIST, or the visitor's own pictures. Without a classifier (its file failed to
   // load, or the pictures are not MNIST's kind) there is no census.
-  data({ images, labels, classifier: bytes, pictures }) {
+  data(bytes) {
     dataset?.free();
-    dataset = pictures
-      ? WebDataset.from_pixels(pictures.bytes, pictures.side, pictures.channels)
-      : new WebDataset(images, labels);
-    classifier = bytes ? new WebClassifier(bytes) : undefined;
+    dataset = 'pictures' in bytes
+      ? WebDataset.from_pixels(bytes.pictures.bytes, bytes.pictures.side, bytes.pictures.channels)
+      : new WebDataset(bytes.images, bytes.labels);
+    classifier = 'classifier' in bytes && bytes.classifier ? new WebClassifier(bytes.classifier) : undefined;
   },
   // The current trainer stays until the new one exists: a bad checkpoint loses nothing.
   async create({ config, files, generation: next }) {
@@ -129,17 +128,18 @@ const handlers = {
     trainer = made;
     generation = next;
     digit = undefined;
+    readouts = schedule(PREVIEW_EVERY_MS);
     await sendPreview(made);
     await sendCensus(made);
     return { step: made.step(), config: made.config_json(), stepsPerEpoch: made.steps_per_epoch() };
   },
-  run({ value }) {
+  async run({ value }) {
     const start = value && !running;
     running = value;
     if (start) loop();
     else if (!value && trainer) {
       sendStats(trainer);
-      return sendPreview(trainer);
+      await sendPreview(trainer);
     }
   },
   async step() {
@@ -178,21 +178,30 @@ const handlers = {
   async save() {
     const t = need(trainer);
     if (running) sendStats(t);
-    return { files: [...(await t.save())], step: t.step() };
+    const [generator, discriminator, optimizer] = await t.save();
+    return { files: [generator, discriminator, optimizer], step: t.step() };
   },
 };
+
+/**
+ * @template {keyof Requests} T
+ * @param {T} type @param {Requests[T][0]} payload
+ */
+function handle(type, payload) {
+  return handlers[type](payload);
+}
 
 // Messages are handled one at a time, in order, so a `create` finishes before the
 // `run` or `step` that follows it starts.
 let queue = Promise.resolve();
-scope.onmessage = (/** @type {MessageEvent} */ { data: message }) => {
+scope.onmessage = (/** @type {MessageEvent<Request>} */ { data: request }) => {
   queue = queue.then(async () => {
     try {
       await ready;
-      const result = await handlers[message.type](message);
-      scope.postMessage({ type: 'reply', id: message.id, result });
+      const result = await handle(request.type, request);
+      scope.postMessage({ type: 'reply', id: request.id, result });
     } catch (e) {
-      scope.postMessage({ type: 'reply', id: message.id, error: e instanceof Error ? e.message : String(e) });
+      scope.postMessage({ type: 'reply', id: request.id, error: sentError(e) });
     }
   });
 };

@@ -7,9 +7,21 @@
 // bytes, not decoded pictures. Unreadable files are listed with why, never fatal.
 // In: { files: { name: string, blob: Blob }[], side, channels, limit }. Out:
 // { type: 'progress', done, total } messages, then { type: 'done', bytes, count,
-// skipped: { name, why }[], dropped } (dropped: files left unread once `limit` pictures were had).
+// skipped: { name, why }[], dropped } (`why` a SkipReason, www/worker-protocol.js; dropped:
+// files left unread once `limit` pictures were had).
 
 import init, { picture_dimensions } from './pkg/ganvas.js';
+
+/** @typedef {import('./worker-protocol.js').SkipReason} SkipReason */
+
+/** A file skipped, and why. */
+class Skip extends Error {
+  /** @param {SkipReason} why */
+  constructor(why) {
+    super(why.code);
+    this.why = why;
+  }
+}
 
 // A picture larger than this (in pixels) is skipped, from its header (the core's
 // picture_size), before the browser decodes gigabytes for a 32 × 32 result.
@@ -28,11 +40,11 @@ const ready = init({ module_or_path: new URL('./pkg/ganvas_bg.wasm', import.meta
  */
 async function prepare(blob, side, channels, ctx) {
   const size = picture_dimensions(new Uint8Array(await blob.slice(0, HEADER_BYTES).arrayBuffer()));
-  if (size && size[0] * size[1] > MAX_PIXELS) throw new Error(`is ${size[0]}×${size[1]}, larger than a picture needs`);
+  if (size && size[0] * size[1] > MAX_PIXELS) throw new Skip({ code: 'pixels', width: size[0], height: size[1] });
   const whole = await createImageBitmap(blob);
   try {
     if (whole.width * whole.height > MAX_PIXELS) {
-      throw new Error(`is ${whole.width}×${whole.height}, larger than a picture needs`);
+      throw new Skip({ code: 'pixels', width: whole.width, height: whole.height });
     }
     const square = Math.min(whole.width, whole.height);
     const resized = await createImageBitmap(
@@ -72,7 +84,7 @@ scope.onmessage = async (/** @type {MessageEvent} */ { data }) => {
   const ctx = /** @type {OffscreenCanvasRenderingContext2D} */ (canvas.getContext('2d', { willReadFrequently: true }));
   const size = side * side * channels;
   const bytes = new Uint8Array(Math.min(files.length, limit) * size);
-  /** @type {{ name: string, why: string }[]} */
+  /** @type {{ name: string, why: SkipReason }[]} */
   const skipped = [];
   let count = 0;
   let dropped = 0;
@@ -81,12 +93,11 @@ scope.onmessage = async (/** @type {MessageEvent} */ { data }) => {
       dropped += 1;
     } else {
       try {
-        if (blob.size === 0) throw new Error('is empty');
+        if (blob.size === 0) throw new Skip({ code: 'empty' });
         bytes.set(await prepare(blob, side, channels, ctx), count * size);
         count += 1;
       } catch (e) {
-        const why = e instanceof Error && e.message.startsWith('is ') ? e.message : 'cannot be decoded as a picture';
-        skipped.push({ name, why });
+        skipped.push({ name, why: e instanceof Skip ? e.why : { code: 'notPicture' } });
       }
     }
     if ((i + 1) % PROGRESS_EVERY === 0) scope.postMessage({ type: 'progress', done: i + 1, total: files.length });

@@ -4,6 +4,7 @@
 // trains on, and kept in this browser's IndexedDB so a reload does not ask again.
 // Nothing leaves the machine.
 
+import { sentError } from './worker-protocol.js';
 import { zip_entries } from './pkg/ganvas.js';
 
 /** The sizes offered: 28 × 28 gray (as MNIST) or 32 × 32 colour. */
@@ -21,8 +22,9 @@ const GPU_BUFFER_BYTES = 134_217_728;
  * Prepared pictures: `count` images of `side` × `side` and `channels` planes each, as
  * bytes; the files skipped and why; how many files the GPU's limit left unread.
  * @typedef {{ bytes: Uint8Array, count: number, side: number, channels: number,
- *   skipped: { name: string, why: string }[], dropped: number, mirrored: boolean }} Prepared
+ *   skipped: { name: string, why: SkipReason }[], dropped: number, mirrored: boolean }} Prepared
  */
+/** @typedef {import('./worker-protocol.js').SkipReason} SkipReason */
 /** @typedef {{ name: string, blob: Blob }} Picture a file or zip entry, by its path */
 
 /**
@@ -33,7 +35,7 @@ const GPU_BUFFER_BYTES = 134_217_728;
 export async function collect(files) {
   /** @type {Picture[]} */
   const pictures = [];
-  /** @type {{ name: string, why: string }[]} */
+  /** @type {{ name: string, why: SkipReason }[]} */
   const skipped = [];
   for (const file of files) {
     const name = file.webkitRelativePath || file.name;
@@ -48,7 +50,7 @@ export async function collect(files) {
         else pictures.push({ name: path, blob: new Blob([entry.bytes]) });
       }
     } catch (e) {
-      skipped.push({ name, why: e instanceof Error ? e.message : String(e) });
+      skipped.push({ name, why: { code: 'archive', error: sentError(e) } });
     }
   }
   return { pictures, skipped };

@@ -7,7 +7,9 @@
 
 import { WebDataset } from './pkg/ganvas.js';
 import { $, canvas, input } from './dom.js';
-import { t } from './i18n.js';
+import { errorText } from './errors.js';
+import { receivedError } from './worker-protocol.js';
+import { language, t } from './i18n.js';
 import * as images from './images.js';
 
 // Fewer usable pictures than this cannot train (src/formats/image_folder.rs says why;
@@ -34,6 +36,22 @@ export class OwnImages {
     this.ready = ready;
     /** @type {images.Prepared | null} pictures prepared (or kept), not yet in use */
     this.candidate = null;
+    /** @type {() => string} what the panel says, worded again on a language switch */
+    this.status = () => '';
+    /** @type {{ name: string, why: images.SkipReason | string }[]} the files left out of the last pictures shown */
+    this.skipped = [];
+  }
+
+  /** @param {() => string} status */
+  setStatus(status) {
+    this.status = status;
+    $('own-status').textContent = status();
+  }
+
+  /** The panel's words in the page's language. */
+  relabel() {
+    $('own-status').textContent = this.status();
+    this.showSkipped(this.skipped);
   }
 
   wire() {
@@ -61,7 +79,7 @@ export class OwnImages {
     await images.forget();
     this.candidate = null;
     for (const id of ['own-use', 'own-forget', 'own-preview', 'own-skipped']) $(id).hidden = true;
-    $('own-status').textContent = t('ownForgotten');
+    this.setStatus(() => t('ownForgotten'));
   }
 
   /** Pictures kept from an earlier visit, offered again (or null). */
@@ -69,7 +87,7 @@ export class OwnImages {
     const kept = await images.kept();
     if (kept) {
       this.candidate = kept;
-      this.show(kept, t('ownKept', { count: kept.count, shape: shapeText(kept) }));
+      this.show(kept, () => t('ownKept', { count: kept.count, shape: shapeText(kept) }));
     }
     return kept;
   }
@@ -78,14 +96,14 @@ export class OwnImages {
   inUse(prepared) {
     $('own-mnist').hidden = !prepared;
     $('own-use').hidden = Boolean(prepared) || !this.candidate;
-    $('own-status').textContent = prepared ? t('ownInUse', { count: prepared.count, shape: shapeText(prepared) }) : '';
+    this.setStatus(() => prepared ? t('ownInUse', { count: prepared.count, shape: shapeText(prepared) }) : '');
   }
 
   /** Files chosen or dropped: prepared as the size chosen, kept, and shown. @param {File[]} files */
   async prepare(files) {
     if (files.length === 0) return;
     const progress = /** @type {HTMLProgressElement} */ ($('own-progress'));
-    $('own-status').textContent = t('ownReading', { n: files.length });
+    this.setStatus(() => t('ownReading', { n: files.length }));
     const { pictures, skipped } = await images.collect(files);
     progress.hidden = false;
     progress.value = 0;
@@ -93,17 +111,17 @@ export class OwnImages {
     try {
       const prepared = await images.prepare(pictures, shape, input('own-mirror').checked, (done, total) => {
         progress.value = done / total;
-        $('own-status').textContent = t('ownPreparing', { done, total });
+        this.setStatus(() => t('ownPreparing', { done, total }));
       });
       prepared.skipped = [...skipped, ...prepared.skipped];
       const usable = prepared.mirrored ? prepared.count / 2 : prepared.count;
       if (usable < MIN_PICTURES) {
         this.showSkipped(prepared.skipped);
-        $('own-status').textContent = t('ownTooFew', { count: usable, min: MIN_PICTURES });
+        this.setStatus(() => t('ownTooFew', { count: usable, min: MIN_PICTURES }));
         return;
       }
       this.candidate = prepared;
-      this.show(prepared, t('ownReady', { count: prepared.count, shape: shapeText(prepared) }));
+      this.show(prepared, () => t('ownReady', { count: prepared.count, shape: shapeText(prepared) }));
       // Kept for the next visit; where storage is off, they work for this one.
       await images.keep(prepared).catch(() => {});
     } finally {
@@ -114,14 +132,16 @@ export class OwnImages {
   /**
    * Shows prepared pictures: their count and size, the first 64, the files skipped,
    * and what can be done with them.
-   * @param {images.Prepared} prepared @param {string} what the first sentence: where they come from
+   * @param {images.Prepared} prepared @param {() => string} what the first sentence: where they come from
    */
   show(prepared, what) {
-    const notes = [what];
-    if (prepared.mirrored) notes.push(t('ownMirrored', { count: prepared.count }));
-    if (prepared.dropped) notes.push(t('ownDropped', { count: prepared.count, dropped: prepared.dropped }));
-    if (prepared.count < FEW_PICTURES) notes.push(t('ownFew', { count: prepared.count }));
-    $('own-status').textContent = notes.join(' ');
+    this.setStatus(() => {
+      const notes = [what()];
+      if (prepared.mirrored) notes.push(t('ownMirrored', { count: prepared.count }));
+      if (prepared.dropped) notes.push(t('ownDropped', { count: prepared.count, dropped: prepared.dropped }));
+      if (prepared.count < FEW_PICTURES) notes.push(t('ownFew', { count: prepared.count }));
+      return notes.join(' ');
+    });
     const dataset = WebDataset.from_pixels(prepared.bytes, prepared.side, prepared.channels);
     const image = /** @type {ImageData} */ (dataset.preview(64));
     dataset.free();
@@ -135,15 +155,36 @@ export class OwnImages {
     $('own-forget').hidden = false;
   }
 
-  /** The files left out and why, folded. @param {{ name: string, why: string }[]} skipped */
+  /** The files left out and why, folded. @param {{ name: string, why: images.SkipReason | string }[]} skipped */
   showSkipped(skipped) {
+    this.skipped = skipped;
     $('own-skipped').hidden = skipped.length === 0;
     $('own-skipped-summary').textContent = t('ownSkipped', { n: skipped.length });
     const list = $('own-skipped-list');
     list.replaceChildren(...skipped.slice(0, 200).map(({ name, why }) => {
       const item = document.createElement('li');
-      item.textContent = `${name}: ${why}`;
+      item.textContent = `${name}: ${skipText(why)}`;
       return item;
     }));
+  }
+}
+
+/**
+ * Why a file was left out, in the page's language (pictures kept by an older version
+ * of the page carry an English sentence instead).
+ * @param {images.SkipReason | string} why
+ */
+function skipText(why) {
+  if (typeof why === 'string') return why;
+  switch (why.code) {
+    case 'empty': return t('skipEmpty');
+    case 'notPicture': return t('skipNotPicture');
+    case 'pixels': return t('skipPixels', { width: why.width, height: why.height });
+    case 'outsideRoot': return t('skipOutsideRoot');
+    case 'tooLarge': return t('skipTooLarge', { bytes: why.bytes.toLocaleString(language()) });
+    case 'damaged': return t('skipDamaged');
+    case 'method': return t('skipMethod', { method: why.method });
+    case 'archive': return errorText(receivedError(why.error));
+    default: return String(/** @type {{ code: unknown }} */ (why).code);
   }
 }

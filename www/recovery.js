@@ -4,6 +4,7 @@
 // when the device is lost, starts the GPU again from it, or the CPU if no GPU comes
 // back, saying what happened.
 
+import { errorText } from './errors.js';
 import { t } from './i18n.js';
 
 /** @typedef {import('./backends.js').Backend} Backend */
@@ -16,8 +17,7 @@ const SNAPSHOT_EVERY_MS = 30_000;
 export class Recovery {
   /**
    * @param {{ backend: () => Backend | null, start: (kind: BackendKind, files?: CheckpointFiles) => Promise<void>,
-   *   running: () => boolean, setRunning: (running: boolean) => void, messages: Messages,
-   *   errorText: (e: unknown) => string }} page
+   *   running: () => boolean, setRunning: (running: boolean) => void, messages: Messages }} page
    */
   constructor(page) {
     this.page = page;
@@ -57,7 +57,7 @@ export class Recovery {
 
   /** Starts again after the device was lost, `why`. @param {string} why */
   async recover(why) {
-    const { start, setRunning, messages, errorText } = this.page;
+    const { start, setRunning, messages } = this.page;
     this.recovering = true;
     const wasRunning = this.page.running();
     setRunning(false);

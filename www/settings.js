@@ -9,7 +9,12 @@ import { parse_settings, setting_specs } from './pkg/ganvas.js';
 /** @typedef {{ key: string, field: string, integer: boolean, min: number, max: number }} Setting */
 /** @typedef {Record<string, number>} Values settings by link key */
 /** @typedef {'gpu' | 'cpu'} BackendKind */
-/** @typedef {{ key: string, message: string }} Problem */
+/**
+ * A value that was not used, and why (src/formats/settings.rs, `Problem`): worded by
+ * www/errors.js's `problemText`; `message` is the core's English.
+ * @typedef {{ key: string, value: string, message: string } & ({ kind: 'range', min: string, max: string }
+ *   | { kind: 'choice', choices: string[] } | { kind: 'unknown' })} Problem
+ */
 /**
  * @typedef {{ values: Values, autostart: boolean, backend: BackendKind | null, until: number | null,
  *   lang: import('./i18n.js').Language | null, own_images: boolean, problems: Problem[] }} Parsed
@@ -89,13 +94,13 @@ function input(form, name) {
  * The form's settings, read by the core as a link would be: invalid ones take their
  * defaults and are listed in `problems`.
  * @param {HTMLFormElement} form
- * @returns {{ values: Values, problems: string[] }}
+ * @returns {{ values: Values, problems: Problem[] }}
  */
 export function readForm(form) {
   const params = new URLSearchParams();
   for (const { key } of settingSpecs()) params.set(key, input(form, key).value);
   const parsed = fromHash(params.toString());
-  return { values: parsed.values, problems: parsed.problems.map((p) => p.message) };
+  return { values: parsed.values, problems: parsed.problems };
 }
 
 /** @param {HTMLFormElement} form @param {Values} values */

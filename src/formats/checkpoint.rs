@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::formats::image_shape::ImageShape;
 use crate::model::state::{NetworkState, TrainingState};
 use crate::model::{NamedTensor, Network, NetworkKind, TrainConfig, CLASSES};
@@ -59,13 +59,17 @@ pub fn network_from_bytes(bytes: &[u8], kind: NetworkKind) -> Result<LoadedNetwo
             .and_then(|(_, header)| header.metadata().clone())
             .and_then(|m| m.get(IMAGE_SHAPE_KEY).cloned());
         if let Some(text) = said {
-            let shape = ImageShape::from_metadata(&text).map_err(|e| Error::new(format!("the generator file: {e}")))?;
+            let shape = ImageShape::from_metadata(&text)
+                .map_err(|e| Error::of(ErrorKind::CheckpointUnreadable, format!("the generator file: {e}")))?;
             if shape.values() != network.outputs() {
-                return Err(Error::new(format!(
-                    "the generator file says its images are {shape} ({} values), but its last layer gives {}",
-                    shape.values(),
-                    network.outputs()
-                )));
+                return Err(Error::of(
+                    ErrorKind::CheckpointMismatch,
+                    format!(
+                        "the generator file says its images are {shape} ({} values), but its last layer gives {}",
+                        shape.values(),
+                        network.outputs()
+                    ),
+                ));
             }
         }
     }
@@ -74,8 +78,12 @@ pub fn network_from_bytes(bytes: &[u8], kind: NetworkKind) -> Result<LoadedNetwo
 }
 
 pub(crate) fn parse<'a>(bytes: &'a [u8], what: &str) -> Result<SafeTensors<'a>> {
-    SafeTensors::deserialize(bytes)
-        .map_err(|e| Error::new(format!("the {what} file is not a valid safetensors file ({e})")))
+    SafeTensors::deserialize(bytes).map_err(|e| {
+        Error::of(
+            ErrorKind::CheckpointUnreadable,
+            format!("the {what} file is not a valid safetensors file ({e})"),
+        )
+    })
 }
 
 /// The network whose state_dict `file` holds, from the shapes of its weights.
@@ -86,19 +94,25 @@ pub(crate) fn infer_network(file: &SafeTensors, kind: NetworkKind) -> Result<Net
     while let Ok(weight) = file.tensor(&format!("model.{}.weight", 2 * layer)) {
         let shape = weight.shape();
         if shape.len() != 2 || shape.contains(&0) {
-            return Err(Error::new(format!(
-                "{name} tensor model.{}.weight has shape {shape:?}, expected [out, in]",
-                2 * layer
-            )));
+            return Err(Error::of(
+                ErrorKind::CheckpointUnreadable,
+                format!(
+                    "{name} tensor model.{}.weight has shape {shape:?}, expected [out, in]",
+                    2 * layer
+                ),
+            ));
         }
         match widths.last() {
             None => widths.push(shape[1]),
             Some(&prev) if prev != shape[1] => {
-                return Err(Error::new(format!(
-                    "{name} tensor model.{}.weight takes {} inputs but the layer before gives {prev}",
-                    2 * layer,
-                    shape[1]
-                )))
+                return Err(Error::of(
+                    ErrorKind::CheckpointMismatch,
+                    format!(
+                        "{name} tensor model.{}.weight takes {} inputs but the layer before gives {prev}",
+                        2 * layer,
+                        shape[1]
+                    ),
+                ))
             }
             Some(_) => {}
         }
@@ -106,19 +120,22 @@ pub(crate) fn infer_network(file: &SafeTensors, kind: NetworkKind) -> Result<Net
         layer += 1;
     }
     if layer == 0 {
-        return Err(Error::new(format!(
-            "the {name} file has no model.0.weight: not a ganvas or PyTorch {name} state_dict"
-        )));
+        return Err(Error::of(
+            ErrorKind::CheckpointUnreadable,
+            format!("the {name} file has no model.0.weight: not a ganvas or PyTorch {name} state_dict"),
+        ));
     }
     let outputs = widths[widths.len() - 1];
     match kind {
         NetworkKind::Discriminator if outputs != 1 => {
-            return Err(Error::new(format!(
-                "the discriminator's last layer has {outputs} outputs, expected 1"
-            )))
+            return Err(Error::of(
+                ErrorKind::CheckpointMismatch,
+                format!("the discriminator's last layer has {outputs} outputs, expected 1"),
+            ))
         }
         NetworkKind::Generator if outputs == 1 => {
-            return Err(Error::new(
+            return Err(Error::of(
+                ErrorKind::CheckpointMismatch,
                 "the generator's last layer has 1 output: is this a discriminator file?",
             ))
         }
@@ -167,33 +184,54 @@ pub fn state_to_bytes(state: &TrainingState, pixels: usize) -> Result<[Vec<u8>; 
 pub fn state_from_bytes(generator: &[u8], discriminator: &[u8], optimizer: &[u8]) -> Result<TrainingState> {
     let g = network_from_bytes(generator, NetworkKind::Generator)?;
     let d = network_from_bytes(discriminator, NetworkKind::Discriminator)?;
-    let (_, header) = SafeTensors::read_metadata(optimizer)
-        .map_err(|e| Error::new(format!("the optimizer file is not a valid safetensors file ({e})")))?;
+    let (_, header) = SafeTensors::read_metadata(optimizer).map_err(|e| {
+        Error::of(
+            ErrorKind::CheckpointUnreadable,
+            format!("the optimizer file is not a valid safetensors file ({e})"),
+        )
+    })?;
     let metadata = header.metadata().clone().unwrap_or_default();
     if metadata.get(FORMAT_KEY).map(String::as_str) != Some(FORMAT_VALUE) {
-        return Err(Error::new(
+        return Err(Error::of(
+            ErrorKind::CheckpointUnreadable,
             "the optimizer file was not written by ganvas (no ganvas.format entry)",
         ));
     }
     let step = match metadata.get("step") {
-        None => return Err(Error::new("the optimizer file's metadata has no step")),
-        Some(text) => text.parse::<u32>().map_err(|_| {
-            Error::new(format!(
-                "the optimizer file's step is {:?}, not a whole number from 0 to {}",
-                clip(text),
-                u32::MAX
+        None => {
+            return Err(Error::of(
+                ErrorKind::CheckpointUnreadable,
+                "the optimizer file's metadata has no step",
             ))
+        }
+        Some(text) => text.parse::<u32>().map_err(|_| {
+            Error::of(
+                ErrorKind::CheckpointUnreadable,
+                format!(
+                    "the optimizer file's step is {:?}, not a whole number from 0 to {}",
+                    clip(text),
+                    u32::MAX
+                ),
+            )
         })?,
     };
-    let config_json = metadata
-        .get("config")
-        .ok_or_else(|| Error::new("the optimizer file's metadata has no config"))?;
+    let config_json = metadata.get("config").ok_or_else(|| {
+        Error::of(
+            ErrorKind::CheckpointUnreadable,
+            "the optimizer file's metadata has no config",
+        )
+    })?;
     // Checked before any network is laid out from it: a crafted size must not reach
     // the arithmetic of the layout or the plan.
     let pixels = g.network.outputs();
     let config = TrainConfig::from_json(config_json)
         .and_then(|c| c.validate_images(pixels).map(|()| c))
-        .map_err(|e| Error::new(format!("the optimizer file's config: {e}")))?;
+        .map_err(|e| {
+            Error::of(
+                ErrorKind::CheckpointUnreadable,
+                format!("the optimizer file's config: {e}"),
+            )
+        })?;
     for (field, from_config, file) in [
         (
             "latent, generator_hidden, conditional",
@@ -207,17 +245,24 @@ pub fn state_from_bytes(generator: &[u8], discriminator: &[u8], optimizer: &[u8]
         ),
     ] {
         if from_config.tensors() != file.tensors() {
-            return Err(Error::new(format!(
-                "the optimizer file's config gives the {} layer widths {:?} ({field}) but the {} file has {:?}",
-                file.kind.name(),
-                from_config.widths(),
-                file.kind.name(),
-                file.widths()
-            )));
+            return Err(Error::of(
+                ErrorKind::CheckpointMismatch,
+                format!(
+                    "the optimizer file's config gives the {} layer widths {:?} ({field}) but the {} file has {:?}",
+                    file.kind.name(),
+                    from_config.widths(),
+                    file.kind.name(),
+                    file.widths()
+                ),
+            ));
         }
     }
-    let file = SafeTensors::deserialize(optimizer)
-        .map_err(|e| Error::new(format!("the optimizer file is not a valid safetensors file ({e})")))?;
+    let file = SafeTensors::deserialize(optimizer).map_err(|e| {
+        Error::of(
+            ErrorKind::CheckpointUnreadable,
+            format!("the optimizer file is not a valid safetensors file ({e})"),
+        )
+    })?;
     // Every tensor twice, `{network}.{name}.exp_avg` then `.exp_avg_sq`, as one flat list.
     let mut tensors = Vec::new();
     for net in [&g.network, &d.network] {
@@ -272,10 +317,13 @@ pub fn state_from_weights(generator: &[u8], discriminator: Option<&[u8]>, base: 
                     true => format!("{pixels} pixels and a label of {CLASSES}"),
                     false => format!("{pixels} pixels"),
                 };
-                return Err(Error::new(format!(
-                    "the discriminator takes {} inputs but the generator makes {what}",
-                    d.network.inputs()
-                )));
+                return Err(Error::of(
+                    ErrorKind::CheckpointMismatch,
+                    format!(
+                        "the discriminator takes {} inputs but the generator makes {what}",
+                        d.network.inputs()
+                    ),
+                ));
             }
             let widths = d.network.widths();
             config.discriminator_hidden = widths[1..widths.len() - 1].to_vec();
@@ -284,9 +332,12 @@ pub fn state_from_weights(generator: &[u8], discriminator: Option<&[u8]>, base: 
         None => None,
     };
     // The widths from the files and the rest from `base` must make a run ganvas trains.
-    config
-        .validate_images(pixels)
-        .map_err(|e| Error::new(format!("these weights cannot start a run with these settings: {e}")))?;
+    config.validate_images(pixels).map_err(|e| {
+        Error::of(
+            ErrorKind::CheckpointMismatch,
+            format!("these weights cannot start a run with these settings: {e}"),
+        )
+    })?;
     let d = d.unwrap_or_else(|| config.discriminator(pixels).initial_parameters(config.seed));
     let fresh = |params: Vec<f32>| NetworkState {
         exp_avg: vec![0.0; params.len()],
@@ -311,13 +362,19 @@ pub(crate) fn read_tensors(file: &SafeTensors, tensors: &[NamedTensor], what: &s
     let mut names = file.names();
     names.sort_unstable();
     if let Some(extra) = names.iter().find(|n| !tensors.iter().any(|t| t.name == **n)) {
-        return Err(Error::new(format!("the {what} file has an unexpected tensor {extra}")));
+        return Err(Error::of(
+            ErrorKind::CheckpointMismatch,
+            format!("the {what} file has an unexpected tensor {extra}"),
+        ));
     }
     let mut out = vec![0.0; tensors.iter().map(|t| t.len).sum()];
     for t in tensors {
-        let view = file
-            .tensor(&t.name)
-            .map_err(|_| Error::new(format!("the {what} file lacks {}", t.name)))?;
+        let view = file.tensor(&t.name).map_err(|_| {
+            Error::of(
+                ErrorKind::CheckpointMismatch,
+                format!("the {what} file lacks {}", t.name),
+            )
+        })?;
         copy_f32(
             &view,
             &format!("{what} tensor {}", t.name),
@@ -330,16 +387,16 @@ pub(crate) fn read_tensors(file: &SafeTensors, tensors: &[NamedTensor], what: &s
 
 fn copy_f32(view: &TensorView, what: &str, shape: &[usize], out: &mut [f32]) -> Result<()> {
     if view.dtype() != Dtype::F32 {
-        return Err(Error::new(format!(
-            "{what} is {:?}; ganvas reads float32 only",
-            view.dtype()
-        )));
+        return Err(Error::of(
+            ErrorKind::CheckpointUnreadable,
+            format!("{what} is {:?}; ganvas reads float32 only", view.dtype()),
+        ));
     }
     if view.shape() != shape {
-        return Err(Error::new(format!(
-            "{what} has shape {:?}, expected {shape:?}",
-            view.shape()
-        )));
+        return Err(Error::of(
+            ErrorKind::CheckpointMismatch,
+            format!("{what} has shape {:?}, expected {shape:?}", view.shape()),
+        ));
     }
     for (dst, bytes) in out.iter_mut().zip(view.data().chunks_exact(4)) {
         *dst = f32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);

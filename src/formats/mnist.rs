@@ -5,7 +5,7 @@
 use std::io::Read;
 use std::path::Path;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 
 const IMAGES_MAGIC: u32 = 0x0000_0803;
 const LABELS_MAGIC: u32 = 0x0000_0801;
@@ -40,10 +40,13 @@ impl Dataset {
     pub fn from_pixels(images: Vec<u8>, side: usize, channels: usize) -> Result<Dataset> {
         let values = side * side * channels;
         if !matches!(channels, 1 | 3) || side == 0 || images.is_empty() || !images.len().is_multiple_of(values) {
-            return Err(Error::new(format!(
-                "{} bytes are not whole {side}×{side} images of {channels} channel(s)",
-                images.len()
-            )));
+            return Err(Error::of(
+                ErrorKind::DataUnreadable,
+                format!(
+                    "{} bytes are not whole {side}×{side} images of {channels} channel(s)",
+                    images.len()
+                ),
+            ));
         }
         Ok(Dataset {
             count: images.len() / values,
@@ -94,15 +97,19 @@ impl Dataset {
         let [count, height, width] = parse_header(images, IMAGES_MAGIC, "image")?;
         let [label_count] = parse_header(labels, LABELS_MAGIC, "label")?;
         if count != label_count {
-            return Err(Error::new(format!(
-                "the image file has {count} images but the label file has {label_count} labels"
-            )));
+            return Err(Error::of(
+                ErrorKind::DataUnreadable,
+                format!("the image file has {count} images but the label file has {label_count} labels"),
+            ));
         }
         if count == 0 || width == 0 || height == 0 {
-            return Err(Error::new("the image file holds no pixels"));
+            return Err(Error::of(ErrorKind::DataUnreadable, "the image file holds no pixels"));
         }
         if labels[8..].iter().any(|&l| l > 9) {
-            return Err(Error::new("the label file has a label outside 0-9"));
+            return Err(Error::of(
+                ErrorKind::DataUnreadable,
+                "the label file has a label outside 0-9",
+            ));
         }
         Ok(Dataset {
             images: images[16..].to_vec(),
@@ -120,13 +127,23 @@ fn find(dir: &Path, stem: &str) -> Result<std::path::PathBuf> {
         .iter()
         .map(|name| dir.join(name))
         .find(|path| path.is_file())
-        .ok_or_else(|| Error::new(format!("no {stem}.gz (or {stem}) in {}", dir.display())))
+        .ok_or_else(|| {
+            Error::of(
+                ErrorKind::DataUnreadable,
+                format!("no {stem}.gz (or {stem}) in {}", dir.display()),
+            )
+        })
 }
 
 /// The file's bytes, decompressed when they start with the gzip magic number.
 pub fn read_maybe_gzipped(path: &Path) -> Result<Vec<u8>> {
-    let raw = std::fs::read(path).map_err(|e| Error::new(format!("cannot read {}: {e}", path.display())))?;
-    decompress_if_gzipped(raw).map_err(|e| Error::new(format!("{}: {e}", path.display())))
+    let raw = std::fs::read(path).map_err(|e| {
+        Error::of(
+            ErrorKind::DataUnreadable,
+            format!("cannot read {}: {e}", path.display()),
+        )
+    })?;
+    decompress_if_gzipped(raw).map_err(|e| Error::of(ErrorKind::DataUnreadable, format!("{}: {e}", path.display())))
 }
 
 /// The most a gzipped file may expand to: MNIST's training images are 47 MB, and a
@@ -141,12 +158,20 @@ pub fn decompress_if_gzipped(raw: Vec<u8>) -> Result<Vec<u8>> {
     flate2::read::GzDecoder::new(raw.as_slice())
         .take(MAX_DECOMPRESSED + 1)
         .read_to_end(&mut out)
-        .map_err(|e| Error::new(format!("the gzip stream is corrupt or truncated ({e})")))?;
+        .map_err(|e| {
+            Error::of(
+                ErrorKind::DataUnreadable,
+                format!("the gzip stream is corrupt or truncated ({e})"),
+            )
+        })?;
     if out.len() as u64 > MAX_DECOMPRESSED {
-        return Err(Error::new(format!(
-            "the gzip stream expands past {} MiB, more than any training set ganvas reads",
-            MAX_DECOMPRESSED >> 20
-        )));
+        return Err(Error::of(
+            ErrorKind::DataUnreadable,
+            format!(
+                "the gzip stream expands past {} MiB, more than any training set ganvas reads",
+                MAX_DECOMPRESSED >> 20
+            ),
+        ));
     }
     Ok(out)
 }
@@ -156,10 +181,10 @@ pub fn decompress_if_gzipped(raw: Vec<u8>) -> Result<Vec<u8>> {
 fn parse_header<const DIMS: usize>(bytes: &[u8], magic: u32, what: &str) -> Result<[usize; DIMS]> {
     let header = 4 + 4 * DIMS;
     let too_short = || {
-        Error::new(format!(
-            "the {what} file is {} bytes, too short for an IDX header",
-            bytes.len()
-        ))
+        Error::of(
+            ErrorKind::DataUnreadable,
+            format!("the {what} file is {} bytes, too short for an IDX header", bytes.len()),
+        )
     };
     let word = |i: usize| {
         bytes
@@ -168,9 +193,10 @@ fn parse_header<const DIMS: usize>(bytes: &[u8], magic: u32, what: &str) -> Resu
     };
     let found = word(0).ok_or_else(too_short)?;
     if found != magic {
-        return Err(Error::new(format!(
-            "the {what} file starts with 0x{found:08x}, not the IDX {what} magic number 0x{magic:08x}"
-        )));
+        return Err(Error::of(
+            ErrorKind::DataUnreadable,
+            format!("the {what} file starts with 0x{found:08x}, not the IDX {what} magic number 0x{magic:08x}"),
+        ));
     }
     if bytes.len() < header {
         return Err(too_short());
@@ -183,11 +209,11 @@ fn parse_header<const DIMS: usize>(bytes: &[u8], magic: u32, what: &str) -> Resu
     let expected = dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
     match expected {
         Some(n) if bytes.len() - header == n => Ok(dims),
-        Some(n) => Err(Error::new(format!(
+        Some(n) => Err(Error::of(ErrorKind::DataUnreadable, format!(
             "the {what} file's header promises {n} bytes of data ({dims:?}) but {} follow: the file is truncated or wrong",
             bytes.len() - header
         ))),
-        None => Err(Error::new(format!("the {what} file's dimensions {dims:?} are impossibly large"))),
+        None => Err(Error::of(ErrorKind::DataUnreadable, format!("the {what} file's dimensions {dims:?} are impossibly large"))),
     }
 }
 
@@ -217,7 +243,7 @@ mod tests {
     fn rejects_wrong_truncated_and_mismatched_files() {
         let images = idx(IMAGES_MAGIC, &[2, 2, 3], &[7; 12]);
         let labels = idx(LABELS_MAGIC, &[2], &[3, 9]);
-        let err = |i: &[u8], l: &[u8]| Dataset::from_idx(i, l).unwrap_err().0;
+        let err = |i: &[u8], l: &[u8]| Dataset::from_idx(i, l).unwrap_err().message;
         let e = err(&labels, &labels);
         assert!(e.contains("magic number"), "{e}");
         assert!(err(&images[..20], &labels).contains("truncated"));
@@ -232,6 +258,6 @@ mod tests {
     fn reports_a_corrupt_gzip_stream() {
         let mut gz = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3];
         gz.extend([0xff; 20]);
-        assert!(decompress_if_gzipped(gz).unwrap_err().0.contains("gzip"));
+        assert!(decompress_if_gzipped(gz).unwrap_err().message.contains("gzip"));
     }
 }

@@ -97,15 +97,18 @@ mod tests {
     #[test]
     fn rejects_other_dtypes_shapes_and_truncation() {
         let good = to_bytes(2, 2, &[0.0; 4]);
-        assert!(from_bytes(&good[..good.len() - 1]).unwrap_err().0.contains("body"));
+        assert!(from_bytes(&good[..good.len() - 1])
+            .unwrap_err()
+            .message
+            .contains("body"));
         let f64_file = with_header("{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), }", 32);
-        assert!(from_bytes(&f64_file).unwrap_err().0.contains("float32"));
+        assert!(from_bytes(&f64_file).unwrap_err().message.contains("float32"));
         let fortran = with_header("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }", 16);
-        assert!(from_bytes(&fortran).unwrap_err().0.contains("C order"));
+        assert!(from_bytes(&fortran).unwrap_err().message.contains("C order"));
         let three_d = with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (1, 2, 2), }", 16);
-        assert!(from_bytes(&three_d).unwrap_err().0.contains("2-D"));
+        assert!(from_bytes(&three_d).unwrap_err().message.contains("2-D"));
         let one_d = with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (4,), }", 16);
-        assert!(from_bytes(&one_d).unwrap_err().0.contains("2-D"));
+        assert!(from_bytes(&one_d).unwrap_err().message.contains("2-D"));
         assert!(from_bytes(b"hello").is_err());
     }
 }

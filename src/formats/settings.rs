@@ -89,9 +89,45 @@ pub const LANGUAGES: [&str; 2] = ["en", "ko"];
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Problem {
     pub key: String,
-    /// What was wrong, quoting at most 40 characters of the value: "batch=0 is not
-    /// valid (1 to 4096)". Shown as text, never as HTML.
+    /// The value as given, at most 40 characters of it.
+    pub value: String,
+    /// What was wrong, for the page to say in its language.
+    #[serde(flatten)]
+    pub kind: ProblemKind,
+    /// The same in English: "batch=0 is not valid (1 to 4096)". Shown as text, never
+    /// as HTML.
     pub message: String,
+}
+
+/// Why a value was not used. The page's string tables word each kind
+/// (`problemRange`, `problemChoice`, `problemUnknown`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum ProblemKind {
+    /// Not a number in `min` to `max` (a whole one where it must be), written as
+    /// people read them ("1e-7", "2^53 - 1").
+    Range { min: String, max: String },
+    /// Not one of these words.
+    Choice { choices: Vec<&'static str> },
+    /// A key that is not a setting.
+    Unknown,
+}
+
+impl Problem {
+    fn new(key: &str, value: &str, kind: ProblemKind) -> Self {
+        let (key, value) = (clip(key), clip(value));
+        let message = match &kind {
+            ProblemKind::Range { min, max } => format!("{key}={value} is not valid ({min} to {max})"),
+            ProblemKind::Choice { choices } => format!("{key}={value} is not {}", choices.join(" or ")),
+            ProblemKind::Unknown => format!("\"{key}\" is not a setting and was ignored"),
+        };
+        Problem {
+            key,
+            value,
+            kind,
+            message,
+        }
+    }
 }
 
 /// Settings read from a link or the form.
@@ -124,11 +160,9 @@ pub fn parse(query: &str) -> ParsedSettings {
         own_images: false,
         problems: Vec::new(),
     };
-    let mut problem = |key: &str, message: String| {
-        parsed.problems.push(Problem {
-            key: clip(key),
-            message,
-        })
+    let mut problem = |key: &str, value: &str, kind: ProblemKind| parsed.problems.push(Problem::new(key, value, kind));
+    let choice = |choices: &[&'static str]| ProblemKind::Choice {
+        choices: choices.to_vec(),
     };
     for (key, raw) in form_urlencoded::parse(query.as_bytes()) {
         if let Some(setting) = SETTINGS.iter().find(|s| s.key == key) {
@@ -138,31 +172,29 @@ pub fn parse(query: &str) -> ParsedSettings {
                 }
                 None => problem(
                     &key,
-                    format!(
-                        "{}={} is not valid ({} to {})",
-                        setting.key,
-                        clip(&raw),
-                        number(setting.min),
-                        number(setting.max)
-                    ),
+                    &raw,
+                    ProblemKind::Range {
+                        min: number(setting.min),
+                        max: number(setting.max),
+                    },
                 ),
             }
         } else if key == "backend" {
             match &*raw {
                 "gpu" => parsed.backend = Some("gpu"),
                 "cpu" => parsed.backend = Some("cpu"),
-                _ => problem(&key, format!("backend={} is not gpu or cpu", clip(&raw))),
+                _ => problem(&key, &raw, choice(&["gpu", "cpu"])),
             }
         } else if key == "lang" {
             match LANGUAGES.iter().find(|&&l| l == raw) {
                 Some(&l) => parsed.lang = Some(l),
-                None => problem(&key, format!("lang={} is not en or ko", clip(&raw))),
+                None => problem(&key, &raw, choice(&LANGUAGES)),
             }
         } else if key == "data" {
             match &*raw {
                 "own" => parsed.own_images = true,
                 "mnist" => parsed.own_images = false,
-                _ => problem(&key, format!("data={} is not mnist or own", clip(&raw))),
+                _ => problem(&key, &raw, choice(&["mnist", "own"])),
             }
         } else if key == "autostart" {
             parsed.autostart = raw == "1";
@@ -174,10 +206,17 @@ pub fn parse(query: &str) -> ParsedSettings {
                 .filter(|&n| n >= 1 && raw.trim().chars().all(|c| c.is_ascii_digit()))
             {
                 Some(n) => parsed.until = Some(n),
-                None => problem(&key, format!("until={} is not a step (1 to {})", clip(&raw), u32::MAX)),
+                None => problem(
+                    &key,
+                    &raw,
+                    ProblemKind::Range {
+                        min: "1".to_string(),
+                        max: u32::MAX.to_string(),
+                    },
+                ),
             }
         } else if !OTHER_KEYS.contains(&&*key) {
-            problem(&key, format!("\"{}\" is not a setting and was ignored", clip(&key)));
+            problem(&key, "", ProblemKind::Unknown);
         }
     }
     parsed
@@ -272,7 +311,7 @@ mod tests {
             let p = parse(bad);
             assert_eq!((p.until, p.problems.len()), (None, 1), "{bad}");
             assert!(
-                p.problems[0].message.contains("is not a step"),
+                p.problems[0].message.contains("is not valid (1 to 4294967295)"),
                 "{bad}: {:?}",
                 p.problems
             );
@@ -306,13 +345,30 @@ mod tests {
     }
 
     #[test]
+    fn problems_carry_their_kind_and_data_for_the_page() {
+        let p = parse("batch=0&backend=tpu&color=red");
+        let json = serde_json::to_value(&p.problems).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!([
+                {"key": "batch", "value": "0", "kind": "range", "min": "1", "max": "4096",
+                 "message": "batch=0 is not valid (1 to 4096)"},
+                {"key": "backend", "value": "tpu", "kind": "choice", "choices": ["gpu", "cpu"],
+                 "message": "backend=tpu is not gpu or cpu"},
+                {"key": "color", "value": "", "kind": "unknown",
+                 "message": "\"color\" is not a setting and was ignored"},
+            ])
+        );
+    }
+
+    #[test]
     fn batch_limit_is_the_cores() {
         assert_eq!(parse("batch=4096").values["batch"], MAX_BATCH as f64);
         let config = TrainConfig {
             batch: MAX_BATCH + 1,
             ..Default::default()
         };
-        assert!(config.validate().unwrap_err().0.starts_with("batch"));
+        assert!(config.validate().unwrap_err().message.starts_with("batch"));
     }
 
     #[test]

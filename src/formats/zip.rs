@@ -6,7 +6,7 @@
 
 use std::io::Read;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 
 /// A picture larger than this (uncompressed) is not read: no sensible one is, and a
 /// zip bomb's entries are.
@@ -19,18 +19,40 @@ const LOCAL_HEADER: u32 = 0x0403_4b50;
 /// One entry of an archive: its path and its bytes, or why they could not be read.
 pub struct Entry {
     pub name: String,
-    pub contents: std::result::Result<Vec<u8>, String>,
+    pub contents: std::result::Result<Vec<u8>, EntryProblem>,
+}
+
+/// Why an entry was not read; the page words each (`skipOutsideRoot`, ...).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "code", rename_all = "camelCase")]
+pub enum EntryProblem {
+    /// Its path leaves the archive's root (`../x`, `/x`, `C:x`).
+    OutsideRoot,
+    /// More bytes uncompressed than a picture needs.
+    TooLarge { bytes: usize },
+    /// Its header, data or size do not add up.
+    Damaged,
+    /// A compression method other than stored (0) or deflate (8).
+    Method { method: u16 },
 }
 
 /// The file entries of `archive` (folders left out), in the directory's order.
 pub fn entries(archive: &[u8]) -> Result<Vec<Entry>> {
-    let end = find_end(archive).ok_or_else(|| Error::new("the file is not a zip archive (no end of directory)"))?;
+    let end = find_end(archive).ok_or_else(|| {
+        Error::of(
+            ErrorKind::DataUnreadable,
+            "the file is not a zip archive (no end of directory)",
+        )
+    })?;
     let count = usize::from(u16_at(archive, end + 10)?);
     let mut at = u32_at(archive, end + 16)? as usize;
     let mut entries = Vec::with_capacity(count.min(1 << 16));
     for _ in 0..count {
         if u32_at(archive, at)? != DIRECTORY_ENTRY {
-            return Err(Error::new("the zip archive's directory is damaged"));
+            return Err(Error::of(
+                ErrorKind::DataUnreadable,
+                "the zip archive's directory is damaged",
+            ));
         }
         let method = u16_at(archive, at + 10)?;
         let compressed = u32_at(archive, at + 20)? as usize;
@@ -46,7 +68,7 @@ pub fn entries(archive: &[u8]) -> Result<Vec<Entry>> {
             continue;
         }
         let contents = match safe_path(&name) {
-            false => Err("is outside the archive's root".to_string()),
+            false => Err(EntryProblem::OutsideRoot),
             true => read_entry(archive, local, method, compressed, size),
         };
         entries.push(Entry { name, contents });
@@ -69,13 +91,13 @@ fn read_entry(
     method: u16,
     compressed: usize,
     size: usize,
-) -> std::result::Result<Vec<u8>, String> {
-    let damaged = |_| "is damaged in the archive".to_string();
+) -> std::result::Result<Vec<u8>, EntryProblem> {
+    let damaged = |_| EntryProblem::Damaged;
     if size > MAX_ENTRY_BYTES {
-        return Err(format!("is {size} bytes uncompressed, more than a picture needs"));
+        return Err(EntryProblem::TooLarge { bytes: size });
     }
     if u32_at(archive, local).map_err(damaged)? != LOCAL_HEADER {
-        return Err("is damaged in the archive".to_string());
+        return Err(EntryProblem::Damaged);
     }
     let name_len = usize::from(u16_at(archive, local + 26).map_err(damaged)?);
     let extra_len = usize::from(u16_at(archive, local + 28).map_err(damaged)?);
@@ -86,16 +108,14 @@ fn read_entry(
             let mut out = Vec::with_capacity(size);
             // One byte past the size the directory gives tells a lying entry.
             let mut inflater = flate2::read::DeflateDecoder::new(data).take(size as u64 + 1);
-            inflater
-                .read_to_end(&mut out)
-                .map_err(|e| format!("cannot be inflated ({e})"))?;
+            inflater.read_to_end(&mut out).map_err(|_| EntryProblem::Damaged)?;
             match out.len() == size {
                 true => Ok(out),
-                false => Err("is damaged in the archive (its size is not what the directory says)".to_string()),
+                false => Err(EntryProblem::Damaged),
             }
         }
-        0 => Err("is damaged in the archive".to_string()),
-        other => Err(format!("uses compression method {other}, which ganvas does not read")),
+        0 => Err(EntryProblem::Damaged),
+        other => Err(EntryProblem::Method { method: other }),
     }
 }
 
@@ -112,7 +132,7 @@ fn find_end(archive: &[u8]) -> Option<usize> {
 fn slice(bytes: &[u8], at: usize, len: usize) -> Result<&[u8]> {
     at.checked_add(len)
         .and_then(|end| bytes.get(at..end))
-        .ok_or_else(|| Error::new("the zip archive ends too early"))
+        .ok_or_else(|| Error::of(ErrorKind::DataUnreadable, "the zip archive ends too early"))
 }
 
 fn u16_at(bytes: &[u8], at: usize) -> Result<u16> {
@@ -208,7 +228,7 @@ pub(crate) mod tests {
         for e in &entries[2..] {
             assert_eq!(
                 e.contents.as_ref().unwrap_err(),
-                "is outside the archive's root",
+                &EntryProblem::OutsideRoot,
                 "{}",
                 e.name
             );
@@ -237,7 +257,8 @@ pub(crate) mod tests {
                 for e in entries {
                     match e.contents {
                         Ok(bytes) => proptest::prop_assert!(bytes.len() <= MAX_ENTRY_BYTES),
-                        Err(why) => proptest::prop_assert!(!why.is_empty()),
+                        Err(EntryProblem::TooLarge { bytes }) => proptest::prop_assert!(bytes > MAX_ENTRY_BYTES),
+                        Err(_) => {}
                     }
                 }
             }
@@ -251,10 +272,6 @@ pub(crate) mod tests {
         let directory = zip.len() - 22 - (46 + 8);
         zip[directory + 24..directory + 28].copy_from_slice(&10u32.to_le_bytes());
         let entries = entries(&zip).unwrap();
-        assert!(entries[0]
-            .contents
-            .as_ref()
-            .unwrap_err()
-            .contains("its size is not what the directory says"));
+        assert_eq!(entries[0].contents.as_ref().unwrap_err(), &EntryProblem::Damaged);
     }
 }

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::network::perceptron;
 use super::{Layer, Network, NetworkKind, Shape};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::kernels::activation::Activation;
 
 /// Hyperparameters of a run. The defaults are the PyTorch original's.
@@ -55,7 +55,7 @@ fn widths(inputs: usize, hidden: &[usize], outputs: usize) -> Vec<usize> {
 }
 
 fn bad(field: &str, why: String) -> Result<()> {
-    Err(Error::new(format!("{field} {why}")))
+    Err(Error::of(ErrorKind::Settings, format!("{field} {why}")))
 }
 
 /// Each config's hidden widths, batch and Adam settings are checked alike.
@@ -180,19 +180,19 @@ impl TrainConfig {
     /// field that is malformed; fields left out take their defaults. Does not check
     /// ranges: `validate` does.
     pub fn from_json(json: &str) -> Result<TrainConfig> {
-        let value: serde_json::Value =
-            serde_json::from_str(json).map_err(|e| Error::new(format!("the config is not valid JSON ({e})")))?;
+        let value: serde_json::Value = serde_json::from_str(json)
+            .map_err(|e| Error::of(ErrorKind::Settings, format!("the config is not valid JSON ({e})")))?;
         let serde_json::Value::Object(fields) = value else {
-            return Err(Error::new("the config is not a JSON object"));
+            return Err(Error::of(ErrorKind::Settings, "the config is not a JSON object"));
         };
         // Each field alone first, so the error names the one that does not parse.
         for (name, field) in &fields {
             let alone = serde_json::Value::Object([(name.clone(), field.clone())].into_iter().collect());
             serde_json::from_value::<TrainConfig>(alone)
-                .map_err(|e| Error::new(format!("the config's {name} is not valid ({e})")))?;
+                .map_err(|e| Error::of(ErrorKind::Settings, format!("the config's {name} is not valid ({e})")))?;
         }
         serde_json::from_value(serde_json::Value::Object(fields))
-            .map_err(|e| Error::new(format!("the config is not valid ({e})")))
+            .map_err(|e| Error::of(ErrorKind::Settings, format!("the config is not valid ({e})")))
     }
 
     /// Checks every field's range, whatever the data; the error names the field.
@@ -215,10 +215,13 @@ impl TrainConfig {
     pub fn validate_for(&self, image_pixels: usize, image_count: usize) -> Result<()> {
         self.validate_images(image_pixels)?;
         if self.batch > image_count {
-            return Err(Error::new(format!(
-                "batch is {}, more than the {image_count} images of the training set",
-                self.batch
-            )));
+            return Err(Error::of(
+                ErrorKind::Settings,
+                format!(
+                    "batch is {}, more than the {image_count} images of the training set",
+                    self.batch
+                ),
+            ));
         }
         Ok(())
     }
@@ -227,17 +230,21 @@ impl TrainConfig {
     pub fn validate_images(&self, image_pixels: usize) -> Result<()> {
         self.validate()?;
         if !(1..=MAX_PIXELS).contains(&image_pixels) {
-            return Err(Error::new(format!(
-                "images of {image_pixels} pixels are not supported (1 to {MAX_PIXELS})"
-            )));
+            return Err(Error::of(
+                ErrorKind::Settings,
+                format!("images of {image_pixels} pixels are not supported (1 to {MAX_PIXELS})"),
+            ));
         }
         for net in [self.generator(image_pixels), self.discriminator(image_pixels)] {
             if net.parameter_count > MAX_BUFFER_FLOATS {
-                return Err(Error::new(format!(
-                    "the {} would have {} parameters; at most {MAX_BUFFER_FLOATS} fit a GPU buffer",
-                    net.kind.name(),
-                    net.parameter_count
-                )));
+                return Err(Error::of(
+                    ErrorKind::Settings,
+                    format!(
+                        "the {} would have {} parameters; at most {MAX_BUFFER_FLOATS} fit a GPU buffer",
+                        net.kind.name(),
+                        net.parameter_count
+                    ),
+                ));
             }
         }
         // D sees the real and the generated batch at once: 2·batch rows of its widest layer.
@@ -246,10 +253,13 @@ impl TrainConfig {
             |w, &h| w.max(h),
         );
         if 2 * self.batch * widest > MAX_BUFFER_FLOATS {
-            return Err(Error::new(format!(
-                "batch is {}: 2 × batch × {widest} (the widest layer) floats do not fit a GPU buffer",
-                self.batch
-            )));
+            return Err(Error::of(
+                ErrorKind::Settings,
+                format!(
+                    "batch is {}: 2 × batch × {widest} (the widest layer) floats do not fit a GPU buffer",
+                    self.batch
+                ),
+            ));
         }
         Ok(())
     }

@@ -255,11 +255,11 @@ mod tests {
     fn npy_images_must_be_rows_of_pixels_in_range() {
         let ok = crate::formats::npy::to_bytes(2, 4, &[0.0, 1.0, -1.0, 0.5, 0.0, 0.0, 0.0, 0.0]);
         assert_eq!(images_from_npy(&ok, 4).unwrap().len(), 8);
-        assert!(images_from_npy(&ok, 5).unwrap_err().0.contains("4 columns"));
+        assert!(images_from_npy(&ok, 5).unwrap_err().message.contains("4 columns"));
         let one = crate::formats::npy::to_bytes(1, 4, &[0.0; 4]);
-        assert!(images_from_npy(&one, 4).unwrap_err().0.contains("at least 2"));
+        assert!(images_from_npy(&one, 4).unwrap_err().message.contains("at least 2"));
         let big = crate::formats::npy::to_bytes(2, 2, &[0.0, 2.0, 0.0, 0.0]);
-        assert!(images_from_npy(&big, 2).unwrap_err().0.contains("[-1, 1]"));
+        assert!(images_from_npy(&big, 2).unwrap_err().message.contains("[-1, 1]"));
         let nan = crate::formats::npy::to_bytes(2, 2, &[0.0, f32::NAN, 0.0, 0.0]);
         assert!(images_from_npy(&nan, 2).is_err());
     }

@@ -1,5 +1,5 @@
 //! The browser API: wasm-bindgen wrappers over `web` and `engine`, called by www/.
-//! Errors reach JavaScript as `Error`s carrying the core's message.
+//! Errors reach JavaScript as `Error`s carrying the core's message and its kind.
 
 use std::rc::Rc;
 
@@ -32,18 +32,19 @@ export interface CensusReport {
 }
 "#;
 
-fn js_error(e: crate::Error) -> JsError {
-    JsError::new(&e.0)
-}
-
-fn js_value(e: crate::Error) -> JsValue {
-    JsValue::from(js_error(e))
+/// The core's error as a JavaScript `Error` with its message and a `kind`
+/// (`crate::ErrorKind`'s name), which the page words in its language.
+fn js_error(e: crate::Error) -> JsValue {
+    let error = js_sys::Error::new(&e.message);
+    // Setting a property on a fresh Error cannot fail.
+    let _ = js_sys::Reflect::set(&error, &JsValue::from_str("kind"), &JsValue::from_str(e.kind.name()));
+    error.into()
 }
 
 /// Images in [-1, 1] as a grid `ImageData`, in rows of `columns` (or about square),
 /// and the columns it has.
 fn image_data(images: &[f32], pixels: usize, columns: Option<usize>) -> Result<(JsValue, JsValue), JsValue> {
-    let (grid, rgba) = super::preview_rgba(images, pixels, columns).map_err(js_value)?;
+    let (grid, rgba) = super::preview_rgba(images, pixels, columns).map_err(js_error)?;
     // Copied out of wasm memory: an ImageData made from a view of it keeps the view,
     // whose bytes the next allocation may overwrite.
     let bytes = js_sys::Uint8ClampedArray::new_with_length(rgba.len() as u32);
@@ -61,6 +62,12 @@ fn object<const N: usize>(entries: [(&str, JsValue); N]) -> Result<JsValue, JsVa
     Ok(result.into())
 }
 
+/// A JavaScript value of `value`'s JSON.
+fn json(value: &impl serde::Serialize) -> Result<JsValue, JsValue> {
+    let text = serde_json::to_string(value).map_err(|e| js_error(crate::Error::new(e.to_string())))?;
+    js_sys::JSON::parse(&text)
+}
+
 fn floats(values: &[f32]) -> JsValue {
     js_sys::Float32Array::from(values).into()
 }
@@ -73,13 +80,13 @@ pub struct WebDataset(Rc<Dataset>);
 impl WebDataset {
     /// From the IDX image and label files, gzipped or not.
     #[wasm_bindgen(constructor)]
-    pub fn new(images: Vec<u8>, labels: Vec<u8>) -> Result<WebDataset, JsError> {
+    pub fn new(images: Vec<u8>, labels: Vec<u8>) -> Result<WebDataset, JsValue> {
         Ok(WebDataset(Rc::new(super::dataset(images, labels).map_err(js_error)?)))
     }
 
     /// Your own pictures, already square `side` × `side` and `channels` planes each
     /// (the page's image worker makes them), without labels.
-    pub fn from_pixels(images: Vec<u8>, side: usize, channels: usize) -> Result<WebDataset, JsError> {
+    pub fn from_pixels(images: Vec<u8>, side: usize, channels: usize) -> Result<WebDataset, JsValue> {
         let data = crate::formats::mnist::Dataset::from_pixels(images, side, channels).map_err(js_error)?;
         Ok(WebDataset(Rc::new(data)))
     }
@@ -102,20 +109,18 @@ impl WebDataset {
 }
 
 /// The file entries of a zip archive (`crate::formats::zip`): an array of `{ name, bytes }`
-/// (a `Uint8Array`) or `{ name, error }` for one that cannot be read.
+/// (a `Uint8Array`) or `{ name, error }` for one that cannot be read, `error` being
+/// `zip::EntryProblem` (`{ code: "damaged" }`, `{ code: "method", method: 99 }`, ...).
 #[wasm_bindgen]
-pub fn zip_entries(archive: &[u8]) -> Result<js_sys::Array, JsError> {
+pub fn zip_entries(archive: &[u8]) -> Result<js_sys::Array, JsValue> {
     let entries = crate::formats::zip::entries(archive).map_err(js_error)?;
     let array = js_sys::Array::new();
     for entry in entries {
         let (key, value) = match entry.contents {
             Ok(bytes) => ("bytes", js_sys::Uint8Array::from(bytes.as_slice()).into()),
-            Err(why) => ("error", JsValue::from(why)),
+            Err(why) => ("error", json(&why)?),
         };
-        array.push(
-            &object([("name", JsValue::from(entry.name)), (key, value)])
-                .map_err(|_| JsError::new("cannot list the archive"))?,
-        );
+        array.push(&object([("name", JsValue::from(entry.name)), (key, value)])?);
     }
     Ok(array)
 }
@@ -130,7 +135,7 @@ pub fn picture_dimensions(start: &[u8]) -> Option<Vec<u32>> {
 /// An animated GIF of `rgba` (frames of `width` × `height` one after another), each
 /// shown `delay` hundredths of a second (`crate::formats::animation`).
 #[wasm_bindgen]
-pub fn animated_gif(rgba: &[u8], width: u16, height: u16, delay: u16) -> Result<Vec<u8>, JsError> {
+pub fn animated_gif(rgba: &[u8], width: u16, height: u16, delay: u16) -> Result<Vec<u8>, JsValue> {
     crate::formats::animation::animated_gif(rgba, width, height, delay).map_err(js_error)
 }
 
@@ -160,7 +165,7 @@ pub struct WebClassifier(Rc<Reader>);
 #[wasm_bindgen]
 impl WebClassifier {
     #[wasm_bindgen(constructor)]
-    pub fn new(bytes: &[u8]) -> Result<WebClassifier, JsError> {
+    pub fn new(bytes: &[u8]) -> Result<WebClassifier, JsValue> {
         Ok(WebClassifier(Rc::new(super::classifier(bytes).map_err(js_error)?)))
     }
 
@@ -182,7 +187,7 @@ impl WebCheckpoint {
         discriminator: Option<Vec<u8>>,
         optimizer: Option<Vec<u8>>,
         config_json: &str,
-    ) -> Result<WebCheckpoint, JsError> {
+    ) -> Result<WebCheckpoint, JsValue> {
         super::checkpoint(generator, discriminator.as_deref(), optimizer.as_deref(), config_json)
             .map(WebCheckpoint)
             .map_err(js_error)
@@ -234,7 +239,7 @@ impl WebTrainer {
         start: Option<WebCheckpoint>,
         backend: String,
         classifier: Option<WebClassifier>,
-    ) -> Result<WebTrainer, JsError> {
+    ) -> Result<WebTrainer, JsValue> {
         let data = data.0;
         let choice = Backend::from_name(&backend).map_err(js_error)?;
         let state = super::start_state(&data, &config_json, start.map(|c| c.0)).map_err(js_error)?;
@@ -287,10 +292,9 @@ impl WebTrainer {
             .and_then(|c| c.digits.as_ref())
             .map(|(_, d)| d.clone());
         Some(wasm_bindgen_futures::future_to_promise(async move {
-            let readings = read.finish().await.map_err(js_value)?;
-            let report = super::census_report(&reader, &readings, preview_rows, asked.as_deref()).map_err(js_value)?;
-            let json = serde_json::to_string(&report).map_err(|e| js_value(crate::Error::new(e.to_string())))?;
-            js_sys::JSON::parse(&json)
+            let readings = read.finish().await.map_err(js_error)?;
+            let report = super::census_report(&reader, &readings, preview_rows, asked.as_deref()).map_err(js_error)?;
+            json(&report)
         }))
     }
 
@@ -304,7 +308,7 @@ impl WebTrainer {
     }
 
     /// The requested stats once they have arrived.
-    pub fn poll_stats(&mut self) -> Result<Option<WebStats>, JsError> {
+    pub fn poll_stats(&mut self) -> Result<Option<WebStats>, JsValue> {
         self.engine
             .poll_stats()
             .transpose()
@@ -326,7 +330,7 @@ impl WebTrainer {
         let pixels = self.pixels;
         let columns = self.engine.plan().preview_columns();
         wasm_bindgen_futures::future_to_promise(async move {
-            let preview = read.map_err(js_value)?.finish().await.map_err(js_value)?;
+            let preview = read.map_err(js_error)?.finish().await.map_err(js_error)?;
             let (image, image_columns) = image_data(&preview.images, pixels, columns)?;
             let (real, real_columns) = image_data(&preview.real_images, pixels, None)?;
             object([
@@ -346,12 +350,12 @@ impl WebTrainer {
     /// first (up to 64) real images and G's images on them before and after, with
     /// D's output on each before and after (`Float32Array`s).
     #[wasm_bindgen(unchecked_return_type = "Promise<HalfStepView>")]
-    pub fn half_step(&mut self, half: &str) -> Result<js_sys::Promise, JsError> {
+    pub fn half_step(&mut self, half: &str) -> Result<js_sys::Promise, JsValue> {
         let half = Half::from_name(half).map_err(js_error)?;
         let read = self.engine.start_half_step(half);
         let pixels = self.pixels;
         Ok(wasm_bindgen_futures::future_to_promise(async move {
-            let view = read.finish().await.map_err(js_value)?;
+            let view = read.finish().await.map_err(js_error)?;
             let (real, columns) = image_data(&view.real_images, pixels, None)?;
             let (fake, _) = image_data(&view.fake_images, pixels, None)?;
             let (fake_after, _) = image_data(&view.fake_images_after, pixels, None)?;
@@ -377,7 +381,7 @@ impl WebTrainer {
             .start_interpolation(from as usize, to as usize, digit, spherical);
         let pixels = self.pixels;
         wasm_bindgen_futures::future_to_promise(async move {
-            let images = read.map_err(js_value)?.finish().await.map_err(js_value)?;
+            let images = read.map_err(js_error)?.finish().await.map_err(js_error)?;
             let (image, _) = image_data(&images, pixels, Some(INTERPOLATION_ROWS))?;
             Ok(image)
         })
@@ -392,14 +396,14 @@ impl WebTrainer {
         let pixels = self.pixels;
         let columns = self.engine.plan().preview_columns();
         wasm_bindgen_futures::future_to_promise(async move {
-            let images = read.map_err(js_value)?.finish().await.map_err(js_value)?;
+            let images = read.map_err(js_error)?.finish().await.map_err(js_error)?;
             let (image, _) = image_data(&images, pixels, columns)?;
             Ok(image)
         })
     }
 
     /// The latent vector of preview cell `cell` of the grid that `digit` picks.
-    pub fn latent_of(&self, cell: u32, digit: Option<u8>) -> Result<Vec<f32>, JsError> {
+    pub fn latent_of(&self, cell: u32, digit: Option<u8>) -> Result<Vec<f32>, JsValue> {
         let plan = self.engine.plan();
         let mut input = plan.preview_input_of(cell as usize, digit).map_err(js_error)?;
         input.truncate(plan.config.latent);
@@ -413,9 +417,9 @@ impl WebTrainer {
         let read = self.engine.start_state_read();
         let pixels = self.pixels;
         wasm_bindgen_futures::future_to_promise(async move {
-            let state = read.finish().await.map_err(js_value)?;
+            let state = read.finish().await.map_err(js_error)?;
             let array = js_sys::Array::new();
-            for bytes in crate::formats::checkpoint::state_to_bytes(&state, pixels).map_err(js_value)? {
+            for bytes in crate::formats::checkpoint::state_to_bytes(&state, pixels).map_err(js_error)? {
                 array.push(&js_sys::Uint8Array::from(bytes.as_slice()));
             }
             Ok(array.into())

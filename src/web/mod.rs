@@ -6,7 +6,7 @@
 #[cfg(target_arch = "wasm32")]
 mod bindings;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::formats::checkpoint;
 use crate::formats::grid;
 use crate::formats::mnist::{decompress_if_gzipped, Dataset};
@@ -21,8 +21,10 @@ use crate::quality::{agreement, Quality, Reader};
 
 /// The training set from the IDX image and label files, gzipped or not.
 pub fn dataset(images: Vec<u8>, labels: Vec<u8>) -> Result<Dataset> {
-    let images = decompress_if_gzipped(images).map_err(|e| Error::new(format!("the MNIST images: {e}")))?;
-    let labels = decompress_if_gzipped(labels).map_err(|e| Error::new(format!("the MNIST labels: {e}")))?;
+    let images = decompress_if_gzipped(images)
+        .map_err(|e| Error::of(ErrorKind::DataUnreadable, format!("the MNIST images: {e}")))?;
+    let labels = decompress_if_gzipped(labels)
+        .map_err(|e| Error::of(ErrorKind::DataUnreadable, format!("the MNIST labels: {e}")))?;
     Dataset::from_idx(&images, &labels)
 }
 
@@ -37,9 +39,13 @@ pub fn checkpoint(
 ) -> Result<TrainingState> {
     match (discriminator, optimizer) {
         (Some(d), Some(o)) => checkpoint::state_from_bytes(generator, d, o),
-        (None, Some(_)) => Err(Error::new("an optimizer file needs the discriminator file with it")),
+        (None, Some(_)) => Err(Error::of(
+            ErrorKind::CheckpointMismatch,
+            "an optimizer file needs the discriminator file with it",
+        )),
         (d, None) => {
-            let base = TrainConfig::from_json(config_json).map_err(|e| Error::new(format!("the settings: {e}")))?;
+            let base = TrainConfig::from_json(config_json)
+                .map_err(|e| Error::of(ErrorKind::Settings, format!("the settings: {e}")))?;
             checkpoint::state_from_weights(generator, d, &base)
         }
     }
@@ -96,7 +102,7 @@ pub fn start_state(data: &Dataset, config_json: &str, start: Option<TrainingStat
         None => {
             let config = TrainConfig::from_json(config_json)
                 .and_then(|c| c.validate_for(data.pixels(), data.count).map(|()| c))
-                .map_err(|e| Error::new(format!("the settings: {e}")))?;
+                .map_err(|e| Error::of(ErrorKind::Settings, format!("the settings: {e}")))?;
             Ok(TrainingState::initial(&config, data.pixels()))
         }
     }

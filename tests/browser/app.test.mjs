@@ -452,7 +452,8 @@ test('lang=ko shows the page in Korean, the switch changes it, and the link carr
   await korean.goto(BASE + '#backend=cpu&lang=xx');
   await ready(korean);
   assert.equal(await korean.textContent('#train'), '학습');
-  assert.match(await korean.textContent('#notices'), /lang=xx is not en or ko/);
+  // In Korean, with the key and value as they were.
+  assert.match(await korean.textContent('#notices'), /lang=xx: en \/ ko 중 하나여야 합니다/);
   await context.close();
 });
 
@@ -705,7 +706,8 @@ test('a bad checkpoint file gets a clear error and the run stays', async () => {
   await ready(page);
   await page.setInputFiles('#load', { name: 'generator.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from('not a checkpoint') });
   await page.waitForFunction(() => document.getElementById('message').textContent !== '', null, { timeout: SLOW });
-  assert.match(await text(page, '#message'), /Could not load the checkpoint: .*safetensors/);
+  // The core's kind in the page's words, its English sentence as the detail.
+  assert.match(await text(page, '#message'), /not a checkpoint that ganvas or PyTorch wrote.*Detail: the generator file is not a valid safetensors file/);
   assert.equal(await page.evaluate(() => window.ganvas.backend !== null), true);
   assert.deepEqual(errors, []);
   await close();

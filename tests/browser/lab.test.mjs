@@ -71,9 +71,14 @@ test('messages have a tone, replace older ones about the same thing, and can be 
   // A failed load is an error beside it; a newer message about the same topic
   // replaces the older (the backend's, in the last test).
   await page.setInputFiles('#load', { name: 'generator.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from('not a file') });
-  await page.waitForFunction(() => /Could not load/.test(document.getElementById('message').textContent), null, { timeout: SLOW });
+  await page.waitForFunction(() => /not a checkpoint/.test(document.getElementById('message').textContent), null, { timeout: SLOW });
   const shown = await page.locator('#message .msg').evaluateAll((ms) => ms.map((m) => m.dataset.tone));
   assert.ok(shown.includes('error'), `${shown}`);
+  // The core's error has a kind the page words in Korean; its detail (the file's
+  // name and what it lacks) stays as it is.
+  await page.selectOption('#language', 'ko');
+  assert.match(await text(page, '#message'), /체크포인트가 아니거나.*자세히: the generator file is not a valid safetensors/);
+  await page.selectOption('#language', 'en');
   assert.deepEqual(errors, []);
   await close();
 });

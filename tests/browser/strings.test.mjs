@@ -26,8 +26,9 @@ test('the keys the page names exist, and every key is named somewhere', () => {
   const html = read('index.html');
   const inHtml = [...html.matchAll(/data-i18n(?:-html|-label|-title)?="(\w+)"/g)].map((m) => m[1]);
   const scripts = readdirSync(new URL('www/', ROOT)).filter((f) => f.endsWith('.js')).map((f) => read(`www/${f}`)).join('\n');
-  // t('key', ...) calls, and keys chosen in a ternary inside one: t(x ? 'a' : 'b').
-  const inScripts = [...scripts.matchAll(/\bt\(([^()]*?)(?:,|\))/g)]
+  // t('key', ...) calls and page errors (new PageError('key', ...)), and keys chosen
+  // in a ternary inside one: t(x ? 'a' : 'b').
+  const inScripts = [...scripts.matchAll(/\b(?:t|PageError|KeyedError)\(([^()]*?)(?:,|\))/g)]
     .flatMap((m) => [...m[1].matchAll(/(?:^|\?\s*|:\s*)'(\w+)'/g)].map((k) => k[1]));
   for (const key of [...inHtml, ...inScripts]) assert.ok(key in en, `"${key}" is named but not in the tables`);
   const named = new Set([...inHtml, ...inScripts]);

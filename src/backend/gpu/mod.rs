@@ -9,7 +9,7 @@ pub use trainer::{half_step_from, preview_from, CensusRead, GpuTrainer, Networks
 
 use std::sync::{Arc, Mutex};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::kernels::matmul::MatmulPolicy;
 
 /// A device with WebGPU's default limits, whatever the adapter offers, so what
@@ -41,7 +41,7 @@ impl LostFlag {
     /// A lost device explains a failed read better than the read's own error.
     pub fn explain(&self, e: Error) -> Error {
         match self.get() {
-            Some(why) => Error::new(format!("the GPU device was lost ({why})")),
+            Some(why) => Error::of(ErrorKind::Device, format!("the GPU device was lost ({why})")),
             None => e,
         }
     }
@@ -58,7 +58,7 @@ impl GpuContext {
         let adapter = instance
             .request_adapter(&options)
             .await
-            .map_err(|e| Error::new(format!("no GPU adapter is available ({e})")))?;
+            .map_err(|e| Error::of(ErrorKind::Device, format!("no GPU adapter is available ({e})")))?;
         let info = adapter.get_info();
         // Natively, GPU timestamps where the adapter has them, for `ganvas bench
         // --profile`; the page asks for no optional feature.
@@ -72,10 +72,12 @@ impl GpuContext {
             required_features: timestamps,
             ..Default::default()
         };
-        let (device, queue) = adapter
-            .request_device(&descriptor)
-            .await
-            .map_err(|e| Error::new(format!("the GPU adapter {} refused a device ({e})", info.name)))?;
+        let (device, queue) = adapter.request_device(&descriptor).await.map_err(|e| {
+            Error::of(
+                ErrorKind::Device,
+                format!("the GPU adapter {} refused a device ({e})", info.name),
+            )
+        })?;
         let lost = LostFlag::default();
         let slot = lost.0.clone();
         device.set_device_lost_callback(move |reason, message| {

@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 
 #[derive(Default)]
 struct MapSlot {
@@ -20,7 +20,8 @@ pub fn start_map(buffer: &wgpu::Buffer) -> PendingMap {
     let callback_slot = slot.clone();
     buffer.slice(..).map_async(wgpu::MapMode::Read, move |result| {
         if let Ok(mut s) = callback_slot.lock() {
-            s.result = Some(result.map_err(|_| Error::new("the GPU could not map a buffer for reading")));
+            s.result =
+                Some(result.map_err(|_| Error::of(ErrorKind::Device, "the GPU could not map a buffer for reading")));
             if let Some(waker) = s.waker.take() {
                 waker.wake();
             }
@@ -41,7 +42,7 @@ impl PendingMap {
         let mut slot = self.slot.lock().ok()?;
         slot.result
             .take()
-            .map(|r| r.map_err(|_| Error::new("the GPU could not map a buffer for reading")))
+            .map(|r| r.map_err(|_| Error::of(ErrorKind::Device, "the GPU could not map a buffer for reading")))
     }
 
     /// Resolves once mapped; natively it waits on the device, in a browser it yields.
@@ -63,7 +64,7 @@ impl Future for MapFuture<'_> {
         // the map callback wakes this future instead.
         let _ = self.device.poll(wgpu::PollType::wait_indefinitely());
         let Ok(mut slot) = self.pending.slot.lock() else {
-            return Poll::Ready(Err(Error::new("the GPU readback state was poisoned")));
+            return Poll::Ready(Err(Error::of(ErrorKind::Device, "the GPU readback state was poisoned")));
         };
         match slot.result.clone() {
             Some(r) => Poll::Ready(r),
@@ -113,11 +114,12 @@ impl BufferRead {
     /// The bytes of each source, in order.
     pub async fn finish(self) -> Result<Vec<Vec<u8>>> {
         self.map.finished(&self.device).await?;
-        let view = self
-            .staging
-            .slice(..)
-            .get_mapped_range()
-            .map_err(|e| Error::new(format!("the GPU readback could not be mapped: {e:?}")))?;
+        let view = self.staging.slice(..).get_mapped_range().map_err(|e| {
+            Error::of(
+                ErrorKind::Device,
+                format!("the GPU readback could not be mapped: {e:?}"),
+            )
+        })?;
         let mut out = Vec::new();
         let mut offset = 0;
         for len in &self.lens {

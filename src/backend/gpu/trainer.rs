@@ -5,7 +5,7 @@ use wgpu::util::DeviceExt;
 
 use super::readback::{start_map, BufferRead, PendingMap};
 use super::GpuContext;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::formats::mnist::Dataset;
 use crate::kernels::bce::STAT_SLOTS;
 use crate::kernels::gather::pack_bytes;
@@ -76,10 +76,10 @@ impl GpuTrainer {
     /// reading the images back, behind every step recorded so far.
     pub fn start_generation_read(&self, request: Request, input: &[f32]) -> Result<BufferRead> {
         let Some(&WrittenGeneration { input: at, images, .. }) = self.plan.written_generation(request) else {
-            return Err(Error::new("no generation on request of that name"));
+            return Err(Error::of(ErrorKind::Device, "no generation on request of that name"));
         };
         if input.len() != self.plan.buffer_len(at) {
-            return Err(Error::new("the latents do not fit G's input"));
+            return Err(Error::of(ErrorKind::Device, "the latents do not fit G's input"));
         }
         self.queue
             .write_buffer(&self.buffers[at.0], 0, bytemuck::cast_slice(input));
@@ -147,24 +147,31 @@ impl<P: Training> GpuTrainer<P> {
         // The training images are one storage buffer, as bytes.
         let limit = device.limits().max_storage_buffer_binding_size as usize;
         if data.images.len() > limit {
-            return Err(Error::new(format!(
-                "the {} training images take {} bytes, and this GPU holds at most {limit} in one buffer: \
+            return Err(Error::of(
+                ErrorKind::Device,
+                format!(
+                    "the {} training images take {} bytes, and this GPU holds at most {limit} in one buffer: \
                  {} of these images fit",
-                data.count,
-                data.images.len(),
-                limit / data.pixels().max(1)
-            )));
+                    data.count,
+                    data.images.len(),
+                    limit / data.pixels().max(1)
+                ),
+            ));
         }
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
         let memory_scope = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let trainer = Self::build(gpu, plan, data, step, networks);
         if let Some(e) = memory_scope.pop().await {
-            return Err(Error::new(format!(
-                "the GPU ran out of memory while setting up training: {e}"
-            )));
+            return Err(Error::of(
+                ErrorKind::Device,
+                format!("the GPU ran out of memory while setting up training: {e}"),
+            ));
         }
         if let Some(e) = scope.pop().await {
-            return Err(Error::new(format!("the GPU rejected the training setup: {e}")));
+            return Err(Error::of(
+                ErrorKind::Device,
+                format!("the GPU rejected the training setup: {e}"),
+            ));
         }
         Ok(trainer)
     }
@@ -415,7 +422,8 @@ impl<P: Training> GpuTrainer<P> {
         let read = result.and_then(|()| {
             let mut sums = [0.0; STAT_SLOTS];
             let view = self.stats_staging.slice(..).get_mapped_range();
-            let view = view.map_err(|e| Error::new(format!("the stats could not be mapped: {e:?}")))?;
+            let view =
+                view.map_err(|e| Error::of(ErrorKind::Device, format!("the stats could not be mapped: {e:?}")))?;
             sums.copy_from_slice(bytemuck::cast_slice(&view));
             drop(view);
             self.stats_staging.unmap();
@@ -461,7 +469,10 @@ impl NetworksRead {
         let floats: Vec<Vec<f32>> = parts.iter().map(|b| bytemuck::pod_collect_to_vec(b)).collect();
         let per_network = StatePart::ALL.len();
         if !floats.len().is_multiple_of(per_network) {
-            return Err(Error::new("the networks' readback came back incomplete"));
+            return Err(Error::of(
+                ErrorKind::Device,
+                "the networks' readback came back incomplete",
+            ));
         }
         let network = |n: &[Vec<f32>]| NetworkState::from_parts(std::array::from_fn(|i| n[i].clone()));
         Ok(floats.chunks_exact(per_network).map(network).collect())
@@ -485,7 +496,7 @@ fn floats<const N: usize>(parts: &[Vec<u8>], what: &str) -> Result<[Vec<f32>; N]
     let floats: Vec<Vec<f32>> = parts.iter().map(|b| bytemuck::pod_collect_to_vec(b)).collect();
     floats
         .try_into()
-        .map_err(|_| Error::new(format!("the {what} readback came back incomplete")))
+        .map_err(|_| Error::of(ErrorKind::Device, format!("the {what} readback came back incomplete")))
 }
 
 /// A census on its way back from the GPU.
@@ -500,7 +511,7 @@ impl CensusRead {
         let mut next = || {
             floats
                 .next()
-                .ok_or_else(|| Error::new("the census readback came back incomplete"))
+                .ok_or_else(|| Error::of(ErrorKind::Device, "the census readback came back incomplete"))
         };
         Ok(CensusReadings {
             logits: next()?,
@@ -521,7 +532,10 @@ impl StateRead {
     pub async fn finish(self) -> Result<TrainingState> {
         let networks = self.networks.finish().await?;
         let Ok([generator, discriminator]) = <[NetworkState; 2]>::try_from(networks) else {
-            return Err(Error::new("the GPU state readback came back incomplete"));
+            return Err(Error::of(
+                ErrorKind::Device,
+                "the GPU state readback came back incomplete",
+            ));
         };
         Ok(TrainingState {
             config: self.config,
