@@ -6,8 +6,8 @@ import init, { WebClassifier, WebDataset, default_config } from './pkg/ganvas.js
 import { CpuBackend, GpuBackend } from './backends.js';
 import * as checkpoints from './checkpoints.js';
 import { Curves } from './curves.js';
-import { $, button, canvas, input } from './dom.js';
-import { describeCell, drawGrid } from './grids.js';
+import { $, button, canvas } from './dom.js';
+import { DView } from './d-view.js';
 import { HalfSteps } from './half-steps.js';
 import { OwnImages } from './own-images.js';
 import { SampleGrid } from './sample-grid.js';
@@ -56,6 +56,7 @@ const recovery = new Recovery({
   setRunning: (running) => setRunning(running),
   messages,
 });
+const dView = new DView(() => app.backend?.confirmedStep ?? 0);
 const grid = new SampleGrid(() => app.backend, (e) => messages.show('latent', 'error', () => errorText(e)));
 
 const app = {
@@ -75,8 +76,8 @@ const app = {
   get timelapse() { return keepsakes.timelapse; },
   /** the grid cells chosen for in-betweens, for the tests */
   get pinned() { return grid.pinned; },
-  /** @type {{ fake: Float32Array, real: Float32Array } | null} D's output on each cell of the grids */
-  scores: null,
+  /** D's output on each cell of the grids, for the tests */
+  get scores() { return dView.scores; },
   /** the last half step, as shown, for the tests */
   get halfStep() { return halfSteps.shown; },
   /** the last census and its step, for the tests and curious visitors */
@@ -84,7 +85,6 @@ const app = {
   get censusStep() { return curves.censusStep; },
   webgpu: false, // whether this browser offers a WebGPU adapter
   softwareAdapter: false, // whether that adapter is a CPU emulation (SwiftShader, lavapipe)
-  batchFrom: 0, // the step the trainer started at: until it steps, no batch to show
   adapterName: '',
   /** @type {BackendKind | undefined} once a link or the visitor has picked one */
   chosenBackend: undefined,
@@ -179,8 +179,7 @@ async function startBackend(kind, files) {
   app.backend?.free();
   app.backend = backend;
   // A new trainer (fresh, loaded or switched) has no batch to show until its first step.
-  app.batchFrom = backend.confirmedStep;
-  $('reals').hidden = true;
+  dView.reset(backend.confirmedStep);
   backend.setUntil(app.until);
   recovery.forget();
   backendSelect().value = kind;
@@ -222,11 +221,7 @@ function onPreview(preview, step, digit) {
   grid.show(preview, step, digit);
   // The timelapse follows the fixed latents, not a picked digit.
   if (digit === undefined) app.timelapse.offer(preview.image, step);
-  app.scores = { fake: preview.scores, real: preview.realScores };
-  // Before this trainer's first step there is no batch to show.
-  const batch = step > app.batchFrom;
-  $('reals').hidden = !batch || !input('d-view').checked;
-  if (batch) drawGrid(canvas('real-grid'), preview.real, preview.realColumns, preview.realScores, input('d-view').checked);
+  dView.show(preview, step);
 }
 
 /** @param {boolean} running */
@@ -315,13 +310,7 @@ function wireControls() {
   // The page's text, and the messages shown, in the other language.
   languageSelect().addEventListener('change', () => {
     setLanguage(/** @type {import('./i18n.js').Language} */ (languageSelect().value));
-    notices.relabel();
-    messages.relabel();
-    curves.relabel();
-    halfSteps.relabel();
-    grid.relabel();
-    form.relabel();
-    ownImages.relabel();
+    for (const part of [notices, messages, curves, halfSteps, grid, form, ownImages]) part.relabel();
     if (app.backend) showAdapter();
     sharing.update();
   });
@@ -396,19 +385,8 @@ function wireControls() {
     grid.reset();
     activeBackend().setDigit(value === '' ? undefined : Number(value));
   }));
-  // The grids' values only while D's view is on.
-  const shown = (/** @type {'fake' | 'real'} */ grid) => (input('d-view').checked ? app.scores?.[grid] : undefined);
-  canvas('grid').addEventListener('mousemove', (e) => describeCell(e, shown('fake'), 'D(G(z))', 'd-score'));
-  canvas('real-grid').addEventListener('mousemove', (e) => describeCell(e, shown('real'), 'D(x)', 'd-score'));
-  // A value belongs to the cell pointed at: gone with the pointer.
-  for (const id of ['grid', 'real-grid']) {
-    canvas(id).addEventListener('mouseleave', () => { $('d-score').textContent = t('pointAtSample'); });
-  }
+  dView.wire();
   halfSteps.wire();
-  // Unticked, the next previews draw the grids bare.
-  $('d-view').addEventListener('change', () => {
-    $('reals').hidden = !input('d-view').checked || (app.backend?.confirmedStep ?? 0) <= app.batchFrom;
-  });
   // A video where this browser records one, else an animated GIF.
   keepsakes.wire(guarded, messages, () => app.backend?.confirmedStep ?? 0);
   // In the presentation a click leaves it; else it chooses a cell for in-betweens.

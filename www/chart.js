@@ -55,6 +55,7 @@ export class Chart {
     ctx.font = '11px system-ui';
     ctx.fillText(y1.toFixed(2), 2, pad - 6);
     ctx.fillText(y0.toFixed(2), 2, height - pad + 12);
+    this.canvas.dataset.lastStep = String(last);
     const label = this.stepText(last);
     ctx.fillText(label, width - pad - ctx.measureText(label).width, height - 6);
     ctx.strokeStyle = '#e6e6e6';

@@ -10,7 +10,7 @@ import { gunzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  BASE, SLOW, close as closeBrowser, launch, newContext, open, ready, text, waitForDownloads, waitForStep,
+  BASE, SLOW, close as closeBrowser, launch, newContext, open, ready, text, waitForDownloads, waitForStep, storedZip,
 } from './harness.mjs';
 
 const CLI = process.env.GANVAS_CLI;
@@ -501,26 +501,6 @@ async function drawnPictures(page, count) {
     return out;
   }, count);
   return encoded.map((b64, i) => ({ name: `square-${i}.png`, buffer: Buffer.from(b64, 'base64') }));
-}
-
-// A zip of stored (uncompressed) entries, as a zip tool writes one.
-function storedZip(files) {
-  const parts = [];
-  const directory = [];
-  let offset = 0;
-  const u16 = (v) => Buffer.from([v & 255, v >> 8]);
-  const u32 = (v) => { const b = Buffer.alloc(4); b.writeUInt32LE(v); return b; };
-  for (const { name, buffer } of files) {
-    const n = Buffer.from(name);
-    const common = [u16(20), u16(0), u16(0), u32(0), u32(0), u32(buffer.length), u32(buffer.length), u16(n.length), u16(0)];
-    const local = Buffer.concat([u32(0x04034b50), ...common, n, buffer]);
-    directory.push(Buffer.concat([u32(0x02014b50), u16(20), ...common, u16(0), u16(0), u16(0), u32(0), u32(offset), n]));
-    parts.push(local);
-    offset += local.length;
-  }
-  const dir = Buffer.concat(directory);
-  const end = Buffer.concat([u32(0x06054b50), u16(0), u16(0), u16(files.length), u16(files.length), u32(dir.length), u32(offset), u16(0)]);
-  return Buffer.concat([...parts, dir, end]);
 }
 
 test('your own pictures: a folder or a zip is prepared, bad and huge files listed, trained on; a link says they were the sender\'s', async () => {

@@ -62,3 +62,23 @@ export async function waitForDownloads(page, downloads, count) {
   const deadline = Date.now() + SLOW;
   while (downloads.length < count && Date.now() < deadline) await page.waitForTimeout(100);
 }
+
+// A zip of stored (uncompressed) entries, as a zip tool writes one.
+export function storedZip(files) {
+  const parts = [];
+  const directory = [];
+  let offset = 0;
+  const u16 = (v) => Buffer.from([v & 255, v >> 8]);
+  const u32 = (v) => { const b = Buffer.alloc(4); b.writeUInt32LE(v); return b; };
+  for (const { name, buffer } of files) {
+    const n = Buffer.from(name);
+    const common = [u16(20), u16(0), u16(0), u32(0), u32(0), u32(buffer.length), u32(buffer.length), u16(n.length), u16(0)];
+    const local = Buffer.concat([u32(0x04034b50), ...common, n, buffer]);
+    directory.push(Buffer.concat([u32(0x02014b50), u16(20), ...common, u16(0), u16(0), u16(0), u32(0), u32(offset), n]));
+    parts.push(local);
+    offset += local.length;
+  }
+  const dir = Buffer.concat(directory);
+  const end = Buffer.concat([u32(0x06054b50), u16(0), u16(0), u16(files.length), u16(files.length), u32(dir.length), u32(offset), u16(0)]);
+  return Buffer.concat([...parts, dir, end]);
+}

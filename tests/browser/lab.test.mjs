@@ -3,7 +3,7 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, close as closeBrowser, open, ready, text, waitForStep, SLOW } from './harness.mjs';
+import { launch, close as closeBrowser, open, ready, storedZip, text, waitForStep, SLOW } from './harness.mjs';
 
 before(launch);
 after(closeBrowser);
@@ -144,4 +144,97 @@ test('Present on a phone shows the grid alone, whole and centred', async () => {
   assert.equal(await page.isVisible('.bar'), true);
   assert.deepEqual(errors, []);
   await close();
+});
+
+test('a field the core refuses is marked where it is, with why, in the page\'s language', async () => {
+  const { page, errors, close } = await open('#batch=8&seed=3&backend=cpu');
+  await ready(page);
+  const batch = page.locator('#settings input[name="batch"]');
+  await batch.fill('0');
+  await page.dispatchEvent('#settings', 'input');
+  assert.equal(await batch.getAttribute('aria-invalid'), 'true');
+  const why = page.locator('#problem-batch');
+  assert.equal(await why.textContent(), 'batch=0 is not valid (1 to 4096)');
+  assert.equal(await batch.getAttribute('aria-describedby'), 'problem-batch');
+  assert.equal(await page.locator('#settings [aria-invalid]').count(), 1, 'only the bad field');
+  // Reset refuses it, says so, and the run stays.
+  await page.click('#reset');
+  await page.waitForFunction(() => /^Settings: batch=0/.test(document.getElementById('message').textContent), null, { timeout: SLOW });
+  assert.equal(await page.locator('#message .msg').getAttribute('data-tone'), 'error');
+  // In Korean the mark and the message are Korean, the key and value as typed.
+  await page.selectOption('#language', 'ko');
+  assert.equal(await why.textContent(), 'batch=0: 올바른 값이 아닙니다 (1부터 4096까지)');
+  assert.match(await text(page, '#message'), /^설정: batch=0: 올바른 값이 아닙니다/);
+  await page.selectOption('#language', 'en');
+  await batch.fill('16');
+  await page.dispatchEvent('#settings', 'input');
+  assert.equal(await page.locator('#settings [aria-invalid]').count(), 0, 'fixed, unmarked');
+  assert.equal(await why.count(), 0);
+  assert.deepEqual(errors, []);
+  await close();
+});
+
+test('skipped pictures say why in the page\'s language', async () => {
+  const { page, errors, close } = await open('#batch=8&seed=3&backend=cpu&lang=ko');
+  await ready(page);
+  const png = Buffer.from('89504e470d0a1a0a', 'hex');
+  await page.setInputFiles('#own-files', [
+    { name: 'empty.png', mimeType: 'image/png', buffer: Buffer.alloc(0) },
+    { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('not a picture') },
+    { name: 'pictures.zip', mimeType: 'application/zip', buffer: storedZip([{ name: '../evil.png', buffer: png }]) },
+    { name: 'broken.zip', mimeType: 'application/zip', buffer: Buffer.from('not a zip') },
+  ]);
+  await page.waitForSelector('#own-skipped:not([hidden])', { timeout: SLOW });
+  const skipped = await text(page, '#own-skipped-list');
+  assert.match(skipped, /empty\.png: 빈 파일입니다/);
+  assert.match(skipped, /notes\.txt: 그림으로 읽을 수 없습니다/);
+  assert.match(skipped, /pictures\.zip\/\.\.\/evil\.png: 압축 파일의 최상위 폴더 밖을 가리킵니다/);
+  // A whole archive the core cannot read: its kind in Korean, its sentence as detail.
+  assert.match(skipped, /broken\.zip: 학습 데이터를 읽을 수 없습니다\. 자세히: the file is not a zip archive/);
+  assert.doesNotMatch(skipped, /is empty|cannot be decoded/);
+  // Switched, the list is said again in English.
+  await page.selectOption('#language', 'en');
+  assert.match(await text(page, '#own-skipped-list'), /empty\.png: is empty/);
+  assert.match(await text(page, '#own-status'), /^Only 0 of the files are usable pictures/);
+  assert.deepEqual(errors, []);
+  await close();
+});
+
+test('the curves and the census name the same step', async () => {
+  const { page, errors, close } = await open('#batch=8&seed=3&backend=cpu');
+  await ready(page);
+  for (const step of [1, 2]) {
+    await page.click('#step');
+    await waitForStep(page, step);
+    await page.waitForFunction((s) => window.ganvas.censusStep === s, step, { timeout: SLOW });
+    for (const chart of ['#loss-chart', '#prob-chart']) {
+      await page.waitForFunction(([c, s]) => document.querySelector(c).dataset.lastStep === String(s), [chart, step], { timeout: SLOW });
+    }
+    assert.match(await text(page, '#census-count'), new RegExp(`at step ${step}\\b`));
+  }
+  assert.deepEqual(errors, []);
+  await close();
+});
+
+test('the formulas fit their card or visibly scroll, on a phone and in Korean on a laptop', async () => {
+  for (const [hash, width, height] of [['#backend=cpu', 390, 844], ['#backend=cpu&lang=ko', 1280, 800]]) {
+    const { page, errors, close } = await open(hash, { viewport: { width, height } });
+    await ready(page);
+    await page.click('.parts a[href="#theory-part"]');
+    await page.evaluate(() => document.querySelectorAll('#theory-part details').forEach((d) => { d.open = true; }));
+    const formulas = await page.locator('#theory-part math[display="block"]').evaluateAll((ms) => ms.map((m) => ({
+      overflows: m.scrollWidth > m.clientWidth + 1,
+      scrolls: getComputedStyle(m).overflowX === 'scroll',
+      inside: m.getBoundingClientRect().right <= document.documentElement.clientWidth,
+    })));
+    assert.ok(formulas.length >= 3, 'the theory has its formulas');
+    for (const [i, f] of formulas.entries()) {
+      assert.ok(f.inside, `formula ${i} stays within the page at ${width}px`);
+      assert.ok(!f.overflows || f.scrolls, `formula ${i} is cut off without a scrollbar at ${width}px`);
+    }
+    if (width > 1000) assert.ok(formulas.every((f) => !f.overflows), 'on a laptop every formula fits whole');
+    assert.equal(await page.evaluate(() => document.documentElement.scrollWidth), width, 'nothing scrolls sideways');
+    assert.deepEqual(errors, []);
+    await close();
+  }
 });
