@@ -92,7 +92,10 @@ mod tests {
     fn the_page_words_every_kind() {
         let page = include_str!("../www/errors.js");
         for kind in ErrorKind::ALL {
-            assert!(page.contains(&format!("\n  {}: ", kind.name())), "www/errors.js lacks {kind:?}");
+            assert!(
+                page.contains(&format!("\n  {}: ", kind.name())),
+                "www/errors.js lacks {kind:?}"
+            );
         }
     }
 
