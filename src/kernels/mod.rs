@@ -12,6 +12,7 @@ pub mod activation;
 pub mod adam;
 pub mod bce;
 pub mod bias_grad;
+pub mod conv;
 pub mod cross_entropy;
 pub mod gather;
 pub mod labels;
@@ -29,6 +30,7 @@ kernel_registry! {
     Labels(labels::LabelsOp),
     Matmul(matmul::MatmulOp),
     BiasGrad(bias_grad::BiasGradOp),
+    Conv(conv::ConvOp),
     Bce(bce::BceOp),
     CrossEntropy(cross_entropy::CrossEntropyOp),
     Adam(adam::AdamOp),

@@ -1,0 +1,394 @@
+//! The convolutions of a DCGAN (`shaders/conv.wgsl`): one geometry, a big image and
+//! a small one joined by a k × k kernel at a stride and a padding, and three passes
+//! over it. `nn.Conv2d` runs `Lower` forward and `Raise` for its input gradient;
+//! `nn.ConvTranspose2d` the other way round; both `Weight` for their weights, which
+//! PyTorch stores for either as [small_channels, big_channels, k, k] (a Conv2d's
+//! [out, in, k, k], a ConvTranspose2d's [in, out, k, k]).
+
+use bytemuck::{Pod, Zeroable};
+
+use super::{bindings, check_view, BufferId, CpuMemory, Dispatch, GpuMemory, GpuTarget, Kernel, KernelOp};
+use crate::kernels::activation::Activation;
+
+/// Which way a pass goes over the geometry (the shader's entry points).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum ConvPass {
+    /// small = act(conv(big, W)) × gate'.
+    Lower = 0,
+    /// big = act(conv_transpose(small, W)) × gate'.
+    Raise = 1,
+    /// dW[o, i, ky, kx] = Σ small[n, o, y, x] · big[n, i, y·s − p + ky, x·s − p + kx].
+    Weight = 2,
+}
+
+impl ConvPass {
+    const ALL: [ConvPass; 3] = [ConvPass::Lower, ConvPass::Raise, ConvPass::Weight];
+
+    fn entry_point(self) -> &'static str {
+        match self {
+            ConvPass::Lower => "lower",
+            ConvPass::Raise => "raise",
+            ConvPass::Weight => "weight",
+        }
+    }
+}
+
+/// The geometry and what a pass reads and writes. Field order matches `Params` in
+/// the shader.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct ConvParams {
+    pub batch: u32,
+    pub big_channels: u32,
+    pub big_height: u32,
+    pub big_width: u32,
+    pub small_channels: u32,
+    pub small_height: u32,
+    pub small_width: u32,
+    pub kernel: u32,
+    pub stride: u32,
+    pub padding: u32,
+    pub a_offset: u32,
+    pub b_offset: u32,
+    pub c_offset: u32,
+    pub gate_offset: u32,
+    pub activation: u32,
+    pub gate_activation: u32,
+    pub pass_kind: u32,
+    pub _pad: [u32; 3],
+}
+
+/// A convolution's shape: `batch` big images of `big` (channels, height, width)
+/// and small ones of `small`, a square kernel, its stride and padding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvGeometry {
+    pub batch: usize,
+    pub big: [usize; 3],
+    pub small: [usize; 3],
+    pub kernel: usize,
+    pub stride: usize,
+    pub padding: usize,
+}
+
+impl ConvGeometry {
+    /// The small side a convolution of `big` gives, or None where the kernel does
+    /// not fit: ⌊(side + 2·padding − kernel) / stride⌋ + 1, as PyTorch computes it.
+    pub fn small_side(big: usize, kernel: usize, stride: usize, padding: usize) -> Option<usize> {
+        let padded = big + 2 * padding;
+        (stride > 0 && kernel > 0 && padded >= kernel).then(|| (padded - kernel) / stride + 1)
+    }
+
+    pub fn weights(&self) -> usize {
+        self.small[0] * self.big[0] * self.kernel * self.kernel
+    }
+
+    pub fn big_len(&self) -> usize {
+        self.batch * self.big.iter().product::<usize>()
+    }
+
+    pub fn small_len(&self) -> usize {
+        self.batch * self.small.iter().product::<usize>()
+    }
+}
+
+impl ConvParams {
+    /// `pass` over `g`: A at `a_offset`, B at `b_offset`, C at `c_offset` (A, B and C
+    /// as `ConvPass` and the shader say), with no epilogue.
+    pub fn new(pass: ConvPass, g: &ConvGeometry, a_offset: usize, b_offset: usize, c_offset: usize) -> Self {
+        let u = |x: usize| x as u32;
+        ConvParams {
+            batch: u(g.batch),
+            big_channels: u(g.big[0]),
+            big_height: u(g.big[1]),
+            big_width: u(g.big[2]),
+            small_channels: u(g.small[0]),
+            small_height: u(g.small[1]),
+            small_width: u(g.small[2]),
+            kernel: u(g.kernel),
+            stride: u(g.stride),
+            padding: u(g.padding),
+            a_offset: u(a_offset),
+            b_offset: u(b_offset),
+            c_offset: u(c_offset),
+            pass_kind: pass as u32,
+            ..Default::default()
+        }
+    }
+
+    /// The same with an epilogue: `activation`, then × its derivative at `gate`
+    /// (from `gate_offset`, laid out as C). Not for `Weight`.
+    pub fn with_epilogue(self, activation: Activation, gate_activation: Activation, gate_offset: usize) -> Self {
+        assert_ne!(self.pass(), ConvPass::Weight, "the weight gradient has no epilogue");
+        ConvParams {
+            activation: activation as u32,
+            gate_activation: gate_activation as u32,
+            gate_offset: gate_offset as u32,
+            ..self
+        }
+    }
+
+    pub fn pass(&self) -> ConvPass {
+        match self.pass_kind {
+            0 => ConvPass::Lower,
+            1 => ConvPass::Raise,
+            2 => ConvPass::Weight,
+            other => panic!("conv pass {other} is not one of lower, raise, weight"),
+        }
+    }
+
+    fn geometry(&self) -> ConvGeometry {
+        let u = |x: u32| x as usize;
+        ConvGeometry {
+            batch: u(self.batch),
+            big: [u(self.big_channels), u(self.big_height), u(self.big_width)],
+            small: [u(self.small_channels), u(self.small_height), u(self.small_width)],
+            kernel: u(self.kernel),
+            stride: u(self.stride),
+            padding: u(self.padding),
+        }
+    }
+
+    /// Values that A, B and C hold, and that C (so the gate) holds.
+    fn lengths(&self) -> [usize; 3] {
+        let g = self.geometry();
+        match self.pass() {
+            ConvPass::Lower => [g.big_len(), g.weights(), g.small_len()],
+            ConvPass::Raise => [g.small_len(), g.weights(), g.big_len()],
+            ConvPass::Weight => [g.small_len(), g.big_len(), g.weights()],
+        }
+    }
+
+    /// Multiply-adds, counted twice: each pass does the same ones.
+    pub fn flops(&self) -> f64 {
+        let g = self.geometry();
+        2.0 * (g.small_len() * g.big[0] * g.kernel * g.kernel) as f64
+    }
+
+    fn activations(&self) -> (Activation, Activation) {
+        let decode = |what: &str, v: u32| Activation::try_from(v).unwrap_or_else(|e| panic!("conv {what}: {e}"));
+        (
+            decode("activation", self.activation),
+            decode("gate_activation", self.gate_activation),
+        )
+    }
+}
+
+/// One pass over plan buffers; `gate` is read only when the params ask for it.
+#[derive(Clone, Debug)]
+pub struct ConvOp {
+    pub params: ConvParams,
+    pub a: BufferId,
+    pub b: BufferId,
+    pub gate: BufferId,
+    pub c: BufferId,
+}
+
+/// The big pixel (row or column) that small position `at` meets through kernel
+/// offset `k`, if inside the image.
+fn big_index(at: usize, k: usize, stride: usize, padding: usize, side: usize) -> Option<usize> {
+    (at * stride + k).checked_sub(padding).filter(|&v| v < side)
+}
+
+/// The CPU reference: the sums in the shader's order, then its epilogue.
+pub fn conv_cpu(p: &ConvParams, a: &[f32], b: &[f32], gate: &[f32], c: &mut [f32]) {
+    let g = p.geometry();
+    let [a_len, b_len, c_len] = p.lengths();
+    let (ao, bo, co) = (p.a_offset as usize, p.b_offset as usize, p.c_offset as usize);
+    check_view("conv A", a.len(), ao, 1, a_len, 0, 1);
+    check_view("conv B", b.len(), bo, 1, b_len, 0, 1);
+    check_view("conv C", c.len(), co, 1, c_len, 0, 1);
+    let (activation, gate_activation) = p.activations();
+    if p.gate_activation != 0 {
+        check_view("conv gate", gate.len(), p.gate_offset as usize, 1, c_len, 0, 1);
+    }
+    let [bc, bh, bw] = g.big;
+    let [sc, sh, sw] = g.small;
+    let (k, s, pad) = (g.kernel, g.stride, g.padding);
+    let (a, b) = (&a[ao..][..a_len], &b[bo..][..b_len]);
+    let out = &mut c[co..][..c_len];
+    let weight = |o: usize, i: usize, ky: usize, kx: usize| ((o * bc + i) * k + ky) * k + kx;
+    let big = |n: usize, i: usize, y: usize, x: usize| ((n * bc + i) * bh + y) * bw + x;
+    let small = |n: usize, o: usize, y: usize, x: usize| ((n * sc + o) * sh + y) * sw + x;
+    match p.pass() {
+        ConvPass::Lower => {
+            for (n, o, y, x) in four(g.batch, sc, sh, sw) {
+                let mut sum = 0.0;
+                for i in 0..bc {
+                    for ky in 0..k {
+                        let Some(by) = big_index(y, ky, s, pad, bh) else {
+                            continue;
+                        };
+                        for kx in 0..k {
+                            if let Some(bx) = big_index(x, kx, s, pad, bw) {
+                                sum += a[big(n, i, by, bx)] * b[weight(o, i, ky, kx)];
+                            }
+                        }
+                    }
+                }
+                out[small(n, o, y, x)] = sum;
+            }
+        }
+        ConvPass::Raise => {
+            for (n, i, by, bx) in four(g.batch, bc, bh, bw) {
+                let mut sum = 0.0;
+                for o in 0..sc {
+                    for ky in ((by + pad) % s..k).step_by(s) {
+                        let Some(y) = (by + pad).checked_sub(ky).map(|v| v / s).filter(|&y| y < sh) else {
+                            continue;
+                        };
+                        for kx in ((bx + pad) % s..k).step_by(s) {
+                            if let Some(x) = (bx + pad).checked_sub(kx).map(|v| v / s).filter(|&x| x < sw) {
+                                sum += a[small(n, o, y, x)] * b[weight(o, i, ky, kx)];
+                            }
+                        }
+                    }
+                }
+                out[big(n, i, by, bx)] = sum;
+            }
+        }
+        ConvPass::Weight => {
+            for (o, i, ky, kx) in four(sc, bc, k, k) {
+                let mut sum = 0.0;
+                for n in 0..g.batch {
+                    for y in 0..sh {
+                        let Some(by) = big_index(y, ky, s, pad, bh) else {
+                            continue;
+                        };
+                        for x in 0..sw {
+                            if let Some(bx) = big_index(x, kx, s, pad, bw) {
+                                sum += a[small(n, o, y, x)] * b[big(n, i, by, bx)];
+                            }
+                        }
+                    }
+                }
+                out[weight(o, i, ky, kx)] = sum;
+            }
+        }
+    }
+    if p.pass() != ConvPass::Weight {
+        activation.forward_slice(out);
+        if p.gate_activation != 0 {
+            gate_activation.scale_by_derivative(out, &gate[p.gate_offset as usize..][..c_len]);
+        }
+    }
+}
+
+/// Every (a, b, c, d) below the bounds, the last fastest: a tensor's indices in
+/// its memory order.
+fn four(a: usize, b: usize, c: usize, d: usize) -> impl Iterator<Item = (usize, usize, usize, usize)> {
+    (0..a).flat_map(move |i| (0..b).flat_map(move |j| (0..c).flat_map(move |k| (0..d).map(move |l| (i, j, k, l)))))
+}
+
+pub const SOURCE: &str = concat!(
+    include_str!("../../shaders/activation.wgsl"),
+    include_str!("../../shaders/conv.wgsl")
+);
+
+bindings! {
+    /// A (the image summed over), B (the weights, or the big image for `Weight`),
+    /// the gate (read when `gate_activation` is set) and C.
+    pub struct ConvBuffers {
+        a: Read,
+        b: Read,
+        gate: Read,
+        c: ReadWrite,
+    }
+}
+
+/// The invocations of one workgroup (`GROUP` in the shader), and the most
+/// workgroups along one dimension of a dispatch (WebGPU's default limit).
+const GROUP: usize = 64;
+const MAX_GROUPS: usize = 65_535;
+
+/// A 2-D grid of workgroups with at least `count` invocations.
+fn grid(count: usize) -> [u32; 3] {
+    let groups = count.div_ceil(GROUP).max(1);
+    let rows = groups.div_ceil(MAX_GROUPS);
+    [groups.div_ceil(rows) as u32, rows as u32, 1]
+}
+
+/// One pass's pipeline.
+pub struct Conv {
+    kernel: Kernel,
+    pub pass: ConvPass,
+}
+
+impl Conv {
+    pub fn new(device: &wgpu::Device, pass: ConvPass) -> Self {
+        let kernel = Kernel::new::<ConvBuffers>(device, "conv", SOURCE, pass.entry_point(), true);
+        Conv { kernel, pass }
+    }
+
+    /// One invocation per value of C.
+    pub fn dispatch(&self, device: &wgpu::Device, label: &str, buffers: &ConvBuffers, p: &ConvParams) -> Dispatch {
+        assert_eq!(p.pass(), self.pass, "{label}: params of another pass");
+        let [.., outputs] = p.lengths();
+        self.kernel
+            .dispatch(device, label, buffers, bytemuck::bytes_of(p), grid(outputs))
+    }
+}
+
+/// The three passes' pipelines (made for every plan that has a convolution).
+pub struct ConvPipelines {
+    passes: Vec<Conv>,
+}
+
+impl KernelOp for ConvOp {
+    const NAME: &'static str = "conv";
+    const SOURCE: &'static str = SOURCE;
+    const BINDINGS: &'static [(&'static str, super::Access)] = <ConvBuffers<'static> as super::Bindings>::LAYOUT;
+    const HAS_PARAMS: bool = true;
+    type Pipelines = ConvPipelines;
+
+    fn pipelines<'a>(target: &GpuTarget, mut ops: impl Iterator<Item = &'a Self>) -> ConvPipelines {
+        let passes = match ops.next() {
+            None => Vec::new(),
+            Some(_) => ConvPass::ALL.map(|pass| Conv::new(target.device, pass)).into(),
+        };
+        ConvPipelines { passes }
+    }
+
+    fn bound(&self) -> Vec<(&'static str, BufferId)> {
+        let mut bound = vec![("c", self.c), ("a", self.a), ("b", self.b)];
+        if self.params.gate_activation != 0 {
+            bound.push(("gate", self.gate));
+        }
+        bound
+    }
+
+    fn kernel_label(&self) -> &'static str {
+        match self.params.pass() {
+            ConvPass::Lower => "conv.lower",
+            ConvPass::Raise => "conv.raise",
+            ConvPass::Weight => "conv.weight",
+        }
+    }
+
+    fn reads(&self) -> Vec<BufferId> {
+        vec![self.a, self.b, self.gate]
+    }
+
+    fn sole_output(&self) -> Option<BufferId> {
+        Some(self.c)
+    }
+
+    fn write_cpu(&self, memory: &CpuMemory, out: &mut [f32], _threads: usize) {
+        let [a, b, gate] = [self.a, self.b, self.gate].map(|id| memory.get(id));
+        conv_cpu(&self.params, a, b, gate, out);
+    }
+
+    fn dispatch(&self, pipelines: &ConvPipelines, gpu: &GpuMemory, label: &str) -> Dispatch {
+        let buffers = ConvBuffers {
+            a: gpu.get(self.a),
+            b: gpu.get(self.b),
+            gate: gpu.get(self.gate),
+            c: gpu.get(self.c),
+        };
+        pipelines.passes[self.params.pass() as usize].dispatch(gpu.device, label, &buffers, &self.params)
+    }
+
+    fn flops(&self) -> f64 {
+        self.params.flops()
+    }
+}

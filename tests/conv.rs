@@ -1,0 +1,278 @@
+//! The convolution kernels (`kernels::conv`) against a plain f64 definition, the GPU
+//! against the CPU reference, and the gradient passes against finite differences of
+//! the forward one, on DCGAN's geometries and on odd ones: sides that are not
+//! multiples of the stride, one channel, a batch of one, a kernel larger than the
+//! image's padded side is not allowed, outputs one past a workgroup.
+
+mod common;
+
+use ganvas::backend::gpu::read_buffer;
+use ganvas::kernels::activation::Activation;
+use ganvas::kernels::conv::{conv_cpu, Conv, ConvBuffers, ConvGeometry, ConvParams, ConvPass};
+use wgpu::util::DeviceExt;
+
+use common::random_vec;
+
+/// (batch, big (C, H, W), small channels, kernel, stride, padding).
+const GEOMETRIES: [(usize, [usize; 3], usize, usize, usize, usize); 7] = [
+    // DCGAN's: 4×4 kernels at stride 2, padding 1 halve the side; the last of D
+    // (and first of G) takes 4×4 to 1×1.
+    (2, [3, 8, 8], 5, 4, 2, 1),
+    (3, [4, 4, 4], 2, 4, 1, 0),
+    // Odd sides, stride 3, a kernel of 1, one channel, a batch of one.
+    (1, [1, 7, 5], 1, 3, 2, 1),
+    (2, [2, 9, 9], 3, 2, 3, 0),
+    (1, [3, 5, 6], 4, 1, 1, 0),
+    (2, [1, 3, 3], 2, 5, 1, 2),
+    // 2·5·11·11 = 1,210 outputs: a partial last workgroup of 64.
+    (2, [3, 22, 22], 5, 4, 2, 1),
+];
+
+fn geometry(
+    (batch, big, small_channels, kernel, stride, padding): (usize, [usize; 3], usize, usize, usize, usize),
+) -> ConvGeometry {
+    let side = |s| ConvGeometry::small_side(s, kernel, stride, padding).expect("the kernel fits");
+    ConvGeometry {
+        batch,
+        big,
+        small: [small_channels, side(big[1]), side(big[2])],
+        kernel,
+        stride,
+        padding,
+    }
+}
+
+/// The definition, in f64: small[n, o, y, x] = Σ big[n, i, y·s − p + ky, x·s − p + kx]
+/// · W[o, i, ky, kx]. Its adjoints (raise, weight) by scattering each term back,
+/// a different loop from the kernels' gathers.
+fn definition(g: &ConvGeometry, big: &[f32], w: &[f32], small: &[f32]) -> [Vec<f64>; 3] {
+    let [bc, bh, bw] = g.big;
+    let [sc, sh, sw] = g.small;
+    let k = g.kernel;
+    let mut lowered = vec![0.0; g.small_len()];
+    let mut raised = vec![0.0; g.big_len()];
+    let mut weight = vec![0.0; g.weights()];
+    for n in 0..g.batch {
+        for o in 0..sc {
+            for y in 0..sh {
+                for x in 0..sw {
+                    let s_at = ((n * sc + o) * sh + y) * sw + x;
+                    for i in 0..bc {
+                        for ky in 0..k {
+                            for kx in 0..k {
+                                let by = (y * g.stride + ky) as isize - g.padding as isize;
+                                let bx = (x * g.stride + kx) as isize - g.padding as isize;
+                                if by < 0 || bx < 0 || by >= bh as isize || bx >= bw as isize {
+                                    continue;
+                                }
+                                let b_at = ((n * bc + i) * bh + by as usize) * bw + bx as usize;
+                                let w_at = ((o * bc + i) * k + ky) * k + kx;
+                                lowered[s_at] += f64::from(big[b_at]) * f64::from(w[w_at]);
+                                raised[b_at] += f64::from(small[s_at]) * f64::from(w[w_at]);
+                                weight[w_at] += f64::from(small[s_at]) * f64::from(big[b_at]);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    [lowered, raised, weight]
+}
+
+/// Each pass's operands A and B and its output's length.
+fn operands<'a>(
+    pass: ConvPass,
+    g: &ConvGeometry,
+    big: &'a [f32],
+    w: &'a [f32],
+    small: &'a [f32],
+) -> (&'a [f32], &'a [f32], usize) {
+    match pass {
+        ConvPass::Lower => (big, w, g.small_len()),
+        ConvPass::Raise => (small, w, g.big_len()),
+        ConvPass::Weight => (small, big, g.weights()),
+    }
+}
+
+/// A sum of `terms` products of values below 1 in size, each rounded once in f32
+/// and summed in f32: within terms · ε of the largest partial sum, bounded by terms.
+fn tolerance(terms: usize) -> f64 {
+    (terms as f64 + 2.0) * f64::from(f32::EPSILON) * terms as f64 + 1e-6
+}
+
+#[test]
+fn the_cpu_reference_computes_the_definition_in_every_pass() {
+    for (t, &shape) in GEOMETRIES.iter().enumerate() {
+        let g = geometry(shape);
+        let (big, w, small) = inputs(&g, t as u64);
+        let want = definition(&g, &big, &w, &small);
+        for (pass, want) in [ConvPass::Lower, ConvPass::Raise, ConvPass::Weight]
+            .into_iter()
+            .zip(&want)
+        {
+            let (a, b, len) = operands(pass, &g, &big, &w, &small);
+            // Offsets inside larger buffers, as the plan places them.
+            let (a, b) = (padded(a, 3), padded(b, 5));
+            let mut out = vec![f32::NAN; len + 7];
+            conv_cpu(&ConvParams::new(pass, &g, 3, 5, 7), &a, &b, &[], &mut out);
+            let terms = g.big[0] * g.kernel * g.kernel * g.batch.max(1) * g.small[1] * g.small[2];
+            for (i, (got, want)) in out[7..].iter().zip(want).enumerate() {
+                assert!(
+                    (f64::from(*got) - want).abs() <= tolerance(terms),
+                    "{pass:?} {shape:?}[{i}]: {got} vs {want}"
+                );
+            }
+        }
+    }
+}
+
+fn inputs(g: &ConvGeometry, seed: u64) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    (
+        random_vec(g.big_len(), seed, 1.0),
+        random_vec(g.weights(), seed + 100, 1.0),
+        random_vec(g.small_len(), seed + 200, 1.0),
+    )
+}
+
+fn padded(values: &[f32], before: usize) -> Vec<f32> {
+    [vec![f32::NAN; before], values.to_vec()].concat()
+}
+
+/// The backward passes are the forward one's gradients: for L = Σ r ⊙ act(lower(x, W)),
+/// dL/d(pre-activation) = r ⊙ act'; then raise gives dL/dx and weight dL/dW. Checked
+/// against central differences of L in f64 (the sums are exact enough in f64 that a
+/// step of 1e-3 leaves only the activation's curvature, O(h²)).
+#[test]
+fn raise_and_weight_are_the_gradients_of_lower_through_its_activation() {
+    for &shape in &GEOMETRIES[..6] {
+        let g = geometry(shape);
+        let (x, w, r) = inputs(&g, 7);
+        let act = Activation::Tanh;
+        let loss = |x: &[f32], w: &[f32]| -> f64 {
+            let [lowered, ..] = definition(&g, x, w, &r);
+            lowered
+                .iter()
+                .zip(&r)
+                .map(|(z, r)| f64::from(act.forward(*z as f32)) * f64::from(*r))
+                .sum()
+        };
+        // The forward pass's output, then the gradient at its pre-activation.
+        let mut y = vec![0.0; g.small_len()];
+        conv_cpu(
+            &ConvParams::new(ConvPass::Lower, &g, 0, 0, 0).with_epilogue(act, Activation::Identity, 0),
+            &x,
+            &w,
+            &[],
+            &mut y,
+        );
+        let dz: Vec<f32> = r
+            .iter()
+            .zip(&y)
+            .map(|(r, y)| r * act.derivative_from_output(*y))
+            .collect();
+        let mut dx = vec![0.0; g.big_len()];
+        conv_cpu(&ConvParams::new(ConvPass::Raise, &g, 0, 0, 0), &dz, &w, &[], &mut dx);
+        let mut dw = vec![0.0; g.weights()];
+        conv_cpu(&ConvParams::new(ConvPass::Weight, &g, 0, 0, 0), &dz, &x, &[], &mut dw);
+        let h = 1e-3f32;
+        for (what, values, grads) in [("x", &x, &dx), ("W", &w, &dw)] {
+            for i in (0..values.len()).step_by(values.len().div_ceil(12)) {
+                let nudged = |delta: f32| {
+                    let mut v = values.clone();
+                    v[i] += delta;
+                    if what == "x" {
+                        loss(&v, &w)
+                    } else {
+                        loss(&x, &v)
+                    }
+                };
+                let numeric = (nudged(h) - nudged(-h)) / (2.0 * f64::from(h));
+                let analytic = f64::from(grads[i]);
+                assert!(
+                    (numeric - analytic).abs() < 2e-3 * (1.0 + analytic.abs()),
+                    "d{what}[{i}] {shape:?}: {numeric} vs {analytic}"
+                );
+            }
+        }
+    }
+}
+
+/// The shader against the CPU reference, each pass with its epilogue (an activation
+/// and a gate's derivative, at large values too): the same sums in the same order,
+/// so they differ only by fused multiply-adds, within the bound above.
+#[test]
+fn the_shader_matches_the_cpu_reference() {
+    let Some(gpu) = common::gpu() else { return };
+    let device = &gpu.device;
+    let buffer = |data: &[f32]| {
+        let mut bytes = bytemuck::cast_slice(data).to_vec();
+        bytes.resize(bytes.len().max(16), 0);
+        device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: None,
+            contents: &bytes,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+        })
+    };
+    let passes = [ConvPass::Lower, ConvPass::Raise, ConvPass::Weight].map(|pass| Conv::new(device, pass));
+    for (t, &shape) in GEOMETRIES.iter().enumerate() {
+        let g = geometry(shape);
+        let (mut big, w, small) = inputs(&g, 40 + t as u64);
+        // Edge values: past where tanh saturates and LeakyReLU's kink at 0.
+        big[0] = 30.0;
+        big[g.big_len() - 1] = 0.0;
+        for kernel in &passes {
+            let (a, b, len) = operands(kernel.pass, &g, &big, &w, &small);
+            let gate: Vec<f32> = random_vec(len, 9, 1.0).iter().map(|v| v.tanh()).collect();
+            let mut p = ConvParams::new(kernel.pass, &g, 3, 5, 2);
+            if kernel.pass != ConvPass::Weight {
+                let act = [Activation::LeakyRelu, Activation::Tanh][t % 2];
+                p = p.with_epilogue(act, Activation::Tanh, 1);
+            }
+            let (a, b, gate) = (padded(a, 3), padded(b, 5), padded(&gate, 1));
+            let mut want = vec![f32::NAN; len + 2];
+            conv_cpu(&p, &a, &b, &gate, &mut want);
+            let c = buffer(&vec![f32::NAN; len + 2]);
+            let (a, b, gate) = (buffer(&a), buffer(&b), buffer(&gate));
+            let dispatch = kernel.dispatch(
+                device,
+                "test conv",
+                &ConvBuffers {
+                    a: &a,
+                    b: &b,
+                    gate: &gate,
+                    c: &c,
+                },
+                &p,
+            );
+            let mut encoder = device.create_command_encoder(&Default::default());
+            dispatch.record(&mut encoder.begin_compute_pass(&Default::default()));
+            gpu.queue.submit([encoder.finish()]);
+            let bytes = pollster::block_on(read_buffer(device, &gpu.queue, &c, c.size())).unwrap();
+            let got = &bytemuck::pod_collect_to_vec::<u8, f32>(&bytes)[..len + 2];
+            assert!(
+                got[..2].iter().all(|v| v.is_nan()),
+                "{:?} wrote before its offset",
+                kernel.pass
+            );
+            let terms = g.big[0] * g.kernel * g.kernel * g.batch * g.small[1] * g.small[2];
+            for (i, (got, want)) in got[2..].iter().zip(&want[2..]).enumerate() {
+                let tol = 30.0 * tolerance(terms) as f32;
+                assert!(
+                    (got - want).abs() <= tol,
+                    "{:?} {shape:?}[{i}]: GPU {got}, CPU {want}",
+                    kernel.pass
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn small_side_is_pytorchs_and_refuses_a_kernel_that_does_not_fit() {
+    assert_eq!(ConvGeometry::small_side(64, 4, 2, 1), Some(32));
+    assert_eq!(ConvGeometry::small_side(4, 4, 1, 0), Some(1));
+    assert_eq!(ConvGeometry::small_side(7, 3, 2, 1), Some(4));
+    assert_eq!(ConvGeometry::small_side(2, 4, 1, 0), None);
+    assert_eq!(ConvGeometry::small_side(8, 4, 0, 1), None);
+}
