@@ -10,6 +10,7 @@
 
 pub mod activation;
 pub mod adam;
+pub mod batch_norm;
 pub mod bce;
 pub mod bias_grad;
 pub mod conv;
@@ -31,6 +32,7 @@ kernel_registry! {
     Matmul(matmul::MatmulOp),
     BiasGrad(bias_grad::BiasGradOp),
     Conv(conv::ConvOp),
+    BatchNorm(batch_norm::BatchNormOp),
     Bce(bce::BceOp),
     CrossEntropy(cross_entropy::CrossEntropyOp),
     Adam(adam::AdamOp),
