@@ -121,6 +121,7 @@ fn f64_activation(kind: Activation, x: f64) -> f64 {
         }
         Activation::Tanh => x.tanh(),
         Activation::Sigmoid => 1.0 / (1.0 + (-x).exp()),
+        Activation::Relu => x.max(0.0),
     }
 }
 
@@ -134,6 +135,7 @@ fn matmul_f64(p: &MatmulParams, a: &[f32], b: &[f32], bias: &[f32], gate: &[f32]
         Activation::LeakyRelu,
         Activation::Tanh,
         Activation::Sigmoid,
+        Activation::Relu,
     ];
     let u = |x: u32| x as usize;
     let (mut out, mut tol) = (Vec::new(), Vec::new());
@@ -360,10 +362,15 @@ fn activations_forward_and_backward_match_finite_differences() {
     let n = xs.len();
     let one = [1.0f32];
     // The epilogue is shared by both entry points; each must reach it correctly.
-    for (variant, act) in VARIANTS
-        .into_iter()
-        .flat_map(|v| [Activation::LeakyRelu, Activation::Tanh, Activation::Sigmoid].map(|a| (v, a)))
-    {
+    for (variant, act) in VARIANTS.into_iter().flat_map(|v| {
+        [
+            Activation::LeakyRelu,
+            Activation::Tanh,
+            Activation::Sigmoid,
+            Activation::Relu,
+        ]
+        .map(|a| (v, a))
+    }) {
         let kernel = Matmul::new(&h.gpu.device, variant);
         // A K = 1 product with a unit weight is the activation alone: y = act(x·1 + 0).
         let zero_bias = [0.0f32];
@@ -388,7 +395,7 @@ fn activations_forward_and_backward_match_finite_differences() {
         let dydx = h.matmul(&kernel, &backward, [&ones, &one, &zero_bias, &y], n);
         for (x, d) in xs.iter().zip(&dydx) {
             let x = f64::from(*x);
-            if x.abs() < 1e-2 && act == Activation::LeakyRelu {
+            if x.abs() < 1e-2 && matches!(act, Activation::LeakyRelu | Activation::Relu) {
                 continue; // the kink: no derivative to difference
             }
             let step = 1e-4 * x.abs().max(1.0);

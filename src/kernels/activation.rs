@@ -17,6 +17,8 @@ pub enum Activation {
     LeakyRelu = 1,
     Tanh = 2,
     Sigmoid = 3,
+    /// `nn.ReLU`, the DCGAN generator's.
+    Relu = 4,
 }
 
 /// The value a shader receives, back to the activation; unknown values are refused,
@@ -30,8 +32,9 @@ impl TryFrom<u32> for Activation {
             1 => Ok(Activation::LeakyRelu),
             2 => Ok(Activation::Tanh),
             3 => Ok(Activation::Sigmoid),
+            4 => Ok(Activation::Relu),
             other => Err(crate::Error::new(format!(
-                "{other} is not an activation (activation.wgsl's ACT_* are 0 to 3)"
+                "{other} is not an activation (activation.wgsl's ACT_* are 0 to 4)"
             ))),
         }
     }
@@ -44,6 +47,7 @@ impl Activation {
             Activation::LeakyRelu => leaky_relu(x),
             Activation::Tanh => tanh(x),
             Activation::Sigmoid => sigmoid(x),
+            Activation::Relu => x.max(0.0),
         }
     }
 
@@ -61,6 +65,14 @@ impl Activation {
             }
             Activation::Tanh => 1.0 - y * y,
             Activation::Sigmoid => y * (1.0 - y),
+            // As PyTorch's: no gradient where the output is 0.
+            Activation::Relu => {
+                if y > 0.0 {
+                    1.0
+                } else {
+                    0.0
+                }
+            }
         }
     }
 }
@@ -76,6 +88,7 @@ impl Activation {
             Activation::LeakyRelu => xs.iter_mut().for_each(|x| *x = leaky_relu(*x)),
             Activation::Tanh => xs.iter_mut().for_each(|x| *x = tanh(*x)),
             Activation::Sigmoid => xs.iter_mut().for_each(|x| *x = sigmoid(*x)),
+            Activation::Relu => xs.iter_mut().for_each(|x| *x = x.max(0.0)),
         }
     }
 
@@ -92,6 +105,7 @@ impl Activation {
             Activation::LeakyRelu => apply(Activation::LeakyRelu, grads),
             Activation::Tanh => apply(Activation::Tanh, grads),
             Activation::Sigmoid => apply(Activation::Sigmoid, grads),
+            Activation::Relu => apply(Activation::Relu, grads),
         }
     }
 }
@@ -202,10 +216,11 @@ mod tests {
             Activation::LeakyRelu,
             Activation::Tanh,
             Activation::Sigmoid,
+            Activation::Relu,
         ] {
             assert_eq!(Activation::try_from(act as u32), Ok(act));
         }
-        assert!(Activation::try_from(4).is_err());
+        assert!(Activation::try_from(5).is_err());
         assert!(Activation::try_from(u32::MAX).is_err());
     }
 
