@@ -7,7 +7,7 @@
 //                    unbiased variance), with the count of batches tracked
 //   normalize:       y = act(γ·(x − mean)·inv_std + β), from `batch` or `running`
 //   reduce_gradient: per channel, Σ dy and Σ dy·x̂ into `batch`, and γ's and β's
-//                    gradients (x̂ = (x − mean)·inv_std)
+//                    gradients unless they are not asked for (x̂ = (x − mean)·inv_std)
 //   input_gradient:  dx = γ·inv_std·(dy − Σdy/M − x̂·Σ(dy·x̂)/M), M = N·H·W
 // activation.wgsl is prepended to this file.
 
@@ -27,7 +27,7 @@ struct Params {
     activation: u32,
     training: u32,
     accumulate: u32,
-    _pad0: u32,
+    write_grads: u32,
     momentum: f32,
     eps: f32,
     _pad1: u32,
@@ -144,6 +144,9 @@ fn reduce_gradient(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invoc
     if (lane == 0u) {
         batch[p.batch_offset + 2u * p.channels + c] = total.x;
         batch[p.batch_offset + 3u * p.channels + c] = total.y;
+        if (p.write_grads == 0u) {
+            return;
+        }
         let keep = select(0.0, 1.0, p.accumulate != 0u);
         grads[p.grad_weight_offset + c] = keep * grads[p.grad_weight_offset + c] + total.y;
         grads[p.grad_bias_offset + c] = keep * grads[p.grad_bias_offset + c] + total.x;

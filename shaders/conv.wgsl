@@ -26,7 +26,7 @@ struct Params {
     activation: u32,
     gate_activation: u32,
     pass_kind: u32,
-    _pad0: u32,
+    accumulate: u32,
     _pad1: u32,
     _pad2: u32,
 }
@@ -156,5 +156,7 @@ fn weight(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
             }
         }
     }
-    c[p.c_offset + index] = sum;
+    // A second pass of one network in a step adds its gradient to the first's.
+    let keep = select(0.0, 1.0, p.accumulate != 0u);
+    c[p.c_offset + index] = keep * c[p.c_offset + index] + sum;
 }

@@ -32,6 +32,7 @@ fn params(batch: usize, channels: usize, plane: usize, act: Activation, training
         grad_bias_offset: 1 + channels as u32,
         activation: act as u32,
         training: u32::from(training),
+        write_grads: 1,
         momentum: MOMENTUM,
         eps: EPS,
         ..Default::default()
@@ -222,6 +223,10 @@ fn the_backward_passes_are_the_gradients_of_the_forward() {
                 );
             }
         }
+        // Not asked for, the grads stay as they were (D carrying G's gradient through).
+        let before = layer.grads.clone();
+        layer.run(BatchNormPass::ReduceGradient, &BatchNormParams { write_grads: 0, ..p });
+        assert_eq!(layer.grads, before);
         // Accumulated, a second pass adds to the first.
         let before = layer.grads.clone();
         layer.run(BatchNormPass::ReduceGradient, &BatchNormParams { accumulate: 1, ..p });

@@ -225,14 +225,33 @@ fn the_shader_matches_the_cpu_reference() {
             let (a, b, len) = operands(kernel.pass, &g, &big, &w, &small);
             let gate: Vec<f32> = random_vec(len, 9, 1.0).iter().map(|v| v.tanh()).collect();
             let mut p = ConvParams::new(kernel.pass, &g, 3, 5, 2);
-            if kernel.pass != ConvPass::Weight {
-                let act = [Activation::LeakyRelu, Activation::Tanh][t % 2];
-                p = p.with_epilogue(act, Activation::Tanh, 1);
-            }
+            // The weight gradient added to what C holds, as a second pass adds its own.
+            let before = match kernel.pass {
+                ConvPass::Weight => {
+                    p.accumulate = 1;
+                    [vec![f32::NAN; 2], random_vec(len, 5, 1.0)].concat()
+                }
+                _ => {
+                    let act = [Activation::LeakyRelu, Activation::Tanh, Activation::Relu][t % 3];
+                    p = p.with_epilogue(act, Activation::Tanh, 1);
+                    vec![f32::NAN; len + 2]
+                }
+            };
             let (a, b, gate) = (padded(a, 3), padded(b, 5), padded(&gate, 1));
-            let mut want = vec![f32::NAN; len + 2];
+            let mut want = before.clone();
             conv_cpu(&p, &a, &b, &gate, &mut want);
-            let c = buffer(&vec![f32::NAN; len + 2]);
+            if kernel.pass == ConvPass::Weight {
+                let (_, _, len) = operands(kernel.pass, &g, &big, &w, &small);
+                let mut alone = vec![0.0; len];
+                conv_cpu(&ConvParams::new(ConvPass::Weight, &g, 3, 5, 0), &a, &b, &[], &mut alone);
+                for ((sum, first), second) in want[2..].iter().zip(&before[2..]).zip(&alone) {
+                    assert!(
+                        (sum - (first + second)).abs() <= 1e-5 * (1.0 + sum.abs()),
+                        "accumulated"
+                    );
+                }
+            }
+            let c = buffer(&before);
             let (a, b, gate) = (buffer(&a), buffer(&b), buffer(&gate));
             let dispatch = kernel.dispatch(
                 device,

@@ -62,7 +62,8 @@ pub struct BatchNormParams {
     /// 1: γ's and β's gradients are added to what the grads hold (a second pass of
     /// the same network in one step, as PyTorch accumulates them).
     pub accumulate: u32,
-    pub _pad0: u32,
+    /// 0: the reduction leaves the grads alone (D carrying G's gradient through).
+    pub write_grads: u32,
     pub momentum: f32,
     pub eps: f32,
     pub _pad: [u32; 2],
@@ -186,6 +187,9 @@ pub fn batch_norm_cpu(pass: BatchNormPass, p: &BatchNormParams, d: BatchNormData
                 let sum_dy_xhat: f64 = indices(c).map(|i| f64::from(dy[i] * ((x[i] - mean) * inv_std))).sum();
                 d.batch[mean_at + 2 * channels + c] = sum_dy as f32;
                 d.batch[mean_at + 3 * channels + c] = sum_dy_xhat as f32;
+                if p.write_grads == 0 {
+                    continue;
+                }
                 let keep = if p.accumulate != 0 { 1.0 } else { 0.0 };
                 let (w, b) = (u(p.grad_weight_offset) + c, u(p.grad_bias_offset) + c);
                 d.grads[w] = keep * d.grads[w] + sum_dy_xhat as f32;
@@ -272,6 +276,7 @@ impl BatchNormOp {
         match self.pass {
             BatchNormPass::Statistics => vec![self.batch, self.running],
             BatchNormPass::Normalize | BatchNormPass::InputGradient => vec![self.out],
+            BatchNormPass::ReduceGradient if self.params.write_grads == 0 => vec![self.batch],
             BatchNormPass::ReduceGradient => vec![self.batch, self.grads],
         }
     }

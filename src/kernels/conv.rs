@@ -56,7 +56,10 @@ pub struct ConvParams {
     pub activation: u32,
     pub gate_activation: u32,
     pub pass_kind: u32,
-    pub _pad: [u32; 3],
+    /// 1: `Weight` adds to what C holds (a second pass of one network in a step,
+    /// as PyTorch accumulates gradients).
+    pub accumulate: u32,
+    pub _pad: [u32; 2],
 }
 
 /// A convolution's shape: `batch` big images of `big` (channels, height, width)
@@ -262,7 +265,8 @@ pub fn conv_cpu(p: &ConvParams, a: &[f32], b: &[f32], gate: &[f32], c: &mut [f32
                         }
                     }
                 }
-                out[weight(o, i, ky, kx)] = sum;
+                let at = weight(o, i, ky, kx);
+                out[at] = if p.accumulate != 0 { out[at] + sum } else { sum };
             }
         }
     }
