@@ -54,8 +54,11 @@ fn main(@builtin(local_invocation_index) t: u32) {
     if (t == 0u) {
         let total = partial[0];
         stats[p.loss_slot] += total.x * inv_n;
-        if (p.record_probabilities != 0u) {
+        // Each group's mean where it has rows (a DCGAN's D sees each half alone).
+        if (p.record_probabilities != 0u && p.positives > 0u) {
             stats[PROBABILITY_POSITIVE] += total.y / f32(p.positives);
+        }
+        if (p.record_probabilities != 0u && p.n > p.positives) {
             stats[PROBABILITY_NEGATIVE] += total.z / f32(p.n - p.positives);
         }
     }

@@ -296,7 +296,7 @@ fn census_agrees_on_both_backends_and_with_eval() {
 
     let mut z = vec![0.0; rows * state.config.latent];
     ganvas::rng::normals(config.seed, ganvas::rng::Stream::Sample, 0, &mut z);
-    let images = ganvas::backend::cpu::run_network(&state.config.generator(784), &state.generator.params, &z);
+    let images = ganvas::backend::cpu::run_network(&state.config.generator(784), &state.generator.params, &[], &z);
     let eval = reader.score(&images).unwrap();
     eprintln!("census {cpu_quality:?}\neval {eval:?}");
     assert_eq!(cpu_quality.class_fractions, eval.class_fractions);

@@ -31,7 +31,7 @@ fn the_step_computes_the_gradient_of_the_mean_loss() {
     let rows: Vec<usize> = order[..config.batch].iter().map(|&i| i as usize).collect();
     let inputs: Vec<f32> = rows.iter().flat_map(|&i| data.inputs_of(i)).collect();
     let loss = |params: &[f32]| {
-        let logits = ganvas::backend::cpu::run_network(&network, params, &inputs);
+        let logits = ganvas::backend::cpu::run_network(&network, params, &[], &inputs);
         let per_row = logits.chunks(10).zip(&rows).map(|(x, &i)| {
             let x: Vec<f64> = x.iter().map(|&v| f64::from(v)).collect();
             let largest = x.iter().copied().fold(f64::NEG_INFINITY, f64::max);

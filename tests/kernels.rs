@@ -428,13 +428,14 @@ fn bce_matches_reference_finite_differences_and_pytorch() {
     let Some(h) = Harness::new() else { return };
     let kernel = Bce::new(&h.gpu.device);
     // 300 rows: more than one pass of the 256-invocation workgroup.
-    for (n, positives) in [(1usize, 1usize), (2, 1), (300, 130), (128, 64)] {
+    // All positive or all negative: a DCGAN's D sees the real and the fake half alone.
+    for (n, positives) in [(1usize, 1usize), (2, 1), (300, 130), (128, 64), (5, 5), (7, 0)] {
         let logits = random_vec(n, n as u64, 6.0);
         let p = BceParams {
             n: n as u32,
             positives: positives as u32,
             loss_slot: 1,
-            record_probabilities: u32::from(positives < n),
+            record_probabilities: 1,
         };
         let initial_stats = [0.5f32, 0.25, 0.125, 1.0];
         let (grad, stats) = h.bce(&kernel, &p, &logits, &vec![f32::NAN; n], &initial_stats);
@@ -446,6 +447,10 @@ fn bce_matches_reference_finite_differences_and_pytorch() {
             max_abs_diff(&stats, &cpu_stats) < 2e-6,
             "n={n}: {stats:?} vs {cpu_stats:?}"
         );
+        // A group without rows leaves its mean alone (no 0/0).
+        assert!(stats.iter().all(|v| v.is_finite()), "n={n}, positives={positives}: {stats:?}");
+        assert_eq!(positives == 0, stats[2] == initial_stats[2], "D(x) recorded only with real rows");
+        assert_eq!(positives == n, stats[3] == initial_stats[3], "D(G(z)) recorded only with fake rows");
         let loss = f64::from(stats[1] - initial_stats[1]);
         assert!((loss - bce_loss_f64(&logits, positives)).abs() < 2e-6);
 

@@ -61,7 +61,12 @@ fn a_short_run_moves_the_samples_toward_the_data() {
     rng::normals(99, Stream::Sample, 0, &mut z);
     let distance = |t: &CpuTrainer| {
         let s = t.state();
-        let images = cpu::run_network(&config.generator(pixels), &s.generator.params, &z);
+        let images = cpu::run_network(
+            &config.generator(pixels),
+            &s.generator.params,
+            &s.generator.statistics,
+            &z,
+        );
         rms_distance(&mean_image(&images, pixels), &data_mean)
     };
     let before = distance(&trainer);
@@ -125,8 +130,13 @@ fn a_conditional_run_draws_the_digit_asked_for() {
         })
         .collect();
     let shares = |t: &CpuTrainer| {
-        let images = cpu::run_network(&config.generator(pixels), &t.state().generator.params, &input);
-        let logits = cpu::run_network(&classifier.network, &classifier.params, &images);
+        let images = cpu::run_network(
+            &config.generator(pixels),
+            &t.state().generator.params,
+            &t.state().generator.statistics,
+            &input,
+        );
+        let logits = cpu::run_network(&classifier.network, &classifier.params, &[], &images);
         agreement(&logits, 10, &digits)
     };
     trainer.train(2600);

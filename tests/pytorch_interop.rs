@@ -19,7 +19,7 @@ fn a_pytorch_generator_gives_pytorchs_images() {
     let (rows, cols, z) = npy::from_bytes(&fixture("pytorch_latents.npy")).unwrap();
     assert_eq!((rows, cols), (5, 8));
     let (_, _, want) = npy::from_bytes(&fixture("pytorch_images.npy")).unwrap();
-    let got = cpu::run_network(&loaded.network, &loaded.params, &z);
+    let got = cpu::run_network(&loaded.network, &loaded.params, &loaded.statistics, &z);
     // Both compute in f32; the products sum in different orders.
     let diff = common::max_abs_diff(&got, &want);
     assert!(diff < 1e-5, "max |ganvas - pytorch| = {diff}");
@@ -40,7 +40,7 @@ fn the_classifier_reads_as_in_pytorch() {
     for (name, network) in [("logits", &loaded.network), ("features", &features_network)] {
         let (rows, cols, want) = npy::from_bytes(&fixture(&format!("pytorch_classifier_{name}.npy"))).unwrap();
         assert_eq!((rows, cols), (16, network.outputs()));
-        let got = cpu::run_network(network, &loaded.params, images);
+        let got = cpu::run_network(network, &loaded.params, &[], images);
         // f32 sums of 784 and 512 terms in different orders: measured 7.6e-6 apart.
         let diff = common::max_abs_diff(&got, &want);
         eprintln!("{name}: max |ganvas - pytorch| = {diff:e}");

@@ -28,9 +28,10 @@ pub struct CpuTrainer<P: Training = Plan> {
     groups: Vec<Group>,
 }
 
-/// `network` on `inputs` ([rows, network.inputs()]): [rows, network.outputs()]. G on
+/// `network` on `inputs` ([rows, network.inputs()]): [rows, network.outputs()], with
+/// its batch norms (if any) normalising by `statistics` (evaluation mode). G on
 /// latents gives images in [-1, 1]; the classifier on images, logits.
-pub fn run_network(network: &Network, params: &[f32], inputs: &[f32]) -> Vec<f32> {
+pub fn run_network(network: &Network, params: &[f32], statistics: &[f32], inputs: &[f32]) -> Vec<f32> {
     // Bounded chunks keep the activations small for any number of rows.
     const CHUNK: usize = 1024;
     let mut outputs = Vec::with_capacity(inputs.len() / network.inputs() * network.outputs());
@@ -38,6 +39,7 @@ pub fn run_network(network: &Network, params: &[f32], inputs: &[f32]) -> Vec<f32
         let plan = ForwardPlan::new(network, chunk.len() / network.inputs());
         let mut memory = CpuMemory::new(plan.buffers.iter().map(|b| b.len));
         memory.buffers[plan.params.0].copy_from_slice(params);
+        memory.buffers[plan.statistics.0].copy_from_slice(statistics);
         memory.buffers[plan.input.0].copy_from_slice(chunk);
         for op in &plan.ops {
             op.run_cpu(&mut memory);
@@ -442,7 +444,7 @@ mod tests {
         let preview = trainer.preview(None).unwrap();
         let d = trainer.state().discriminator.params;
         let judge = |images: &[f32]| -> Vec<f32> {
-            let logits = run_network(&config.discriminator(784), &d, images);
+            let logits = run_network(&config.discriminator(784), &d, &[], images);
             logits.iter().map(|&x| 1.0 / (1.0 + (-x).exp())).collect()
         };
         let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-6);
@@ -450,7 +452,7 @@ mod tests {
         // The images are G's, on the preview's latents.
         let mut z = vec![0.0; PREVIEW_ROWS * config.latent];
         rng::normals(config.seed, rng::Stream::Sample, 0, &mut z);
-        let g = run_network(&config.generator(784), &trainer.state().generator.params, &z);
+        let g = run_network(&config.generator(784), &trainer.state().generator.params, &[], &z);
         assert!(close(&preview.images, &g));
         let order = rng::epoch_order(config.seed, 0, data.count);
         let reals: Vec<f32> = order[..64].iter().flat_map(|&i| data.inputs_of(i as usize)).collect();

@@ -27,6 +27,8 @@ const FORMAT_VALUE: &str = "ganvas-optimizer-1";
 pub struct LoadedNetwork {
     pub network: Network,
     pub params: Vec<f32>,
+    /// Its running statistics (batch norm's), as `Network::statistics` lays them out.
+    pub statistics: Vec<f32>,
 }
 
 /// The state_dict of `net` with `params`, as safetensors bytes. A generator's file
@@ -74,7 +76,12 @@ pub fn network_from_bytes(bytes: &[u8], kind: NetworkKind) -> Result<LoadedNetwo
         }
     }
     let params = read_tensors(&file, &network.tensors(), kind.name())?;
-    Ok(LoadedNetwork { network, params })
+    let statistics = network.initial_statistics();
+    Ok(LoadedNetwork {
+        network,
+        params,
+        statistics,
+    })
 }
 
 pub(crate) fn parse<'a>(bytes: &'a [u8], what: &str) -> Result<SafeTensors<'a>> {
@@ -283,11 +290,13 @@ pub fn state_from_bytes(generator: &[u8], discriminator: &[u8], optimizer: &[u8]
             params: g.params,
             exp_avg: g_moments[..gn].to_vec(),
             exp_avg_sq: g_moments[gn..].to_vec(),
+            statistics: g.network.initial_statistics(),
         },
         discriminator: NetworkState {
             params: d.params,
             exp_avg: d_moments[..dn].to_vec(),
             exp_avg_sq: d_moments[dn..].to_vec(),
+            statistics: d.network.initial_statistics(),
         },
         config,
     })
@@ -339,10 +348,12 @@ pub fn state_from_weights(generator: &[u8], discriminator: Option<&[u8]>, base: 
         )
     })?;
     let d = d.unwrap_or_else(|| config.discriminator(pixels).initial_parameters(config.seed));
+    // The perceptrons read from state_dicts keep no statistics.
     let fresh = |params: Vec<f32>| NetworkState {
         exp_avg: vec![0.0; params.len()],
         exp_avg_sq: vec![0.0; params.len()],
         params,
+        statistics: Vec::new(),
     };
     Ok(TrainingState {
         generator: fresh(g.params),

@@ -271,14 +271,23 @@ pub struct BatchNormPipelines {
 }
 
 impl BatchNormOp {
+    /// Which of `batch`, `running`, `out` and `grads` the pass writes.
+    fn writes(&self) -> [bool; 4] {
+        match self.pass {
+            BatchNormPass::Statistics => [true, true, false, false],
+            BatchNormPass::Normalize | BatchNormPass::InputGradient => [false, false, true, false],
+            BatchNormPass::ReduceGradient => [true, false, false, self.params.write_grads != 0],
+        }
+    }
+
     /// The buffers the pass writes.
     fn written(&self) -> Vec<BufferId> {
-        match self.pass {
-            BatchNormPass::Statistics => vec![self.batch, self.running],
-            BatchNormPass::Normalize | BatchNormPass::InputGradient => vec![self.out],
-            BatchNormPass::ReduceGradient if self.params.write_grads == 0 => vec![self.batch],
-            BatchNormPass::ReduceGradient => vec![self.batch, self.grads],
-        }
+        let slots = [self.batch, self.running, self.out, self.grads];
+        slots
+            .into_iter()
+            .zip(self.writes())
+            .filter_map(|(id, w)| w.then_some(id))
+            .collect()
     }
 }
 
@@ -333,16 +342,27 @@ impl KernelOp for BatchNormOp {
     }
 
     fn run_cpu(&self, memory: &mut CpuMemory) {
+        let slots = [self.batch, self.running, self.out, self.grads];
+        let writes = self.writes();
         let written = self.written();
-        // What the pass writes moves out while the rest is read; `batch` and
-        // `running` (a few floats a channel) are copied where the pass only reads them.
-        let mut own = |id: BufferId, copy: bool| match (written.contains(&id), copy) {
-            (true, _) => memory.take(id),
-            (false, true) => memory.get(id).to_vec(),
+        assert!(
+            written.iter().enumerate().all(|(i, id)| !written[..i].contains(id)),
+            "{:?} writes one buffer through two bindings",
+            self.pass
+        );
+        // What the pass writes moves out while the rest is read. `batch` and
+        // `running` (a few floats a channel) are copied where it only reads them;
+        // a binding it neither reads nor writes gets nothing.
+        let [mut batch, mut running, mut out, mut grads] = std::array::from_fn(|i| match (writes[i], i < 2) {
+            (true, _) => Vec::new(),
+            (false, true) => memory.get(slots[i]).to_vec(),
             (false, false) => Vec::new(),
-        };
-        let (mut batch, mut running) = (own(self.batch, true), own(self.running, true));
-        let (mut out, mut grads) = (own(self.out, false), own(self.grads, false));
+        });
+        for (i, values) in [&mut batch, &mut running, &mut out, &mut grads].into_iter().enumerate() {
+            if writes[i] {
+                *values = memory.take(slots[i]);
+            }
+        }
         let data = BatchNormData {
             x: memory.get(self.x),
             weights: memory.get(self.weights),
@@ -353,14 +373,9 @@ impl KernelOp for BatchNormOp {
             grads: &mut grads,
         };
         batch_norm_cpu(self.pass, &self.params, data);
-        for (id, values) in [
-            (self.batch, batch),
-            (self.running, running),
-            (self.out, out),
-            (self.grads, grads),
-        ] {
-            if written.contains(&id) {
-                memory.buffers[id.0] = values;
+        for (i, values) in [batch, running, out, grads].into_iter().enumerate() {
+            if writes[i] {
+                memory.buffers[slots[i].0] = values;
             }
         }
     }

@@ -61,8 +61,12 @@ pub fn bce_cpu(p: &BceParams, logits: &[f32], grad: &mut [f32], stats: &mut [f32
         }
     }
     stats[p.loss_slot as usize] += loss * inv_n;
-    if p.record_probabilities != 0 {
+    // Each group's mean where it has rows: a DCGAN's D sees the real and the fake
+    // half in a pass each.
+    if p.record_probabilities != 0 && p.positives > 0 {
         stats[StatSlot::ProbabilityReal as usize] += prob_pos / p.positives as f32;
+    }
+    if p.record_probabilities != 0 && p.n > p.positives {
         stats[StatSlot::ProbabilityFake as usize] += prob_neg / (p.n - p.positives) as f32;
     }
 }

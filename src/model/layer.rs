@@ -4,6 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::kernels::activation::Activation;
+use crate::kernels::conv::ConvGeometry;
 use crate::rng::{self, Stream};
 
 /// What one sample is at some point of a network: `channels` planes of `height` ×
@@ -50,6 +51,40 @@ pub enum Layer {
     /// its input, before the `nn.Sequential` (so it takes no index there). Whatever
     /// feeds the network writes the label's columns; the layer computes nothing.
     Labels { classes: usize },
+    /// `nn.Conv2d(inputs, outputs, kernel, stride, padding, bias=False)`: weight
+    /// [outputs, inputs, kernel, kernel].
+    Conv2d(Convolution),
+    /// `nn.ConvTranspose2d(inputs, outputs, kernel, stride, padding, bias=False)`:
+    /// weight [inputs, outputs, kernel, kernel].
+    ConvTranspose2d(Convolution),
+    /// `nn.BatchNorm2d(channels)`: weight (γ) and bias (β) [channels], and the
+    /// running statistics it keeps besides (`statistics`).
+    BatchNorm2d { channels: usize },
+}
+
+/// A convolution's channels and its square kernel's size, stride and padding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Convolution {
+    pub inputs: usize,
+    pub outputs: usize,
+    pub kernel: usize,
+    pub stride: usize,
+    pub padding: usize,
+}
+
+impl Convolution {
+    /// The side a `Conv2d` of this gives for `side`.
+    fn lowered(&self, side: usize) -> Option<usize> {
+        ConvGeometry::small_side(side, self.kernel, self.stride, self.padding)
+    }
+
+    /// The side a `ConvTranspose2d` of this gives for `side`: (side − 1)·stride −
+    /// 2·padding + kernel, as PyTorch computes it.
+    fn raised(&self, side: usize) -> Option<usize> {
+        ((side.max(1) - 1) * self.stride + self.kernel)
+            .checked_sub(2 * self.padding)
+            .filter(|&s| s > 0)
+    }
 }
 
 impl Layer {
@@ -65,6 +100,35 @@ impl Layer {
             Layer::Activation(_) => Ok(input),
             Layer::Labels { classes } if input.is_row() => Ok(Shape::features(input.channels + classes)),
             Layer::Labels { .. } => Err(Error::new(format!("labels go beside rows, not {input:?}"))),
+            Layer::Conv2d(c) | Layer::ConvTranspose2d(c) if input.channels != c.inputs => Err(Error::new(format!(
+                "a convolution of {} input channels cannot take samples of {input:?}",
+                c.inputs
+            ))),
+            Layer::Conv2d(c) => match (c.lowered(input.height), c.lowered(input.width)) {
+                (Some(height), Some(width)) => Ok(Shape {
+                    channels: c.outputs,
+                    height,
+                    width,
+                }),
+                _ => Err(Error::new(format!(
+                    "a {0}×{0} kernel does not fit samples of {input:?}",
+                    c.kernel
+                ))),
+            },
+            Layer::ConvTranspose2d(c) => match (c.raised(input.height), c.raised(input.width)) {
+                (Some(height), Some(width)) => Ok(Shape {
+                    channels: c.outputs,
+                    height,
+                    width,
+                }),
+                _ => Err(Error::new(format!(
+                    "a transposed convolution of {c:?} gives nothing for {input:?}"
+                ))),
+            },
+            Layer::BatchNorm2d { channels } if channels == input.channels => Ok(input),
+            Layer::BatchNorm2d { channels } => Err(Error::new(format!(
+                "a batch norm of {channels} channels cannot take samples of {input:?}"
+            ))),
         }
     }
 
@@ -77,16 +141,39 @@ impl Layer {
     /// Whether its output depends on the other samples of its batch (a batch norm in
     /// training): such a layer must see the real and the generated batch apart.
     pub fn normalises_by_batch(&self) -> bool {
-        match self {
-            Layer::Linear { .. } | Layer::Activation(_) | Layer::Labels { .. } => false,
-        }
+        matches!(self, Layer::BatchNorm2d { .. })
     }
 
     /// Its tensors in the state_dict, each a name after its module's and a shape.
     pub fn tensors(&self) -> Vec<(&'static str, Vec<usize>)> {
         match *self {
             Layer::Linear { inputs, outputs } => vec![("weight", vec![outputs, inputs]), ("bias", vec![outputs])],
+            Layer::Conv2d(c) => vec![("weight", vec![c.outputs, c.inputs, c.kernel, c.kernel])],
+            Layer::ConvTranspose2d(c) => vec![("weight", vec![c.inputs, c.outputs, c.kernel, c.kernel])],
+            Layer::BatchNorm2d { channels } => vec![("weight", vec![channels]), ("bias", vec![channels])],
             Layer::Activation(_) | Layer::Labels { .. } => Vec::new(),
+        }
+    }
+
+    /// What it keeps besides its parameters, trained by no gradient: a batch norm's
+    /// running estimates and the count of batches they have seen (PyTorch's
+    /// buffers; the count, an int64 there, is a float here, exact to 2²⁴ batches).
+    pub fn statistics(&self) -> Vec<(&'static str, Vec<usize>)> {
+        match *self {
+            Layer::BatchNorm2d { channels } => vec![
+                ("running_mean", vec![channels]),
+                ("running_var", vec![channels]),
+                ("num_batches_tracked", vec![]),
+            ],
+            _ => Vec::new(),
+        }
+    }
+
+    /// Its statistics as PyTorch starts them: mean 0, variance 1, no batch seen.
+    pub fn initial_statistics(&self) -> Vec<f32> {
+        match *self {
+            Layer::BatchNorm2d { channels } => [vec![0.0; channels], vec![1.0; channels], vec![0.0]].concat(),
+            _ => Vec::new(),
         }
     }
 
@@ -99,6 +186,17 @@ impl Layer {
                 let bound = 1.0 / (inputs as f32).sqrt();
                 rng::uniform_symmetric(seed, Stream::Init, index, bound, values);
             }
+            // pytorch/examples' DCGAN `weights_init`: convolutions N(0, 0.02), batch
+            // norm weight N(1, 0.02) and bias 0.
+            Layer::Conv2d(_) | Layer::ConvTranspose2d(_) => {
+                rng::normals(seed, Stream::Init, index, values);
+                values.iter_mut().for_each(|v| *v *= 0.02);
+            }
+            Layer::BatchNorm2d { .. } if tensor == 0 => {
+                rng::normals(seed, Stream::Init, index, values);
+                values.iter_mut().for_each(|v| *v = 1.0 + 0.02 * *v);
+            }
+            Layer::BatchNorm2d { .. } => values.fill(0.0),
             Layer::Activation(_) | Layer::Labels { .. } => {
                 unreachable!("layer {self:?} has no tensor {tensor}")
             }

@@ -9,5 +9,5 @@ mod network;
 pub mod state;
 
 pub use config::*;
-pub use layer::{Layer, Shape};
+pub use layer::{Convolution, Layer, Shape};
 pub use network::{NamedTensor, Network, NetworkKind, PlacedLayer, StatePart};

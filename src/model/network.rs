@@ -42,10 +42,18 @@ pub enum StatePart {
     FirstMoment,
     /// Adam's second moment (`exp_avg_sq`).
     SecondMoment,
+    /// What its layers keep besides parameters (`Layer::statistics`: batch norm's
+    /// running estimates); empty for most networks.
+    Statistics,
 }
 
 impl StatePart {
-    pub const ALL: [StatePart; 3] = [StatePart::Parameters, StatePart::FirstMoment, StatePart::SecondMoment];
+    pub const ALL: [StatePart; 4] = [
+        StatePart::Parameters,
+        StatePart::FirstMoment,
+        StatePart::SecondMoment,
+        StatePart::Statistics,
+    ];
 }
 
 /// A layer of a network, in place.
@@ -58,6 +66,8 @@ pub struct PlacedLayer {
     pub output: Shape,
     /// Where its first tensor starts in the flat parameter buffer; the others follow.
     pub offset: usize,
+    /// Where its statistics start in the network's flat statistics buffer.
+    pub statistics_offset: usize,
 }
 
 impl PlacedLayer {
@@ -65,6 +75,24 @@ impl PlacedLayer {
     pub fn tensors(&self) -> Vec<NamedTensor> {
         let mut offset = self.offset;
         (self.layer.tensors().into_iter())
+            .map(|(suffix, shape)| {
+                let len = shape.iter().product();
+                let tensor = NamedTensor {
+                    name: format!("{}.{suffix}", self.name),
+                    shape,
+                    offset,
+                    len,
+                };
+                offset += len;
+                tensor
+            })
+            .collect()
+    }
+
+    /// Its statistics with their full names and places in the statistics buffer.
+    pub fn statistics(&self) -> Vec<NamedTensor> {
+        let mut offset = self.statistics_offset;
+        (self.layer.statistics().into_iter())
             .map(|(suffix, shape)| {
                 let len = shape.iter().product();
                 let tensor = NamedTensor {
@@ -88,6 +116,8 @@ pub struct Network {
     pub input: Shape,
     pub layers: Vec<PlacedLayer>,
     pub parameter_count: usize,
+    /// Values of its statistics buffer (`StatePart::Statistics`).
+    pub statistics_count: usize,
 }
 
 /// A tensor of the state_dict: its PyTorch name, shape and place in the flat buffer.
@@ -104,7 +134,7 @@ impl Network {
     /// `model.1`, ... Panics where a layer cannot take what the one before gives:
     /// every caller builds its list from widths it has checked.
     pub fn new(kind: NetworkKind, input: Shape, layers: Vec<Layer>) -> Network {
-        let (mut shape, mut offset, mut index) = (input, 0, 0);
+        let (mut shape, mut offset, mut index, mut statistics_offset) = (input, 0, 0, 0);
         let mut placed = Vec::with_capacity(layers.len());
         for layer in layers {
             let output = layer
@@ -116,21 +146,27 @@ impl Network {
                 false => String::new(),
             };
             index += usize::from(layer.in_sequential());
-            let len: usize = layer.tensors().iter().map(|(_, s)| s.iter().product::<usize>()).sum();
+            let values = |tensors: Vec<(&str, Vec<usize>)>| -> usize {
+                tensors.iter().map(|(_, s)| s.iter().product::<usize>()).sum()
+            };
+            let (len, statistics) = (values(layer.tensors()), values(layer.statistics()));
             placed.push(PlacedLayer {
                 layer,
                 name,
                 input: shape,
                 output,
                 offset,
+                statistics_offset,
             });
             (shape, offset) = (output, offset + len);
+            statistics_offset += statistics;
         }
         Network {
             kind,
             input,
             layers: placed,
             parameter_count: offset,
+            statistics_count: statistics_offset,
         }
     }
 
@@ -185,6 +221,24 @@ impl Network {
     /// The state_dict entries, layer by layer.
     pub fn tensors(&self) -> Vec<NamedTensor> {
         self.layers.iter().flat_map(PlacedLayer::tensors).collect()
+    }
+
+    /// The state_dict's other entries (batch norm's running estimates), layer by layer.
+    pub fn statistics(&self) -> Vec<NamedTensor> {
+        self.layers.iter().flat_map(PlacedLayer::statistics).collect()
+    }
+
+    /// Every statistic as PyTorch starts it.
+    pub fn initial_statistics(&self) -> Vec<f32> {
+        self.layers.iter().flat_map(|l| l.layer.initial_statistics()).collect()
+    }
+
+    /// Values of one part of its state.
+    pub fn part_len(&self, part: StatePart) -> usize {
+        match part {
+            StatePart::Statistics => self.statistics_count,
+            _ => self.parameter_count,
+        }
     }
 
     /// The network up to its last layer with tensors (and what follows it), on the

@@ -3,12 +3,13 @@
 use super::{Network, StatePart, TrainConfig};
 use crate::error::{Error, Result};
 
-/// A network's parameters and Adam moments, flat in the layout of `Network`.
+/// A network's parameters, Adam moments and statistics, flat in the layout of `Network`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NetworkState {
     pub params: Vec<f32>,
     pub exp_avg: Vec<f32>,
     pub exp_avg_sq: Vec<f32>,
+    pub statistics: Vec<f32>,
 }
 
 impl NetworkState {
@@ -17,6 +18,7 @@ impl NetworkState {
             params: net.initial_parameters(seed),
             exp_avg: vec![0.0; net.parameter_count],
             exp_avg_sq: vec![0.0; net.parameter_count],
+            statistics: net.initial_statistics(),
         }
     }
 
@@ -26,6 +28,7 @@ impl NetworkState {
             params: Vec::new(),
             exp_avg: Vec::new(),
             exp_avg_sq: Vec::new(),
+            statistics: Vec::new(),
         };
         for (part, values) in StatePart::ALL.into_iter().zip(parts) {
             *state.part_mut(part) = values;
@@ -38,6 +41,7 @@ impl NetworkState {
             StatePart::Parameters => &self.params,
             StatePart::FirstMoment => &self.exp_avg,
             StatePart::SecondMoment => &self.exp_avg_sq,
+            StatePart::Statistics => &self.statistics,
         }
     }
 
@@ -46,6 +50,7 @@ impl NetworkState {
             StatePart::Parameters => &mut self.params,
             StatePart::FirstMoment => &mut self.exp_avg,
             StatePart::SecondMoment => &mut self.exp_avg_sq,
+            StatePart::Statistics => &mut self.statistics,
         }
     }
 }
@@ -75,11 +80,11 @@ impl TrainingState {
     pub fn check_layout(&self, generator: &Network, discriminator: &Network) -> Result<()> {
         for (net, state) in [(generator, &self.generator), (discriminator, &self.discriminator)] {
             let lengths = StatePart::ALL.map(|part| state.part(part).len());
-            if lengths.iter().any(|&n| n != net.parameter_count) {
+            let needed = StatePart::ALL.map(|part| net.part_len(part));
+            if lengths != needed {
                 return Err(Error::new(format!(
-                    "the {} state has {lengths:?} values where the run needs {} each: it was made for other layer widths or image sizes",
+                    "the {} state has {lengths:?} values where the run needs {needed:?} (parameters, moments, statistics): it was made for other layers or image sizes",
                     net.kind.name(),
-                    net.parameter_count
                 )));
             }
         }

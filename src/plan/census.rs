@@ -73,7 +73,13 @@ impl Plan {
         let mut b = Builder {
             buffers: std::mem::take(&mut self.buffers),
         };
-        let generation = Generation::new(&mut b, "census", &self.generator, self.generator_buffers.params, rows);
+        let generation = Generation::new(
+            &mut b,
+            "census",
+            &self.generator,
+            self.generator_buffers.weights(),
+            rows,
+        );
         let mut ops = vec![sample_latents(generation.input, &self.config)];
         let mut digits = None;
         if let Some(slot) = label_block(&self.generator, generation.input) {

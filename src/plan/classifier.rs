@@ -53,6 +53,7 @@ impl ClassifierPlan {
             input,
             weights: WeightGradients::Compute,
             input_gradient: None,
+            accumulate: false,
         };
         backward(&mut step, &net, pass);
         step.push(adam_with(&net, config.lr, config.beta1, config.beta2, config.eps));

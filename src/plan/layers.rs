@@ -6,9 +6,11 @@
 
 use super::{BufferId, Builder, NetworkBuffers, Op, Slot};
 use crate::kernels::activation::Activation;
+use crate::kernels::batch_norm::{self, BatchNormOp, BatchNormParams, BatchNormPass};
 use crate::kernels::bias_grad::{BiasGradOp, BiasGradParams};
+use crate::kernels::conv::{ConvGeometry, ConvOp, ConvParams, ConvPass};
 use crate::kernels::matmul::{MatmulOp, MatmulParams, View};
-use crate::model::{Layer, Network, Shape};
+use crate::model::{Convolution, Layer, Network, Shape};
 
 /// A layer that computes, as the plan runs it: its ops forward and backward, with
 /// the activation after it applied in its kernel's epilogue.
@@ -28,6 +30,52 @@ pub(super) enum StageKind {
     /// `nn.Linear`: Y = act(X·Wᵀ + b), one product; its [outputs, inputs] row-major
     /// weight (as PyTorch stores it) and its bias at these offsets of the parameters.
     Linear { weight_offset: usize, bias_offset: usize },
+    /// `nn.Conv2d` (`transposed` false) or `nn.ConvTranspose2d`, no bias: Y = act(conv(X, W)),
+    /// its weight at this offset.
+    Convolution {
+        weight_offset: usize,
+        conv: Convolution,
+        transposed: bool,
+    },
+    /// `nn.BatchNorm2d`: Y = act(γ·x̂ + β), γ and β at these offsets of the parameters,
+    /// its running estimates at `statistics_offset` of the network's statistics.
+    BatchNorm {
+        weight_offset: usize,
+        bias_offset: usize,
+        statistics_offset: usize,
+    },
+}
+
+/// How a forward pass normalises by batch norm: by the batch it sees, updating the
+/// running estimates (PyTorch's `train()`), or by those estimates (`eval()`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Mode {
+    Training,
+    Evaluation,
+}
+
+/// What a stage's ops read and write besides its input and output: the network's
+/// parameters and statistics, its gradients (when computed), the stage's scratch
+/// (batch norm's per-channel values), and whether this pass adds its parameter
+/// gradients to an earlier pass's (D's second half of a step).
+#[derive(Clone, Copy)]
+struct StageBuffers {
+    params: BufferId,
+    statistics: Option<BufferId>,
+    scratch: Option<BufferId>,
+    mode: Mode,
+    grads: Option<BufferId>,
+    accumulate: bool,
+}
+
+impl StageBuffers {
+    fn statistics(&self) -> BufferId {
+        self.statistics.expect("a batch norm's network has a statistics buffer")
+    }
+
+    fn scratch(&self) -> BufferId {
+        self.scratch.expect("a batch norm stage has scratch")
+    }
 }
 
 /// Where a stage's input gradient goes: the gradient at the pre-activation of what
@@ -42,8 +90,63 @@ struct GradientTarget {
 }
 
 impl Stage {
-    /// Y = act(stage(X)), with the network's parameters `params`.
-    fn forward(&self, ops: &mut Vec<Op>, params: BufferId, x: Slot, y: Slot) {
+    /// A convolution's geometry over `rows` samples.
+    fn geometry(&self, conv: Convolution, transposed: bool, rows: usize) -> ConvGeometry {
+        let [big, small] = match transposed {
+            false => [self.input, self.output],
+            true => [self.output, self.input],
+        };
+        let sides = |s: Shape| [s.channels, s.height, s.width];
+        ConvGeometry {
+            batch: rows,
+            big: sides(big),
+            small: sides(small),
+            kernel: conv.kernel,
+            stride: conv.stride,
+            padding: conv.padding,
+        }
+    }
+
+    /// Batch norm's params over `x` (its input) into `out`, reading `dy`.
+    fn batch_norm(&self, b: &StageBuffers, x: Slot, out: Slot, dy: Slot) -> BatchNormParams {
+        let StageKind::BatchNorm {
+            weight_offset,
+            bias_offset,
+            statistics_offset,
+        } = self.kind
+        else {
+            unreachable!("a batch norm stage")
+        };
+        for slot in [x, out, dy] {
+            assert_eq!(slot.view.row_stride, slot.view.cols, "batch norm on whole samples");
+        }
+        let u = |x: usize| x as u32;
+        BatchNormParams {
+            batch: u(x.view.rows),
+            channels: u(self.input.channels),
+            plane: u(self.input.height * self.input.width),
+            x_offset: u(x.view.offset),
+            out_offset: u(out.view.offset),
+            weight_offset: u(weight_offset),
+            bias_offset: u(bias_offset),
+            batch_offset: 0,
+            running_offset: u(statistics_offset),
+            grad_weight_offset: u(weight_offset),
+            grad_bias_offset: u(bias_offset),
+            dy_offset: u(dy.view.offset),
+            activation: self.activation as u32,
+            training: u32::from(b.mode == Mode::Training),
+            accumulate: u32::from(b.accumulate),
+            write_grads: u32::from(b.grads.is_some()),
+            momentum: batch_norm::MOMENTUM,
+            eps: batch_norm::EPS,
+            ..Default::default()
+        }
+    }
+
+    /// Y = act(stage(X)), with the network's parameters and statistics in `b`.
+    fn forward(&self, ops: &mut Vec<Op>, b: &StageBuffers, x: Slot, y: Slot) {
+        let params = b.params;
         match self.kind {
             StageKind::Linear {
                 weight_offset,
@@ -59,21 +162,57 @@ impl Stage {
                     c: y.buffer,
                 }));
             }
+            StageKind::Convolution {
+                weight_offset,
+                conv,
+                transposed,
+            } => {
+                let g = self.geometry(conv, transposed, x.view.rows);
+                let pass = if transposed { ConvPass::Raise } else { ConvPass::Lower };
+                ops.push(Op::Conv(ConvOp {
+                    params: ConvParams::new(pass, &g, x.view.offset, weight_offset, y.view.offset).with_epilogue(
+                        self.activation,
+                        Activation::Identity,
+                        0,
+                    ),
+                    a: x.buffer,
+                    b: params,
+                    gate: params,
+                    c: y.buffer,
+                }));
+            }
+            StageKind::BatchNorm { .. } => {
+                let p = self.batch_norm(b, x, y, x);
+                let (statistics, scratch) = (b.statistics(), b.scratch());
+                // Unused slots: a read one on `x`, written ones on a buffer the pass
+                // writes anyway (writable bindings may share a buffer; a read one and
+                // a written one may not).
+                let op = |pass, out: BufferId, grads: BufferId| {
+                    Op::BatchNorm(BatchNormOp {
+                        pass,
+                        params: p,
+                        x: x.buffer,
+                        weights: params,
+                        dy: x.buffer,
+                        batch: scratch,
+                        running: statistics,
+                        out,
+                        grads,
+                    })
+                };
+                if b.mode == Mode::Training {
+                    ops.push(op(BatchNormPass::Statistics, y.buffer, y.buffer));
+                }
+                ops.push(op(BatchNormPass::Normalize, y.buffer, y.buffer));
+            }
         }
     }
 
     /// From `dy`, the gradient at this stage's pre-activation (its input was `x`): its
     /// parameters' gradients into `grads` (when given), then its input gradient into
     /// `into` (when given).
-    fn backward(
-        &self,
-        ops: &mut Vec<Op>,
-        params: BufferId,
-        dy: Slot,
-        x: Slot,
-        grads: Option<BufferId>,
-        into: Option<GradientTarget>,
-    ) {
+    fn backward(&self, ops: &mut Vec<Op>, b: &StageBuffers, dy: Slot, x: Slot, into: Option<GradientTarget>) {
+        let (params, grads) = (b.params, b.grads);
         match self.kind {
             StageKind::Linear {
                 weight_offset,
@@ -81,6 +220,10 @@ impl Stage {
             } => {
                 let rows = dy.view.rows;
                 let weight = View::new(weight_offset, self.output.len(), self.input.len());
+                assert!(
+                    !b.accumulate,
+                    "a linear layer's gradients are computed in one pass a step"
+                );
                 if let Some(dw) = grads {
                     ops.push(Op::Matmul(MatmulOp {
                         params: MatmulParams::weight_gradient(dy.view, x.view, weight),
@@ -114,6 +257,77 @@ impl Stage {
                     }));
                 }
             }
+            StageKind::Convolution {
+                weight_offset,
+                conv,
+                transposed,
+            } => {
+                let g = self.geometry(conv, transposed, dy.view.rows);
+                // The small image and the big one: dy and x, or x and dy.
+                let ((small, big), input_pass) = match transposed {
+                    false => ((dy, x), ConvPass::Raise),
+                    true => ((x, dy), ConvPass::Lower),
+                };
+                if let Some(dw) = grads {
+                    let mut params =
+                        ConvParams::new(ConvPass::Weight, &g, small.view.offset, big.view.offset, weight_offset);
+                    params.accumulate = u32::from(b.accumulate);
+                    ops.push(Op::Conv(ConvOp {
+                        params,
+                        a: small.buffer,
+                        b: big.buffer,
+                        gate: small.buffer,
+                        c: dw,
+                    }));
+                }
+                if let Some(t) = into {
+                    assert_eq!(t.first_column, 0, "a convolution's input is one image");
+                    let p = ConvParams::new(input_pass, &g, dy.view.offset, weight_offset, t.dx.view.offset)
+                        .with_epilogue(Activation::Identity, t.activation, t.gate.view.offset);
+                    ops.push(Op::Conv(ConvOp {
+                        params: p,
+                        a: dy.buffer,
+                        b: params,
+                        gate: t.gate.buffer,
+                        c: t.dx.buffer,
+                    }));
+                }
+            }
+            StageKind::BatchNorm { .. } => {
+                let scratch = b.scratch();
+                // γ's and β's gradients (or, when not asked for, the sums alone).
+                let written = grads.unwrap_or(scratch);
+                let reduce = self.batch_norm(b, x, x, dy);
+                ops.push(Op::BatchNorm(BatchNormOp {
+                    pass: BatchNormPass::ReduceGradient,
+                    params: reduce,
+                    x: x.buffer,
+                    weights: params,
+                    dy: dy.buffer,
+                    batch: scratch,
+                    running: b.statistics(),
+                    out: written,
+                    grads: written,
+                }));
+                if let Some(t) = into {
+                    assert!(
+                        t.first_column == 0 && t.activation == Activation::Identity,
+                        "batch norm follows a layer without an activation of its own"
+                    );
+                    let p = self.batch_norm(b, x, t.dx, dy);
+                    ops.push(Op::BatchNorm(BatchNormOp {
+                        pass: BatchNormPass::InputGradient,
+                        params: p,
+                        x: x.buffer,
+                        weights: params,
+                        dy: dy.buffer,
+                        batch: scratch,
+                        running: t.dx.buffer,
+                        out: t.dx.buffer,
+                        grads: t.dx.buffer,
+                    }));
+                }
+            }
         }
     }
 }
@@ -131,6 +345,26 @@ pub(super) fn stages(net: &Network) -> Vec<Stage> {
                 kind: StageKind::Linear {
                     weight_offset: placed.offset,
                     bias_offset: placed.offset + inputs * outputs,
+                },
+                input: placed.input,
+                output: placed.output,
+                activation: Activation::Identity,
+            }),
+            Layer::Conv2d(conv) | Layer::ConvTranspose2d(conv) => stages.push(Stage {
+                kind: StageKind::Convolution {
+                    weight_offset: placed.offset,
+                    conv,
+                    transposed: matches!(placed.layer, Layer::ConvTranspose2d(_)),
+                },
+                input: placed.input,
+                output: placed.output,
+                activation: Activation::Identity,
+            }),
+            Layer::BatchNorm2d { channels } => stages.push(Stage {
+                kind: StageKind::BatchNorm {
+                    weight_offset: placed.offset,
+                    bias_offset: placed.offset + channels,
+                    statistics_offset: placed.statistics_offset,
                 },
                 input: placed.input,
                 output: placed.output,
@@ -155,6 +389,12 @@ pub(super) struct Layers<'a> {
     pub stages: Vec<Stage>,
     pub params: BufferId,
     pub hidden: Vec<BufferId>,
+    /// The network's running statistics, where it has batch norm, and how the pass
+    /// normalises (`Mode::Training` unless `reading_statistics` says).
+    pub statistics: Option<BufferId>,
+    pub mode: Mode,
+    /// Each batch norm stage's scratch ([mean, inv_std, Σdy, Σdy·x̂] by channel).
+    pub scratch: Vec<Option<BufferId>>,
 }
 
 impl Layers<'_> {
@@ -165,11 +405,40 @@ impl Layers<'_> {
         let hidden = (stages[..stages.len() - 1].iter().enumerate())
             .map(|(i, s)| b.add(&format!("{name}.activation.{i}"), rows * s.output.len()))
             .collect();
+        let scratch = (stages.iter().enumerate())
+            .map(|(i, s)| match s.kind {
+                StageKind::BatchNorm { .. } => Some(b.add(&format!("{name}.batch_norm.{i}"), 4 * s.input.channels)),
+                _ => None,
+            })
+            .collect();
         Layers {
             net,
             stages,
             params,
             hidden,
+            statistics: None,
+            mode: Mode::Training,
+            scratch,
+        }
+    }
+
+    /// The same, its batch norms reading (and in training, updating) `statistics`.
+    pub fn reading_statistics(self, statistics: BufferId, mode: Mode) -> Self {
+        Layers {
+            statistics: Some(statistics),
+            mode,
+            ..self
+        }
+    }
+
+    fn stage_buffers(&self, i: usize, grads: Option<BufferId>, accumulate: bool) -> StageBuffers {
+        StageBuffers {
+            params: self.params,
+            statistics: self.statistics,
+            scratch: self.scratch[i],
+            mode: self.mode,
+            grads,
+            accumulate,
         }
     }
 
@@ -218,6 +487,8 @@ pub(super) struct Backward {
     pub input: Slot,
     pub weights: WeightGradients,
     pub input_gradient: Option<InputGradient>,
+    /// Whether the parameter gradients add to an earlier pass's of this step.
+    pub accumulate: bool,
 }
 
 /// Every layer's forward pass: hidden layers write `net.hidden`, the last `output`.
@@ -233,7 +504,7 @@ pub(super) fn forward(ops: &mut Vec<Op>, net: &Layers, input: Slot, output: Slot
             true => output,
             false => Slot::whole(net.hidden[i], rows, stage.output.len()),
         };
-        stage.forward(ops, net.params, x, y);
+        stage.forward(ops, &net.stage_buffers(i, None, false), x, y);
     }
 }
 
@@ -265,6 +536,6 @@ pub(super) fn backward(ops: &mut Vec<Op>, net: &PlanNetwork, pass: Backward) {
                 dx: Slot::whole(net.gradients[i - 1], rows, stage.input.len()),
             }),
         };
-        stage.backward(ops, layers.params, dy, x, grads, into);
+        stage.backward(ops, &layers.stage_buffers(i, grads, pass.accumulate), dy, x, into);
     }
 }

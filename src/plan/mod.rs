@@ -27,7 +27,7 @@ pub use interpolation::INTERPOLATION_ROWS;
 pub use preview::{Preview, PreviewReadout, PREVIEW_COLUMNS, PREVIEW_ROWS};
 pub use progress::Progress;
 
-use layers::{backward, forward, Backward, InputGradient, Layers, PlanNetwork, WeightGradients};
+use layers::{backward, forward, Backward, InputGradient, Layers, Mode, PlanNetwork, WeightGradients};
 use preview::{PreviewNetworks, Previews};
 
 use crate::error::Result;
@@ -59,17 +59,36 @@ pub struct NetworkBuffers {
     pub grads: BufferId,
     pub exp_avg: BufferId,
     pub exp_avg_sq: BufferId,
+    /// Batch norm's running estimates (empty for networks without one).
+    pub statistics: BufferId,
 }
 
 impl NetworkBuffers {
     /// The buffer that holds `part` of the network's state.
+    /// What a pass outside training reads of the network.
+    pub fn weights(&self) -> Weights {
+        Weights {
+            params: self.params,
+            statistics: self.statistics,
+        }
+    }
+
     pub fn part(&self, part: StatePart) -> BufferId {
         match part {
             StatePart::Parameters => self.params,
             StatePart::FirstMoment => self.exp_avg,
             StatePart::SecondMoment => self.exp_avg_sq,
+            StatePart::Statistics => self.statistics,
         }
     }
+}
+
+/// A trained network's weights as passes outside training read them: its parameters,
+/// and its running statistics, by which its batch norms normalise (PyTorch's `eval()`).
+#[derive(Clone, Copy, Debug)]
+pub struct Weights {
+    pub params: BufferId,
+    pub statistics: BufferId,
 }
 
 #[derive(Clone, Debug)]
@@ -146,9 +165,6 @@ impl Plan {
         );
         let (real_rows, fake_rows) = (d_input.row_block(0, batch), d_input.row_block(batch, batch));
         let fake_images = fake_rows.column_block(0, pixels);
-        // D may see both halves in one pass only while none of its layers normalises
-        // by its batch: PyTorch's D would see each half alone.
-        assert!(!discriminator.normalises_by_batch(), "D needs a pass per half");
         let logits = b.add("discriminator.logits", 2 * batch);
 
         let steps_per_epoch = (image_count / batch) as u32;
@@ -172,15 +188,15 @@ impl Plan {
             config,
             PreviewNetworks {
                 generator: &generator,
-                generator_params: g.buffers.params,
+                generator_weights: g.buffers.weights(),
                 discriminator: &discriminator,
-                discriminator_params: d.buffers.params,
+                discriminator_weights: d.buffers.weights(),
                 real_rows,
             },
         );
         let preview_rows = previews.rows;
         let mut written = |name: &str, rows: usize| {
-            let generation = Generation::new(&mut b, name, &generator, g.buffers.params, rows);
+            let generation = Generation::new(&mut b, name, &generator, g.buffers.weights(), rows);
             WrittenGeneration {
                 input: generation.input.buffer,
                 images: generation.images,
@@ -425,26 +441,38 @@ fn step_setup(
     setup
 }
 
-/// D's update, with G detached: BCE on D([real; fake]) with targets [1; 0], whose mean
-/// over both halves is (real loss + fake loss) / 2, back through D, then Adam.
+/// D's update, with G detached, then Adam. A D whose outputs do not depend on the
+/// rest of their batch sees [real; fake] in one pass: BCE with targets [1; 0], whose
+/// mean over both halves is (real loss + fake loss) / 2 (the original MLP GAN's). One
+/// that normalises by its batch sees each half alone, as pytorch/examples' DCGAN
+/// does: BCE(D(real), 1) and BCE(D(fake), 0), each a mean over its half, their sum
+/// the loss, the fake half's gradients added to the real half's.
 fn discriminator_update(ops: &mut Vec<Op>, d: &PlanNetwork, input: Slot, logits: BufferId, config: &TrainConfig) {
     let rows = input.view.rows;
-    forward(ops, &d.layers, input, Slot::new(logits, View::new(0, rows, 1)));
-    let loss = Loss::Bce {
-        positives: rows / 2,
-        stats: StatSlot::DiscriminatorLoss,
-        record_probabilities: true,
+    let halves = match d.layers.net.normalises_by_batch() {
+        false => vec![(input, rows / 2)],
+        true => vec![
+            (input.row_block(0, rows / 2), rows / 2),
+            (input.row_block(rows / 2, rows / 2), 0),
+        ],
     };
-    loss.push(ops, Slot::new(logits, View::new(0, rows, 1)), d.output_gradient());
-    backward(
-        ops,
-        d,
-        Backward {
-            input,
+    for (i, &(half, positives)) in halves.iter().enumerate() {
+        let logits = Slot::new(logits, View::new(0, half.view.rows, 1));
+        forward(ops, &d.layers, half, logits);
+        let loss = Loss::Bce {
+            positives,
+            stats: StatSlot::DiscriminatorLoss,
+            record_probabilities: true,
+        };
+        loss.push(ops, logits, d.output_gradient());
+        let pass = Backward {
+            input: half,
             weights: WeightGradients::Compute,
             input_gradient: None,
-        },
-    );
+            accumulate: i > 0,
+        };
+        backward(ops, d, pass);
+    }
     ops.push(adam(d, config.discriminator_lr, config));
 }
 
@@ -485,6 +513,7 @@ fn generator_update(
             input: fake_rows,
             weights: WeightGradients::Skip,
             input_gradient: Some(to_g),
+            accumulate: false,
         },
     );
     backward(
@@ -494,6 +523,7 @@ fn generator_update(
             input: g_input,
             weights: WeightGradients::Compute,
             input_gradient: None,
+            accumulate: false,
         },
     );
     ops.push(adam(g, config.generator_lr, config));
@@ -527,6 +557,7 @@ pub struct ForwardPlan {
     pub buffers: Vec<BufferSpec>,
     pub ops: Vec<Op>,
     pub params: BufferId,
+    pub statistics: BufferId,
     pub input: BufferId,
     pub output: BufferId,
 }
@@ -535,12 +566,16 @@ impl ForwardPlan {
     pub fn new(network: &Network, rows: usize) -> Self {
         let mut b = Builder::default();
         let name = network.kind.name();
-        let params = b.add(&format!("{name}.params"), network.parameter_count);
-        let generation = Generation::new(&mut b, name, network, params, rows);
+        let weights = Weights {
+            params: b.add(&format!("{name}.params"), network.parameter_count),
+            statistics: b.add(&format!("{name}.statistics"), network.statistics_count),
+        };
+        let generation = Generation::new(&mut b, name, network, weights, rows);
         ForwardPlan {
             buffers: b.buffers,
             ops: generation.ops,
-            params,
+            params: weights.params,
+            statistics: weights.statistics,
             input: generation.input.buffer,
             output: generation.images,
         }
@@ -559,23 +594,24 @@ struct Generation {
 
 impl Generation {
     /// Into a buffer of its own, `{name}.images`.
-    fn new(b: &mut Builder, name: &str, generator: &Network, params: BufferId, rows: usize) -> Generation {
+    fn new(b: &mut Builder, name: &str, generator: &Network, weights: Weights, rows: usize) -> Generation {
         let images = b.add(&format!("{name}.images"), rows * generator.outputs());
         Generation::writing(
             b,
             name,
             generator,
-            params,
+            weights,
             Slot::whole(images, rows, generator.outputs()),
         )
     }
 
     /// Into `output` ([rows, images], perhaps a block of columns).
-    fn writing(b: &mut Builder, name: &str, generator: &Network, params: BufferId, output: Slot) -> Generation {
+    fn writing(b: &mut Builder, name: &str, generator: &Network, weights: Weights, output: Slot) -> Generation {
         let rows = output.view.rows;
         let input = b.add(&format!("{name}.input"), rows * generator.inputs());
         let input = Slot::whole(input, rows, generator.inputs());
-        let g = Layers::new(b, name, generator, params, rows);
+        let g = Layers::new(b, name, generator, weights.params, rows)
+            .reading_statistics(weights.statistics, Mode::Evaluation);
         let mut ops = Vec::new();
         forward(&mut ops, &g, input, output);
         Generation {
@@ -610,8 +646,10 @@ impl Builder {
             grads: self.add(&format!("{name}.grads"), n),
             exp_avg: self.add(&format!("{name}.exp_avg"), n),
             exp_avg_sq: self.add(&format!("{name}.exp_avg_sq"), n),
+            statistics: self.add(&format!("{name}.statistics"), net.statistics_count),
         };
-        let layers = Layers::new(self, name, net, buffers.params, rows);
+        let layers =
+            Layers::new(self, name, net, buffers.params, rows).reading_statistics(buffers.statistics, Mode::Training);
         let gradients = (layers.stages.iter().enumerate())
             .map(|(i, l)| self.add(&format!("{name}.gradient.{i}"), rows * l.output.len()))
             .collect();

@@ -3,7 +3,10 @@
 //! (D's view). A conditional G's grid has a row per digit, and a second op list
 //! draws the whole grid as one chosen digit.
 
-use super::{forward, label_block, sample_latents, BufferContents, BufferId, Builder, Generation, Layers, Op, Slot};
+use super::{
+    forward, label_block, sample_latents, BufferContents, BufferId, Builder, Generation, Layers, Mode, Op, Slot,
+    Weights,
+};
 use crate::kernels::labels::{LabelsOp, LabelsParams};
 use crate::kernels::matmul::View;
 use crate::model::{Network, TrainConfig};
@@ -66,9 +69,9 @@ pub struct Preview {
 /// D's training input that hold the last step's real images.
 pub(super) struct PreviewNetworks<'a> {
     pub generator: &'a Network,
-    pub generator_params: BufferId,
+    pub generator_weights: Weights,
     pub discriminator: &'a Network,
-    pub discriminator_params: BufferId,
+    pub discriminator_weights: Weights,
     pub real_rows: Slot,
 }
 
@@ -104,7 +107,7 @@ impl Previews {
             discriminator.inputs(),
         );
         let images = judged.column_block(0, pixels);
-        let generation = Generation::writing(b, "preview", generator, nets.generator_params, images);
+        let generation = Generation::writing(b, "preview", generator, nets.generator_weights, images);
         let preview_input = generation.input;
         // D on the preview and on the last step's real rows (the first of them).
         let shown_real = real_rows.view.rows.min(PREVIEW_ROWS);
@@ -112,9 +115,10 @@ impl Previews {
             b,
             "preview.discriminator",
             discriminator,
-            nets.discriminator_params,
+            nets.discriminator_weights.params,
             rows,
-        );
+        )
+        .reading_statistics(nets.discriminator_weights.statistics, Mode::Evaluation);
         let (fake_logits, real_logits) = (
             b.add("preview.fake_logits", rows),
             b.add("preview.real_logits", shown_real),

@@ -19,7 +19,7 @@ pub fn predictions(logits: &[f32], classes: usize) -> Vec<usize> {
 
 /// The share of `data`'s images whose label `network` (with `params`) reads.
 pub fn accuracy(network: &Network, params: &[f32], data: &Dataset) -> f64 {
-    let logits = cpu::run_network(network, params, &data.inputs());
+    let logits = cpu::run_network(network, params, &[], &data.inputs());
     let read = predictions(&logits, network.outputs());
     let right = read
         .iter()

@@ -69,7 +69,7 @@ impl Reader {
     /// `ganvas classifier train` stores the MNIST test set's with the classifier.
     pub fn reference_of(network: &Network, params: &[f32], images: &[f32]) -> Result<Gaussian> {
         let features = network.features()?;
-        Gaussian::fit(&cpu::run_network(&features, params, images), features.outputs())
+        Gaussian::fit(&cpu::run_network(&features, params, &[], images), features.outputs())
     }
 
     pub fn network(&self) -> &Network {
@@ -90,8 +90,8 @@ impl Reader {
         if images.is_empty() || !images.len().is_multiple_of(pixels) {
             return Err(Error::new(format!("the images are not rows of {pixels} pixels")));
         }
-        let logits = cpu::run_network(&self.network, &self.params, images);
-        let features = cpu::run_network(&self.features, &self.params, images);
+        let logits = cpu::run_network(&self.network, &self.params, &[], images);
+        let features = cpu::run_network(&self.features, &self.params, &[], images);
         let gaussian = Gaussian::fit(&features, self.features.outputs())?;
         self.quality(&logits, &gaussian)
     }

@@ -66,6 +66,7 @@ impl<'a> Sampler<'a> {
         Ok(cpu::run_network(
             &self.generator.network,
             &self.generator.params,
+            &self.generator.statistics,
             &input,
         ))
     }
