@@ -448,9 +448,20 @@ fn bce_matches_reference_finite_differences_and_pytorch() {
             "n={n}: {stats:?} vs {cpu_stats:?}"
         );
         // A group without rows leaves its mean alone (no 0/0).
-        assert!(stats.iter().all(|v| v.is_finite()), "n={n}, positives={positives}: {stats:?}");
-        assert_eq!(positives == 0, stats[2] == initial_stats[2], "D(x) recorded only with real rows");
-        assert_eq!(positives == n, stats[3] == initial_stats[3], "D(G(z)) recorded only with fake rows");
+        assert!(
+            stats.iter().all(|v| v.is_finite()),
+            "n={n}, positives={positives}: {stats:?}"
+        );
+        assert_eq!(
+            positives == 0,
+            stats[2] == initial_stats[2],
+            "D(x) recorded only with real rows"
+        );
+        assert_eq!(
+            positives == n,
+            stats[3] == initial_stats[3],
+            "D(G(z)) recorded only with fake rows"
+        );
         let loss = f64::from(stats[1] - initial_stats[1]);
         assert!((loss - bce_loss_f64(&logits, positives)).abs() < 2e-6);
 

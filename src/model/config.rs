@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::network::perceptron;
-use super::{Layer, Network, NetworkKind, Shape};
+use super::{Convolution, Layer, Network, NetworkKind, Shape};
 use crate::error::{Error, ErrorKind, Result};
 use crate::kernels::activation::Activation;
 
@@ -26,7 +26,30 @@ pub struct TrainConfig {
     /// The conditional GAN (Mirza and Osindero, 2014): a one-hot digit label beside
     /// G's latents and beside D's image.
     pub conditional: bool,
+    /// Which networks: the lecture's perceptrons (through the hidden widths above) or
+    /// the deep convolutional GAN.
+    pub model: Model,
 }
+
+/// The networks of a run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Model {
+    /// The original MLP GAN: `generator_hidden`, `discriminator_hidden`.
+    #[default]
+    Mlp,
+    /// pytorch/examples' DCGAN (Radford, Metz and Chintala, 2015) on square images of
+    /// `image_size` (32 or 64) with `channels` (1 or 3), `width` being its ngf = ndf.
+    Dcgan {
+        image_size: usize,
+        channels: usize,
+        width: usize,
+    },
+}
+
+/// The DCGAN's widths: pytorch/examples' ngf = ndf.
+pub const DCGAN_WIDTH: usize = 64;
+pub const MAX_DCGAN_WIDTH: usize = 512;
 
 impl Default for TrainConfig {
     fn default() -> Self {
@@ -42,6 +65,7 @@ impl Default for TrainConfig {
             eps: 1e-8,
             seed: 0,
             conditional: false,
+            model: Model::Mlp,
         }
     }
 }
@@ -208,7 +232,25 @@ impl TrainConfig {
             ("generator_lr", self.generator_lr),
             ("discriminator_lr", self.discriminator_lr),
         ];
-        check_adam(&rates, self.beta1, self.beta2, self.eps)
+        check_adam(&rates, self.beta1, self.beta2, self.eps)?;
+        match self.model {
+            Model::Mlp => Ok(()),
+            Model::Dcgan { .. } if self.conditional => bad(
+                "conditional",
+                "is not built for the DCGAN: train the conditional GAN with the MLP".to_string(),
+            ),
+            Model::Dcgan { image_size, .. } if image_size != 32 && image_size != 64 => {
+                bad("image_size", format!("is {image_size}; the DCGAN takes 32 or 64"))
+            }
+            Model::Dcgan { channels, .. } if channels != 1 && channels != 3 => bad(
+                "channels",
+                format!("is {channels}; the DCGAN takes 1 (gray) or 3 (colour)"),
+            ),
+            Model::Dcgan { width, .. } if !(1..=MAX_DCGAN_WIDTH).contains(&width) => {
+                bad("width", format!("is {width}; it must be 1 to {MAX_DCGAN_WIDTH}"))
+            }
+            Model::Dcgan { .. } => Ok(()),
+        }
     }
 
     /// `validate_images`, and the batch against a training set of `image_count` images.
@@ -235,6 +277,19 @@ impl TrainConfig {
                 format!("images of {image_pixels} pixels are not supported (1 to {MAX_PIXELS})"),
             ));
         }
+        if let Model::Dcgan {
+            image_size, channels, ..
+        } = self.model
+        {
+            if image_pixels != channels * image_size * image_size {
+                return Err(Error::of(
+                    ErrorKind::Settings,
+                    format!(
+                        "the DCGAN of {channels}-channel {image_size}×{image_size} images cannot train on images of {image_pixels} values"
+                    ),
+                ));
+            }
+        }
         for net in [self.generator(image_pixels), self.discriminator(image_pixels)] {
             if net.parameter_count > MAX_BUFFER_FLOATS {
                 return Err(Error::of(
@@ -248,10 +303,11 @@ impl TrainConfig {
             }
         }
         // D sees the real and the generated batch at once: 2·batch rows of its widest layer.
-        let widest = (self.generator_hidden.iter().chain(&self.discriminator_hidden)).fold(
-            (image_pixels + self.labels()).max(self.latent + self.labels()),
-            |w, &h| w.max(h),
-        );
+        let layer_widths = |net: Network| {
+            let sides = net.layers.iter().flat_map(|l| [l.input.len(), l.output.len()]);
+            sides.max().unwrap_or(0)
+        };
+        let widest = layer_widths(self.generator(image_pixels)).max(layer_widths(self.discriminator(image_pixels)));
         if 2 * self.batch * widest > MAX_BUFFER_FLOATS {
             return Err(Error::of(
                 ErrorKind::Settings,
@@ -277,6 +333,14 @@ impl TrainConfig {
     /// The original G: latents (and a label, when conditional) through Linear and
     /// LeakyReLU layers to the image's pixels, ending in Tanh.
     pub fn generator(&self, image_pixels: usize) -> Network {
+        if let Model::Dcgan {
+            image_size,
+            channels,
+            width,
+        } = self.model
+        {
+            return dcgan_generator(self.latent, image_size, channels, width);
+        }
         self.labelled(
             NetworkKind::Generator,
             self.latent,
@@ -290,6 +354,14 @@ impl TrainConfig {
     /// LeakyReLU layers to one output, ending in Sigmoid (which the plan fuses into
     /// the loss, so D is run up to its logit).
     pub fn discriminator(&self, image_pixels: usize) -> Network {
+        if let Model::Dcgan {
+            image_size,
+            channels,
+            width,
+        } = self.model
+        {
+            return dcgan_discriminator(image_size, channels, width);
+        }
         let hidden = &self.discriminator_hidden;
         self.labelled(NetworkKind::Discriminator, image_pixels, hidden, 1, Activation::Sigmoid)
     }
@@ -309,6 +381,78 @@ impl TrainConfig {
         layers.extend(perceptron(&widths(inputs + self.labels(), hidden, outputs), Some(last)));
         Network::new(kind, Shape::features(inputs), layers)
     }
+}
+
+/// Stride-2 layers between 4×4 and `image_size` (3 for 32, 4 for 64): the DCGAN's
+/// depth.
+fn dcgan_depth(image_size: usize) -> usize {
+    (image_size / 4).trailing_zeros() as usize
+}
+
+/// A 4×4 convolution of `inputs` to `outputs` channels at `stride` and `padding`.
+fn four(inputs: usize, outputs: usize, stride: usize, padding: usize) -> Convolution {
+    Convolution {
+        inputs,
+        outputs,
+        kernel: 4,
+        stride,
+        padding,
+    }
+}
+
+/// pytorch/examples' DCGAN G (`main`): ConvTranspose2d(nz, ngf·2^(d−1), 4, 1, 0) from
+/// the latent's 1×1 to 4×4, then BatchNorm2d, ReLU and a ConvTranspose2d(·, ·/2, 4, 2, 1)
+/// doubling the side, d − 1 times, and BatchNorm2d, ReLU, ConvTranspose2d(ngf, nc, 4, 2, 1)
+/// and Tanh last.
+fn dcgan_generator(latent: usize, image_size: usize, channels: usize, ngf: usize) -> Network {
+    let depth = dcgan_depth(image_size);
+    let mut width = ngf << (depth - 1);
+    let mut layers = vec![Layer::ConvTranspose2d(four(latent, width, 1, 0))];
+    for _ in 1..depth {
+        layers.extend([
+            Layer::BatchNorm2d { channels: width },
+            Layer::Activation(Activation::Relu),
+            Layer::ConvTranspose2d(four(width, width / 2, 2, 1)),
+        ]);
+        width /= 2;
+    }
+    layers.extend([
+        Layer::BatchNorm2d { channels: width },
+        Layer::Activation(Activation::Relu),
+        Layer::ConvTranspose2d(four(width, channels, 2, 1)),
+        Layer::Activation(Activation::Tanh),
+    ]);
+    Network::in_module("main", NetworkKind::Generator, Shape::features(latent), layers)
+}
+
+/// pytorch/examples' DCGAN D (`main`): Conv2d(nc, ndf, 4, 2, 1) and LeakyReLU(0.2),
+/// then Conv2d(·, 2·, 4, 2, 1), BatchNorm2d and LeakyReLU halving the side until
+/// 4×4, and Conv2d(ndf·2^(d−1), 1, 4, 1, 0) and Sigmoid last.
+fn dcgan_discriminator(image_size: usize, channels: usize, ndf: usize) -> Network {
+    let depth = dcgan_depth(image_size);
+    let mut layers = vec![
+        Layer::Conv2d(four(channels, ndf, 2, 1)),
+        Layer::Activation(Activation::LeakyRelu),
+    ];
+    let mut width = ndf;
+    for _ in 1..depth {
+        layers.extend([
+            Layer::Conv2d(four(width, 2 * width, 2, 1)),
+            Layer::BatchNorm2d { channels: 2 * width },
+            Layer::Activation(Activation::LeakyRelu),
+        ]);
+        width *= 2;
+    }
+    layers.extend([
+        Layer::Conv2d(four(width, 1, 1, 0)),
+        Layer::Activation(Activation::Sigmoid),
+    ]);
+    let image = Shape {
+        channels,
+        height: image_size,
+        width: image_size,
+    };
+    Network::in_module("main", NetworkKind::Discriminator, image, layers)
 }
 
 #[cfg(test)]

@@ -134,6 +134,12 @@ impl Network {
     /// `model.1`, ... Panics where a layer cannot take what the one before gives:
     /// every caller builds its list from widths it has checked.
     pub fn new(kind: NetworkKind, input: Shape, layers: Vec<Layer>) -> Network {
+        Network::in_module("model", kind, input, layers)
+    }
+
+    /// The same with the `nn.Sequential` held as `module` (`main` in pytorch/examples'
+    /// DCGAN): its modules are `main.0`, `main.1`, ...
+    pub fn in_module(module: &str, kind: NetworkKind, input: Shape, layers: Vec<Layer>) -> Network {
         let (mut shape, mut offset, mut index, mut statistics_offset) = (input, 0, 0, 0);
         let mut placed = Vec::with_capacity(layers.len());
         for layer in layers {
@@ -142,7 +148,7 @@ impl Network {
                 .unwrap_or_else(|e| panic!("the {}: {e}", kind.name()));
             // Outside the Sequential a layer has no name (nor tensors).
             let name = match layer.in_sequential() {
-                true => format!("model.{index}"),
+                true => format!("{module}.{index}"),
                 false => String::new(),
             };
             index += usize::from(layer.in_sequential());

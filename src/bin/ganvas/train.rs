@@ -125,6 +125,7 @@ impl Hyperparameters {
             discriminator_hidden: self.d_hidden.clone().unwrap_or(d.discriminator_hidden),
             eps: d.eps,
             conditional: self.conditional,
+            model: d.model,
         }
     }
 }
