@@ -8,7 +8,7 @@ mod common;
 
 use ganvas::backend::gpu::read_buffer;
 use ganvas::kernels::activation::Activation;
-use ganvas::kernels::conv::{conv_cpu, Conv, ConvBuffers, ConvGeometry, ConvParams, ConvPass};
+use ganvas::kernels::conv::{conv_cpu, conv_cpu_patches, Conv, ConvBuffers, ConvGeometry, ConvParams, ConvPass};
 use wgpu::util::DeviceExt;
 
 use common::random_vec;
@@ -294,4 +294,53 @@ fn small_side_is_pytorchs_and_refuses_a_kernel_that_does_not_fit() {
     assert_eq!(ConvGeometry::small_side(7, 3, 2, 1), Some(4));
     assert_eq!(ConvGeometry::small_side(2, 4, 1, 0), None);
     assert_eq!(ConvGeometry::small_side(8, 4, 0, 1), None);
+}
+
+/// The CPU backend's convolutions (patches and one matrix product per image) against
+/// the reference loops, with each epilogue and with an accumulated weight gradient,
+/// on one thread and on three: the same bits on any number of threads.
+#[test]
+fn the_cpu_backends_patch_products_match_the_reference() {
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
+    for (t, &shape) in GEOMETRIES.iter().enumerate() {
+        let g = geometry(shape);
+        let (big, w, small) = inputs(&g, 60 + t as u64);
+        for pass in [ConvPass::Lower, ConvPass::Raise, ConvPass::Weight] {
+            let (a, b, len) = operands(pass, &g, &big, &w, &small);
+            let gate: Vec<f32> = random_vec(len, 3, 1.0).iter().map(|v| v.tanh()).collect();
+            let mut p = ConvParams::new(pass, &g, 3, 5, 2);
+            let before = match pass {
+                ConvPass::Weight => {
+                    p.accumulate = 1;
+                    [vec![f32::NAN; 2], random_vec(len, 4, 1.0)].concat()
+                }
+                _ => {
+                    p = p.with_epilogue(
+                        [Activation::Tanh, Activation::Relu, Activation::LeakyRelu][t % 3],
+                        Activation::Tanh,
+                        1,
+                    );
+                    vec![f32::NAN; len + 2]
+                }
+            };
+            let (a, b, gate) = (padded(a, 3), padded(b, 5), padded(&gate, 1));
+            let mut want = before.clone();
+            conv_cpu(&p, &a, &b, &gate, &mut want);
+            let mut one = before.clone();
+            conv_cpu_patches(&p, &a, &b, &gate, &mut one, 1);
+            let mut three = before.clone();
+            pool.install(|| conv_cpu_patches(&p, &a, &b, &gate, &mut three, 3));
+            assert!(one[..2].iter().all(|v| v.is_nan()), "{pass:?} wrote before its offset");
+            assert_eq!(
+                one.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                three.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                "{pass:?} {shape:?}: threads change the bits"
+            );
+            let terms = g.big[0] * g.kernel * g.kernel * g.batch * g.small[1] * g.small[2];
+            for (i, (got, want)) in one[2..].iter().zip(&want[2..]).enumerate() {
+                let tol = 4.0 * tolerance(terms) as f32 * (1.0 + want.abs());
+                assert!((got - want).abs() <= tol, "{pass:?} {shape:?}[{i}]: {got} vs {want}");
+            }
+        }
+    }
 }

@@ -7,8 +7,11 @@
 
 use bytemuck::{Pod, Zeroable};
 
+use rayon::prelude::*;
+
 use super::{bindings, check_view, BufferId, CpuMemory, Dispatch, GpuMemory, GpuTarget, Kernel, KernelOp};
 use crate::kernels::activation::Activation;
+use crate::kernels::matmul::{gemm_cpu, MatmulParams};
 
 /// Which way a pass goes over the geometry (the shader's entry points).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -278,6 +281,182 @@ pub fn conv_cpu(p: &ConvParams, a: &[f32], b: &[f32], gate: &[f32], c: &mut [f32
     }
 }
 
+/// The same passes as `conv_cpu`, as the CPU backend runs them: per image, its
+/// patches laid out as a matrix (im2col) and one matrix product with the weights
+/// (the GEMM of the matrix-product kernel), images side by side on up to `threads`
+/// threads. The weight gradient sums fixed groups of 8 images, each group's sum
+/// then added in order, so the result is the same bits for any thread count.
+/// Checked against `conv_cpu` in tests/conv.rs.
+pub fn conv_cpu_patches(p: &ConvParams, a: &[f32], b: &[f32], gate: &[f32], c: &mut [f32], threads: usize) {
+    let g = p.geometry();
+    let [a_len, b_len, c_len] = p.lengths();
+    let (ao, bo, co) = (p.a_offset as usize, p.b_offset as usize, p.c_offset as usize);
+    check_view("conv A", a.len(), ao, 1, a_len, 0, 1);
+    check_view("conv B", b.len(), bo, 1, b_len, 0, 1);
+    check_view("conv C", c.len(), co, 1, c_len, 0, 1);
+    let (activation, gate_activation) = p.activations();
+    if p.gate_activation != 0 {
+        check_view("conv gate", gate.len(), p.gate_offset as usize, 1, c_len, 0, 1);
+    }
+    let (a, b) = (&a[ao..][..a_len], &b[bo..][..b_len]);
+    let out = &mut c[co..][..c_len];
+    let (big_len, small_len) = (g.big_len() / g.batch.max(1), g.small_len() / g.batch.max(1));
+    let (rows, positions) = (g.big[0] * g.kernel * g.kernel, g.small[1] * g.small[2]);
+    // W [small_channels × rows] and its transpose, as the GEMM addresses them.
+    let weights = |transposed: bool| {
+        let (m, k, rs, cs) = match transposed {
+            false => (g.small[0], rows, rows, 1),
+            true => (rows, g.small[0], 1, rows),
+        };
+        (m, k, rs, cs)
+    };
+    if g.batch == 0 || c_len == 0 {
+        return;
+    }
+    match p.pass() {
+        ConvPass::Lower => {
+            each_image(out, small_len, threads, |n, small| {
+                let mut cols = vec![0.0; rows * positions];
+                patches(&g, &a[n * big_len..][..big_len], &mut cols);
+                let (m, k, rs, cs) = weights(false);
+                let product = MatmulParams {
+                    m: m as u32,
+                    n: positions as u32,
+                    k: k as u32,
+                    a_row_stride: rs as u32,
+                    a_col_stride: cs as u32,
+                    b_row_stride: positions as u32,
+                    b_col_stride: 1,
+                    c_row_stride: positions as u32,
+                    ..Default::default()
+                };
+                gemm_cpu(&product, b, &cols, small, false);
+            });
+        }
+        ConvPass::Raise => {
+            each_image(out, big_len, threads, |n, big| {
+                let mut cols = vec![0.0; rows * positions];
+                let (m, k, rs, cs) = weights(true);
+                let product = MatmulParams {
+                    m: m as u32,
+                    n: positions as u32,
+                    k: k as u32,
+                    a_row_stride: rs as u32,
+                    a_col_stride: cs as u32,
+                    b_offset: (n * small_len) as u32,
+                    b_row_stride: positions as u32,
+                    b_col_stride: 1,
+                    c_row_stride: positions as u32,
+                    ..Default::default()
+                };
+                gemm_cpu(&product, b, a, &mut cols, false);
+                big.fill(0.0);
+                unpatch(&g, &cols, big);
+            });
+        }
+        ConvPass::Weight => {
+            const GROUP_IMAGES: usize = 8;
+            let group_sum = |group: usize| {
+                let mut sum = vec![0.0; c_len];
+                let mut cols = vec![0.0; rows * positions];
+                let first = group * GROUP_IMAGES;
+                for n in first..g.batch.min(first + GROUP_IMAGES) {
+                    patches(&g, &b[n * big_len..][..big_len], &mut cols);
+                    // dW [small_channels × rows] += dy_n [· × positions] · colsᵀ.
+                    let product = MatmulParams {
+                        m: g.small[0] as u32,
+                        n: rows as u32,
+                        k: positions as u32,
+                        a_offset: (n * small_len) as u32,
+                        a_row_stride: positions as u32,
+                        a_col_stride: 1,
+                        b_row_stride: 1,
+                        b_col_stride: positions as u32,
+                        c_row_stride: rows as u32,
+                        ..Default::default()
+                    };
+                    gemm_cpu(&product, a, &cols, &mut sum, n > first);
+                }
+                sum
+            };
+            let count = g.batch.div_ceil(GROUP_IMAGES);
+            let groups: Vec<Vec<f32>> = match threads > 1 {
+                true => (0..count).into_par_iter().map(group_sum).collect(),
+                false => (0..count).map(group_sum).collect(),
+            };
+            if p.accumulate == 0 {
+                out.fill(0.0);
+            }
+            for sum in groups {
+                out.iter_mut().zip(sum).for_each(|(o, s)| *o += s);
+            }
+            return;
+        }
+    }
+    activation.forward_slice(out);
+    if p.gate_activation != 0 {
+        gate_activation.scale_by_derivative(out, &gate[p.gate_offset as usize..][..c_len]);
+    }
+}
+
+/// `work(n, image)` on each image of `out` (images of `len` values), side by side on
+/// up to `threads` threads (rayon's pool, the trainer's; none in wasm).
+fn each_image(out: &mut [f32], len: usize, threads: usize, work: impl Fn(usize, &mut [f32]) + Sync) {
+    let images = out.len() / len;
+    match threads > 1 {
+        true => out
+            .par_chunks_mut(len)
+            .with_min_len(images.div_ceil(threads))
+            .enumerate()
+            .for_each(|(n, image)| work(n, image)),
+        false => out.chunks_mut(len).enumerate().for_each(|(n, image)| work(n, image)),
+    }
+}
+
+/// One image's patches: row (i, ky, kx) holds, for each small position, the big
+/// pixel it meets through that kernel offset (0 outside the image).
+fn patches(g: &ConvGeometry, big: &[f32], cols: &mut [f32]) {
+    let [bc, bh, bw] = g.big;
+    let [_, sh, sw] = g.small;
+    let (k, s, pad) = (g.kernel, g.stride, g.padding);
+    for (row, values) in cols.chunks_mut(sh * sw).enumerate().take(bc * k * k) {
+        let (i, ky, kx) = (row / (k * k), row / k % k, row % k);
+        for y in 0..sh {
+            let line = &mut values[y * sw..][..sw];
+            match big_index(y, ky, s, pad, bh) {
+                None => line.fill(0.0),
+                Some(by) => {
+                    let source = &big[(i * bh + by) * bw..][..bw];
+                    for (x, v) in line.iter_mut().enumerate() {
+                        *v = big_index(x, kx, s, pad, bw).map_or(0.0, |bx| source[bx]);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The adjoint of `patches`: each patch value added back to the big pixel it came from.
+fn unpatch(g: &ConvGeometry, cols: &[f32], big: &mut [f32]) {
+    let [bc, bh, bw] = g.big;
+    let [_, sh, sw] = g.small;
+    let (k, s, pad) = (g.kernel, g.stride, g.padding);
+    for (row, values) in cols.chunks(sh * sw).enumerate().take(bc * k * k) {
+        let (i, ky, kx) = (row / (k * k), row / k % k, row % k);
+        for y in 0..sh {
+            let Some(by) = big_index(y, ky, s, pad, bh) else {
+                continue;
+            };
+            let target = &mut big[(i * bh + by) * bw..][..bw];
+            for (x, v) in values[y * sw..][..sw].iter().enumerate() {
+                if let Some(bx) = big_index(x, kx, s, pad, bw) {
+                    target[bx] += v;
+                }
+            }
+        }
+    }
+}
+
 /// Every (a, b, c, d) below the bounds, the last fastest: a tensor's indices in
 /// its memory order.
 fn four(a: usize, b: usize, c: usize, d: usize) -> impl Iterator<Item = (usize, usize, usize, usize)> {
@@ -377,9 +556,9 @@ impl KernelOp for ConvOp {
         Some(self.c)
     }
 
-    fn write_cpu(&self, memory: &CpuMemory, out: &mut [f32], _threads: usize) {
+    fn write_cpu(&self, memory: &CpuMemory, out: &mut [f32], threads: usize) {
         let [a, b, gate] = [self.a, self.b, self.gate].map(|id| memory.get(id));
-        conv_cpu(&self.params, a, b, gate, out);
+        conv_cpu_patches(&self.params, a, b, gate, out, threads);
     }
 
     fn dispatch(&self, pipelines: &ConvPipelines, gpu: &GpuMemory, label: &str) -> Dispatch {

@@ -239,7 +239,7 @@ pub fn matmul_cpu(p: &MatmulParams, a: &[f32], b: &[f32], bias: &[f32], gate: &[
     }
     // SAFETY: every element the GEMM reads or writes lies inside its slice (checked
     // above), and `c` is a distinct, exclusively borrowed slice.
-    unsafe { gemm_views(p, a, b, c) };
+    unsafe { gemm_views(p, a, b, c, false) };
     for i in 0..m {
         let row = &mut c[u(p.c_offset) + i * u(p.c_row_stride)..][..n];
         if p.has_bias != 0 {
@@ -262,7 +262,7 @@ pub fn matmul_cpu(p: &MatmulParams, a: &[f32], b: &[f32], bias: &[f32], gate: &[
 ///
 /// # Safety
 /// Every element of the A, B and C views must lie inside `a`, `b` and `c`.
-unsafe fn gemm_views(p: &MatmulParams, a: &[f32], b: &[f32], c: &mut [f32]) {
+unsafe fn gemm_views(p: &MatmulParams, a: &[f32], b: &[f32], c: &mut [f32], accumulate: bool) {
     let (m, n, k) = (p.m as usize, p.n as usize, p.k as usize);
     let a = a.as_ptr().add(p.a_offset as usize);
     let b = b.as_ptr().add(p.b_offset as usize);
@@ -273,7 +273,7 @@ unsafe fn gemm_views(p: &MatmulParams, a: &[f32], b: &[f32], c: &mut [f32]) {
     #[cfg(not(target_arch = "wasm32"))]
     {
         // gemm computes dst = alpha·dst + beta·lhs·rhs, strides column first; with
-        // read_dst false, C is written without being read.
+        // read_dst false, C is written without being read (alpha then unused).
         gemm::gemm(
             m,
             n,
@@ -281,14 +281,14 @@ unsafe fn gemm_views(p: &MatmulParams, a: &[f32], b: &[f32], c: &mut [f32]) {
             c,
             1,
             c_rows,
-            false,
+            accumulate,
             a,
             a_cols,
             a_rows,
             b,
             b_cols,
             b_rows,
-            0.0,
+            f32::from(u8::from(accumulate)),
             1.0,
             false,
             false,
@@ -297,7 +297,61 @@ unsafe fn gemm_views(p: &MatmulParams, a: &[f32], b: &[f32], c: &mut [f32]) {
         );
     }
     #[cfg(target_arch = "wasm32")]
-    matrixmultiply::sgemm(m, k, n, 1.0, a, a_rows, a_cols, b, b_rows, b_cols, 0.0, c, c_rows, 1);
+    matrixmultiply::sgemm(
+        m,
+        k,
+        n,
+        1.0,
+        a,
+        a_rows,
+        a_cols,
+        b,
+        b_rows,
+        b_cols,
+        f32::from(u8::from(accumulate)),
+        c,
+        c_rows,
+        1,
+    );
+}
+
+/// C (+)= A·B over `p`'s views (its epilogue ignored), added to what C holds when
+/// `accumulate`: the CPU convolutions' products over their image patches.
+pub(crate) fn gemm_cpu(p: &MatmulParams, a: &[f32], b: &[f32], c: &mut [f32], accumulate: bool) {
+    let (m, n, k) = (p.m as usize, p.n as usize, p.k as usize);
+    let u = |x: u32| x as usize;
+    check_view(
+        "gemm A",
+        a.len(),
+        u(p.a_offset),
+        m,
+        k,
+        u(p.a_row_stride),
+        u(p.a_col_stride),
+    );
+    check_view(
+        "gemm B",
+        b.len(),
+        u(p.b_offset),
+        k,
+        n,
+        u(p.b_row_stride),
+        u(p.b_col_stride),
+    );
+    check_view("gemm C", c.len(), u(p.c_offset), m, n, u(p.c_row_stride), 1);
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            for i in 0..m {
+                c[u(p.c_offset) + i * u(p.c_row_stride)..][..n].fill(0.0);
+            }
+        }
+        return;
+    }
+    // SAFETY: every element the GEMM reads or writes lies inside its slice (checked above).
+    unsafe { gemm_views(p, a, b, c, accumulate) };
 }
 
 /// `matmul_cpu` split over up to `threads` threads, each computing a band of C's rows or
