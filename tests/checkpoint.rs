@@ -29,7 +29,7 @@ fn files_hold_the_pytorch_state_dict() {
     let config = TrainConfig::default();
     let g = config.generator(784);
     let params = g.initial_parameters(1);
-    let bytes = network_to_bytes(&g, &params).unwrap();
+    let bytes = network_to_bytes(&g, &params, &[]).unwrap();
     let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
     let mut names: Vec<(String, Vec<usize>)> = file
         .tensors()
@@ -53,7 +53,7 @@ fn files_hold_the_pytorch_state_dict() {
     assert_eq!(loaded.params, params);
 
     let d = config.discriminator(784);
-    let bytes = network_to_bytes(&d, &d.initial_parameters(1)).unwrap();
+    let bytes = network_to_bytes(&d, &d.initial_parameters(1), &[]).unwrap();
     let loaded = network_from_bytes(&bytes, NetworkKind::Discriminator).unwrap();
     assert_eq!(loaded.network.widths(), vec![784, 512, 256, 1]);
 }
@@ -180,7 +180,7 @@ fn mismatched_checkpoint_files_are_refused() {
         generator_hidden: vec![9, 18],
         ..config.clone()
     };
-    let g_other = network_to_bytes(&other.generator(20), &other.generator(20).initial_parameters(0)).unwrap();
+    let g_other = network_to_bytes(&other.generator(20), &other.generator(20).initial_parameters(0), &[]).unwrap();
     let e = state_from_bytes(&g_other, &d, &o).unwrap_err().message;
     assert!(e.contains("generator_hidden") && e.contains("[6, 9, 18, 20]"), "{e}");
     // A weight file where the optimizer file should be.
@@ -210,14 +210,14 @@ fn classifier_files_carry_their_reference() {
     assert_eq!(loaded.network, network);
     assert_eq!(loaded.params, params);
     assert_eq!(loaded.reference, reference);
-    let plain = checkpoint::network_to_bytes(&network, &params).unwrap();
+    let plain = checkpoint::network_to_bytes(&network, &params, &[]).unwrap();
     let e = classifier::classifier_from_bytes(&plain).unwrap_err().message;
     assert!(
         e.contains("lacks reference.mean") && e.contains("classifier train"),
         "{e}"
     );
     let no_hidden = Network::from_widths(NetworkKind::Classifier, &[12, 10]);
-    let bytes = checkpoint::network_to_bytes(&no_hidden, &no_hidden.initial_parameters(1)).unwrap();
+    let bytes = checkpoint::network_to_bytes(&no_hidden, &no_hidden.initial_parameters(1), &[]).unwrap();
     assert!(classifier::classifier_from_bytes(&bytes)
         .unwrap_err()
         .message

@@ -192,3 +192,76 @@ fn both_backends_train_the_dcgan_alike() {
         }
     }
 }
+
+/// A DCGAN's checkpoint: PyTorch's state_dict names, batch norm's count as int64,
+/// and the three files resume exactly (parameters, moments, statistics, step,
+/// config); a generator alone starts a run of its DCGAN with its statistics.
+#[test]
+fn checkpoints_round_trip_with_running_statistics() {
+    use ganvas::formats::checkpoint::{network_from_bytes, state_from_bytes, state_from_weights, state_to_bytes};
+    use ganvas::model::NetworkKind;
+    let config = TrainConfig {
+        batch: 4,
+        ..dcgan(32, 3, 4)
+    };
+    let data = colour_dataset(16, 32, 9);
+    let plan = Plan::training(&config, data.pixels(), data.count).unwrap();
+    let mut trainer = CpuTrainer::new(plan, &data, &TrainingState::initial(&config, data.pixels()));
+    trainer.train(2);
+    let state = trainer.state();
+    let files = state_to_bytes(&state, data.pixels()).unwrap();
+    let g_file = safetensors::SafeTensors::deserialize(&files[0]).unwrap();
+    let count = g_file.tensor("main.1.num_batches_tracked").unwrap();
+    assert_eq!(
+        (count.dtype(), count.shape().to_vec(), count.data().to_vec()),
+        (safetensors::Dtype::I64, vec![], 2i64.to_le_bytes().to_vec())
+    );
+    assert_eq!(g_file.tensor("main.1.running_var").unwrap().shape(), &[16]);
+    let back = state_from_bytes(&files[0], &files[1], &files[2]).unwrap();
+    assert_eq!(back, state);
+    let g = network_from_bytes(&files[0], NetworkKind::Generator).unwrap();
+    assert_eq!(g.network, config.generator(data.pixels()));
+    assert_eq!(g.statistics, state.generator.statistics);
+    let fresh = state_from_weights(&files[0], Some(&files[1]), &TrainConfig::default()).unwrap();
+    assert_eq!(fresh.config.model, config.model);
+    assert_eq!((fresh.step, &fresh.generator.params), (0, &state.generator.params));
+    assert_eq!(fresh.discriminator.statistics, state.discriminator.statistics);
+    // A DCGAN's D beside an MLP's G is refused, not mixed.
+    let mlp = ganvas::formats::checkpoint::state_to_bytes(&TrainingState::initial(&TrainConfig::default(), 3072), 3072)
+        .unwrap();
+    assert!(state_from_weights(&mlp[0], Some(&files[1]), &TrainConfig::default()).is_err());
+}
+
+/// Random colour pictures of `side`, as the page's own pictures are laid out.
+fn colour_dataset(count: usize, side: usize, seed: u64) -> ganvas::formats::mnist::Dataset {
+    let plane = common::synthetic_dataset(count * 3, side, side, seed);
+    ganvas::formats::mnist::Dataset::from_pixels(plane.images, side, 3).unwrap()
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+    /// A DCGAN generator file cut short or with bytes rewritten loads or is refused
+    /// with a message: never a panic.
+    #[test]
+    fn mutated_dcgan_files_load_or_are_refused(
+        cut in proptest::option::of(0.0f64..1.0),
+        flips in proptest::collection::vec((0.0f64..1.0, proptest::prelude::any::<u8>()), 0..6),
+    ) {
+        use ganvas::formats::checkpoint::{network_from_bytes, state_to_bytes};
+        let config = dcgan(32, 1, 2);
+        let mut file = state_to_bytes(&TrainingState::initial(&config, 1024), 1024).unwrap()[0].clone();
+        // Flips land in the header (where the shapes are) half the time.
+        let header = 8 + u64::from_le_bytes(file[..8].try_into().unwrap()) as usize;
+        for (i, (at, value)) in flips.into_iter().enumerate() {
+            let end = if i % 2 == 0 { header.min(file.len()) } else { file.len() };
+            let i = ((end - 1) as f64 * at) as usize;
+            file[i] = value;
+        }
+        if let Some(cut) = cut {
+            file.truncate((file.len() as f64 * cut) as usize);
+        }
+        if let Err(e) = network_from_bytes(&file, ganvas::model::NetworkKind::Generator) {
+            proptest::prop_assert!(!e.message.is_empty());
+        }
+    }
+}

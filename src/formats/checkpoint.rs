@@ -13,7 +13,7 @@ use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use crate::error::{Error, ErrorKind, Result};
 use crate::formats::image_shape::ImageShape;
 use crate::model::state::{NetworkState, TrainingState};
-use crate::model::{NamedTensor, Network, NetworkKind, TrainConfig, CLASSES};
+use crate::model::{Convolution, Layer, Model, NamedTensor, Network, NetworkKind, TrainConfig, CLASSES};
 
 pub const GENERATOR_FILE: &str = "generator.safetensors";
 pub const DISCRIMINATOR_FILE: &str = "discriminator.safetensors";
@@ -34,17 +34,33 @@ pub struct LoadedNetwork {
 /// The state_dict of `net` with `params`, as safetensors bytes. A generator's file
 /// also says the shape of its images in its metadata (`IMAGE_SHAPE_KEY`: "3,32,32"),
 /// which PyTorch's loaders ignore.
-pub fn network_to_bytes(net: &Network, params: &[f32]) -> Result<Vec<u8>> {
+pub fn network_to_bytes(net: &Network, params: &[f32], statistics: &[f32]) -> Result<Vec<u8>> {
     let tensors = net
         .tensors()
         .into_iter()
         .map(|t| (t.name, t.shape, &params[t.offset..][..t.len]));
+    // Batch norm's running estimates beside the parameters, its count of batches an
+    // int64 as PyTorch keeps it.
+    let (counts, estimates): (Vec<NamedTensor>, Vec<NamedTensor>) = net
+        .statistics()
+        .into_iter()
+        .partition(|t| t.name.ends_with(COUNT_SUFFIX));
+    let estimates = estimates
+        .into_iter()
+        .map(|t| (t.name, t.shape, &statistics[t.offset..][..t.len]));
+    let counts: Vec<(String, i64)> = counts
+        .into_iter()
+        .map(|t| (t.name, statistics[t.offset] as i64))
+        .collect();
     let shape = (net.kind == NetworkKind::Generator)
         .then(|| ImageShape::from_values(net.outputs()).ok())
         .flatten();
     let metadata = shape.map(|s| HashMap::from([(IMAGE_SHAPE_KEY.to_string(), s.to_metadata())]));
-    serialize(tensors, metadata)
+    serialize(tensors.chain(estimates), &counts, metadata)
 }
+
+/// The name a batch norm's count of batches ends with (an int64 in PyTorch).
+const COUNT_SUFFIX: &str = "num_batches_tracked";
 
 /// Where a generator's file says the shape of its images.
 pub const IMAGE_SHAPE_KEY: &str = "ganvas.image_shape";
@@ -75,8 +91,7 @@ pub fn network_from_bytes(bytes: &[u8], kind: NetworkKind) -> Result<LoadedNetwo
             }
         }
     }
-    let params = read_tensors(&file, &network.tensors(), kind.name())?;
-    let statistics = network.initial_statistics();
+    let (params, statistics) = read_network(&file, &network, kind.name())?;
     Ok(LoadedNetwork {
         network,
         params,
@@ -93,8 +108,12 @@ pub(crate) fn parse<'a>(bytes: &'a [u8], what: &str) -> Result<SafeTensors<'a>> 
     })
 }
 
-/// The network whose state_dict `file` holds, from the shapes of its weights.
+/// The network whose state_dict `file` holds, from the shapes of its weights: the
+/// original perceptron's (`model.N`) or pytorch/examples' DCGAN's (`main.N`).
 pub(crate) fn infer_network(file: &SafeTensors, kind: NetworkKind) -> Result<Network> {
+    if let Some(network) = infer_dcgan(file, kind)? {
+        return Ok(network);
+    }
     let name = kind.name();
     let mut widths = Vec::new();
     let mut layer = 0;
@@ -151,6 +170,69 @@ pub(crate) fn infer_network(file: &SafeTensors, kind: NetworkKind) -> Result<Net
     Ok(Network::from_widths(kind, &widths))
 }
 
+/// A DCGAN's G or D from its convolutions' weights: G's at `main.0`, `main.3`, ...
+/// ([nz, ngf·2^(d−1), 4, 4] first, [ngf, nc, 4, 4] last), D's at `main.0`, `main.2`,
+/// `main.5`, ... ([ndf, nc, 4, 4] first); d + 1 of them for images of 4·2^d. None
+/// where the file is not a DCGAN's (no 4-D `main.0.weight`).
+fn infer_dcgan(file: &SafeTensors, kind: NetworkKind) -> Result<Option<Network>> {
+    let shape = |i: usize| {
+        file.tensor(&format!("main.{i}.weight"))
+            .ok()
+            .map(|t| t.shape().to_vec())
+    };
+    let Some(first) = shape(0).filter(|s| s.len() == 4) else {
+        return Ok(None);
+    };
+    let name = kind.name();
+    let next = match kind {
+        NetworkKind::Generator => 3,
+        NetworkKind::Discriminator => 2,
+        NetworkKind::Classifier => {
+            return Err(Error::of(
+                ErrorKind::CheckpointMismatch,
+                "a classifier has no convolutions",
+            ))
+        }
+    };
+    let (mut last, mut convolutions, mut at) = (first.clone(), 1usize, next);
+    while let Some(s) = shape(at).filter(|s| s.len() == 4 && convolutions < 8) {
+        (last, convolutions, at) = (s, convolutions + 1, at + 3);
+    }
+    let depth = convolutions - 1;
+    let image_size = 4 << depth;
+    let fits = |what: &str, value: usize| match value {
+        0 => Err(Error::of(
+            ErrorKind::CheckpointUnreadable,
+            format!("the {name} file's {what} is 0"),
+        )),
+        v => Ok(v),
+    };
+    let (latent, channels, width) = match kind {
+        NetworkKind::Generator => (first[0], last[1], first[1] >> depth.saturating_sub(1)),
+        _ => (TrainConfig::default().latent, first[1], first[0]),
+    };
+    let config = TrainConfig {
+        latent: fits("latent size", latent)?,
+        model: Model::Dcgan {
+            image_size,
+            channels: fits("channel count", channels)?,
+            width: fits("width", width)?,
+        },
+        ..TrainConfig::default()
+    };
+    config.validate().map_err(|e| {
+        Error::of(
+            ErrorKind::CheckpointMismatch,
+            format!("the {name} file is a DCGAN's of {convolutions} convolutions that ganvas does not train: {e}"),
+        )
+    })?;
+    let pixels = channels * image_size * image_size;
+    Ok(Some(match kind {
+        NetworkKind::Generator => config.generator(pixels),
+        _ => config.discriminator(pixels),
+    }))
+}
+
 /// Serialises the Adam moments, the step and the hyperparameters.
 pub fn optimizer_to_bytes(state: &TrainingState, pixels: usize) -> Result<Vec<u8>> {
     let config = &state.config;
@@ -173,7 +255,7 @@ pub fn optimizer_to_bytes(state: &TrainingState, pixels: usize) -> Result<Vec<u8
         ("step".to_string(), state.step.to_string()),
         ("config".to_string(), config_json),
     ]);
-    serialize(tensors.into_iter(), Some(metadata))
+    serialize(tensors.into_iter(), &[], Some(metadata))
 }
 
 /// The three files of a checkpoint of `state`: [generator, discriminator, optimizer],
@@ -181,8 +263,16 @@ pub fn optimizer_to_bytes(state: &TrainingState, pixels: usize) -> Result<Vec<u8
 pub fn state_to_bytes(state: &TrainingState, pixels: usize) -> Result<[Vec<u8>; 3]> {
     let c = &state.config;
     Ok([
-        network_to_bytes(&c.generator(pixels), &state.generator.params)?,
-        network_to_bytes(&c.discriminator(pixels), &state.discriminator.params)?,
+        network_to_bytes(
+            &c.generator(pixels),
+            &state.generator.params,
+            &state.generator.statistics,
+        )?,
+        network_to_bytes(
+            &c.discriminator(pixels),
+            &state.discriminator.params,
+            &state.discriminator.statistics,
+        )?,
         optimizer_to_bytes(state, pixels)?,
     ])
 }
@@ -290,13 +380,13 @@ pub fn state_from_bytes(generator: &[u8], discriminator: &[u8], optimizer: &[u8]
             params: g.params,
             exp_avg: g_moments[..gn].to_vec(),
             exp_avg_sq: g_moments[gn..].to_vec(),
-            statistics: g.network.initial_statistics(),
+            statistics: g.statistics,
         },
         discriminator: NetworkState {
             params: d.params,
             exp_avg: d_moments[..dn].to_vec(),
             exp_avg_sq: d_moments[dn..].to_vec(),
-            statistics: d.network.initial_statistics(),
+            statistics: d.statistics,
         },
         config,
     })
@@ -308,35 +398,48 @@ pub fn state_from_bytes(generator: &[u8], discriminator: &[u8], optimizer: &[u8]
 /// its initialisation.
 pub fn state_from_weights(generator: &[u8], discriminator: Option<&[u8]>, base: &TrainConfig) -> Result<TrainingState> {
     let g = network_from_bytes(generator, NetworkKind::Generator)?;
-    let widths = g.network.widths();
     let pixels = g.network.outputs();
-    // A generator that takes the configured latents and a label is conditional.
-    let conditional = widths[0] == base.latent + CLASSES;
-    let mut config = TrainConfig {
-        latent: if conditional { base.latent } else { widths[0] },
-        generator_hidden: widths[1..widths.len() - 1].to_vec(),
-        conditional,
-        ..base.clone()
+    let mut config = match dcgan_model(&g.network) {
+        Some(model) => TrainConfig {
+            latent: g.network.input.len(),
+            model,
+            conditional: false,
+            ..base.clone()
+        },
+        None => {
+            let widths = g.network.widths();
+            // A generator that takes the configured latents and a label is conditional.
+            let conditional = widths[0] == base.latent + CLASSES;
+            TrainConfig {
+                latent: if conditional { base.latent } else { widths[0] },
+                generator_hidden: widths[1..widths.len() - 1].to_vec(),
+                conditional,
+                model: Model::Mlp,
+                ..base.clone()
+            }
+        }
     };
     let d = match discriminator {
         Some(bytes) => {
             let d = network_from_bytes(bytes, NetworkKind::Discriminator)?;
-            if d.network.inputs() != pixels + config.labels() {
-                let what = match conditional {
+            if d.network.inputs() != pixels + config.labels() || dcgan_model(&d.network) != dcgan_model(&g.network) {
+                let what = match config.conditional {
                     true => format!("{pixels} pixels and a label of {CLASSES}"),
                     false => format!("{pixels} pixels"),
                 };
                 return Err(Error::of(
                     ErrorKind::CheckpointMismatch,
                     format!(
-                        "the discriminator takes {} inputs but the generator makes {what}",
+                        "the discriminator (of {} inputs) is not the generator's kind for {what}",
                         d.network.inputs()
                     ),
                 ));
             }
-            let widths = d.network.widths();
-            config.discriminator_hidden = widths[1..widths.len() - 1].to_vec();
-            Some(d.params)
+            if config.model == Model::Mlp {
+                let widths = d.network.widths();
+                config.discriminator_hidden = widths[1..widths.len() - 1].to_vec();
+            }
+            Some((d.params, d.statistics))
         }
         None => None,
     };
@@ -347,19 +450,47 @@ pub fn state_from_weights(generator: &[u8], discriminator: Option<&[u8]>, base: 
             format!("these weights cannot start a run with these settings: {e}"),
         )
     })?;
-    let d = d.unwrap_or_else(|| config.discriminator(pixels).initial_parameters(config.seed));
-    // The perceptrons read from state_dicts keep no statistics.
-    let fresh = |params: Vec<f32>| NetworkState {
+    let d = d.unwrap_or_else(|| {
+        let net = config.discriminator(pixels);
+        (net.initial_parameters(config.seed), net.initial_statistics())
+    });
+    // Adam starts afresh; batch norm keeps the running estimates the files hold.
+    let fresh = |(params, statistics): (Vec<f32>, Vec<f32>)| NetworkState {
         exp_avg: vec![0.0; params.len()],
         exp_avg_sq: vec![0.0; params.len()],
         params,
-        statistics: Vec::new(),
+        statistics,
     };
     Ok(TrainingState {
-        generator: fresh(g.params),
+        generator: fresh((g.params, g.statistics)),
         discriminator: fresh(d),
         step: 0,
         config,
+    })
+}
+
+/// The DCGAN a network read from a file is (its image size, channels and width), if
+/// it is one: a network that starts with a convolution.
+fn dcgan_model(net: &Network) -> Option<Model> {
+    let convolutions: Vec<Convolution> = (net.layers.iter())
+        .filter_map(|l| match l.layer {
+            Layer::Conv2d(c) | Layer::ConvTranspose2d(c) => Some(c),
+            _ => None,
+        })
+        .collect();
+    let first = convolutions.first()?;
+    let image = match net.kind {
+        NetworkKind::Generator => net.layers.last()?.output,
+        _ => net.input,
+    };
+    let width = match net.kind {
+        NetworkKind::Generator => first.outputs >> convolutions.len().saturating_sub(2),
+        _ => first.outputs,
+    };
+    Some(Model::Dcgan {
+        image_size: image.height,
+        channels: image.channels,
+        width,
     })
 }
 
@@ -368,24 +499,61 @@ fn clip(text: &str) -> String {
     text.chars().take(40).collect()
 }
 
-/// Reads exactly `tensors` (no more, no fewer) into one buffer laid out by their offsets.
-pub(crate) fn read_tensors(file: &SafeTensors, tensors: &[NamedTensor], what: &str) -> Result<Vec<f32>> {
+/// A network's parameters and statistics from its state_dict (exactly its tensors).
+fn read_network(file: &SafeTensors, net: &Network, what: &str) -> Result<(Vec<f32>, Vec<f32>)> {
+    let (tensors, statistics) = (net.tensors(), net.statistics());
+    let expected: Vec<&NamedTensor> = tensors.iter().chain(&statistics).collect();
+    unexpected(file, &expected, what)?;
+    let params = read_values(file, &tensors, what)?;
+    let mut values = vec![0.0; net.statistics_count];
+    for t in &statistics {
+        let view = lacking(file, &t.name, what)?;
+        let out = &mut values[t.offset..][..t.len];
+        match t.name.ends_with(COUNT_SUFFIX) && view.dtype() == Dtype::I64 && view.shape().is_empty() {
+            true => {
+                let bytes: [u8; 8] = view.data().try_into().map_err(|_| {
+                    Error::of(
+                        ErrorKind::CheckpointUnreadable,
+                        format!("the {what} file's {} is cut short", t.name),
+                    )
+                })?;
+                out[0] = i64::from_le_bytes(bytes) as f32;
+            }
+            false => copy_f32(&view, &format!("{what} tensor {}", t.name), &t.shape, out)?,
+        }
+    }
+    Ok((params, values))
+}
+
+/// The first name in `file` that is not among `expected`, as an error.
+fn unexpected(file: &SafeTensors, expected: &[&NamedTensor], what: &str) -> Result<()> {
     let mut names = file.names();
     names.sort_unstable();
-    if let Some(extra) = names.iter().find(|n| !tensors.iter().any(|t| t.name == **n)) {
-        return Err(Error::of(
+    match names.iter().find(|n| !expected.iter().any(|t| t.name == **n)) {
+        Some(extra) => Err(Error::of(
             ErrorKind::CheckpointMismatch,
             format!("the {what} file has an unexpected tensor {extra}"),
-        ));
+        )),
+        None => Ok(()),
     }
+}
+
+fn lacking<'a>(file: &'a SafeTensors, name: &str, what: &str) -> Result<TensorView<'a>> {
+    file.tensor(name)
+        .map_err(|_| Error::of(ErrorKind::CheckpointMismatch, format!("the {what} file lacks {name}")))
+}
+
+/// Reads exactly `tensors` (no more, no fewer) into one buffer laid out by their offsets.
+pub(crate) fn read_tensors(file: &SafeTensors, tensors: &[NamedTensor], what: &str) -> Result<Vec<f32>> {
+    unexpected(file, &tensors.iter().collect::<Vec<_>>(), what)?;
+    read_values(file, tensors, what)
+}
+
+/// `tensors`' values, float32 each, into one buffer laid out by their offsets.
+fn read_values(file: &SafeTensors, tensors: &[NamedTensor], what: &str) -> Result<Vec<f32>> {
     let mut out = vec![0.0; tensors.iter().map(|t| t.len).sum()];
     for t in tensors {
-        let view = file.tensor(&t.name).map_err(|_| {
-            Error::of(
-                ErrorKind::CheckpointMismatch,
-                format!("the {what} file lacks {}", t.name),
-            )
-        })?;
+        let view = lacking(file, &t.name, what)?;
         copy_f32(
             &view,
             &format!("{what} tensor {}", t.name),
@@ -415,16 +583,25 @@ fn copy_f32(view: &TensorView, what: &str, shape: &[usize], out: &mut [f32]) -> 
     Ok(())
 }
 
+/// Float32 tensors, and int64 scalars (`counts`), as safetensors bytes.
 pub(crate) fn serialize<'a>(
     tensors: impl Iterator<Item = (String, Vec<usize>, &'a [f32])>,
+    counts: &[(String, i64)],
     metadata: Option<HashMap<String, String>>,
 ) -> Result<Vec<u8>> {
+    let count_bytes: Vec<[u8; 8]> = counts.iter().map(|(_, c)| c.to_le_bytes()).collect();
+    let counts = counts.iter().zip(&count_bytes).map(|((name, _), bytes)| {
+        TensorView::new(Dtype::I64, Vec::new(), bytes)
+            .map(|v| (name.clone(), v))
+            .map_err(|e| Error::new(format!("cannot write a tensor: {e}")))
+    });
     let views = tensors
         .map(|(name, shape, data)| {
             TensorView::new(Dtype::F32, shape, bytemuck::cast_slice(data))
                 .map(|v| (name, v))
                 .map_err(|e| Error::new(format!("cannot write a tensor: {e}")))
         })
+        .chain(counts)
         .collect::<Result<Vec<_>>>()?;
     safetensors::serialize(views, metadata).map_err(|e| Error::new(format!("cannot write safetensors: {e}")))
 }

@@ -54,7 +54,7 @@ pub fn classifier_to_bytes(network: &Network, params: &[f32], reference: &Gaussi
                 covariance.as_slice(),
             ),
         ]);
-    serialize(tensors, None)
+    serialize(tensors, &[], None)
 }
 
 pub fn classifier_from_bytes(bytes: &[u8]) -> Result<LoadedClassifier> {
