@@ -265,3 +265,46 @@ proptest::proptest! {
         }
     }
 }
+
+/// The census of a DCGAN trained on MNIST (32×32, padded) reads the centre 28×28 of
+/// each sample with the 28×28 classifier: its logits are the classifier's on the
+/// cropped images (the classifier's weights placed on the centre, zero around it).
+#[test]
+fn the_census_reads_the_centre_of_the_dcgans_samples() {
+    use ganvas::quality::centre_crop;
+    let config = TrainConfig {
+        batch: 4,
+        ..dcgan(32, 1, 4)
+    };
+    let classifier = ganvas::model::ClassifierConfig {
+        hidden: vec![16, 8],
+        ..Default::default()
+    }
+    .network(784, 10);
+    let weights = classifier.initial_parameters(3);
+    let data = common::synthetic_dataset(16, 32, 32, 2);
+    let rows = 6;
+    let plan = Plan::training(&config, 1024, data.count)
+        .unwrap()
+        .with_census(&classifier, &weights, rows)
+        .unwrap();
+    let state = TrainingState::initial(&config, 1024);
+    let mut trainer = CpuTrainer::new(plan, &data, &state);
+    trainer.train(1);
+    let readings = trainer.census().unwrap();
+    let after = trainer.state();
+    let mut z = vec![0.0; rows * config.latent];
+    ganvas::rng::normals(config.seed, ganvas::rng::Stream::Sample, 0, &mut z);
+    let images = ganvas::backend::cpu::run_network(
+        &config.generator(1024),
+        &after.generator.params,
+        &after.generator.statistics,
+        &z,
+    );
+    let want = ganvas::backend::cpu::run_network(&classifier, &weights, &[], &centre_crop(&images, 32, 28));
+    assert!(
+        common::max_abs_diff(&readings.logits, &want) < 1e-4,
+        "{:?} vs {want:?}",
+        readings.logits
+    );
+}

@@ -35,6 +35,34 @@ impl Dataset {
         self.labels.len() == self.count
     }
 
+    /// Each image centred in a larger square of `side` with background (byte 0, -1
+    /// to the networks) around it: MNIST's 28×28 as the DCGAN's 32×32. Labels stay.
+    pub fn padded(&self, side: usize) -> Result<Dataset> {
+        if side < self.width || side < self.height {
+            return Err(Error::of(
+                ErrorKind::DataUnreadable,
+                format!("images of {}×{} do not fit {side}×{side}", self.width, self.height),
+            ));
+        }
+        let (left, top) = ((side - self.width) / 2, (side - self.height) / 2);
+        let mut images = vec![0u8; self.count * self.channels * side * side];
+        let planes = self
+            .images
+            .chunks(self.width * self.height)
+            .zip(images.chunks_mut(side * side));
+        for (plane, out) in planes {
+            for (row, values) in plane.chunks(self.width).enumerate() {
+                out[(top + row) * side + left..][..self.width].copy_from_slice(values);
+            }
+        }
+        Ok(Dataset {
+            images,
+            width: side,
+            height: side,
+            ..self.clone()
+        })
+    }
+
     /// `count` square images of `side` pixels and `channels` planes, as bytes,
     /// without labels.
     pub fn from_pixels(images: Vec<u8>, side: usize, channels: usize) -> Result<Dataset> {
@@ -220,6 +248,17 @@ fn parse_header<const DIMS: usize>(bytes: &[u8], magic: u32, what: &str) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn padding_centres_each_image_on_background() {
+        let data = Dataset::from_pixels((1..=8).collect(), 2, 1).unwrap();
+        let padded = data.padded(4).unwrap();
+        assert_eq!((padded.count, padded.width, padded.pixels()), (2, 4, 16));
+        #[rustfmt::skip]
+        assert_eq!(&padded.images[..16], &[0, 0, 0, 0,  0, 1, 2, 0,  0, 3, 4, 0,  0, 0, 0, 0]);
+        assert_eq!(&padded.images[16 + 5..16 + 7], &[5, 6]);
+        assert!(data.padded(1).is_err());
+    }
 
     fn idx(magic: u32, dims: &[u32], body: &[u8]) -> Vec<u8> {
         let mut v = magic.to_be_bytes().to_vec();

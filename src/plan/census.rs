@@ -17,6 +17,38 @@ use crate::kernels::labels::{LabelsOp, LabelsParams};
 use crate::kernels::matmul::{MatmulOp, MatmulParams, View};
 use crate::model::{Network, CLASSES, MAX_BUFFER_FLOATS};
 
+/// A classifier of 28×28 images as one of `pixels` (a larger gray square) that reads
+/// their centre: its first layer's weights placed on the centre pixels, zero on the
+/// border, so it computes exactly what the classifier computes on the centre crop.
+/// None where the images are not such a square.
+fn reading_centre(classifier: &Network, weights: &[f32], pixels: usize) -> Option<(Network, Vec<f32>)> {
+    let (side, inner) = (
+        ((pixels as f64).sqrt().round() as usize),
+        ((classifier.inputs() as f64).sqrt().round() as usize),
+    );
+    let square = side * side == pixels && inner * inner == classifier.inputs() && side > inner;
+    let first = classifier.tensors().first().cloned().filter(|t| t.shape.len() == 2)?;
+    if !square || weights.len() != classifier.parameter_count {
+        return None;
+    }
+    let mut widths = classifier.widths();
+    widths[0] = pixels;
+    let wide = Network::from_widths(classifier.kind, &widths);
+    let margin = (side - inner) / 2;
+    let outputs = first.shape[0];
+    let mut values = vec![0.0; wide.parameter_count];
+    for o in 0..outputs {
+        for y in 0..inner {
+            let from = &weights[first.offset + o * inner * inner + y * inner..][..inner];
+            values[o * pixels + (y + margin) * side + margin..][..inner].copy_from_slice(from);
+        }
+    }
+    // Everything after the first weight (its bias, the later layers) as it was.
+    let rest = first.offset + first.len;
+    values[outputs * pixels..].copy_from_slice(&weights[rest..]);
+    Some((wide, values))
+}
+
 /// Samples a census reads. Fewer make the Fréchet distance larger (its estimate is
 /// biased upwards at small counts), more cost more: 2,048 samples cost about eight
 /// batch-64 training steps.
@@ -46,6 +78,12 @@ impl Plan {
     /// so its first rows are the preview grid and `ganvas eval --seed` with the
     /// training seed draws the same samples.
     pub fn with_census(mut self, classifier: &Network, weights: &[f32], rows: usize) -> Result<Plan> {
+        // The DCGAN's 32×32 are MNIST's 28×28 padded: the classifier reads their centre.
+        let centred = reading_centre(classifier, weights, self.pixels);
+        let (classifier, weights) = match &centred {
+            Some((network, weights)) => (network, &weights[..]),
+            None => (classifier, weights),
+        };
         let features = classifier
             .features()
             .ok()
@@ -60,8 +98,8 @@ impl Plan {
         if weights.len() != classifier.parameter_count {
             return Err(Error::new("the classifier's weights do not fit its layers"));
         }
-        let widest = (self.generator.widths().into_iter())
-            .chain(classifier.widths())
+        let widest = (self.generator.layers.iter().chain(&classifier.layers))
+            .map(|l| l.output.len().max(l.input.len()))
             .max()
             .unwrap_or(0);
         if rows < 2 || rows.saturating_mul(widest) > MAX_BUFFER_FLOATS {

@@ -9,7 +9,7 @@ use ganvas::model::NetworkKind;
 use ganvas::plan::every_digit;
 use ganvas::quality::classifier::classifier_from_bytes;
 use ganvas::quality::sampling::Sampler;
-use ganvas::quality::{images_from_npy, Reader};
+use ganvas::quality::{centre_crop, images_from_npy, Reader};
 use ganvas::{Error, Result};
 use serde::Serialize;
 
@@ -55,6 +55,15 @@ struct Report {
     asked: Option<LabelShare>,
 }
 
+const MNIST_SIDE: usize = 28;
+
+/// The side of gray images of `values` that hold the classifier's 28×28 in their
+/// centre (the DCGAN's 32×32), when the classifier reads 28×28 and they are larger.
+fn padded_side(values: usize, pixels: usize) -> Option<usize> {
+    let side = (values as f64).sqrt().round() as usize;
+    (pixels == MNIST_SIDE * MNIST_SIDE && side * side == values && side > MNIST_SIDE).then_some(side)
+}
+
 /// An error about the file at `path`, saying so.
 fn in_file(path: &std::path::Path) -> impl Fn(Error) -> Error + '_ {
     move |e| Error::new(format!("{}: {e}", path.display()))
@@ -72,7 +81,8 @@ pub fn run(args: EvalArgs) -> Result<()> {
     let images = match (&args.checkpoint, &args.images) {
         (Some(path), _) => {
             let g = network_from_bytes(&read(path)?, NetworkKind::Generator).map_err(in_file(path))?;
-            if g.network.outputs() != pixels {
+            let side = padded_side(g.network.outputs(), pixels);
+            if g.network.outputs() != pixels && side.is_none() {
                 return Err(Error::new(format!(
                     "{} makes images of {} pixels; the classifier reads {pixels}",
                     path.display(),
@@ -88,7 +98,11 @@ pub fn run(args: EvalArgs) -> Result<()> {
                 (_, label) => label.map(|k| vec![usize::from(k); args.n]),
             };
             let latents = sampler.latents(args.n, args.seed);
-            sampler.images(&latents, digits.as_deref()).map_err(in_file(path))?
+            let images = sampler.images(&latents, digits.as_deref()).map_err(in_file(path))?;
+            match side {
+                Some(side) => centre_crop(&images, side, MNIST_SIDE),
+                None => images,
+            }
         }
         (None, Some(path)) if args.label.is_none() => images_from_npy(&read(path)?, pixels).map_err(in_file(path))?,
         (None, Some(_)) => {

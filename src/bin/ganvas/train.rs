@@ -13,7 +13,7 @@ use ganvas::formats::image_folder;
 use ganvas::formats::image_shape::ImageShape;
 use ganvas::formats::mnist::Dataset;
 use ganvas::model::state::{Stats, TrainingState};
-use ganvas::model::TrainConfig;
+use ganvas::model::{Model, TrainConfig, DCGAN_WIDTH};
 use ganvas::{Error, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -39,8 +39,9 @@ pub struct TrainArgs {
     /// searched recursively) [default: data/mnist].
     #[arg(long)]
     data: Option<PathBuf>,
-    /// Your pictures' side after cropping to the centre square and resizing [default: 28].
-    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(["28", "32"]))]
+    /// Your pictures' side after cropping to the centre square and resizing
+    /// [default: 28; 32 for the DCGAN, which takes 32 or 64].
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(["28", "32", "64"]))]
     image_size: Option<String>,
     /// Your pictures as gray (1) or colour (3) [default: 1].
     #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(["1", "3"]))]
@@ -95,6 +96,13 @@ struct Hyperparameters {
     /// latents and the image (`ganvas sample --label K` then draws digit K).
     #[arg(long)]
     conditional: bool,
+    /// mlp (the lecture's perceptrons) or dcgan (pytorch/examples' deep convolutional
+    /// GAN; MNIST is padded to 32×32 for it) [default: mlp].
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(["mlp", "dcgan"]))]
+    model: Option<String>,
+    /// The DCGAN's width, ngf = ndf [default: 64].
+    #[arg(long)]
+    width: Option<usize>,
 }
 
 impl Hyperparameters {
@@ -109,10 +117,25 @@ impl Hyperparameters {
             || self.g_hidden.is_some()
             || self.d_hidden.is_some()
             || self.conditional
+            || self.model.is_some()
+            || self.width.is_some()
     }
 
-    fn config(&self) -> TrainConfig {
+    fn dcgan(&self) -> bool {
+        self.model.as_deref() == Some("dcgan")
+    }
+
+    /// The run's config for images of `shape`.
+    fn config(&self, shape: ImageShape) -> TrainConfig {
         let d = TrainConfig::default();
+        let model = match self.dcgan() {
+            true => Model::Dcgan {
+                image_size: shape.side,
+                channels: shape.channels,
+                width: self.width.unwrap_or(DCGAN_WIDTH),
+            },
+            false => Model::Mlp,
+        };
         TrainConfig {
             seed: self.seed.unwrap_or(d.seed),
             batch: self.batch.unwrap_or(d.batch),
@@ -125,27 +148,34 @@ impl Hyperparameters {
             discriminator_hidden: self.d_hidden.clone().unwrap_or(d.discriminator_hidden),
             eps: d.eps,
             conditional: self.conditional,
-            model: d.model,
+            model,
         }
     }
 }
 
 /// MNIST's IDX files where `dir` holds them, else every picture under it as
 /// `--image-size` and `--channels` say, listing the files it skips.
-fn training_data(dir: &Path, args: &TrainArgs) -> Result<Dataset> {
+fn training_data(dir: &Path, args: &TrainArgs, dcgan: bool) -> Result<Dataset> {
     let number = |v: &Option<String>, default: usize| v.as_deref().and_then(|v| v.parse().ok()).unwrap_or(default);
     let shape = ImageShape {
-        side: number(&args.image_size, 28),
+        side: number(&args.image_size, if dcgan { 32 } else { 28 }),
         channels: number(&args.channels, 1),
     };
     if Dataset::has_training_set(dir) {
-        if shape != ImageShape::MNIST {
+        // The DCGAN's MNIST is 32×32: the digits with 2 pixels of background a side.
+        let mnist = match dcgan {
+            true => ImageShape { side: 32, channels: 1 },
+            false => ImageShape::MNIST,
+        };
+        if shape != mnist {
             return Err(Error::new(format!(
-                "{} holds MNIST, whose images are 28×28 gray: --image-size and --channels are for your own pictures",
-                dir.display()
+                "{} holds MNIST, whose images the {} takes as {mnist}: --image-size and --channels are for your own pictures",
+                dir.display(),
+                if dcgan { "DCGAN" } else { "MLP" },
             )));
         }
-        return Dataset::load_training_set(dir);
+        let data = Dataset::load_training_set(dir)?;
+        return if dcgan { data.padded(32) } else { Ok(data) };
     }
     let folder = image_folder::load(dir, shape).map_err(|e| {
         Error::new(format!(
@@ -169,19 +199,25 @@ fn training_data(dir: &Path, args: &TrainArgs) -> Result<Dataset> {
 
 pub fn run(args: TrainArgs) -> Result<()> {
     let data_dir = args.data.clone().unwrap_or_else(crate::default_data_dir);
-    let data = training_data(&data_dir, &args)?;
-    let pixels = data.pixels();
-    let state = match &args.resume {
-        Some(dir) => {
-            if args.hyper.any() {
-                return Err(Error::new(
-                    "hyperparameters come from the checkpoint when resuming; drop them or start afresh",
-                ));
-            }
-            load_checkpoint(dir)?
+    let resumed = match &args.resume {
+        Some(_) if args.hyper.any() => {
+            return Err(Error::new(
+                "hyperparameters come from the checkpoint when resuming; drop them or start afresh",
+            ))
         }
+        Some(dir) => Some(load_checkpoint(dir)?),
+        None => None,
+    };
+    let dcgan = match &resumed {
+        Some(state) => matches!(state.config.model, Model::Dcgan { .. }),
+        None => args.hyper.dcgan(),
+    };
+    let data = training_data(&data_dir, &args, dcgan)?;
+    let pixels = data.pixels();
+    let state = match resumed {
+        Some(state) => state,
         None => {
-            let config = args.hyper.config();
+            let config = args.hyper.config(ImageShape::from_values(pixels)?);
             config.validate_for(pixels, data.count)?;
             TrainingState::initial(&config, pixels)
         }
