@@ -22,7 +22,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Train, writing checkpoints, a loss CSV and a sample grid per epoch to --out.
-    Train(train::TrainArgs),
+    Train(Box<train::TrainArgs>),
     /// Generate images from a generator checkpoint (ganvas's or PyTorch's).
     Sample(sample::SampleArgs),
     /// Time training on each backend, and the matmul kernel on each shape of the step.
@@ -43,7 +43,7 @@ pub fn backend(name: &str) -> Result<ganvas::backend::engine::Backend, String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Train(args) => train::run(args),
+        Command::Train(args) => train::run(*args),
         Command::Sample(args) => sample::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Classifier(command) => classifier::run(command),
