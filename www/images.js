@@ -7,10 +7,12 @@
 import { sentError } from './worker-protocol.js';
 import { zip_entries } from './pkg/ganvas.js';
 
-/** The sizes offered: 28 × 28 gray (as MNIST) or 32 × 32 colour. */
+/** The sizes offered: 28 × 28 gray (as MNIST, for the MLP), 32 × 32 gray or colour, 64 × 64 colour (the DCGAN's). */
 export const SHAPES = {
   gray28: { side: 28, channels: 1 },
+  gray32: { side: 32, channels: 1 },
   colour32: { side: 32, channels: 3 },
+  colour64: { side: 64, channels: 3 },
 };
 /** @typedef {keyof typeof SHAPES} ShapeName */
 

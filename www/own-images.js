@@ -19,7 +19,8 @@ const FEW_PICTURES = 500;
 
 /** The pictures' size in words. @param {images.Prepared} p */
 export function shapeText(p) {
-  return t(p.channels === 3 ? 'ownColour32' : 'ownGray28');
+  if (p.channels === 3) return t(p.side === 64 ? 'ownColour64' : 'ownColour32');
+  return t(p.side === 32 ? 'ownGray32' : 'ownGray28');
 }
 
 export class OwnImages {

@@ -60,6 +60,17 @@ export function toHash(values, autostart, backend, until, lang, ownImages) {
 }
 
 /**
+ * The core's `Model` (src/model/config.rs) in a config.
+ * @typedef {{ kind: 'mlp' } | { kind: 'dcgan', image_size: number, channels: number, width: number }} Model
+ */
+/** @typedef {{ side: number, channels: number }} ImageShape the images a run trains on */
+
+// The settings that make the config's `model` rather than a field of their own.
+const MODEL_KEYS = ['model', 'width'];
+// The DCGAN's width where a config has none (pytorch/examples' ngf = ndf).
+const DCGAN_WIDTH = 64;
+
+/**
  * Link-keyed values from the core's config (as parsed from its JSON).
  * @param {Record<string, unknown>} config
  * @returns {Values}
@@ -68,20 +79,33 @@ export function fromConfig(config) {
   /** @type {Values} */
   const values = {};
   // Number(true) is 1: a boolean field (the conditional model) as 0 or 1.
-  for (const { key, field } of settingSpecs()) values[key] = Number(config[field]);
+  for (const { key, field } of settingSpecs()) {
+    if (!MODEL_KEYS.includes(key)) values[key] = Number(config[field]);
+  }
+  const model = /** @type {Model} */ (config.model);
+  values.model = model.kind === 'dcgan' ? 1 : 0;
+  values.width = model.kind === 'dcgan' ? model.width : DCGAN_WIDTH;
   return values;
 }
 
 /**
- * The core's config JSON: `base` (a config object) with the link-keyed values applied.
+ * The core's config JSON: `base` (a config object) with the link-keyed values
+ * applied, the DCGAN's for images of `image` (MNIST: 32×32 gray, padded by the core).
  * @param {Record<string, unknown>} base
  * @param {Values} values
+ * @param {ImageShape} image
  */
-export function toConfigJson(base, values) {
+export function toConfigJson(base, values, image) {
   const config = { ...base };
   for (const { key, field } of settingSpecs()) {
+    if (MODEL_KEYS.includes(key)) continue;
     config[field] = typeof base[field] === 'boolean' ? values[key] !== 0 : values[key];
   }
+  /** @type {Model} */
+  const model = values.model
+    ? { kind: 'dcgan', image_size: image.side, channels: image.channels, width: values.width }
+    : { kind: 'mlp' };
+  config.model = model;
   return JSON.stringify(config);
 }
 

@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::formats::mnist::Dataset;
 use crate::kernels::bce::STAT_SLOTS;
 use crate::model::state::{NetworkState, Stats, TrainingState};
-use crate::plan::{CensusClassifier, CensusReadings, Half, HalfStep, Plan, Preview, Request, Training};
+use crate::plan::{census_reads, CensusClassifier, CensusReadings, Half, HalfStep, Plan, Preview, Request, Training};
 
 /// The running sums of the stats slots and the steps they cover (`Stats` reads a
 /// GAN's; the classifier's loss and accuracy are slots 0 and 1).
@@ -100,7 +100,7 @@ impl Engine {
         let plan = Plan::training(&state.config, data.pixels(), data.count)?;
         state.check_layout(&plan.generator, &plan.discriminator)?;
         match census {
-            Some(census) if census.network.inputs() == data.pixels() => {
+            Some(census) if census_reads(census.network, data.pixels()) => {
                 plan.with_census(census.network, census.weights, census.rows)
             }
             _ => Ok(plan),

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::model::{TrainConfig, MAX_BATCH, MAX_LEARNING_RATE};
+use crate::model::{Model, TrainConfig, DCGAN_WIDTH, MAX_BATCH, MAX_DCGAN_WIDTH, MAX_LEARNING_RATE};
 
 /// One setting: its key in a link, its field in `TrainConfig` and its valid range.
 #[derive(Clone, Copy, Debug, Serialize)]
@@ -25,7 +25,7 @@ const MIN_LEARNING_RATE: f64 = 1e-7;
 /// The largest integer a JavaScript number holds exactly: seeds pass through the page.
 const MAX_SEED: f64 = 9_007_199_254_740_991.0;
 
-pub const SETTINGS: [Setting; 7] = [
+pub const SETTINGS: [Setting; 9] = [
     Setting {
         key: "lr_g",
         field: "generator_lr",
@@ -76,6 +76,22 @@ pub const SETTINGS: [Setting; 7] = [
         integer: true,
         min: 0.0,
         max: 1.0,
+    },
+    // 1: the DCGAN, of `width` (ngf = ndf). The page makes the config's `model` of
+    // them and of the images it trains on.
+    Setting {
+        key: "model",
+        field: "model",
+        integer: true,
+        min: 0.0,
+        max: 1.0,
+    },
+    Setting {
+        key: "width",
+        field: "width",
+        integer: true,
+        min: 1.0,
+        max: MAX_DCGAN_WIDTH as f64,
     },
 ];
 
@@ -234,6 +250,8 @@ pub fn default_values() -> BTreeMap<&'static str, f64> {
         "beta2" => d.beta2,
         "batch" => d.batch as f64,
         "conditional" => f64::from(u8::from(d.conditional)),
+        "model" => f64::from(u8::from(d.model != Model::Mlp)),
+        "width" => DCGAN_WIDTH as f64,
         _ => d.seed as f64,
     };
     SETTINGS.iter().map(|s| (s.key, by_field(s.field))).collect()
@@ -277,7 +295,7 @@ mod tests {
     #[test]
     fn reads_every_setting_and_the_other_keys() {
         let p =
-            parse("lr_g=0.0003&lr_d=1e-4&beta1=0.6&beta2=0.99&batch=8&seed=42&conditional=1&backend=cpu&autostart=1");
+            parse("lr_g=0.0003&lr_d=1e-4&beta1=0.6&beta2=0.99&batch=8&seed=42&conditional=1&model=1&width=32&backend=cpu&autostart=1");
         assert!(p.problems.is_empty(), "{:?}", p.problems);
         let want = [
             ("batch", 8.0),
@@ -286,7 +304,9 @@ mod tests {
             ("conditional", 1.0),
             ("lr_d", 1e-4),
             ("lr_g", 0.0003),
+            ("model", 1.0),
             ("seed", 42.0),
+            ("width", 32.0),
         ];
         assert_eq!(p.values, want.into_iter().collect());
         assert_eq!((p.autostart, p.backend), (true, Some("cpu")));

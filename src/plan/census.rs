@@ -17,18 +17,29 @@ use crate::kernels::labels::{LabelsOp, LabelsParams};
 use crate::kernels::matmul::{MatmulOp, MatmulParams, View};
 use crate::model::{Network, CLASSES, MAX_BUFFER_FLOATS};
 
+/// Whether a census can read G's images of `pixels` with `classifier`: images of
+/// its size, or larger gray squares whose centre is (the DCGAN's padded MNIST).
+pub fn census_reads(classifier: &Network, pixels: usize) -> bool {
+    classifier.inputs() == pixels || centred_sides(classifier, pixels).is_some()
+}
+
+/// The sides of G's square gray images and of the classifier's, where the first is
+/// larger and the classifier's first layer is a linear one.
+fn centred_sides(classifier: &Network, pixels: usize) -> Option<(usize, usize)> {
+    let side_of = |n: usize| Some((n as f64).sqrt().round() as usize).filter(|s| s * s == n);
+    let (side, inner) = (side_of(pixels)?, side_of(classifier.inputs())?);
+    let linear = classifier.tensors().first().is_some_and(|t| t.shape.len() == 2);
+    (side > inner && linear).then_some((side, inner))
+}
+
 /// A classifier of 28×28 images as one of `pixels` (a larger gray square) that reads
 /// their centre: its first layer's weights placed on the centre pixels, zero on the
 /// border, so it computes exactly what the classifier computes on the centre crop.
 /// None where the images are not such a square.
 fn reading_centre(classifier: &Network, weights: &[f32], pixels: usize) -> Option<(Network, Vec<f32>)> {
-    let (side, inner) = (
-        ((pixels as f64).sqrt().round() as usize),
-        ((classifier.inputs() as f64).sqrt().round() as usize),
-    );
-    let square = side * side == pixels && inner * inner == classifier.inputs() && side > inner;
-    let first = classifier.tensors().first().cloned().filter(|t| t.shape.len() == 2)?;
-    if !square || weights.len() != classifier.parameter_count {
+    let (side, inner) = centred_sides(classifier, pixels)?;
+    let first = classifier.tensors().first().cloned()?;
+    if weights.len() != classifier.parameter_count {
         return None;
     }
     let mut widths = classifier.widths();

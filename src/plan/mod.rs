@@ -20,7 +20,7 @@ mod layers;
 mod preview;
 mod progress;
 
-pub use census::{every_digit, Census, CensusClassifier, CensusReadings, CENSUS_ROWS};
+pub use census::{census_reads, every_digit, Census, CensusClassifier, CensusReadings, CENSUS_ROWS};
 pub use classifier::ClassifierPlan;
 pub use half_steps::{Half, HalfStep, HalfStepReadout, HalfSteps};
 pub use interpolation::INTERPOLATION_ROWS;

@@ -240,9 +240,10 @@ impl WebTrainer {
         backend: String,
         classifier: Option<WebClassifier>,
     ) -> Result<WebTrainer, JsValue> {
-        let data = data.0;
         let choice = Backend::from_name(&backend).map_err(js_error)?;
-        let state = super::start_state(&data, &config_json, start.map(|c| c.0)).map_err(js_error)?;
+        let start = start.map(|c| c.0);
+        let data = super::run_data(&data.0, &config_json, start.as_ref()).map_err(js_error)?;
+        let state = super::start_state(&data, &config_json, start).map_err(js_error)?;
         let reader = classifier.map(|c| c.0);
         let census = reader.as_deref().map(|r| r.census(CENSUS_ROWS));
         let (engine, _) = Engine::create(choice, 1, &data, &state, census)

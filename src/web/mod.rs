@@ -9,8 +9,10 @@ mod bindings;
 use crate::error::{Error, ErrorKind, Result};
 use crate::formats::checkpoint;
 use crate::formats::grid;
+use std::rc::Rc;
+
 use crate::formats::mnist::{decompress_if_gzipped, Dataset};
-use crate::model::TrainConfig;
+use crate::model::{Model, TrainConfig};
 use serde::Serialize;
 
 use crate::formats::settings;
@@ -92,6 +94,25 @@ pub fn census_report(
         preview_digits,
         agreement,
     })
+}
+
+/// The images a run trains on: `data`, or MNIST padded to 32×32 (2 pixels of
+/// background a side) for a DCGAN of 32×32 gray images, the run's model being the
+/// checkpoint's when one is given, else `config_json`'s.
+pub fn run_data(data: &Rc<Dataset>, config_json: &str, start: Option<&TrainingState>) -> Result<Rc<Dataset>> {
+    let model = match start {
+        Some(state) => state.config.model,
+        None => TrainConfig::from_json(config_json).map_or(Model::Mlp, |c| c.model),
+    };
+    let mnist = data.has_labels() && data.width == 28 && data.height == 28 && data.channels == 1;
+    match model {
+        Model::Dcgan {
+            image_size: 32,
+            channels: 1,
+            ..
+        } if mnist => Ok(Rc::new(data.padded(32)?)),
+        _ => Ok(data.clone()),
+    }
 }
 
 /// The state a new run starts from: `start` when given, else fresh from `config_json`
