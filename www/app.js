@@ -195,7 +195,7 @@ async function startBackend(kind, files) {
   form.write(settings.fromConfig(JSON.parse(backend.configJson)));
   sharing.update();
   form.check(appliedValues());
-  curves.reset();
+  curves.reset(JSON.parse(backend.configJson).model.kind === 'dcgan');
   // A new trainer draws its grid a row per digit (the conditional GAN's picker starts there).
   $('digit-picker').hidden = !JSON.parse(backend.configJson).conditional;
   /** @type {HTMLSelectElement} */ ($('digit')).value = '';

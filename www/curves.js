@@ -53,8 +53,17 @@ export class Curves {
     this.symptoms = { winning: null, collapse: null };
   }
 
-  /** A new run: every curve and the census empty. */
-  reset() {
+  /**
+   * A new run: every curve and the census empty. A DCGAN's D loss is its real and
+   * fake losses summed (pytorch/examples'), so its equilibrium is 2 ln 2, not ln 2.
+   * @param {boolean} dcgan
+   */
+  reset(dcgan) {
+    this.loss.guides = dcgan ? [Math.LN2, 2 * Math.LN2] : [Math.LN2];
+    // Its key, so a language switch (which rewrites every data-i18n) words it too.
+    const guide = $('loss-equilibrium');
+    guide.dataset.i18n = dcgan ? 'lossEquilibriumDcgan' : 'lossEquilibrium';
+    guide.textContent = t(dcgan ? 'lossEquilibriumDcgan' : 'lossEquilibrium');
     for (const chart of [this.loss, this.prob, this.frechet, this.score, this.bars]) chart.clear();
     this.census = null;
     this.censusStep = null;

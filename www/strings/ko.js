@@ -149,6 +149,7 @@ const ko = {
 
   dLoss: 'D 손실',
   gLoss: 'G 손실',
+  lossEquilibriumDcgan: '균형점: G는 ln 2 ≈ 0.693, D는 2 ln 2 ≈ 1.386 (DCGAN의 D 손실은 pytorch/examples처럼 진짜와 가짜 손실의 합)',
   lossEquilibrium: '평형에서: ln 2 ≈ 0.693',
   probEquilibrium: '평형에서: 둘 다 ½',
   frechetCaptionHtml: '<span class="key q">MNIST까지의 프레셰 거리</span> (낮을수록 좋음; MNIST 시험 이미지 2,048개는 10)',
