@@ -4,7 +4,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{bindings, check_view, BufferId, CpuMemory, Dispatch, GpuMemory, GpuTarget, Kernel, KernelOp};
+use super::{bindings, check_view, grid_2d, BufferId, CpuMemory, Dispatch, GpuMemory, GpuTarget, Kernel, KernelOp};
 use crate::kernels::activation::Activation;
 
 /// The passes, in the order a training step runs them (the shader's entry points).
@@ -230,8 +230,8 @@ bindings! {
     }
 }
 
+/// The invocations of one workgroup (`GROUP` in the shader).
 const GROUP: usize = 64;
-const MAX_GROUPS: usize = 65_535;
 
 /// One pass's pipeline.
 pub struct BatchNorm {
@@ -255,11 +255,7 @@ impl BatchNorm {
     ) -> Dispatch {
         let workgroups = match self.pass.per_channel() {
             true => [p.channels, 1, 1],
-            false => {
-                let groups = p.values().div_ceil(GROUP).max(1);
-                let rows = groups.div_ceil(MAX_GROUPS);
-                [groups.div_ceil(rows) as u32, rows as u32, 1]
-            }
+            false => grid_2d(p.values(), GROUP),
         };
         self.kernel
             .dispatch(device, label, buffers, bytemuck::bytes_of(p), workgroups)

@@ -9,7 +9,7 @@ use bytemuck::{Pod, Zeroable};
 
 use rayon::prelude::*;
 
-use super::{bindings, check_view, BufferId, CpuMemory, Dispatch, GpuMemory, GpuTarget, Kernel, KernelOp};
+use super::{bindings, check_view, grid_2d, BufferId, CpuMemory, Dispatch, GpuMemory, GpuTarget, Kernel, KernelOp};
 use crate::kernels::activation::Activation;
 use crate::kernels::matmul::{gemm_cpu, MatmulParams};
 
@@ -199,20 +199,10 @@ fn big_index(at: usize, k: usize, stride: usize, padding: usize, side: usize) ->
 /// The CPU reference: the sums in the shader's order, then its epilogue.
 pub fn conv_cpu(p: &ConvParams, a: &[f32], b: &[f32], gate: &[f32], c: &mut [f32]) {
     let g = p.geometry();
-    let [a_len, b_len, c_len] = p.lengths();
-    let (ao, bo, co) = (p.a_offset as usize, p.b_offset as usize, p.c_offset as usize);
-    check_view("conv A", a.len(), ao, 1, a_len, 0, 1);
-    check_view("conv B", b.len(), bo, 1, b_len, 0, 1);
-    check_view("conv C", c.len(), co, 1, c_len, 0, 1);
-    let (activation, gate_activation) = p.activations();
-    if p.gate_activation != 0 {
-        check_view("conv gate", gate.len(), p.gate_offset as usize, 1, c_len, 0, 1);
-    }
+    let (a, b, out) = operands(p, a, b, gate, c);
     let [bc, bh, bw] = g.big;
     let [sc, sh, sw] = g.small;
     let (k, s, pad) = (g.kernel, g.stride, g.padding);
-    let (a, b) = (&a[ao..][..a_len], &b[bo..][..b_len]);
-    let out = &mut c[co..][..c_len];
     let weight = |o: usize, i: usize, ky: usize, kx: usize| ((o * bc + i) * k + ky) * k + kx;
     let big = |n: usize, i: usize, y: usize, x: usize| ((n * bc + i) * bh + y) * bw + x;
     let small = |n: usize, o: usize, y: usize, x: usize| ((n * sc + o) * sh + y) * sw + x;
@@ -274,10 +264,37 @@ pub fn conv_cpu(p: &ConvParams, a: &[f32], b: &[f32], gate: &[f32], c: &mut [f32
         }
     }
     if p.pass() != ConvPass::Weight {
-        activation.forward_slice(out);
-        if p.gate_activation != 0 {
-            gate_activation.scale_by_derivative(out, &gate[p.gate_offset as usize..][..c_len]);
-        }
+        epilogue(p, gate, out);
+    }
+}
+
+/// A pass's A, B and C, each checked against its buffer (and the gate, where read).
+fn operands<'a>(
+    p: &ConvParams,
+    a: &'a [f32],
+    b: &'a [f32],
+    gate: &[f32],
+    c: &'a mut [f32],
+) -> (&'a [f32], &'a [f32], &'a mut [f32]) {
+    let [a_len, b_len, c_len] = p.lengths();
+    let (ao, bo, co) = (p.a_offset as usize, p.b_offset as usize, p.c_offset as usize);
+    check_view("conv A", a.len(), ao, 1, a_len, 0, 1);
+    check_view("conv B", b.len(), bo, 1, b_len, 0, 1);
+    check_view("conv C", c.len(), co, 1, c_len, 0, 1);
+    if p.gate_activation != 0 {
+        check_view("conv gate", gate.len(), p.gate_offset as usize, 1, c_len, 0, 1);
+    }
+    // An activation value that names none stops here, before any work.
+    let _ = p.activations();
+    (&a[ao..][..a_len], &b[bo..][..b_len], &mut c[co..][..c_len])
+}
+
+/// The shader's epilogue over C: the activation, then × the gate's derivative.
+fn epilogue(p: &ConvParams, gate: &[f32], out: &mut [f32]) {
+    let (activation, gate_activation) = p.activations();
+    activation.forward_slice(out);
+    if p.gate_activation != 0 {
+        gate_activation.scale_by_derivative(out, &gate[p.gate_offset as usize..][..out.len()]);
     }
 }
 
@@ -289,17 +306,7 @@ pub fn conv_cpu(p: &ConvParams, a: &[f32], b: &[f32], gate: &[f32], c: &mut [f32
 /// Checked against `conv_cpu` in tests/conv.rs.
 pub fn conv_cpu_patches(p: &ConvParams, a: &[f32], b: &[f32], gate: &[f32], c: &mut [f32], threads: usize) {
     let g = p.geometry();
-    let [a_len, b_len, c_len] = p.lengths();
-    let (ao, bo, co) = (p.a_offset as usize, p.b_offset as usize, p.c_offset as usize);
-    check_view("conv A", a.len(), ao, 1, a_len, 0, 1);
-    check_view("conv B", b.len(), bo, 1, b_len, 0, 1);
-    check_view("conv C", c.len(), co, 1, c_len, 0, 1);
-    let (activation, gate_activation) = p.activations();
-    if p.gate_activation != 0 {
-        check_view("conv gate", gate.len(), p.gate_offset as usize, 1, c_len, 0, 1);
-    }
-    let (a, b) = (&a[ao..][..a_len], &b[bo..][..b_len]);
-    let out = &mut c[co..][..c_len];
+    let (a, b, out) = operands(p, a, b, gate, c);
     let (big_len, small_len) = (g.big_len() / g.batch.max(1), g.small_len() / g.batch.max(1));
     let (rows, positions) = (g.big[0] * g.kernel * g.kernel, g.small[1] * g.small[2]);
     // W [small_channels × rows] and its transpose, as the GEMM addresses them.
@@ -310,7 +317,7 @@ pub fn conv_cpu_patches(p: &ConvParams, a: &[f32], b: &[f32], gate: &[f32], c: &
         };
         (m, k, rs, cs)
     };
-    if g.batch == 0 || c_len == 0 {
+    if g.batch == 0 || out.is_empty() {
         return;
     }
     match p.pass() {
@@ -357,7 +364,7 @@ pub fn conv_cpu_patches(p: &ConvParams, a: &[f32], b: &[f32], gate: &[f32], c: &
         ConvPass::Weight => {
             const GROUP_IMAGES: usize = 8;
             let group_sum = |group: usize| {
-                let mut sum = vec![0.0; c_len];
+                let mut sum = vec![0.0; out.len()];
                 let mut cols = vec![0.0; rows * positions];
                 let first = group * GROUP_IMAGES;
                 for n in first..g.batch.min(first + GROUP_IMAGES) {
@@ -393,10 +400,7 @@ pub fn conv_cpu_patches(p: &ConvParams, a: &[f32], b: &[f32], gate: &[f32], c: &
             return;
         }
     }
-    activation.forward_slice(out);
-    if p.gate_activation != 0 {
-        gate_activation.scale_by_derivative(out, &gate[p.gate_offset as usize..][..c_len]);
-    }
+    epilogue(p, gate, out);
 }
 
 /// `work(n, image)` on each image of `out` (images of `len` values), side by side on
@@ -479,17 +483,8 @@ bindings! {
     }
 }
 
-/// The invocations of one workgroup (`GROUP` in the shader), and the most
-/// workgroups along one dimension of a dispatch (WebGPU's default limit).
+/// The invocations of one workgroup (`GROUP` in the shader).
 const GROUP: usize = 64;
-const MAX_GROUPS: usize = 65_535;
-
-/// A 2-D grid of workgroups with at least `count` invocations.
-fn grid(count: usize) -> [u32; 3] {
-    let groups = count.div_ceil(GROUP).max(1);
-    let rows = groups.div_ceil(MAX_GROUPS);
-    [groups.div_ceil(rows) as u32, rows as u32, 1]
-}
 
 /// One pass's pipeline.
 pub struct Conv {
@@ -508,7 +503,7 @@ impl Conv {
         assert_eq!(p.pass(), self.pass, "{label}: params of another pass");
         let [.., outputs] = p.lengths();
         self.kernel
-            .dispatch(device, label, buffers, bytemuck::bytes_of(p), grid(outputs))
+            .dispatch(device, label, buffers, bytemuck::bytes_of(p), grid_2d(outputs, GROUP))
     }
 }
 

@@ -215,6 +215,16 @@ pub fn groups(items: usize, per_group: usize) -> u32 {
     items.div_ceil(per_group) as u32
 }
 
+/// Workgroups of `per_group` invocations covering `items`, as a 2-D grid: WebGPU
+/// allows at most 65,535 along one dimension. The shader flattens it back
+/// (x + y · groups.x · per_group).
+pub fn grid_2d(items: usize, per_group: usize) -> [u32; 3] {
+    const MAX_GROUPS: usize = 65_535;
+    let groups = items.div_ceil(per_group).max(1);
+    let rows = groups.div_ceil(MAX_GROUPS);
+    [groups.div_ceil(rows) as u32, rows as u32, 1]
+}
+
 /// Panics with the kernel's name if a strided 2-D view reaches past its slice; the CPU
 /// functions call it before touching memory, so a wrong plan fails loudly in tests.
 pub fn check_view(

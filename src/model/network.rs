@@ -73,26 +73,17 @@ pub struct PlacedLayer {
 impl PlacedLayer {
     /// Its tensors with their full names and places.
     pub fn tensors(&self) -> Vec<NamedTensor> {
-        let mut offset = self.offset;
-        (self.layer.tensors().into_iter())
-            .map(|(suffix, shape)| {
-                let len = shape.iter().product();
-                let tensor = NamedTensor {
-                    name: format!("{}.{suffix}", self.name),
-                    shape,
-                    offset,
-                    len,
-                };
-                offset += len;
-                tensor
-            })
-            .collect()
+        self.named(self.layer.tensors(), self.offset)
     }
 
     /// Its statistics with their full names and places in the statistics buffer.
     pub fn statistics(&self) -> Vec<NamedTensor> {
-        let mut offset = self.statistics_offset;
-        (self.layer.statistics().into_iter())
+        self.named(self.layer.statistics(), self.statistics_offset)
+    }
+
+    /// `entries` named after this module and laid out one after another from `offset`.
+    fn named(&self, entries: Vec<(&'static str, Vec<usize>)>, mut offset: usize) -> Vec<NamedTensor> {
+        (entries.into_iter())
             .map(|(suffix, shape)| {
                 let len = shape.iter().product();
                 let tensor = NamedTensor {

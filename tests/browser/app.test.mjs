@@ -130,7 +130,7 @@ test('a share link carries every setting and reproduces the run', async () => {
   const hash = '#lr_g=0.0003&lr_d=0.0001&beta1=0.6&beta2=0.99&batch=8&seed=42&conditional=1&backend=gpu';
   const { page, errors, close } = await open(hash);
   await ready(page);
-  const want = { lr_g: '0.0003', lr_d: '0.0001', beta1: '0.6', beta2: '0.99', batch: '8', seed: '42', conditional: '1' };
+  const want = { lr_g: '0.0003', lr_d: '0.0001', beta1: '0.6', beta2: '0.99', batch: '8', seed: '42', conditional: '1', model: '0', width: '64' };
   assert.deepEqual(await formValues(page), want);
   const config = JSON.parse(await page.evaluate(() => window.ganvas.backend.configJson));
   assert.equal(config.generator_lr, 0.0003);
@@ -726,7 +726,7 @@ test('checkpoints move between the page and the command line', { skip: !CLI && '
   await page.waitForFunction(() => /Loaded a checkpoint/.test(document.getElementById('message').textContent), null, { timeout: SLOW });
   assert.match(await text(page, '#message'), /at step 2/);
   assert.equal(await text(page, '#readout-step'), '2');
-  assert.deepEqual(await formValues(page), { lr_g: '0.0002', lr_d: '0.0002', beta1: '0.5', beta2: '0.999', batch: '8', seed: '5', conditional: '0' });
+  assert.deepEqual(await formValues(page), { lr_g: '0.0002', lr_d: '0.0002', beta1: '0.5', beta2: '0.999', batch: '8', seed: '5', conditional: '0', model: '0', width: '64' });
   assert.deepEqual(errors, []);
   await close();
 });
