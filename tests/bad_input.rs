@@ -406,15 +406,34 @@ proptest! {
         for spec in settings::SETTINGS {
             let v = parsed.values[spec.key];
             prop_assert!(v >= spec.min && v <= spec.max, "{query}: {} = {v}", spec.key);
-            // As the page's toConfigJson does: a boolean field (the model) from 0 or 1.
+            if spec.key == "model" || spec.key == "width" {
+                continue;
+            }
+            // As the page's toConfigJson does: a boolean field (conditional) from 0 or 1.
             config[spec.field] = match config[spec.field].is_boolean() {
                 true => json!(v != 0.0),
                 false if spec.integer => json!(v as u64),
                 false => json!(v),
             };
         }
+        // And the model: the DCGAN of `width` on MNIST as 32×32 gray, or the MLP.
+        let dcgan = parsed.values["model"] == 1.0;
+        config["model"] = match dcgan {
+            true => json!({"kind": "dcgan", "image_size": 32, "channels": 1, "width": parsed.values["width"] as u64}),
+            false => json!({"kind": "mlp"}),
+        };
         let config = TrainConfig::from_json(&config.to_string()).unwrap();
-        config.validate_for(784, 60_000).map_err(|e| TestCaseError::fail(e.message))?;
+        // A conditional DCGAN is the one combination the core refuses, with a reason.
+        if dcgan && config.conditional {
+            prop_assert!(config.validate().unwrap_err().message.starts_with("conditional"));
+            return Ok(());
+        }
+        match (dcgan, config.validate_for(if dcgan { 1024 } else { 784 }, 60_000)) {
+            (_, Ok(())) => {}
+            // A wide DCGAN at a large batch outgrows a GPU buffer: refused, saying so.
+            (true, Err(e)) => prop_assert!(e.message.contains("GPU buffer"), "{query}: {}", e.message),
+            (false, Err(e)) => return Err(TestCaseError::fail(e.message)),
+        }
         for p in &parsed.problems {
             prop_assert!(p.message.chars().count() <= 120, "{}", p.message);
         }

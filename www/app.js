@@ -195,7 +195,9 @@ async function startBackend(kind, files) {
   form.write(settings.fromConfig(JSON.parse(backend.configJson)));
   sharing.update();
   form.check(appliedValues());
-  curves.reset(JSON.parse(backend.configJson).model.kind === 'dcgan');
+  const dcgan = JSON.parse(backend.configJson).model.kind === 'dcgan';
+  curves.reset(dcgan);
+  $('eval-note').hidden = !dcgan;
   // A new trainer draws its grid a row per digit (the conditional GAN's picker starts there).
   $('digit-picker').hidden = !JSON.parse(backend.configJson).conditional;
   /** @type {HTMLSelectElement} */ ($('digit')).value = '';

@@ -47,6 +47,10 @@ pub enum Model {
     },
 }
 
+/// MNIST's side, and the side the DCGAN takes it at: 2 pixels of background a side.
+pub const MNIST_SIDE: usize = 28;
+pub const DCGAN_MNIST_SIDE: usize = 32;
+
 /// The DCGAN's widths: pytorch/examples' ngf = ndf.
 pub const DCGAN_WIDTH: usize = 64;
 pub const MAX_DCGAN_WIDTH: usize = 512;

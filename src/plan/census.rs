@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::kernels::bias_grad::{BiasGradOp, BiasGradParams};
 use crate::kernels::labels::{LabelsOp, LabelsParams};
 use crate::kernels::matmul::{MatmulOp, MatmulParams, View};
-use crate::model::{Network, CLASSES, MAX_BUFFER_FLOATS};
+use crate::model::{Network, CLASSES, DCGAN_MNIST_SIDE, MAX_BUFFER_FLOATS, MNIST_SIDE};
 
 /// Whether a census can read G's images of `pixels` with `classifier`: images of
 /// its size, or larger gray squares whose centre is (the DCGAN's padded MNIST).
@@ -23,13 +23,13 @@ pub fn census_reads(classifier: &Network, pixels: usize) -> bool {
     classifier.inputs() == pixels || centred_sides(classifier, pixels).is_some()
 }
 
-/// The sides of G's square gray images and of the classifier's, where the first is
-/// larger and the classifier's first layer is a linear one.
+/// The sides of G's images and of the classifier's where G draws MNIST as the DCGAN
+/// takes it (32×32 gray, the digits in the centre 28×28) and the classifier reads
+/// MNIST's 28×28 through a linear first layer.
 fn centred_sides(classifier: &Network, pixels: usize) -> Option<(usize, usize)> {
-    let side_of = |n: usize| Some((n as f64).sqrt().round() as usize).filter(|s| s * s == n);
-    let (side, inner) = (side_of(pixels)?, side_of(classifier.inputs())?);
+    let (side, inner) = (DCGAN_MNIST_SIDE, MNIST_SIDE);
     let linear = classifier.tensors().first().is_some_and(|t| t.shape.len() == 2);
-    (side > inner && linear).then_some((side, inner))
+    (pixels == side * side && classifier.inputs() == inner * inner && linear).then_some((side, inner))
 }
 
 /// A classifier of 28×28 images as one of `pixels` (a larger gray square) that reads

@@ -12,7 +12,7 @@ use crate::formats::grid;
 use std::rc::Rc;
 
 use crate::formats::mnist::{decompress_if_gzipped, Dataset};
-use crate::model::{Model, TrainConfig};
+use crate::model::{Model, TrainConfig, DCGAN_MNIST_SIDE, MNIST_SIDE};
 use serde::Serialize;
 
 use crate::formats::settings;
@@ -104,13 +104,13 @@ pub fn run_data(data: &Rc<Dataset>, config_json: &str, start: Option<&TrainingSt
         Some(state) => state.config.model,
         None => TrainConfig::from_json(config_json).map_or(Model::Mlp, |c| c.model),
     };
-    let mnist = data.has_labels() && data.width == 28 && data.height == 28 && data.channels == 1;
+    let mnist = data.has_labels() && data.width == MNIST_SIDE && data.height == MNIST_SIDE && data.channels == 1;
     match model {
         Model::Dcgan {
-            image_size: 32,
+            image_size: DCGAN_MNIST_SIDE,
             channels: 1,
             ..
-        } if mnist => Ok(Rc::new(data.padded(32)?)),
+        } if mnist => Ok(Rc::new(data.padded(DCGAN_MNIST_SIDE)?)),
         _ => Ok(data.clone()),
     }
 }

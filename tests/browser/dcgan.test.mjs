@@ -19,6 +19,8 @@ for (const backend of ['cpu', 'gpu']) {
     // 8 × 8 cells of 32 pixels, with 2-pixel borders.
     assert.equal(await page.evaluate(() => document.getElementById('grid').width), 8 * 34 + 2);
     assert.match(await text(page, '#census-count'), /2,048 samples at step 2/);
+    // The page says its grid uses the running statistics.
+    assert.equal(await page.isVisible('#eval-note'), true);
     const config = await page.evaluate(() => JSON.parse(window.ganvas.backend.configJson));
     assert.deepEqual(config.model, { kind: 'dcgan', image_size: 32, channels: 1, width: 4 });
     assert.equal(await page.inputValue('#settings select[name="model"]'), '1');
@@ -49,6 +51,7 @@ test('a wide DCGAN on the CPU says how slow it is and what helps; a DCGAN checkp
   await page.selectOption('#settings select[name="model"]', '0');
   await page.click('#reset');
   await page.waitForFunction(() => JSON.parse(window.ganvas.backend.configJson).model.kind === 'mlp', null, { timeout: SLOW });
+  assert.equal(await page.isVisible('#eval-note'), false, 'the MLP has no running statistics');
   await page.setInputFiles('#load', saved);
   await page.waitForFunction(() => /Loaded a checkpoint at step 1/.test(document.getElementById('message').textContent), null, {
     timeout: SLOW,

@@ -152,6 +152,7 @@ const en = {
   dLoss: 'D loss',
   gLoss: 'G loss',
   lossEquilibrium: 'at equilibrium: ln 2 ≈ 0.693',
+  evalNote: "The DCGAN's grid, census and walk use batch norm's running statistics (PyTorch's eval()), which lag behind training in its first hundreds of steps.",
   lossEquilibriumDcgan: "at equilibrium: G's ln 2 ≈ 0.693, D's 2 ln 2 ≈ 1.386 (the DCGAN's D loss is its real and fake losses summed, as pytorch/examples')",
   probEquilibrium: 'at equilibrium: both ½',
   frechetCaptionHtml: '<span class="key q">Fréchet distance to MNIST</span> (lower is better; 2,048 MNIST test images score 10)',

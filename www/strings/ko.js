@@ -149,6 +149,7 @@ const ko = {
 
   dLoss: 'D 손실',
   gLoss: 'G 손실',
+  evalNote: 'DCGAN의 그리드, 숫자 조사, 잠재 공간 걷기는 배치 정규화의 이동 통계(PyTorch의 eval())를 씁니다. 학습 처음 수백 단계에서는 이 통계가 학습보다 뒤처집니다.',
   lossEquilibriumDcgan: '균형점: G는 ln 2 ≈ 0.693, D는 2 ln 2 ≈ 1.386 (DCGAN의 D 손실은 pytorch/examples처럼 진짜와 가짜 손실의 합)',
   lossEquilibrium: '평형에서: ln 2 ≈ 0.693',
   probEquilibrium: '평형에서: 둘 다 ½',

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use ganvas::formats::checkpoint::network_from_bytes;
-use ganvas::model::NetworkKind;
+use ganvas::model::{NetworkKind, DCGAN_MNIST_SIDE, MNIST_SIDE};
 use ganvas::plan::every_digit;
 use ganvas::quality::classifier::classifier_from_bytes;
 use ganvas::quality::sampling::Sampler;
@@ -55,13 +55,11 @@ struct Report {
     asked: Option<LabelShare>,
 }
 
-const MNIST_SIDE: usize = 28;
-
-/// The side of gray images of `values` that hold the classifier's 28×28 in their
-/// centre (the DCGAN's 32×32), when the classifier reads 28×28 and they are larger.
+/// The side of G's images when they are MNIST as the DCGAN draws it (32×32, the
+/// digits in the centre 28×28) and the classifier reads MNIST's 28×28.
 fn padded_side(values: usize, pixels: usize) -> Option<usize> {
-    let side = (values as f64).sqrt().round() as usize;
-    (pixels == MNIST_SIDE * MNIST_SIDE && side * side == values && side > MNIST_SIDE).then_some(side)
+    let side = DCGAN_MNIST_SIDE;
+    (pixels == MNIST_SIDE * MNIST_SIDE && values == side * side).then_some(side)
 }
 
 /// An error about the file at `path`, saying so.

@@ -13,7 +13,7 @@ use ganvas::formats::image_folder;
 use ganvas::formats::image_shape::ImageShape;
 use ganvas::formats::mnist::Dataset;
 use ganvas::model::state::{Stats, TrainingState};
-use ganvas::model::{Model, TrainConfig, DCGAN_WIDTH};
+use ganvas::model::{Model, TrainConfig, DCGAN_MNIST_SIDE, DCGAN_WIDTH};
 use ganvas::{Error, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -164,18 +164,24 @@ fn training_data(dir: &Path, args: &TrainArgs, dcgan: bool) -> Result<Dataset> {
     if Dataset::has_training_set(dir) {
         // The DCGAN's MNIST is 32×32: the digits with 2 pixels of background a side.
         let mnist = match dcgan {
-            true => ImageShape { side: 32, channels: 1 },
+            true => ImageShape {
+                side: DCGAN_MNIST_SIDE,
+                channels: 1,
+            },
             false => ImageShape::MNIST,
         };
         if shape != mnist {
             return Err(Error::new(format!(
-                "{} holds MNIST, whose images the {} takes as {mnist}: --image-size and --channels are for your own pictures",
+                "{} holds MNIST, whose images {}: --image-size and --channels are for your own pictures",
                 dir.display(),
-                if dcgan { "DCGAN" } else { "MLP" },
+                match dcgan {
+                    true => format!("the DCGAN takes as {mnist}"),
+                    false => format!("are {mnist}"),
+                },
             )));
         }
         let data = Dataset::load_training_set(dir)?;
-        return if dcgan { data.padded(32) } else { Ok(data) };
+        return if dcgan { data.padded(DCGAN_MNIST_SIDE) } else { Ok(data) };
     }
     let folder = image_folder::load(dir, shape).map_err(|e| {
         Error::new(format!(
