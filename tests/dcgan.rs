@@ -308,3 +308,23 @@ fn the_census_reads_the_centre_of_the_dcgans_samples() {
         readings.logits
     );
 }
+
+/// A DCGAN at 64×64 colour, width 64, batch 64 has a plan: every buffer within the
+/// 128 MiB WebGPU binds by default (the config's validation refuses any that is not).
+#[test]
+fn a_64_pixel_colour_dcgan_fits_webgpus_default_buffers() {
+    let config = TrainConfig {
+        batch: 64,
+        ..dcgan(64, 3, 64)
+    };
+    let plan = Plan::training(&config, 3 * 64 * 64, 60_000).unwrap();
+    let largest = plan.buffers.iter().map(|b| b.len).max().unwrap();
+    assert!(largest <= ganvas::model::MAX_BUFFER_FLOATS, "{largest} floats");
+    // A batch of 4,096 does not fit: refused with the reason.
+    let wide = TrainConfig { batch: 4096, ..config };
+    assert!(wide
+        .validate_for(3 * 64 * 64, 60_000)
+        .unwrap_err()
+        .message
+        .contains("GPU buffer"));
+}

@@ -14,8 +14,8 @@ use ganvas::formats::mnist::Dataset;
 use ganvas::kernels::matmul::{MatmulOp, MatmulPolicy, MatmulVariant};
 use ganvas::kernels::Op;
 use ganvas::model::state::TrainingState;
-use ganvas::model::TrainConfig;
-use ganvas::plan::CENSUS_ROWS;
+use ganvas::model::{Model, TrainConfig, MAX_BUFFER_FLOATS};
+use ganvas::plan::{Plan, CENSUS_ROWS};
 use ganvas::quality::Reader;
 use ganvas::{Error, Result};
 use serde::Serialize;
@@ -367,6 +367,26 @@ fn matmul_table(
     Ok(())
 }
 
+/// The bytes of the largest buffer and of all buffers of a DCGAN's training plan at
+/// 64×64 colour, width 64, batch 64 (no census: colour pictures have none).
+fn dcgan_memory() -> Result<(usize, usize)> {
+    let config = TrainConfig {
+        model: Model::Dcgan {
+            image_size: 64,
+            channels: 3,
+            width: 64,
+        },
+        ..TrainConfig::default()
+    };
+    let plan = Plan::training(&config, 3 * 64 * 64, 60_000)?;
+    let lengths = plan.buffers.iter().map(|b| 4 * b.len);
+    Ok((lengths.clone().max().unwrap_or(0), lengths.sum()))
+}
+
+fn mib(bytes: usize) -> f64 {
+    bytes as f64 / (1 << 20) as f64
+}
+
 fn print_report(report: &Report) {
     println!("machine: {}", report.machine);
     println!(
@@ -388,6 +408,15 @@ fn print_report(report: &Report) {
     }
     println!("(per step: 0 uploads, 0 readbacks; stats are read on request only)");
     println!("(census: {CENSUS_ROWS} samples of G read by the shipped classifier, read back and scored)");
+    match dcgan_memory() {
+        Ok((largest, all)) => println!(
+            "(DCGAN, 64×64 colour, width 64, batch 64: largest GPU buffer {:.1} MiB of the {:.0} MiB WebGPU binds by default; all buffers {:.1} MiB)",
+            mib(largest),
+            mib(4 * MAX_BUFFER_FLOATS),
+            mib(all)
+        ),
+        Err(e) => println!("(DCGAN, 64×64 colour: no plan: {e})"),
+    }
     for (i, r) in report.matmul.iter().enumerate() {
         if i == 0 || report.matmul[i - 1].batch != r.batch {
             let title = format!("matmul (batch {})", r.batch);
