@@ -5,12 +5,10 @@
 
 mod common;
 
-use ganvas::backend::gpu::read_buffer;
 use ganvas::kernels::activation::Activation;
 use ganvas::kernels::batch_norm::{
     batch_norm_cpu, BatchNorm, BatchNormBuffers, BatchNormData, BatchNormParams, BatchNormPass, EPS, MOMENTUM,
 };
-use wgpu::util::DeviceExt;
 
 use common::random_vec;
 
@@ -243,19 +241,8 @@ fn the_backward_passes_are_the_gradients_of_the_forward() {
 fn the_shader_matches_the_cpu_reference() {
     let Some(gpu) = common::gpu() else { return };
     let device = &gpu.device;
-    let buffer = |data: &[f32]| {
-        let mut bytes = bytemuck::cast_slice(data).to_vec();
-        bytes.resize(bytes.len().max(16), 0);
-        device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: None,
-            contents: &bytes,
-            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
-        })
-    };
-    let read = |b: &wgpu::Buffer, len: usize| {
-        let bytes = pollster::block_on(read_buffer(device, &gpu.queue, b, b.size())).unwrap();
-        bytemuck::pod_collect_to_vec::<u8, f32>(&bytes)[..len].to_vec()
-    };
+    let buffer = |data: &[f32]| common::storage_buffer(&gpu, data);
+    let read = |b: &wgpu::Buffer, len: usize| common::read_floats(&gpu, b, len);
     let kernels: Vec<BatchNorm> = [
         BatchNormPass::Statistics,
         BatchNormPass::Normalize,
@@ -295,9 +282,7 @@ fn the_shader_matches_the_cpu_reference() {
                     grads,
                 };
                 let dispatch = kernel.dispatch(device, "test batch_norm", &buffers, &p);
-                let mut encoder = device.create_command_encoder(&Default::default());
-                dispatch.record(&mut encoder.begin_compute_pass(&Default::default()));
-                gpu.queue.submit([encoder.finish()]);
+                common::run_dispatch(&gpu, dispatch);
                 cpu.run(kernel.pass, &p);
                 for (what, got, want) in [
                     ("batch", read(batch_b, cpu.batch.len()), &cpu.batch),

@@ -6,10 +6,8 @@
 
 mod common;
 
-use ganvas::backend::gpu::read_buffer;
 use ganvas::kernels::activation::Activation;
 use ganvas::kernels::conv::{conv_cpu, conv_cpu_patches, Conv, ConvBuffers, ConvGeometry, ConvParams, ConvPass};
-use wgpu::util::DeviceExt;
 
 use common::random_vec;
 
@@ -205,15 +203,7 @@ fn raise_and_weight_are_the_gradients_of_lower_through_its_activation() {
 fn the_shader_matches_the_cpu_reference() {
     let Some(gpu) = common::gpu() else { return };
     let device = &gpu.device;
-    let buffer = |data: &[f32]| {
-        let mut bytes = bytemuck::cast_slice(data).to_vec();
-        bytes.resize(bytes.len().max(16), 0);
-        device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: None,
-            contents: &bytes,
-            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
-        })
-    };
+    let buffer = |data: &[f32]| common::storage_buffer(&gpu, data);
     let passes = [ConvPass::Lower, ConvPass::Raise, ConvPass::Weight].map(|pass| Conv::new(device, pass));
     for (t, &shape) in GEOMETRIES.iter().enumerate() {
         let g = geometry(shape);
@@ -264,11 +254,8 @@ fn the_shader_matches_the_cpu_reference() {
                 },
                 &p,
             );
-            let mut encoder = device.create_command_encoder(&Default::default());
-            dispatch.record(&mut encoder.begin_compute_pass(&Default::default()));
-            gpu.queue.submit([encoder.finish()]);
-            let bytes = pollster::block_on(read_buffer(device, &gpu.queue, &c, c.size())).unwrap();
-            let got = &bytemuck::pod_collect_to_vec::<u8, f32>(&bytes)[..len + 2];
+            common::run_dispatch(&gpu, dispatch);
+            let got = &common::read_floats(&gpu, &c, len + 2);
             assert!(
                 got[..2].iter().all(|v| v.is_nan()),
                 "{:?} wrote before its offset",

@@ -56,3 +56,34 @@ pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
     a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
 }
+
+/// A storage buffer holding `data` (at least 16 bytes, as bindings need), readable back.
+pub fn storage_buffer(gpu: &GpuContext, data: &[f32]) -> wgpu::Buffer {
+    use wgpu::util::DeviceExt;
+    let mut bytes = bytemuck::cast_slice(data).to_vec();
+    bytes.resize(bytes.len().max(16), 0);
+    gpu.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        label: None,
+        contents: &bytes,
+        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+    })
+}
+
+/// Runs one dispatch, as the trainer records it.
+pub fn run_dispatch(gpu: &GpuContext, dispatch: ganvas::kernels::Dispatch) {
+    let mut encoder = gpu.device.create_command_encoder(&Default::default());
+    dispatch.record(&mut encoder.begin_compute_pass(&Default::default()));
+    gpu.queue.submit([encoder.finish()]);
+}
+
+/// The first `len` floats of `buffer`, read back.
+pub fn read_floats(gpu: &GpuContext, buffer: &wgpu::Buffer, len: usize) -> Vec<f32> {
+    let bytes = pollster::block_on(ganvas::backend::gpu::read_buffer(
+        &gpu.device,
+        &gpu.queue,
+        buffer,
+        buffer.size(),
+    ))
+    .unwrap();
+    bytemuck::pod_collect_to_vec::<u8, f32>(&bytes)[..len].to_vec()
+}
