@@ -102,6 +102,12 @@ fn statistics(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation
     }
 }
 
+// The value an invocation of the per-value passes owns: the Rust side lays their
+// workgroups out as a 2-D grid (`kernels::grid_2d`).
+fn value_index(gid: vec3<u32>, groups: vec3<u32>) -> u32 {
+    return gid.x + gid.y * groups.x * GROUP;
+}
+
 fn channel_of(index: u32) -> u32 {
     return (index / p.plane) % p.channels;
 }
@@ -117,7 +123,7 @@ fn normaliser(c: u32) -> vec2<f32> {
 
 @compute @workgroup_size(64)
 fn normalize(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let index = gid.x + gid.y * groups.x * GROUP;
+    let index = value_index(gid, groups);
     if (index >= p.batch * p.channels * p.plane) {
         return;
     }
@@ -155,7 +161,7 @@ fn reduce_gradient(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invoc
 
 @compute @workgroup_size(64)
 fn input_gradient(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let index = gid.x + gid.y * groups.x * GROUP;
+    let index = value_index(gid, groups);
     if (index >= p.batch * p.channels * p.plane) {
         return;
     }

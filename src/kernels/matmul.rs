@@ -196,8 +196,8 @@ pub struct MatmulOp {
     pub c: BufferId,
 }
 
-/// The CPU reference: a CPU GEMM (`gemm_views`), then the same epilogue as the shader.
-pub fn matmul_cpu(p: &MatmulParams, a: &[f32], b: &[f32], bias: &[f32], gate: &[f32], c: &mut [f32]) {
+/// Panics where A, B or C of `p` reaches past its slice (`check_view`).
+fn check_operands(p: &MatmulParams, a: &[f32], b: &[f32], c: &[f32]) {
     let (m, n, k) = (p.m as usize, p.n as usize, p.k as usize);
     let u = |x: u32| x as usize;
     check_view(
@@ -219,6 +219,13 @@ pub fn matmul_cpu(p: &MatmulParams, a: &[f32], b: &[f32], bias: &[f32], gate: &[
         u(p.b_col_stride),
     );
     check_view("matmul C", c.len(), u(p.c_offset), m, n, u(p.c_row_stride), 1);
+}
+
+/// The CPU reference: a CPU GEMM (`gemm_views`), then the same epilogue as the shader.
+pub fn matmul_cpu(p: &MatmulParams, a: &[f32], b: &[f32], bias: &[f32], gate: &[f32], c: &mut [f32]) {
+    let (m, n) = (p.m as usize, p.n as usize);
+    let u = |x: u32| x as usize;
+    check_operands(p, a, b, c);
     if p.has_bias != 0 {
         check_view("matmul bias", bias.len(), u(p.bias_offset), 1, n, 0, 1);
     }
@@ -320,25 +327,7 @@ unsafe fn gemm_views(p: &MatmulParams, a: &[f32], b: &[f32], c: &mut [f32], accu
 pub(crate) fn gemm_cpu(p: &MatmulParams, a: &[f32], b: &[f32], c: &mut [f32], accumulate: bool) {
     let (m, n, k) = (p.m as usize, p.n as usize, p.k as usize);
     let u = |x: u32| x as usize;
-    check_view(
-        "gemm A",
-        a.len(),
-        u(p.a_offset),
-        m,
-        k,
-        u(p.a_row_stride),
-        u(p.a_col_stride),
-    );
-    check_view(
-        "gemm B",
-        b.len(),
-        u(p.b_offset),
-        k,
-        n,
-        u(p.b_row_stride),
-        u(p.b_col_stride),
-    );
-    check_view("gemm C", c.len(), u(p.c_offset), m, n, u(p.c_row_stride), 1);
+    check_operands(p, a, b, c);
     if m == 0 || n == 0 {
         return;
     }

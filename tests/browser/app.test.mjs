@@ -10,7 +10,7 @@ import { gunzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  BASE, SLOW, close as closeBrowser, launch, newContext, open, ready, text, waitForDownloads, waitForStep, storedZip,
+  BASE, SLOW, close as closeBrowser, launch, newContext, open, ready, saveCheckpoint, storedZip, text, waitForDownloads, waitForStep,
 } from './harness.mjs';
 
 const CLI = process.env.GANVAS_CLI;
@@ -235,13 +235,7 @@ test('reset and load on the CPU keep its worker, and the grid downloads under it
   await waitForDownloads(page, downloads, 1);
   assert.equal(downloads[0]?.suggestedFilename(), 'ganvas-step-1.png');
   // Save at step 1, reset to step 0, load the save back: one worker throughout.
-  await page.click('#save');
-  await waitForDownloads(page, downloads, 4);
-  const saved = await Promise.all(downloads.slice(1).map(async (d) => ({
-    name: d.suggestedFilename(),
-    mimeType: 'application/octet-stream',
-    buffer: readFileSync(await d.path()),
-  })));
+  const saved = await saveCheckpoint(page, downloads);
   assert.equal(saved.length, 3);
   await page.click('#reset');
   await page.waitForFunction(() => document.getElementById('readout-step').textContent === '0', null, { timeout: SLOW });

@@ -4,8 +4,7 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { launch, close as closeBrowser, open, ready, text, waitForDownloads, waitForStep, SLOW } from './harness.mjs';
+import { launch, close as closeBrowser, open, ready, saveCheckpoint, text, waitForStep, SLOW } from './harness.mjs';
 
 before(launch);
 after(closeBrowser);
@@ -40,13 +39,7 @@ test('a wide DCGAN on the CPU says how slow it is and what helps; a DCGAN checkp
   await waitForStep(page, 1);
   const downloads = [];
   page.on('download', (d) => downloads.push(d));
-  await page.click('#save');
-  await waitForDownloads(page, downloads, 3);
-  const saved = await Promise.all(downloads.map(async (d) => ({
-    name: d.suggestedFilename(),
-    mimeType: 'application/octet-stream',
-    buffer: readFileSync(await d.path()),
-  })));
+  const saved = await saveCheckpoint(page, downloads);
   // Back to the MLP, then the DCGAN's checkpoint: the page follows the checkpoint.
   await page.selectOption('#settings select[name="model"]', '0');
   await page.click('#reset');

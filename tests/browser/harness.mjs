@@ -2,6 +2,7 @@
 // it: GANVAS_URL is a served build, CHROMIUM the browser), a page per test, and
 // waiting for the page's state.
 
+import { readFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import { CHROMIUM, FLAGS } from './chromium.mjs';
 
@@ -61,6 +62,21 @@ export async function waitForStep(page, step) {
 export async function waitForDownloads(page, downloads, count) {
   const deadline = Date.now() + SLOW;
   while (downloads.length < count && Date.now() < deadline) await page.waitForTimeout(100);
+}
+
+/**
+ * Presses Save and returns the checkpoint's three files as `setInputFiles` takes
+ * them (`downloads`, filled by the page's download events, gets them too).
+ */
+export async function saveCheckpoint(page, downloads) {
+  const before = downloads.length;
+  await page.click('#save');
+  await waitForDownloads(page, downloads, before + 3);
+  return Promise.all(downloads.slice(before).map(async (d) => ({
+    name: d.suggestedFilename(),
+    mimeType: 'application/octet-stream',
+    buffer: readFileSync(await d.path()),
+  })));
 }
 
 // A zip of stored (uncompressed) entries, as a zip tool writes one.
