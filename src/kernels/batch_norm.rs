@@ -133,9 +133,7 @@ pub fn batch_norm_cpu(pass: BatchNormPass, p: &BatchNormParams, d: BatchNormData
         0,
         1,
     );
-    // The channel's values' indices in an N × C × H × W image batch.
-    let indices =
-        |c: usize| (0..p.batch as usize).flat_map(move |n| (0..plane).map(move |j| (n * channels + c) * plane + j));
+    let planes = |values, c| channel_planes(p, values, c);
     let x = &d.x[u(p.x_offset)..][..p.values()];
     let (mean_at, inv_at) = (u(p.batch_offset), u(p.batch_offset) + channels);
     match pass {
@@ -150,8 +148,12 @@ pub fn batch_norm_cpu(pass: BatchNormPass, p: &BatchNormParams, d: BatchNormData
                 1,
             );
             for c in 0..channels {
-                let mean = indices(c).map(|i| f64::from(x[i])).sum::<f64>() / count as f64;
-                let var = indices(c).map(|i| (f64::from(x[i]) - mean).powi(2)).sum::<f64>() / count as f64;
+                let mean = planes(x, c).flatten().map(|&v| f64::from(v)).sum::<f64>() / count as f64;
+                let var = planes(x, c)
+                    .flatten()
+                    .map(|&v| (f64::from(v) - mean).powi(2))
+                    .sum::<f64>()
+                    / count as f64;
                 d.batch[mean_at + c] = mean as f32;
                 d.batch[inv_at + c] = 1.0 / (var as f32 + p.eps).sqrt();
                 let unbiased = var * count as f64 / (count.max(2) - 1) as f64;
@@ -164,7 +166,7 @@ pub fn batch_norm_cpu(pass: BatchNormPass, p: &BatchNormParams, d: BatchNormData
         }
         BatchNormPass::Normalize => {
             check_view("batch_norm out", d.out.len(), u(p.out_offset), 1, p.values(), 0, 1);
-            let act = p.activation();
+            let out = &mut d.out[u(p.out_offset)..][..p.values()];
             for c in 0..channels {
                 let (mean, inv_std) = match p.training {
                     0 => {
@@ -174,8 +176,12 @@ pub fn batch_norm_cpu(pass: BatchNormPass, p: &BatchNormParams, d: BatchNormData
                     _ => (d.batch[mean_at + c], d.batch[inv_at + c]),
                 };
                 let (gamma, beta) = (d.weights[u(p.weight_offset) + c], d.weights[u(p.bias_offset) + c]);
-                for i in indices(c) {
-                    d.out[u(p.out_offset) + i] = act.forward(gamma * ((x[i] - mean) * inv_std) + beta);
+                for (n, from) in planes(x, c).enumerate() {
+                    let to = &mut out[(n * channels + c) * plane..][..plane];
+                    for (y, &v) in to.iter_mut().zip(from) {
+                        *y = gamma * ((v - mean) * inv_std) + beta;
+                    }
+                    p.activation().forward_slice(to);
                 }
             }
         }
@@ -183,8 +189,12 @@ pub fn batch_norm_cpu(pass: BatchNormPass, p: &BatchNormParams, d: BatchNormData
             let dy = &d.dy[u(p.dy_offset)..][..p.values()];
             for c in 0..channels {
                 let (mean, inv_std) = (d.batch[mean_at + c], d.batch[inv_at + c]);
-                let sum_dy: f64 = indices(c).map(|i| f64::from(dy[i])).sum();
-                let sum_dy_xhat: f64 = indices(c).map(|i| f64::from(dy[i] * ((x[i] - mean) * inv_std))).sum();
+                let sum_dy: f64 = planes(dy, c).flatten().map(|&g| f64::from(g)).sum();
+                let sum_dy_xhat: f64 = planes(dy, c)
+                    .flatten()
+                    .zip(planes(x, c).flatten())
+                    .map(|(&g, &v)| f64::from(g * ((v - mean) * inv_std)))
+                    .sum();
                 d.batch[mean_at + 2 * channels + c] = sum_dy as f32;
                 d.batch[mean_at + 3 * channels + c] = sum_dy_xhat as f32;
                 if p.write_grads == 0 {
@@ -198,19 +208,30 @@ pub fn batch_norm_cpu(pass: BatchNormPass, p: &BatchNormParams, d: BatchNormData
         }
         BatchNormPass::InputGradient => {
             let dy = &d.dy[u(p.dy_offset)..][..p.values()];
+            let out = &mut d.out[u(p.out_offset)..][..p.values()];
             let n = count as f32;
             for c in 0..channels {
                 let (mean, inv_std) = (d.batch[mean_at + c], d.batch[inv_at + c]);
                 let sum_dy = d.batch[mean_at + 2 * channels + c];
                 let sum_dy_xhat = d.batch[mean_at + 3 * channels + c];
                 let gamma = d.weights[u(p.weight_offset) + c];
-                for i in indices(c) {
-                    let xhat = (x[i] - mean) * inv_std;
-                    d.out[u(p.out_offset) + i] = gamma * inv_std * (dy[i] - sum_dy / n - xhat * sum_dy_xhat / n);
+                for (image, (g, from)) in planes(dy, c).zip(planes(x, c)).enumerate() {
+                    let to = &mut out[(image * channels + c) * plane..][..plane];
+                    for ((y, &g), &v) in to.iter_mut().zip(g).zip(from) {
+                        let xhat = (v - mean) * inv_std;
+                        *y = gamma * inv_std * (g - sum_dy / n - xhat * sum_dy_xhat / n);
+                    }
                 }
             }
         }
     }
+}
+
+/// Channel `c`'s values in an N × C × H × W batch: one plane an image.
+fn channel_planes<'a>(p: &BatchNormParams, values: &'a [f32], c: usize) -> impl Iterator<Item = &'a [f32]> + 'a {
+    let (plane, images) = (p.plane as usize, p.batch as usize);
+    let (start, step) = (c * plane, p.channels as usize * plane);
+    (0..images).map(move |n| &values[start + n * step..][..plane])
 }
 
 pub const SOURCE: &str = concat!(

@@ -298,103 +298,89 @@ fn epilogue(p: &ConvParams, gate: &[f32], out: &mut [f32]) {
     }
 }
 
-/// The same passes as `conv_cpu`, as the CPU backend runs them: per image, its
-/// patches laid out as a matrix (im2col) and one matrix product with the weights
-/// (the GEMM of the matrix-product kernel), images side by side on up to `threads`
-/// threads. The weight gradient sums fixed groups of 8 images, each group's sum
-/// then added in order, so the result is the same bits for any thread count.
-/// Checked against `conv_cpu` in tests/conv.rs.
+/// The same passes as `conv_cpu`, as the CPU backend runs them: a group of images'
+/// patches laid out as one matrix (im2col, the images' columns side by side) and one
+/// matrix product with the weights (the GEMM of the matrix-product kernel), so the
+/// weights are packed once for the group, not once an image; groups side by side on
+/// up to `threads` threads. Groups are fixed by the shape (`images_per_product`) and
+/// the weight gradient adds its groups' sums in order, so the result is the same bits
+/// for any thread count. Checked against `conv_cpu` in tests/conv.rs.
 pub fn conv_cpu_patches(p: &ConvParams, a: &[f32], b: &[f32], gate: &[f32], c: &mut [f32], threads: usize) {
     let g = p.geometry();
-    let (a, b, out) = operands(p, a, b, gate, c);
-    let (big_len, small_len) = (g.big_len() / g.batch.max(1), g.small_len() / g.batch.max(1));
-    let (rows, positions) = (g.big[0] * g.kernel * g.kernel, g.small[1] * g.small[2]);
-    // W [small_channels × rows] and its transpose, as the GEMM addresses them.
-    let weights = |transposed: bool| {
-        let (m, k, rs, cs) = match transposed {
-            false => (g.small[0], rows, rows, 1),
-            true => (rows, g.small[0], 1, rows),
-        };
-        (m, k, rs, cs)
-    };
-    if g.batch == 0 || out.is_empty() {
-        return;
+    if g.small_len() == 0 || g.big_len() == 0 {
+        // Nothing to lay out as patches: the reference's loops do what there is.
+        return conv_cpu(p, a, b, gate, c);
     }
+    let (a, b, out) = operands(p, a, b, gate, c);
+    let (big_len, small_len) = (g.big_len() / g.batch, g.small_len() / g.batch);
+    let (rows, positions, channels) = (g.big[0] * g.kernel * g.kernel, g.small[1] * g.small[2], g.small[0]);
+    let group = images_per_product(&g);
     match p.pass() {
-        ConvPass::Lower => {
-            each_image(out, small_len, threads, |n, small| {
-                let mut cols = vec![0.0; rows * positions];
-                patches(&g, &a[n * big_len..][..big_len], &mut cols);
-                let (m, k, rs, cs) = weights(false);
-                let product = MatmulParams {
-                    m: m as u32,
-                    n: positions as u32,
-                    k: k as u32,
-                    a_row_stride: rs as u32,
-                    a_col_stride: cs as u32,
-                    b_row_stride: positions as u32,
-                    b_col_stride: 1,
-                    c_row_stride: positions as u32,
-                    ..Default::default()
-                };
-                gemm_cpu(&product, b, &cols, small, false);
-            });
-        }
-        ConvPass::Raise => {
-            each_image(out, big_len, threads, |n, big| {
-                let mut cols = vec![0.0; rows * positions];
-                let (m, k, rs, cs) = weights(true);
-                let product = MatmulParams {
-                    m: m as u32,
-                    n: positions as u32,
-                    k: k as u32,
-                    a_row_stride: rs as u32,
-                    a_col_stride: cs as u32,
-                    b_offset: (n * small_len) as u32,
-                    b_row_stride: positions as u32,
-                    b_col_stride: 1,
-                    c_row_stride: positions as u32,
-                    ..Default::default()
-                };
-                gemm_cpu(&product, b, a, &mut cols, false);
-                big.fill(0.0);
-                unpatch(&g, &cols, big);
-            });
-        }
+        ConvPass::Lower => each_group(out, small_len, group, threads, |first, small| {
+            let (count, columns) = (small.len() / small_len, small.len() / small_len * positions);
+            let mut cols = Scratch::new(rows * columns);
+            patches(&g, &a[first * big_len..][..count * big_len], &mut cols);
+            let mut product = Scratch::new(channels * columns);
+            multiply(
+                Operand::Rows(b),
+                Operand::Rows(&cols),
+                &mut product,
+                [channels, columns, rows],
+            );
+            apart(&product, channels, positions, small);
+        }),
+        ConvPass::Raise => each_group(out, big_len, group, threads, |first, big| {
+            let (count, columns) = (big.len() / big_len, big.len() / big_len * positions);
+            let mut side = Scratch::new(channels * columns);
+            side_by_side(
+                &a[first * small_len..][..count * small_len],
+                channels,
+                positions,
+                &mut side,
+            );
+            let mut cols = Scratch::new(rows * columns);
+            multiply(
+                Operand::Columns(b),
+                Operand::Rows(&side),
+                &mut cols,
+                [rows, columns, channels],
+            );
+            big.fill(0.0);
+            unpatch(&g, &cols, big);
+        }),
         ConvPass::Weight => {
-            const GROUP_IMAGES: usize = 8;
-            let group_sum = |group: usize| {
+            // dW [channels × rows] = Σ over groups of dy [channels × columns] · colsᵀ.
+            let group_sum = |index: usize| {
+                let first = index * group;
+                let count = group.min(g.batch - first);
+                let columns = count * positions;
+                let mut side = Scratch::new(channels * columns);
+                side_by_side(
+                    &a[first * small_len..][..count * small_len],
+                    channels,
+                    positions,
+                    &mut side,
+                );
+                let mut cols = Scratch::new(rows * columns);
+                patches(&g, &b[first * big_len..][..count * big_len], &mut cols);
                 let mut sum = vec![0.0; out.len()];
-                let mut cols = vec![0.0; rows * positions];
-                let first = group * GROUP_IMAGES;
-                for n in first..g.batch.min(first + GROUP_IMAGES) {
-                    patches(&g, &b[n * big_len..][..big_len], &mut cols);
-                    // dW [small_channels × rows] += dy_n [· × positions] · colsᵀ.
-                    let product = MatmulParams {
-                        m: g.small[0] as u32,
-                        n: rows as u32,
-                        k: positions as u32,
-                        a_offset: (n * small_len) as u32,
-                        a_row_stride: positions as u32,
-                        a_col_stride: 1,
-                        b_row_stride: 1,
-                        b_col_stride: positions as u32,
-                        c_row_stride: rows as u32,
-                        ..Default::default()
-                    };
-                    gemm_cpu(&product, a, &cols, &mut sum, n > first);
-                }
+                multiply(
+                    Operand::Rows(&side),
+                    Operand::Columns(&cols),
+                    &mut sum,
+                    [channels, rows, columns],
+                );
                 sum
             };
-            let count = g.batch.div_ceil(GROUP_IMAGES);
-            let groups: Vec<Vec<f32>> = match threads > 1 {
+            let count = g.batch.div_ceil(group);
+            let sums: Vec<Vec<f32>> = match threads > 1 {
                 true => (0..count).into_par_iter().map(group_sum).collect(),
                 false => (0..count).map(group_sum).collect(),
             };
             if p.accumulate == 0 {
                 out.fill(0.0);
             }
-            for sum in groups {
+            for sum in sums {
                 out.iter_mut().zip(sum).for_each(|(o, s)| *o += s);
             }
             return;
@@ -403,37 +389,120 @@ pub fn conv_cpu_patches(p: &ConvParams, a: &[f32], b: &[f32], gate: &[f32], c: &
     epilogue(p, gate, out);
 }
 
-/// `work(n, image)` on each image of `out` (images of `len` values), side by side on
-/// up to `threads` threads (rayon's pool, the trainer's; none in wasm).
-fn each_image(out: &mut [f32], len: usize, threads: usize, work: impl Fn(usize, &mut [f32]) + Sync) {
-    let images = out.len() / len;
+/// Images one product takes: enough for `COLUMNS` columns (positions × images), so
+/// packing the weights is repaid; by the shape alone, never the thread count.
+fn images_per_product(g: &ConvGeometry) -> usize {
+    const COLUMNS: usize = 256;
+    COLUMNS
+        .div_ceil((g.small[1] * g.small[2]).max(1))
+        .clamp(1, g.batch.max(1))
+}
+
+/// A dense row-major matrix as a product reads it: as it is, or its transpose.
+enum Operand<'a> {
+    Rows(&'a [f32]),
+    Columns(&'a [f32]),
+}
+
+/// C [m × n] = A [m × k] · B [k × n], every matrix dense.
+fn multiply(a: Operand, b: Operand, c: &mut [f32], [m, n, k]: [usize; 3]) {
+    let (a, a_row_stride, a_col_stride) = match a {
+        Operand::Rows(a) => (a, k, 1),
+        Operand::Columns(a) => (a, 1, m),
+    };
+    let (b, b_row_stride, b_col_stride) = match b {
+        Operand::Rows(b) => (b, n, 1),
+        Operand::Columns(b) => (b, 1, k),
+    };
+    let u = |x: usize| x as u32;
+    let product = MatmulParams {
+        m: u(m),
+        n: u(n),
+        k: u(k),
+        a_row_stride: u(a_row_stride),
+        a_col_stride: u(a_col_stride),
+        b_row_stride: u(b_row_stride),
+        b_col_stride: u(b_col_stride),
+        c_row_stride: u(n),
+        ..Default::default()
+    };
+    gemm_cpu(&product, a, b, c, false);
+}
+
+/// `work(first, images)` on each group of `group` images of `out` (the last group
+/// possibly shorter; `first` its first image), side by side on up to `threads`
+/// threads (rayon's pool, the trainer's; none in wasm).
+fn each_group(
+    out: &mut [f32],
+    image_len: usize,
+    group: usize,
+    threads: usize,
+    work: impl Fn(usize, &mut [f32]) + Sync,
+) {
+    let len = image_len * group;
     match threads > 1 {
         true => out
             .par_chunks_mut(len)
-            .with_min_len(images.div_ceil(threads))
             .enumerate()
-            .for_each(|(n, image)| work(n, image)),
-        false => out.chunks_mut(len).enumerate().for_each(|(n, image)| work(n, image)),
+            .for_each(|(index, images)| work(index * group, images)),
+        false => out
+            .chunks_mut(len)
+            .enumerate()
+            .for_each(|(index, images)| work(index * group, images)),
     }
 }
 
-/// One image's patches: row (i, ky, kx) holds, for each small position, the big
-/// pixel it meets through that kernel offset (0 outside the image).
+/// [count, channels, positions] images as one [channels × count·positions] matrix,
+/// each image's columns beside the last's: the layout the products take.
+fn side_by_side(images: &[f32], channels: usize, positions: usize, matrix: &mut [f32]) {
+    let count = images.len() / (channels * positions);
+    for (n, image) in images.chunks(channels * positions).enumerate() {
+        for (o, plane) in image.chunks(positions).enumerate() {
+            matrix[(o * count + n) * positions..][..positions].copy_from_slice(plane);
+        }
+    }
+}
+
+/// The inverse of `side_by_side`: a product's matrix back into images.
+fn apart(matrix: &[f32], channels: usize, positions: usize, images: &mut [f32]) {
+    let count = images.len() / (channels * positions);
+    for (n, image) in images.chunks_mut(channels * positions).enumerate() {
+        for (o, plane) in image.chunks_mut(positions).enumerate() {
+            plane.copy_from_slice(&matrix[(o * count + n) * positions..][..positions]);
+        }
+    }
+}
+
+/// The small positions (of `small`) whose big pixel at·stride + k − padding lies
+/// inside the image (of `big`), and the big pixel of the first of them.
+fn inside(small: usize, k: usize, stride: usize, padding: usize, big: usize) -> (std::ops::Range<usize>, usize) {
+    let end = (big + padding).saturating_sub(k).div_ceil(stride).min(small);
+    let start = padding.saturating_sub(k).div_ceil(stride).min(end);
+    (start..end, (start * stride + k).saturating_sub(padding))
+}
+
+/// The patches of a run of images: row (i, ky, kx) holds, for each image and small
+/// position, the big pixel it meets through that kernel offset (0 outside the image).
 fn patches(g: &ConvGeometry, big: &[f32], cols: &mut [f32]) {
     let [bc, bh, bw] = g.big;
     let [_, sh, sw] = g.small;
     let (k, s, pad) = (g.kernel, g.stride, g.padding);
-    for (row, values) in cols.chunks_mut(sh * sw).enumerate().take(bc * k * k) {
+    let image_len = bc * bh * bw;
+    let count = big.len() / image_len;
+    for (row, values) in cols.chunks_mut(count * sh * sw).enumerate().take(bc * k * k) {
         let (i, ky, kx) = (row / (k * k), row / k % k, row % k);
-        for y in 0..sh {
-            let line = &mut values[y * sw..][..sw];
-            match big_index(y, ky, s, pad, bh) {
-                None => line.fill(0.0),
-                Some(by) => {
-                    let source = &big[(i * bh + by) * bw..][..bw];
-                    for (x, v) in line.iter_mut().enumerate() {
-                        *v = big_index(x, kx, s, pad, bw).map_or(0.0, |bx| source[bx]);
-                    }
+        let (ys, first_y) = inside(sh, ky, s, pad, bh);
+        let (xs, first_x) = inside(sw, kx, s, pad, bw);
+        for (n, block) in values.chunks_mut(sh * sw).enumerate() {
+            let plane = &big[n * image_len + i * bh * bw..][..bh * bw];
+            block[..ys.start * sw].fill(0.0);
+            block[ys.end * sw..].fill(0.0);
+            for (j, line) in block[ys.start * sw..ys.end * sw].chunks_mut(sw).enumerate() {
+                let source = &plane[(first_y + j * s) * bw + first_x..];
+                line[..xs.start].fill(0.0);
+                line[xs.end..].fill(0.0);
+                for (v, from) in line[xs.clone()].iter_mut().zip(source.iter().step_by(s)) {
+                    *v = *from;
                 }
             }
         }
@@ -445,19 +514,59 @@ fn unpatch(g: &ConvGeometry, cols: &[f32], big: &mut [f32]) {
     let [bc, bh, bw] = g.big;
     let [_, sh, sw] = g.small;
     let (k, s, pad) = (g.kernel, g.stride, g.padding);
-    for (row, values) in cols.chunks(sh * sw).enumerate().take(bc * k * k) {
+    let image_len = bc * bh * bw;
+    let count = big.len() / image_len;
+    for (row, values) in cols.chunks(count * sh * sw).enumerate().take(bc * k * k) {
         let (i, ky, kx) = (row / (k * k), row / k % k, row % k);
-        for y in 0..sh {
-            let Some(by) = big_index(y, ky, s, pad, bh) else {
-                continue;
-            };
-            let target = &mut big[(i * bh + by) * bw..][..bw];
-            for (x, v) in values[y * sw..][..sw].iter().enumerate() {
-                if let Some(bx) = big_index(x, kx, s, pad, bw) {
-                    target[bx] += v;
+        let (ys, first_y) = inside(sh, ky, s, pad, bh);
+        let (xs, first_x) = inside(sw, kx, s, pad, bw);
+        for (n, block) in values.chunks(sh * sw).enumerate() {
+            let plane = &mut big[n * image_len + i * bh * bw..][..bh * bw];
+            for (j, line) in block[ys.start * sw..ys.end * sw].chunks(sw).enumerate() {
+                let target = &mut plane[(first_y + j * s) * bw + first_x..];
+                for (to, v) in target.iter_mut().step_by(s).zip(&line[xs.clone()]) {
+                    *to += v;
                 }
             }
         }
+    }
+}
+
+thread_local! {
+    /// Buffers `Scratch` lent on this thread and got back, to lend again.
+    static SPARE: std::cell::RefCell<Vec<Vec<f32>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Working memory whose values are unspecified: lent from this thread's spares and
+/// given back when dropped, so a training step's convolutions do not allocate and
+/// zero fresh pages on every pass (5% of a DCGAN step's time when they did).
+struct Scratch(Vec<f32>);
+
+impl Scratch {
+    fn new(len: usize) -> Self {
+        let mut values = SPARE.with(|spare| spare.borrow_mut().pop()).unwrap_or_default();
+        values.resize(len, 0.0);
+        Scratch(values)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let values = std::mem::take(&mut self.0);
+        SPARE.with(|spare| spare.borrow_mut().push(values));
+    }
+}
+
+impl std::ops::Deref for Scratch {
+    type Target = [f32];
+    fn deref(&self) -> &[f32] {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Scratch {
+    fn deref_mut(&mut self) -> &mut [f32] {
+        &mut self.0
     }
 }
 
