@@ -176,6 +176,18 @@ impl Kernel {
         use wgpu::util::DeviceExt;
         let buffers = buffers.buffers();
         assert_eq!(buffers.len(), self.storage, "{label}: bindings of another kernel");
+        // WebGPU refuses one buffer bound twice in a dispatch where either binding is
+        // writable (Chromium's Dawn enforces it; wgpu natively does not), so a plan
+        // that does it fails here, in the native tests, not only in a browser.
+        for (i, (first, (name, access))) in buffers.iter().zip(B::LAYOUT).enumerate() {
+            for (second, (other, other_access)) in buffers[i + 1..].iter().zip(&B::LAYOUT[i + 1..]) {
+                let writable = *access == Access::ReadWrite || *other_access == Access::ReadWrite;
+                assert!(
+                    !(writable && first == second),
+                    "{label}: {name} and {other} are one buffer, and one of them is writable"
+                );
+            }
+        }
         assert_eq!(
             !params.is_empty(),
             self.has_params,

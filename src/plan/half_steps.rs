@@ -2,11 +2,16 @@
 //! lecture does: the D step updates only D (G fixed) on the step's batch, the G step
 //! only G (D fixed); each shows D's scores on the same real and generated images
 //! before and after. They are the step's own ops: a D step then a G step is one
-//! training step, to the bit.
+//! training step, to the bit, running statistics included. The views of D (and G's
+//! images after) normalise each half by its batch, as training does, but keep their
+//! running estimates in buffers of their own, so looking moves no statistics; and
+//! the G step runs G on the step's batch again without moving G's, which the D step
+//! of that step already did (a G step on its own leaves them where they were).
 
 use super::preview::probabilities;
 use super::{
-    discriminator_update, forward, generator_update, label_block, Builder, Op, PlanNetwork, Slot, PREVIEW_ROWS,
+    discriminator_update, forward, generator_update, label_block, step_setup, Builder, Op, PlanNetwork, Slot,
+    PREVIEW_ROWS,
 };
 use crate::kernels::labels::{LabelsOp, LabelsParams};
 use crate::kernels::matmul::View;
@@ -54,6 +59,7 @@ pub(super) struct StepParts<'a, 'n> {
     pub d_input: Slot,
     pub logits: BufferId,
     pub setup: &'a [Op],
+    pub steps_per_epoch: u32,
 }
 
 impl HalfSteps {
@@ -65,19 +71,27 @@ impl HalfSteps {
             d_input,
             logits,
             setup,
+            steps_per_epoch,
         } = parts;
         let batch = config.batch;
         let (real_rows, fake_rows) = (d_input.row_block(0, batch), d_input.row_block(batch, batch));
         let fake_images = fake_rows.column_block(0, pixels);
+        let [g_view, d_view] = [g, d].map(|n| {
+            let name = format!("half_step.{}.statistics", n.layers.net.kind.name());
+            n.layers
+                .keeping_statistics_in(b.add(&name, n.layers.net.statistics_count))
+        });
 
-        // Before: D on the batch's real and generated rows, as the half will see them.
-        let logits_before = b.add("half_step.logits_before", 2 * batch);
-        let mut before = setup.to_vec();
+        // Before: D on the batch's real rows, then on its generated ones, as the half
+        // will see them.
+        let logits_before = Slot::whole(b.add("half_step.logits_before", 2 * batch), 2 * batch, 1);
+        let mut views_before = Vec::new();
+        forward(&mut views_before, &d_view, real_rows, logits_before.row_block(0, batch));
         forward(
-            &mut before,
-            &d.layers,
-            d_input,
-            Slot::whole(logits_before, 2 * batch, 1),
+            &mut views_before,
+            &d_view,
+            fake_rows,
+            logits_before.row_block(batch, batch),
         );
 
         // After: G again (changed by a G step) into a D-shaped input of its own, so the
@@ -92,7 +106,7 @@ impl HalfSteps {
             b.add("half_step.real_logits_after", batch),
         );
         let mut after = Vec::new();
-        forward(&mut after, &g.layers, g_input, after_input.column_block(0, pixels));
+        forward(&mut after, &g_view, g_input, after_input.column_block(0, pixels));
         // The same draw as the fake rows' labels: the step has not advanced.
         if let Some(labels) = label_block(d.layers.net, after_input) {
             after.push(Op::Labels(LabelsOp {
@@ -103,21 +117,17 @@ impl HalfSteps {
         }
         forward(
             &mut after,
-            &d.layers,
+            &d_view,
             after_input,
             Slot::whole(fake_logits_after, batch, 1),
         );
-        forward(
-            &mut after,
-            &d.layers,
-            real_rows,
-            Slot::whole(real_logits_after, batch, 1),
-        );
+        forward(&mut after, &d_view, real_rows, Slot::whole(real_logits_after, batch, 1));
 
-        let mut discriminator = before.clone();
+        let mut discriminator = [setup, &views_before].concat();
         discriminator_update(&mut discriminator, d, d_input, logits, config);
         discriminator.extend(after.iter().cloned());
-        let mut generator = before;
+        let mut generator = step_setup(config, &g_view, g_input, d.layers.net, d_input, steps_per_epoch);
+        generator.extend(views_before);
         generator_update(&mut generator, g, d, g_input, fake_rows, fake_images, logits, config);
         generator.extend(after);
         generator.push(Op::AdvanceStep(AdvanceStepOp));
@@ -132,7 +142,7 @@ impl HalfSteps {
             readout: HalfStepReadout {
                 real_images: view(rows(real_rows)),
                 fake_images: view(rows(fake_rows)),
-                logits_before,
+                logits_before: logits_before.buffer,
                 batch,
                 fake_images_after: view(rows(after_input)),
                 fake_logits_after,

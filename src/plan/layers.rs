@@ -63,6 +63,7 @@ struct StageBuffers {
     params: BufferId,
     statistics: Option<BufferId>,
     scratch: Option<BufferId>,
+    unused: Option<[BufferId; 2]>,
     mode: Mode,
     grads: Option<BufferId>,
     accumulate: bool,
@@ -75,6 +76,13 @@ impl StageBuffers {
 
     fn scratch(&self) -> BufferId {
         self.scratch.expect("a batch norm stage has scratch")
+    }
+
+    /// Two buffers of one value for a batch norm pass's writable bindings that it
+    /// does not use: WebGPU refuses a buffer bound twice where either binding is
+    /// writable, so none may share a buffer with another binding.
+    fn unused(&self) -> [BufferId; 2] {
+        self.unused.expect("a batch norm stage has unused-binding buffers")
     }
 }
 
@@ -183,10 +191,8 @@ impl Stage {
             }
             StageKind::BatchNorm { .. } => {
                 let p = self.batch_norm(b, x, y, x);
-                let (statistics, scratch) = (b.statistics(), b.scratch());
-                // Unused slots: a read one on `x`, written ones on a buffer the pass
-                // writes anyway (writable bindings may share a buffer; a read one and
-                // a written one may not).
+                let (statistics, scratch, [spare, other]) = (b.statistics(), b.scratch(), b.unused());
+                // Unused slots: a read one on `x`, writable ones on buffers of their own.
                 let op = |pass, out: BufferId, grads: BufferId| {
                     Op::BatchNorm(BatchNormOp {
                         pass,
@@ -201,9 +207,9 @@ impl Stage {
                     })
                 };
                 if b.mode == Mode::Training {
-                    ops.push(op(BatchNormPass::Statistics, y.buffer, y.buffer));
+                    ops.push(op(BatchNormPass::Statistics, spare, other));
                 }
-                ops.push(op(BatchNormPass::Normalize, y.buffer, y.buffer));
+                ops.push(op(BatchNormPass::Normalize, y.buffer, spare));
             }
         }
     }
@@ -294,9 +300,8 @@ impl Stage {
                 }
             }
             StageKind::BatchNorm { .. } => {
-                let scratch = b.scratch();
+                let (scratch, [spare, other]) = (b.scratch(), b.unused());
                 // γ's and β's gradients (or, when not asked for, the sums alone).
-                let written = grads.unwrap_or(scratch);
                 let reduce = self.batch_norm(b, x, x, dy);
                 ops.push(Op::BatchNorm(BatchNormOp {
                     pass: BatchNormPass::ReduceGradient,
@@ -306,8 +311,8 @@ impl Stage {
                     dy: dy.buffer,
                     batch: scratch,
                     running: b.statistics(),
-                    out: written,
-                    grads: written,
+                    out: spare,
+                    grads: grads.unwrap_or(other),
                 }));
                 if let Some(t) = into {
                     assert!(
@@ -322,9 +327,9 @@ impl Stage {
                         weights: params,
                         dy: dy.buffer,
                         batch: scratch,
-                        running: t.dx.buffer,
+                        running: b.statistics(),
                         out: t.dx.buffer,
-                        grads: t.dx.buffer,
+                        grads: spare,
                     }));
                 }
             }
@@ -384,6 +389,7 @@ pub(super) fn stages(net: &Network) -> Vec<Stage> {
 
 /// What a network's forward pass runs on: its layers, its parameters, and the output
 /// buffer of each layer but the last (which writes where its caller says).
+#[derive(Clone)]
 pub(super) struct Layers<'a> {
     pub net: &'a Network,
     pub stages: Vec<Stage>,
@@ -395,6 +401,9 @@ pub(super) struct Layers<'a> {
     pub mode: Mode,
     /// Each batch norm stage's scratch ([mean, inv_std, Σdy, Σdy·x̂] by channel).
     pub scratch: Vec<Option<BufferId>>,
+    /// Where the net has batch norm: what its passes bind where they write nothing
+    /// (`StageBuffers::unused`).
+    pub unused: Option<[BufferId; 2]>,
 }
 
 impl Layers<'_> {
@@ -410,7 +419,9 @@ impl Layers<'_> {
                 StageKind::BatchNorm { .. } => Some(b.add(&format!("{name}.batch_norm.{i}"), 4 * s.input.channels)),
                 _ => None,
             })
-            .collect();
+            .collect::<Vec<_>>();
+        let unused = (scratch.iter().any(Option::is_some))
+            .then(|| [0, 1].map(|j| b.add(&format!("{name}.batch_norm.unused.{j}"), 1)));
         Layers {
             net,
             stages,
@@ -419,6 +430,7 @@ impl Layers<'_> {
             statistics: None,
             mode: Mode::Training,
             scratch,
+            unused,
         }
     }
 
@@ -431,11 +443,19 @@ impl Layers<'_> {
         }
     }
 
+    /// The same passes over the same buffers, their batch norms normalising by batch
+    /// as in training but keeping their running estimates in `elsewhere`: for looking
+    /// at a network mid-step without moving its statistics (the half steps' views).
+    pub fn keeping_statistics_in(&self, elsewhere: BufferId) -> Self {
+        self.clone().reading_statistics(elsewhere, Mode::Training)
+    }
+
     fn stage_buffers(&self, i: usize, grads: Option<BufferId>, accumulate: bool) -> StageBuffers {
         StageBuffers {
             params: self.params,
             statistics: self.statistics,
             scratch: self.scratch[i],
+            unused: self.unused,
             mode: self.mode,
             grads,
             accumulate,

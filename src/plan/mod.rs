@@ -168,7 +168,7 @@ impl Plan {
         let logits = b.add("discriminator.logits", 2 * batch);
 
         let steps_per_epoch = (image_count / batch) as u32;
-        let setup = step_setup(config, &g, g_input, &discriminator, d_input, steps_per_epoch);
+        let setup = step_setup(config, &g.layers, g_input, &discriminator, d_input, steps_per_epoch);
         let mut step = setup.clone();
         discriminator_update(&mut step, &d, d_input, logits, config);
         generator_update(&mut step, &g, &d, g_input, fake_rows, fake_images, logits, config);
@@ -180,6 +180,7 @@ impl Plan {
             d_input,
             logits,
             setup: &setup,
+            steps_per_epoch,
         };
         let half_steps = HalfSteps::new(&mut b, parts, config, pixels);
 
@@ -400,13 +401,13 @@ impl Training for Plan {
 /// `g_input`, and G(z), written straight into the image columns of D's fake rows.
 fn step_setup(
     config: &TrainConfig,
-    g: &PlanNetwork,
+    g: &Layers,
     g_input: Slot,
     d: &Network,
     d_input: Slot,
     steps_per_epoch: u32,
 ) -> Vec<Op> {
-    let (generator, pixels) = (g.layers.net, g.layers.net.outputs());
+    let (generator, pixels) = (g.net, g.net.outputs());
     let batch = d_input.view.rows / 2;
     let (real_rows, fake_rows) = (d_input.row_block(0, batch), d_input.row_block(batch, batch));
     let mut setup = vec![
@@ -437,7 +438,7 @@ fn step_setup(
             out: slot.buffer,
         }));
     }
-    forward(&mut setup, &g.layers, g_input, fake_rows.column_block(0, pixels));
+    forward(&mut setup, g, g_input, fake_rows.column_block(0, pixels));
     setup
 }
 

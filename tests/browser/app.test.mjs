@@ -10,31 +10,14 @@ import { gunzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  BASE, SLOW, close as closeBrowser, launch, newContext, open, ready, saveCheckpoint, storedZip, text, waitForDownloads, waitForStep,
+  BASE, SLOW, close as closeBrowser, gridPixels, launch, newContext, open, ready, saveCheckpoint, storedZip, text, waitForDownloads,
+  waitForStep,
 } from './harness.mjs';
 
 const CLI = process.env.GANVAS_CLI;
 
 before(launch);
 after(closeBrowser);
-
-// Mean and spread of the grid canvas's gray levels, and a checksum of its pixels.
-function gridPixels(page) {
-  return page.evaluate(() => {
-    const canvas = document.getElementById('grid');
-    const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
-    let sum = 0;
-    let sumSq = 0;
-    let hash = 0;
-    for (let i = 0; i < data.length; i += 4) {
-      sum += data[i];
-      sumSq += data[i] * data[i];
-      hash = (hash * 31 + data[i]) >>> 0;
-    }
-    const n = data.length / 4;
-    return { mean: sum / n, std: Math.sqrt(sumSq / n - (sum / n) ** 2), hash, step: Number(canvas.dataset.drawnStep) };
-  });
-}
 
 // The video frames (SimpleBlocks and BlockGroups) of a WebM file, walking its EBML
 // elements: into the Segment and its Clusters, whose size a recording may leave

@@ -4,7 +4,7 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, close as closeBrowser, open, ready, saveCheckpoint, text, waitForStep, SLOW } from './harness.mjs';
+import { launch, close as closeBrowser, gridPixels, open, ready, saveCheckpoint, text, waitForStep, SLOW } from './harness.mjs';
 
 before(launch);
 after(closeBrowser);
@@ -61,3 +61,49 @@ test('a wide DCGAN on the CPU says how slow it is and what helps; a DCGAN checkp
   assert.deepEqual(errors, []);
   await close();
 });
+
+for (const backend of ['cpu', 'gpu']) {
+  test(`the DCGAN's half steps, D's view, in-betweens and walk work on the ${backend.toUpperCase()}`, async () => {
+    const { page, errors, close } = await open(`#backend=${backend}&model=1&width=4&batch=8&seed=3`);
+    await ready(page);
+    // D's step lowers D's loss (D sees the reals and the fakes in a pass each).
+    await page.click('#d-step');
+    await page.waitForFunction(() => window.ganvas.halfStep?.half === 'discriminator', null, { timeout: SLOW });
+    const what = await text(page, '#half-step-what');
+    const [, lossBefore, lossAfter] = what.match(/D loss (\d\.\d+) → (\d\.\d+)/);
+    assert.ok(Number(lossAfter) < Number(lossBefore), what);
+    assert.equal(await page.isVisible('#half-reals'), true);
+    // G's step raises D(G(z)).
+    await page.click('#g-step');
+    await page.waitForFunction(() => window.ganvas.halfStep?.half === 'generator', null, { timeout: SLOW });
+    await waitForStep(page, 1);
+    const g = await page.evaluate(() => {
+      const v = window.ganvas.halfStep.view;
+      const mean = (a) => a.reduce((x, y) => x + y, 0) / a.length;
+      return { before: mean(v.fakeScores), after: mean(v.fakeScoresAfter) };
+    });
+    assert.ok(g.after > g.before, `G's step raises D(G(z)): ${g.before} -> ${g.after}`);
+    // D's view of the grid's 64 samples and the last batch's 8 reals.
+    await page.waitForFunction(() => document.getElementById('grid').dataset.drawnStep === '1', null, { timeout: SLOW });
+    const scores = await page.evaluate(() => ({ fake: [...window.ganvas.scores.fake], real: [...window.ganvas.scores.real] }));
+    assert.deepEqual([scores.fake.length, scores.real.length], [64, 8]);
+    assert.ok([...scores.fake, ...scores.real].every((v) => v > 0 && v < 1));
+    // Two chosen samples: ten in-betweens of 32-pixel images, and their latent vectors.
+    const box = await page.locator('#grid').boundingBox();
+    const cell = box.width / 8;
+    await page.click('#grid', { position: { x: cell / 2, y: cell / 2 } });
+    await page.click('#grid', { position: { x: 1.5 * cell, y: 1.5 * cell } });
+    await page.waitForFunction(() => document.getElementById('between').dataset.cells === '0-9', null, { timeout: SLOW });
+    const size = await page.evaluate(() => [document.getElementById('between').width, document.getElementById('between').height]);
+    assert.deepEqual(size, [10 * 34 + 2, 34 + 2]);
+    // The walk moves the grid; stopped, the grid is the preview again.
+    const before = await gridPixels(page);
+    await page.click('#walk');
+    await page.waitForFunction(() => Number(document.getElementById('grid').dataset.walkFrames) >= 3, null, { timeout: SLOW });
+    assert.notEqual((await gridPixels(page)).hash, before.hash, 'the walk moves the grid');
+    await page.click('#walk');
+    assert.equal((await gridPixels(page)).hash, before.hash);
+    assert.deepEqual(errors, []);
+    await close();
+  });
+}

@@ -26,14 +26,19 @@ export function newContext(options = {}) {
 }
 
 /**
- * The page at `hash` in a context of its own, and the console errors it logs.
+ * The page at `hash` in a context of its own, and the console errors it logs,
+ * WebGPU's validation errors among them (Chromium logs those as warnings: "...
+ * While calling [Queue].Submit(...)", and the step they were in does nothing).
  * `withoutWebGpu`: as a browser that has none; `viewport`: a phone's, say.
  */
 export async function open(hash = '', { withoutWebGpu = false, viewport = undefined } = {}) {
   const context = await browser.newContext({ acceptDownloads: true, ...(viewport ? { viewport } : {}) });
   const page = await context.newPage();
   const errors = [];
-  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  const gpuError = /- While \w+ \[|Invalid [A-Z]\w+\]/;
+  page.on('console', (m) => {
+    if (m.type() === 'error' || (m.type() === 'warning' && gpuError.test(m.text()))) errors.push(m.text());
+  });
   page.on('pageerror', (e) => errors.push(e.message));
   if (withoutWebGpu) {
     await page.addInitScript(() => Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined }));
@@ -97,4 +102,22 @@ export function storedZip(files) {
   const dir = Buffer.concat(directory);
   const end = Buffer.concat([u32(0x06054b50), u16(0), u16(0), u16(files.length), u16(files.length), u32(dir.length), u32(offset), u16(0)]);
   return Buffer.concat([...parts, dir, end]);
+}
+
+// Mean and spread of the grid canvas's gray levels, and a checksum of its pixels.
+export function gridPixels(page) {
+  return page.evaluate(() => {
+    const canvas = document.getElementById('grid');
+    const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+    let sum = 0;
+    let sumSq = 0;
+    let hash = 0;
+    for (let i = 0; i < data.length; i += 4) {
+      sum += data[i];
+      sumSq += data[i] * data[i];
+      hash = (hash * 31 + data[i]) >>> 0;
+    }
+    const n = data.length / 4;
+    return { mean: sum / n, std: Math.sqrt(sumSq / n - (sum / n) ** 2), hash, step: Number(canvas.dataset.drawnStep) };
+  });
 }
