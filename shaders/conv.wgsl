@@ -39,9 +39,17 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 @group(0) @binding(4) var<uniform> p: Params;
 
-// One output value per invocation, over a 2-D grid of workgroups (65,535 × 64
-// values a row of them): the Rust side sizes the grid to cover `count` values.
+// Each pass is a matrix product over an implicit operand (implicit GEMM: the
+// image patches are never laid out in memory), register-blocked like matmul.wgsl's
+// whole_k: each invocation owns 4 channels × 4 positions of its output, so every
+// value it loads serves 4 multiply-adds where one value per output read 2 loads a
+// multiply-add. Channels and positions past the edge are clamped to the last one
+// (every load in bounds without a branch) and not stored. The accumulators are
+// vec4 registers, never an indexed array (SwiftShader keeps one of those in memory).
+// Workgroups of 64 over a 2-D grid (65,535 × 64 invocations a row of them): the
+// Rust side sizes the grid to cover `ConvParams::invocations`.
 const GROUP: u32 = 64u;
+const LANE = vec4<u32>(0u, 1u, 2u, 3u);
 
 fn flat(gid: vec3<u32>, groups: vec3<u32>) -> u32 {
     return gid.x + gid.y * groups.x * GROUP;
@@ -55,108 +63,228 @@ fn epilogue(value: f32, at: u32) -> f32 {
     return v;
 }
 
+fn gather_a(at: vec4<u32>) -> vec4<f32> {
+    return vec4<f32>(a[at.x], a[at.y], a[at.z], a[at.w]);
+}
+
+fn gather_b(at: vec4<u32>) -> vec4<f32> {
+    return vec4<f32>(b[at.x], b[at.y], b[at.z], b[at.w]);
+}
+
+// The first and one past the last small position (along one side) whose big pixel
+// at·stride + k − padding lies inside `big`: the loops run over these only.
+fn inside(small: u32, k: u32, big: u32) -> vec2<u32> {
+    let end = min(small, (big + p.padding + p.stride - 1u - min(k, big + p.padding)) / p.stride);
+    var start = 0u;
+    if (p.padding > k) {
+        start = (p.padding - k + p.stride - 1u) / p.stride;
+    }
+    return vec2<u32>(min(start, end), end);
+}
+
+// lower: small[n, o, y, x0..x0+4] for 4 channels o0..o0+4, summing (i, ky, kx).
 @compute @workgroup_size(64)
 fn lower(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let index = flat(gid, groups);
-    let plane = p.small_height * p.small_width;
-    if (index >= p.batch * p.small_channels * plane) {
+    let x_blocks = (p.small_width + 3u) / 4u;
+    let o_blocks = (p.small_channels + 3u) / 4u;
+    if (index >= p.batch * p.small_height * x_blocks * o_blocks) {
         return;
     }
-    let x = index % p.small_width;
-    let y = (index / p.small_width) % p.small_height;
-    let o = (index / plane) % p.small_channels;
-    let n = index / (plane * p.small_channels);
+    let x0 = (index % x_blocks) * 4u;
+    let y = (index / x_blocks) % p.small_height;
+    let o0 = (index / (x_blocks * p.small_height)) % o_blocks * 4u;
+    let n = index / (x_blocks * p.small_height * o_blocks);
     let k2 = p.kernel * p.kernel;
     let big_plane = p.big_height * p.big_width;
-    var sum = 0.0;
+    let o_lanes = min(vec4<u32>(o0) + LANE, vec4<u32>(p.small_channels - 1u));
+    // The big column of position x0 + j at kx = 0 (negative: in the left padding).
+    let bx0 = vec4<i32>((vec4<u32>(x0) + LANE) * p.stride) - vec4<i32>(i32(p.padding));
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
     for (var i = 0u; i < p.big_channels; i++) {
         let image = p.a_offset + (n * p.big_channels + i) * big_plane;
-        let weights = p.b_offset + (o * p.big_channels + i) * k2;
+        let w_i = vec4<u32>(p.b_offset) + (o_lanes * p.big_channels + vec4<u32>(i)) * k2;
         for (var ky = 0u; ky < p.kernel; ky++) {
             // Unsigned: a row above the image wraps to a huge value and is skipped.
             let by = y * p.stride + ky - p.padding;
             if (by >= p.big_height) {
                 continue;
             }
+            let row = image + by * p.big_width;
             for (var kx = 0u; kx < p.kernel; kx++) {
-                let bx = x * p.stride + kx - p.padding;
-                if (bx < p.big_width) {
-                    sum += a[image + by * p.big_width + bx] * b[weights + ky * p.kernel + kx];
-                }
+                let bx = bx0 + vec4<i32>(i32(kx));
+                let valid = (bx >= vec4<i32>(0)) & (bx < vec4<i32>(i32(p.big_width)));
+                let at = vec4<u32>(row) + vec4<u32>(clamp(bx, vec4<i32>(0), vec4<i32>(i32(p.big_width) - 1)));
+                let v = select(vec4<f32>(0.0), gather_a(at), valid);
+                let w = gather_b(w_i + vec4<u32>(ky * p.kernel + kx));
+                acc0 += w.x * v;
+                acc1 += w.y * v;
+                acc2 += w.z * v;
+                acc3 += w.w * v;
             }
         }
     }
-    c[p.c_offset + index] = epilogue(sum, index);
+    let base = (n * p.small_channels + o0) * p.small_height * p.small_width + y * p.small_width + x0;
+    let channel = p.small_height * p.small_width;
+    store_block(base, channel, 1u, min(p.small_channels - o0, 4u), min(p.small_width - x0, 4u), acc0, acc1, acc2, acc3);
 }
 
+// raise: big[n, i, by, bx_j] for 4 channels i0..i0+4 and 4 columns of one phase,
+// bx_j = px + stride·(q0 + j), summing (o, ky, kx) over the taps that reach them:
+// ky ≡ by + padding and kx ≡ px + padding (mod stride), the same for all four, whose
+// small positions are then y = (by + padding − ky) / stride and x_j = X + j − tx.
 @compute @workgroup_size(64)
 fn raise(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let index = flat(gid, groups);
-    let big_plane = p.big_height * p.big_width;
-    if (index >= p.batch * p.big_channels * big_plane) {
+    let per_phase = (p.big_width + p.stride - 1u) / p.stride;
+    let q_blocks = (per_phase + 3u) / 4u;
+    let i_blocks = (p.big_channels + 3u) / 4u;
+    if (index >= p.batch * p.big_height * p.stride * q_blocks * i_blocks) {
         return;
     }
-    let bx = index % p.big_width;
-    let by = (index / p.big_width) % p.big_height;
-    let i = (index / big_plane) % p.big_channels;
-    let n = index / (big_plane * p.big_channels);
+    let q0 = (index % q_blocks) * 4u;
+    let px = (index / q_blocks) % p.stride;
+    let by = (index / (q_blocks * p.stride)) % p.big_height;
+    let i0 = (index / (q_blocks * p.stride * p.big_height)) % i_blocks * 4u;
+    let n = index / (q_blocks * p.stride * p.big_height * i_blocks);
     let k2 = p.kernel * p.kernel;
     let plane = p.small_height * p.small_width;
-    // The kernel offsets that reach this pixel from a small position: ky ≡ by +
-    // padding (mod stride), and y = (by + padding − ky) / stride within the image.
+    let i_lanes = min(vec4<u32>(i0) + LANE, vec4<u32>(p.big_channels - 1u));
     let ry = (by + p.padding) % p.stride;
-    let rx = (bx + p.padding) % p.stride;
-    var sum = 0.0;
+    let rx = (px + p.padding) % p.stride;
+    let y_first = i32((by + p.padding - ry) / p.stride);
+    let x_first = vec4<i32>(vec4<u32>((px + p.padding - rx) / p.stride + q0) + LANE);
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
     for (var o = 0u; o < p.small_channels; o++) {
         let image = p.a_offset + (n * p.small_channels + o) * plane;
-        let weights = p.b_offset + (o * p.big_channels + i) * k2;
+        let w_o = vec4<u32>(p.b_offset) + (vec4<u32>(o * p.big_channels) + i_lanes) * k2;
+        var y = y_first;
         for (var ky = ry; ky < p.kernel; ky += p.stride) {
-            let y = (by + p.padding - ky) / p.stride;
-            if (by + p.padding < ky || y >= p.small_height) {
-                continue;
-            }
-            for (var kx = rx; kx < p.kernel; kx += p.stride) {
-                let x = (bx + p.padding - kx) / p.stride;
-                if (bx + p.padding >= kx && x < p.small_width) {
-                    sum += a[image + y * p.small_width + x] * b[weights + ky * p.kernel + kx];
+            if (y >= 0 && y < i32(p.small_height)) {
+                let row = image + u32(y) * p.small_width;
+                var x = x_first;
+                for (var kx = rx; kx < p.kernel; kx += p.stride) {
+                    let valid = (x >= vec4<i32>(0)) & (x < vec4<i32>(i32(p.small_width)));
+                    let at = vec4<u32>(row) + vec4<u32>(clamp(x, vec4<i32>(0), vec4<i32>(i32(p.small_width) - 1)));
+                    let v = select(vec4<f32>(0.0), gather_a(at), valid);
+                    let w = gather_b(w_o + vec4<u32>(ky * p.kernel + kx));
+                    acc0 += w.x * v;
+                    acc1 += w.y * v;
+                    acc2 += w.z * v;
+                    acc3 += w.w * v;
+                    x -= vec4<i32>(1);
                 }
             }
+            y -= 1;
         }
     }
-    c[p.c_offset + index] = epilogue(sum, index);
+    let big_plane = p.big_height * p.big_width;
+    let base = (n * p.big_channels + i0) * big_plane + by * p.big_width + px + q0 * p.stride;
+    // Columns of this phase (none where the image is narrower than px).
+    var count = 0u;
+    if (px < p.big_width) {
+        count = (p.big_width - px + p.stride - 1u) / p.stride;
+    }
+    let columns = min(count - min(q0, count), 4u);
+    store_block(base, big_plane, p.stride, min(p.big_channels - i0, 4u), columns, acc0, acc1, acc2, acc3);
 }
 
+// Writes epilogue(acc_r[j]) for r < rows, j < columns to C at base + r·row_step +
+// j·column_step (lower and raise).
+fn store_block(
+    base: u32,
+    row_step: u32,
+    column_step: u32,
+    rows: u32,
+    columns: u32,
+    acc0: vec4<f32>,
+    acc1: vec4<f32>,
+    acc2: vec4<f32>,
+    acc3: vec4<f32>,
+) {
+    for (var j = 0u; j < columns; j++) {
+        let at = base + j * column_step;
+        if (rows > 0u) {
+            c[p.c_offset + at] = epilogue(acc0[j], at);
+        }
+        if (rows > 1u) {
+            c[p.c_offset + at + row_step] = epilogue(acc1[j], at + row_step);
+        }
+        if (rows > 2u) {
+            c[p.c_offset + at + 2u * row_step] = epilogue(acc2[j], at + 2u * row_step);
+        }
+        if (rows > 3u) {
+            c[p.c_offset + at + 3u * row_step] = epilogue(acc3[j], at + 3u * row_step);
+        }
+    }
+}
+
+// weight: dW[o0..o0+4, i0..i0+4, ky, kx], summing (n, y, x) over the positions whose
+// big pixel lies inside the image.
 @compute @workgroup_size(64)
 fn weight(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let index = flat(gid, groups);
     let k2 = p.kernel * p.kernel;
-    if (index >= p.small_channels * p.big_channels * k2) {
+    let o_blocks = (p.small_channels + 3u) / 4u;
+    let i_blocks = (p.big_channels + 3u) / 4u;
+    if (index >= o_blocks * i_blocks * k2) {
         return;
     }
-    let kx = index % p.kernel;
-    let ky = (index / p.kernel) % p.kernel;
-    let i = (index / k2) % p.big_channels;
-    let o = index / (k2 * p.big_channels);
+    let tap = index % k2;
+    let kx = tap % p.kernel;
+    let ky = tap / p.kernel;
+    let i0 = (index / k2) % i_blocks * 4u;
+    let o0 = index / (k2 * i_blocks) * 4u;
     let plane = p.small_height * p.small_width;
     let big_plane = p.big_height * p.big_width;
-    var sum = 0.0;
+    let o_lanes = min(vec4<u32>(o0) + LANE, vec4<u32>(p.small_channels - 1u));
+    let i_lanes = min(vec4<u32>(i0) + LANE, vec4<u32>(p.big_channels - 1u));
+    let ys = inside(p.small_height, ky, p.big_height);
+    let xs = inside(p.small_width, kx, p.big_width);
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
     for (var n = 0u; n < p.batch; n++) {
-        let small = p.a_offset + (n * p.small_channels + o) * plane;
-        let big = p.b_offset + (n * p.big_channels + i) * big_plane;
-        for (var y = 0u; y < p.small_height; y++) {
-            let by = y * p.stride + ky - p.padding;
-            if (by >= p.big_height) {
-                continue;
-            }
-            for (var x = 0u; x < p.small_width; x++) {
-                let bx = x * p.stride + kx - p.padding;
-                if (bx < p.big_width) {
-                    sum += a[small + y * p.small_width + x] * b[big + by * p.big_width + bx];
-                }
+        let small_n = vec4<u32>(p.a_offset) + (vec4<u32>(n * p.small_channels) + o_lanes) * plane;
+        let big_n = vec4<u32>(p.b_offset) + (vec4<u32>(n * p.big_channels) + i_lanes) * big_plane;
+        for (var y = ys.x; y < ys.y; y++) {
+            let small_row = small_n + vec4<u32>(y * p.small_width);
+            let big_row = big_n + vec4<u32>((y * p.stride + ky - p.padding) * p.big_width + kx - p.padding);
+            for (var x = xs.x; x < xs.y; x++) {
+                let sv = gather_a(small_row + vec4<u32>(x));
+                let bv = gather_b(big_row + vec4<u32>(x * p.stride));
+                acc0 += sv.x * bv;
+                acc1 += sv.y * bv;
+                acc2 += sv.z * bv;
+                acc3 += sv.w * bv;
             }
         }
     }
     // A second pass of one network in a step adds its gradient to the first's.
     let keep = select(0.0, 1.0, p.accumulate != 0u);
-    c[p.c_offset + index] = keep * c[p.c_offset + index] + sum;
+    let rows = min(p.small_channels - o0, 4u);
+    let columns = min(p.big_channels - i0, 4u);
+    for (var j = 0u; j < columns; j++) {
+        let at = p.c_offset + (o0 * p.big_channels + i0 + j) * k2 + tap;
+        let row_step = p.big_channels * k2;
+        if (rows > 0u) {
+            c[at] = keep * c[at] + acc0[j];
+        }
+        if (rows > 1u) {
+            c[at + row_step] = keep * c[at + row_step] + acc1[j];
+        }
+        if (rows > 2u) {
+            c[at + 2u * row_step] = keep * c[at + 2u * row_step] + acc2[j];
+        }
+        if (rows > 3u) {
+            c[at + 3u * row_step] = keep * c[at + 3u * row_step] + acc3[j];
+        }
+    }
 }

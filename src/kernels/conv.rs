@@ -165,6 +165,21 @@ impl ConvParams {
         }
     }
 
+    /// The shader's invocations for this pass: one per block of 4 channels × 4
+    /// positions of its output (raise: 4 columns of one phase of the stride).
+    pub fn invocations(&self) -> usize {
+        let g = self.geometry();
+        let blocks = |n: usize| n.div_ceil(4);
+        match self.pass() {
+            ConvPass::Lower => g.batch * g.small[1] * blocks(g.small[2]) * blocks(g.small[0]),
+            ConvPass::Raise => {
+                let per_phase = g.big[2].div_ceil(g.stride.max(1));
+                g.batch * g.big[1] * g.stride * blocks(per_phase) * blocks(g.big[0])
+            }
+            ConvPass::Weight => blocks(g.small[0]) * blocks(g.big[0]) * g.kernel * g.kernel,
+        }
+    }
+
     /// Multiply-adds, counted twice: each pass does the same ones.
     pub fn flops(&self) -> f64 {
         let g = self.geometry();
@@ -607,12 +622,16 @@ impl Conv {
         Conv { kernel, pass }
     }
 
-    /// One invocation per value of C.
+    /// One invocation per block of C (`ConvParams::invocations`).
     pub fn dispatch(&self, device: &wgpu::Device, label: &str, buffers: &ConvBuffers, p: &ConvParams) -> Dispatch {
         assert_eq!(p.pass(), self.pass, "{label}: params of another pass");
-        let [.., outputs] = p.lengths();
-        self.kernel
-            .dispatch(device, label, buffers, bytemuck::bytes_of(p), grid_2d(outputs, GROUP))
+        self.kernel.dispatch(
+            device,
+            label,
+            buffers,
+            bytemuck::bytes_of(p),
+            grid_2d(p.invocations(), GROUP),
+        )
     }
 }
 
