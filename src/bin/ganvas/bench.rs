@@ -14,7 +14,7 @@ use ganvas::formats::mnist::Dataset;
 use ganvas::kernels::matmul::{MatmulOp, MatmulPolicy, MatmulVariant};
 use ganvas::kernels::Op;
 use ganvas::model::state::TrainingState;
-use ganvas::model::{Model, TrainConfig, MAX_BUFFER_FLOATS};
+use ganvas::model::{Model, TrainConfig, DCGAN_MNIST_SIDE, DCGAN_WIDTH, MAX_BUFFER_FLOATS};
 use ganvas::plan::{Plan, CENSUS_ROWS};
 use ganvas::quality::Reader;
 use ganvas::{Error, Result};
@@ -56,6 +56,26 @@ pub struct BenchArgs {
     /// adapter has them.
     #[arg(long)]
     profile: bool,
+    /// The model to time: mlp (the lecture's) or dcgan (pytorch/examples', on MNIST
+    /// padded to 32×32) [default: mlp].
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(["mlp", "dcgan"]))]
+    model: Option<String>,
+    /// The DCGAN's width, ngf = ndf [default: 64].
+    #[arg(long)]
+    width: Option<usize>,
+}
+
+impl BenchArgs {
+    fn model(&self) -> Model {
+        match self.model.as_deref() {
+            Some("dcgan") => Model::Dcgan {
+                image_size: DCGAN_MNIST_SIDE,
+                channels: 1,
+                width: self.width.unwrap_or(DCGAN_WIDTH),
+            },
+            _ => Model::Mlp,
+        }
+    }
 }
 
 /// `MatmulPolicy` as the command line names it.
@@ -108,6 +128,8 @@ struct ProfileRow {
 #[derive(Serialize)]
 struct Report {
     machine: String,
+    /// What was timed (`Model`'s debug form).
+    model: String,
     training: Vec<TrainingRow>,
     matmul: Vec<MatmulRow>,
     profile: Vec<ProfileRow>,
@@ -184,6 +206,10 @@ fn census_steps(engine: &mut Engine, reader: &Reader, args: &BenchArgs, steps_pe
 
 pub fn run(args: BenchArgs) -> Result<()> {
     let data = Dataset::load_training_set(&args.data.clone().unwrap_or_else(crate::default_data_dir))?;
+    let data = match args.model() {
+        Model::Dcgan { .. } => data.padded(DCGAN_MNIST_SIDE)?,
+        Model::Mlp => data,
+    };
     let pixels = data.pixels();
     let reader = match std::fs::read(crate::default_classifier()) {
         Ok(bytes) => Some(ganvas::web::classifier(&bytes)?),
@@ -200,12 +226,13 @@ pub fn run(args: BenchArgs) -> Result<()> {
         .unwrap_or_default();
     let mut report = Report {
         machine: format!("{} cores; GPU: {}", crate::cores(), device),
+        model: format!("{:?}", args.model()),
         training: Vec::new(),
         matmul: Vec::new(),
         profile: Vec::new(),
     };
     for &batch in &args.batches {
-        let state = TrainingState::initial(&config_at(batch, pixels, &data)?, pixels);
+        let state = TrainingState::initial(&config_at(args.model(), batch, pixels, &data)?, pixels);
         if let Some(gpu) = &gpu {
             let mut engine = pollster::block_on(Engine::on_gpu(gpu.clone(), &data, &state, census))?;
             // One submission per timed run (the runs stay within an epoch), waited on at the end.
@@ -298,9 +325,10 @@ fn gpu_for(args: &BenchArgs) -> Option<GpuContext> {
     }
 }
 
-/// The default config at `batch`, checked against the data.
-fn config_at(batch: usize, pixels: usize, data: &Dataset) -> Result<TrainConfig> {
+/// The default config of `model` at `batch`, checked against the data.
+fn config_at(model: Model, batch: usize, pixels: usize, data: &Dataset) -> Result<TrainConfig> {
     let config = TrainConfig {
+        model,
         batch,
         ..Default::default()
     };
@@ -318,7 +346,7 @@ fn matmul_table(
     report: &mut Report,
 ) -> Result<()> {
     let pixels = data.pixels();
-    let state = TrainingState::initial(&config_at(batch, pixels, data)?, pixels);
+    let state = TrainingState::initial(&config_at(args.model(), batch, pixels, data)?, pixels);
     let mut cpu = Engine::on_cpu(1, data, &state, None)?;
     let mut gpu = match gpu {
         Some(gpu) => Some(pollster::block_on(Engine::on_gpu(gpu.clone(), data, &state, None))?),
@@ -389,6 +417,7 @@ fn mib(bytes: usize) -> f64 {
 
 fn print_report(report: &Report) {
     println!("machine: {}", report.machine);
+    println!("model: {}", report.model);
     println!(
         "{:<8} {:>7} {:>6} {:>14} {:>20} {:>11} {:>12} {:>14}",
         "backend", "threads", "batch", "steps/s", "spread", "dispatches", "submissions", "census, steps"
