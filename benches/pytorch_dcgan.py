@@ -4,14 +4,16 @@ than the example's 64×64), weights_init, BCE, Adam 2e-4 (0.5, 0.999), batch 64,
 MNIST padded to 32×32 with 2 pixels of background a side, as ganvas pads it.
 
     python benches/pytorch_dcgan.py --steps 1000 --seed 0 --out runs/torch-dcgan [--threads N] [--width 64]
-        [--save-at 500,1000] [--compile]
+        [--save-at 500,1000] [--compile] [--device cuda]
 
 Writes generator.safetensors (the state_dict `ganvas eval --checkpoint` and
 `ganvas sample` read), generator_step_N.safetensors after each step N of --save-at,
-and prints steady-state steps per second (after 5 warm-up steps).
+and prints steady-state steps per second (after 5 warm-up steps), then the same
+as a line "json {...}" for benches/device/summarize.py.
 """
 import argparse
 import gzip
+import json
 import pathlib
 import time
 
@@ -76,12 +78,14 @@ def main():
     p.add_argument("--out", default=None)
     p.add_argument("--save-at", default="")
     p.add_argument("--compile", action="store_true", help="torch.compile both networks")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
     args = p.parse_args()
     torch.manual_seed(args.seed)
     if args.threads:
         torch.set_num_threads(args.threads)
-    images = padded_mnist(args.data)
-    netG, netD = Generator(args.width), Discriminator(args.width)
+    device = torch.device(args.device)
+    images = padded_mnist(args.data).to(device)
+    netG, netD = Generator(args.width).to(device), Discriminator(args.width).to(device)
     netG.apply(weights_init)
     netD.apply(weights_init)
     G, D = (torch.compile(netG), torch.compile(netD)) if args.compile else (netG, netD)
@@ -95,16 +99,18 @@ def main():
     order, at, start = torch.randperm(len(images)), 0, None
     for step in range(1, args.steps + 1):
         if step == 6:
+            if device.type == "cuda":
+                torch.cuda.synchronize()
             start = time.perf_counter()
         if at + args.batch > len(images):
             order, at = torch.randperm(len(images)), 0
-        real = images[order[at:at + args.batch]]
+        real = images[order[at:at + args.batch].to(device)]
         at += args.batch
         netD.zero_grad()
-        label = torch.full((args.batch,), 1.0)
+        label = torch.full((args.batch,), 1.0, device=device)
         errD_real = criterion(D(real), label)
         errD_real.backward()
-        fake = G(torch.randn(args.batch, NZ, 1, 1))
+        fake = G(torch.randn(args.batch, NZ, 1, 1, device=device))
         label.fill_(0.0)
         errD_fake = criterion(D(fake.detach()), label)
         errD_fake.backward()
@@ -117,8 +123,14 @@ def main():
         if out and step in save_at:
             save_file({k: v.contiguous() for k, v in netG.state_dict().items()}, out / f"generator_step_{step}.safetensors")
     if start is not None:
-        print(f"{(args.steps - 5) / (time.perf_counter() - start):.2f} steps/s (threads {torch.get_num_threads()}, "
-              f"{'compiled' if args.compile else 'eager'}, batch {args.batch}, width {args.width})")
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        rate = (args.steps - 5) / (time.perf_counter() - start)
+        mode = "compiled" if args.compile else "eager"
+        print(f"{rate:.2f} steps/s (threads {torch.get_num_threads()}, {mode}, batch {args.batch}, width {args.width}, "
+              f"{args.device})")
+        print("json " + json.dumps({"model": "dcgan", "mode": mode, "batch": args.batch, "width": args.width,
+                                    "device": args.device, "steps_per_second": rate}))
     if out:
         save_file({k: v.contiguous() for k, v in netG.state_dict().items()}, out / "generator.safetensors")
 

@@ -3,7 +3,9 @@
 # carried (benches/device/prepare.sh makes it): the tests that use a GPU, the
 # per-op profile, the lecture's full run (50 epochs at batch 64) timed from start to
 # last checkpoint, and alternating rounds of `ganvas bench` and PyTorch (eager, a
-# CUDA graph of the whole step, torch.compile) at batch 64, 256 and 1024. Writes
+# CUDA graph of the whole step, torch.compile) at batch 64, 256 and 1024; then the
+# DCGAN (#25, width 64, 32×32 MNIST, batch 64): `ganvas bench --model dcgan` (per-op
+# profile in round 1) against pytorch/examples' loop, eager and compiled. Writes
 # logs and JSON into $OUT, and summary.json (medians and ratios) last.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -34,6 +36,18 @@ for round in $(seq 1 "$ROUNDS"); do
       timeout 240 python3 benches/pytorch_gan.py --device cuda --steps 1000 --batch "$batch" --mode "$mode" \
         --compile-mode "$COMPILE_MODE" > "$OUT/torch-$mode-$batch-$round.log" 2>&1
     done
+  done
+done
+for round in $(seq 1 "$ROUNDS"); do
+  profile=""
+  [ "$round" = 1 ] && profile="--profile"
+  timeout 120 "$BIN/ganvas" bench --gpu-only --model dcgan --batches 64 --repeats 3 $profile \
+    --json "$OUT/dcgan-ganvas-$round.json" > "$OUT/dcgan-ganvas-$round.log" 2>&1
+  for mode in eager compile; do
+    flag=""
+    [ "$mode" = compile ] && flag="--compile"
+    timeout 180 python3 benches/pytorch_dcgan.py --device cuda --steps 500 $flag \
+      > "$OUT/dcgan-torch-$mode-$round.log" 2>&1
   done
 done
 python3 benches/device/summarize.py "$OUT" > "$OUT/summary.json"

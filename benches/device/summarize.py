@@ -1,6 +1,6 @@
-"""Medians and ratios of a device run (benches/device/run.sh): for each batch size,
-ganvas's GPU steps/s over its rounds and each PyTorch mode's, the fastest PyTorch
-mode, and ganvas's ratio to it.
+"""Medians and ratios of a device run (benches/device/run.sh): for each batch size
+of the MLP GAN, and for the DCGAN ("dcgan-64"), ganvas's GPU steps/s over its rounds
+and each PyTorch mode's, the fastest PyTorch mode, and ganvas's ratio to it.
 
     python3 benches/device/summarize.py OUT > OUT/summary.json
 """
@@ -13,16 +13,18 @@ import sys
 def main():
     out = pathlib.Path(sys.argv[1])
     rates = {}
-    for path in sorted(out.glob("ganvas-*.json")):
-        for row in json.loads(path.read_text())["training"]:
-            rates.setdefault(row["batch"], {}).setdefault("ganvas", []).append(row["steps_per_second"])
-    for path in sorted(out.glob("torch-*.log")):
-        for line in path.read_text().splitlines():
-            if line.startswith("json "):
-                run = json.loads(line[5:])
-                rates.setdefault(run["batch"], {}).setdefault(f"torch-{run['mode']}", []).append(run["steps_per_second"])
+    for prefix, key in [("", lambda batch: batch), ("dcgan-", lambda batch: f"dcgan-{batch}")]:
+        for path in sorted(out.glob(f"{prefix}ganvas-*.json")):
+            for row in json.loads(path.read_text())["training"]:
+                rates.setdefault(key(row["batch"]), {}).setdefault("ganvas", []).append(row["steps_per_second"])
+        for path in sorted(out.glob(f"{prefix}torch-*.log")):
+            for line in path.read_text().splitlines():
+                if line.startswith("json "):
+                    run = json.loads(line[5:])
+                    name = f"torch-{run['mode']}"
+                    rates.setdefault(key(run["batch"]), {}).setdefault(name, []).append(run["steps_per_second"])
     summary = {}
-    for batch, runs in sorted(rates.items()):
+    for batch, runs in sorted(rates.items(), key=lambda kv: str(kv[0])):
         medians = {name: statistics.median(values) for name, values in runs.items()}
         torch_modes = {name: m for name, m in medians.items() if name.startswith("torch-")}
         best = max(torch_modes, key=torch_modes.get) if torch_modes else None
