@@ -113,10 +113,12 @@ impl Plan {
             .map(|l| l.output.len().max(l.input.len()))
             .max()
             .unwrap_or(0);
-        if rows < 2 || rows.saturating_mul(widest) > MAX_BUFFER_FLOATS {
+        // A wide G (a DCGAN wider than 64 on 32×32 MNIST) takes fewer samples, as
+        // many as its widest layer fits in a GPU buffer, rather than no census.
+        let rows = rows.min(MAX_BUFFER_FLOATS / widest.max(1));
+        if rows < 2 {
             return Err(Error::new(format!(
-                "a census of {rows} samples does not fit: 2 to {} are possible",
-                MAX_BUFFER_FLOATS / widest.max(1)
+                "a census reads at least 2 samples; here {rows} (asked for, or all that fit a GPU buffer beside this G)"
             )));
         }
         let mut b = Builder {

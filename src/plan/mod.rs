@@ -811,6 +811,34 @@ mod tests {
         assert!(plan.with_census(&classifier, &weights, 1).is_err());
     }
 
+    /// A DCGAN wider than 64 on 32×32 MNIST: its widest layer, 2,048 rows of it, would
+    /// not fit one GPU buffer, so its census reads as many samples as do.
+    #[test]
+    fn a_wide_generator_gets_a_smaller_census_not_none() {
+        use crate::model::{Model, Network, NetworkKind, MAX_BUFFER_FLOATS};
+        let classifier = Network::from_widths(NetworkKind::Classifier, &[784, 50, 20, 10]);
+        let weights = vec![0.0; classifier.parameter_count];
+        let census_rows = |width: usize| {
+            let config = TrainConfig {
+                model: Model::Dcgan {
+                    image_size: 32,
+                    channels: 1,
+                    width,
+                },
+                ..TrainConfig::default()
+            };
+            let plan = Plan::training(&config, 32 * 32, 60_000).unwrap();
+            plan.with_census(&classifier, &weights, CENSUS_ROWS)
+                .unwrap()
+                .census
+                .unwrap()
+                .rows
+        };
+        assert_eq!(census_rows(64), CENSUS_ROWS);
+        // G's widest layer at width 96: 96 channels of 16×16.
+        assert_eq!(census_rows(96), MAX_BUFFER_FLOATS / (96 * 16 * 16));
+    }
+
     #[test]
     fn no_op_writes_a_buffer_it_reads() {
         use crate::model::{Network, NetworkKind};
