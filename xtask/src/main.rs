@@ -197,6 +197,7 @@ fn test() -> Result<()> {
             .args(["--test", "--test-concurrency=1"])
             .env("GANVAS_URL", format!("http://127.0.0.1:{port}/"))
             .env("CHROMIUM", chromium)
+            .env("FIREFOX", "/usr/bin/firefox-esr")
             .env("GANVAS_CLI", target_dir().join("release/ganvas"))
             .current_dir(&browser_tests))?;
         None
