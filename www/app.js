@@ -208,8 +208,8 @@ async function startBackend(kind, files) {
   showDcganOnCpu();
 }
 
-// The widest DCGAN that trains fast enough to watch on the CPU path (6 steps a
-// second in Chromium on a 2-core machine, against 0.5 at the default 64; README).
+// The widest DCGAN that trains fast enough to watch on the CPU path (10 steps a
+// second in Chromium on a 2-core machine, against 0.8 at the default 64; README).
 const CPU_DCGAN_WIDTH = 16;
 
 /** A DCGAN wider than the CPU path trains at a watchable speed: say so, and what helps. */
