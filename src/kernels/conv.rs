@@ -330,6 +330,17 @@ pub fn conv_cpu_patches(p: &ConvParams, a: &[f32], b: &[f32], gate: &[f32], c: &
     let (big_len, small_len) = (g.big_len() / g.batch, g.small_len() / g.batch);
     let (rows, positions, channels) = (g.big[0] * g.kernel * g.kernel, g.small[1] * g.small[2], g.small[0]);
     let group = images_per_product(&g);
+    // The small images first..first + count of A as one matrix (`side_by_side`).
+    let small_matrix = |first: usize, count: usize| {
+        let mut side = Scratch::new(channels * count * positions);
+        side_by_side(
+            &a[first * small_len..][..count * small_len],
+            channels,
+            positions,
+            &mut side,
+        );
+        side
+    };
     match p.pass() {
         ConvPass::Lower => each_group(out, small_len, group, threads, |first, small| {
             let (count, columns) = (small.len() / small_len, small.len() / small_len * positions);
@@ -346,13 +357,7 @@ pub fn conv_cpu_patches(p: &ConvParams, a: &[f32], b: &[f32], gate: &[f32], c: &
         }),
         ConvPass::Raise => each_group(out, big_len, group, threads, |first, big| {
             let (count, columns) = (big.len() / big_len, big.len() / big_len * positions);
-            let mut side = Scratch::new(channels * columns);
-            side_by_side(
-                &a[first * small_len..][..count * small_len],
-                channels,
-                positions,
-                &mut side,
-            );
+            let side = small_matrix(first, count);
             let mut cols = Scratch::new(rows * columns);
             multiply(
                 Operand::Columns(b),
@@ -369,13 +374,7 @@ pub fn conv_cpu_patches(p: &ConvParams, a: &[f32], b: &[f32], gate: &[f32], c: &
                 let first = index * group;
                 let count = group.min(g.batch - first);
                 let columns = count * positions;
-                let mut side = Scratch::new(channels * columns);
-                side_by_side(
-                    &a[first * small_len..][..count * small_len],
-                    channels,
-                    positions,
-                    &mut side,
-                );
+                let side = small_matrix(first, count);
                 let mut cols = Scratch::new(rows * columns);
                 patches(&g, &b[first * big_len..][..count * big_len], &mut cols);
                 let mut sum = vec![0.0; out.len()];
