@@ -74,7 +74,14 @@ impl Layer {
         }
     }
 
+    /// The pass on one thread, checked against the same on three: the same bits.
     fn run(&mut self, pass: BatchNormPass, p: &BatchNormParams) {
+        let mut threaded = (
+            self.batch.clone(),
+            self.running.clone(),
+            self.out.clone(),
+            self.grads.clone(),
+        );
         let data = BatchNormData {
             x: &self.x,
             weights: &self.weights,
@@ -84,7 +91,31 @@ impl Layer {
             out: &mut self.out,
             grads: &mut self.grads,
         };
-        batch_norm_cpu(pass, p, data);
+        batch_norm_cpu(pass, p, data, 1);
+        let data = BatchNormData {
+            x: &self.x,
+            weights: &self.weights,
+            dy: &self.dy,
+            batch: &mut threaded.0,
+            running: &mut threaded.1,
+            out: &mut threaded.2,
+            grads: &mut threaded.3,
+        };
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
+        pool.install(|| batch_norm_cpu(pass, p, data, 3));
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(
+            bits(&threaded.0),
+            bits(&self.batch),
+            "{pass:?}: threads change the batch's sums"
+        );
+        assert_eq!(
+            bits(&threaded.1),
+            bits(&self.running),
+            "{pass:?}: and the running statistics"
+        );
+        assert_eq!(bits(&threaded.2), bits(&self.out), "{pass:?}: and the output");
+        assert_eq!(bits(&threaded.3), bits(&self.grads), "{pass:?}: and the gradients");
     }
 }
 

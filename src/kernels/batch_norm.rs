@@ -3,6 +3,7 @@
 //! backward pass, as four passes. The shader says what each reads and writes.
 
 use bytemuck::{Pod, Zeroable};
+use rayon::prelude::*;
 
 use super::{bindings, check_view, grid_2d, BufferId, CpuMemory, Dispatch, GpuMemory, GpuTarget, Kernel, KernelOp};
 use crate::kernels::activation::Activation;
@@ -119,8 +120,9 @@ pub struct BatchNormData<'a> {
 }
 
 /// The CPU reference of one pass: sums in f64 (the shader's tree of f32 sums is
-/// within a few ulp of them), the rest as the shader computes it.
-pub fn batch_norm_cpu(pass: BatchNormPass, p: &BatchNormParams, d: BatchNormData) {
+/// within a few ulp of them), the rest as the shader computes it. Channels' sums, or
+/// images' values, side by side on up to `threads` threads (the same bits on any).
+pub fn batch_norm_cpu(pass: BatchNormPass, p: &BatchNormParams, d: BatchNormData, threads: usize) {
     let (channels, plane, count) = (p.channels as usize, p.plane as usize, p.count());
     let u = |x: u32| x as usize;
     check_view("batch_norm x", d.x.len(), u(p.x_offset), 1, p.values(), 0, 1);
@@ -147,13 +149,16 @@ pub fn batch_norm_cpu(pass: BatchNormPass, p: &BatchNormParams, d: BatchNormData
                 0,
                 1,
             );
-            for c in 0..channels {
+            let moments = per_channel(channels, threads, |c| {
                 let mean = planes(x, c).flatten().map(|&v| f64::from(v)).sum::<f64>() / count as f64;
                 let var = planes(x, c)
                     .flatten()
                     .map(|&v| (f64::from(v) - mean).powi(2))
                     .sum::<f64>()
                     / count as f64;
+                (mean, var)
+            });
+            for (c, (mean, var)) in moments.into_iter().enumerate() {
                 d.batch[mean_at + c] = mean as f32;
                 d.batch[inv_at + c] = 1.0 / (var as f32 + p.eps).sqrt();
                 let unbiased = var * count as f64 / (count.max(2) - 1) as f64;
@@ -167,34 +172,50 @@ pub fn batch_norm_cpu(pass: BatchNormPass, p: &BatchNormParams, d: BatchNormData
         BatchNormPass::Normalize => {
             check_view("batch_norm out", d.out.len(), u(p.out_offset), 1, p.values(), 0, 1);
             let out = &mut d.out[u(p.out_offset)..][..p.values()];
-            for c in 0..channels {
-                let (mean, inv_std) = match p.training {
-                    0 => {
-                        let running = &d.running[u(p.running_offset)..];
-                        (running[c], 1.0 / (running[channels + c] + p.eps).sqrt())
-                    }
-                    _ => (d.batch[mean_at + c], d.batch[inv_at + c]),
-                };
-                let (gamma, beta) = (d.weights[u(p.weight_offset) + c], d.weights[u(p.bias_offset) + c]);
-                for (n, from) in planes(x, c).enumerate() {
-                    let to = &mut out[(n * channels + c) * plane..][..plane];
+            // Each channel's y = γ·(x − mean)·inv_std + β as a scale and a shift.
+            let affine: Vec<(f32, f32, f32, f32)> = (0..channels)
+                .map(|c| {
+                    let (mean, inv_std) = match p.training {
+                        0 => {
+                            let running = &d.running[u(p.running_offset)..];
+                            (running[c], 1.0 / (running[channels + c] + p.eps).sqrt())
+                        }
+                        _ => (d.batch[mean_at + c], d.batch[inv_at + c]),
+                    };
+                    (
+                        mean,
+                        inv_std,
+                        d.weights[u(p.weight_offset) + c],
+                        d.weights[u(p.bias_offset) + c],
+                    )
+                })
+                .collect();
+            per_image(out, channels * plane, threads, |n, image| {
+                let from = &x[n * channels * plane..][..channels * plane];
+                for ((to, from), &(mean, inv_std, gamma, beta)) in
+                    image.chunks_mut(plane).zip(from.chunks(plane)).zip(&affine)
+                {
                     for (y, &v) in to.iter_mut().zip(from) {
                         *y = gamma * ((v - mean) * inv_std) + beta;
                     }
                     p.activation().forward_slice(to);
                 }
-            }
+            });
         }
         BatchNormPass::ReduceGradient => {
             let dy = &d.dy[u(p.dy_offset)..][..p.values()];
-            for c in 0..channels {
-                let (mean, inv_std) = (d.batch[mean_at + c], d.batch[inv_at + c]);
+            let batch = &*d.batch;
+            let sums = per_channel(channels, threads, |c| {
+                let (mean, inv_std) = (batch[mean_at + c], batch[inv_at + c]);
                 let sum_dy: f64 = planes(dy, c).flatten().map(|&g| f64::from(g)).sum();
                 let sum_dy_xhat: f64 = planes(dy, c)
                     .flatten()
                     .zip(planes(x, c).flatten())
                     .map(|(&g, &v)| f64::from(g * ((v - mean) * inv_std)))
                     .sum();
+                (sum_dy, sum_dy_xhat)
+            });
+            for (c, (sum_dy, sum_dy_xhat)) in sums.into_iter().enumerate() {
                 d.batch[mean_at + 2 * channels + c] = sum_dy as f32;
                 d.batch[mean_at + 3 * channels + c] = sum_dy_xhat as f32;
                 if p.write_grads == 0 {
@@ -210,20 +231,43 @@ pub fn batch_norm_cpu(pass: BatchNormPass, p: &BatchNormParams, d: BatchNormData
             let dy = &d.dy[u(p.dy_offset)..][..p.values()];
             let out = &mut d.out[u(p.out_offset)..][..p.values()];
             let n = count as f32;
-            for c in 0..channels {
-                let (mean, inv_std) = (d.batch[mean_at + c], d.batch[inv_at + c]);
-                let sum_dy = d.batch[mean_at + 2 * channels + c];
-                let sum_dy_xhat = d.batch[mean_at + 3 * channels + c];
-                let gamma = d.weights[u(p.weight_offset) + c];
-                for (image, (g, from)) in planes(dy, c).zip(planes(x, c)).enumerate() {
-                    let to = &mut out[(image * channels + c) * plane..][..plane];
+            let batch = &*d.batch;
+            per_image(out, channels * plane, threads, |image, values| {
+                let (g, from) = (&dy[image * channels * plane..], &x[image * channels * plane..]);
+                for (c, ((to, g), from)) in values
+                    .chunks_mut(plane)
+                    .zip(g.chunks(plane))
+                    .zip(from.chunks(plane))
+                    .enumerate()
+                {
+                    let (mean, inv_std) = (batch[mean_at + c], batch[inv_at + c]);
+                    let sum_dy = batch[mean_at + 2 * channels + c];
+                    let sum_dy_xhat = batch[mean_at + 3 * channels + c];
+                    let gamma = d.weights[u(p.weight_offset) + c];
                     for ((y, &g), &v) in to.iter_mut().zip(g).zip(from) {
                         let xhat = (v - mean) * inv_std;
                         *y = gamma * inv_std * (g - sum_dy / n - xhat * sum_dy_xhat / n);
                     }
                 }
-            }
+            });
         }
+    }
+}
+
+/// `f(c)` for every channel, side by side on up to `threads` threads.
+fn per_channel<T: Send>(channels: usize, threads: usize, f: impl Fn(usize) -> T + Sync + Send) -> Vec<T> {
+    match threads > 1 {
+        true => (0..channels).into_par_iter().map(f).collect(),
+        false => (0..channels).map(f).collect(),
+    }
+}
+
+/// `f(n, image)` on each image of `out` (`len` values an image), side by side on up
+/// to `threads` threads.
+fn per_image(out: &mut [f32], len: usize, threads: usize, f: impl Fn(usize, &mut [f32]) + Sync + Send) {
+    match threads > 1 {
+        true => out.par_chunks_mut(len).enumerate().for_each(|(n, image)| f(n, image)),
+        false => out.chunks_mut(len).enumerate().for_each(|(n, image)| f(n, image)),
     }
 }
 
@@ -389,7 +433,7 @@ impl KernelOp for BatchNormOp {
             out: &mut out,
             grads: &mut grads,
         };
-        batch_norm_cpu(self.pass, &self.params, data);
+        batch_norm_cpu(self.pass, &self.params, data, memory.threads);
         for (i, values) in [batch, running, out, grads].into_iter().enumerate() {
             if writes[i] {
                 memory.buffers[slots[i].0] = values;
