@@ -3,7 +3,7 @@
 
 mod common;
 
-use ganvas::backend::cpu::CpuTrainer;
+use ganvas::backend::cpu::{CpuThreads, CpuTrainer};
 use ganvas::backend::gpu::GpuTrainer;
 use ganvas::kernels::matmul::{MatmulPolicy, MatmulVariant};
 use ganvas::model::state::{NetworkState, TrainingState};
@@ -287,8 +287,14 @@ fn census_agrees_on_both_backends_and_with_eval() {
     let state = ganvas::model::state::TrainingState::initial(&config, 784);
     let rows = 512;
     let census = |backend| -> Option<CensusReadings> {
-        let (mut engine, _) =
-            pollster::block_on(Engine::create(backend, 1, &data, &state, Some(reader.census(rows)))).ok()?;
+        let (mut engine, _) = pollster::block_on(Engine::create(
+            backend,
+            CpuThreads::new(1),
+            &data,
+            &state,
+            Some(reader.census(rows)),
+        ))
+        .ok()?;
         pollster::block_on(engine.start_census()?.finish()).ok()
     };
     let cpu = census(Backend::Cpu).unwrap();
@@ -338,7 +344,8 @@ fn interpolation_ends_at_the_cells_on_both_backends() {
     };
     let state = TrainingState::initial(&config, 784);
     let run = |backend| {
-        let (mut engine, _) = pollster::block_on(Engine::create(backend, 1, &data, &state, None)).ok()?;
+        let (mut engine, _) =
+            pollster::block_on(Engine::create(backend, CpuThreads::new(1), &data, &state, None)).ok()?;
         let preview = pollster::block_on(engine.start_preview(None).ok()?.finish()).ok()?;
         let between = engine.start_interpolation(13, 42, None, true).ok()?;
         Some((preview.images, pollster::block_on(between.finish()).ok()?))
@@ -369,7 +376,8 @@ fn the_walk_starts_at_the_preview_on_both_backends() {
     };
     let state = TrainingState::initial(&config, 784);
     let run = |backend| {
-        let (mut engine, _) = pollster::block_on(Engine::create(backend, 1, &data, &state, None)).ok()?;
+        let (mut engine, _) =
+            pollster::block_on(Engine::create(backend, CpuThreads::new(1), &data, &state, None)).ok()?;
         engine.train(2);
         let preview = pollster::block_on(engine.start_preview(None).ok()?.finish()).ok()?;
         let start = pollster::block_on(engine.start_walk(0.0, None).ok()?.finish()).ok()?;
@@ -398,7 +406,7 @@ fn a_profiled_step_is_a_training_step() {
     let (config, data) = small_model(6);
     let state = TrainingState::initial(&config, data.pixels());
     let engine = || {
-        pollster::block_on(Engine::create(Backend::Gpu, 1, &data, &state, None))
+        pollster::block_on(Engine::create(Backend::Gpu, CpuThreads::new(1), &data, &state, None))
             .unwrap()
             .0
     };

@@ -7,6 +7,7 @@
 
 mod common;
 
+use ganvas::backend::cpu::CpuThreads;
 use ganvas::backend::engine::{Backend, Engine};
 use ganvas::formats::checkpoint::{self, state_to_bytes};
 use ganvas::formats::image_folder;
@@ -40,8 +41,8 @@ fn dataset() -> Dataset {
 /// Trains one step on the CPU from `state`, and reads the result back: what a user
 /// would do next with whatever a loader accepted.
 fn train_one_step(data: &Dataset, state: &TrainingState) -> Result<(), String> {
-    let (mut engine, _) =
-        pollster::block_on(Engine::create(Backend::Cpu, 1, data, state, None)).map_err(|e| e.message)?;
+    let (mut engine, _) = pollster::block_on(Engine::create(Backend::Cpu, CpuThreads::new(1), data, state, None))
+        .map_err(|e| e.message)?;
     engine.train(1);
     engine.request_stats();
     let _ = engine.poll_stats();
@@ -281,7 +282,7 @@ proptest! {
                 let data = dataset();
                 let state = TrainingState::initial(&small_config(), PIXELS);
                 let census = Some(reader.census(8));
-                let made = pollster::block_on(Engine::create(Backend::Cpu, 1, &data, &state, census));
+                let made = pollster::block_on(Engine::create(Backend::Cpu, CpuThreads::new(1), &data, &state, census));
                 match made {
                     Ok((mut engine, _)) => {
                         let readings = pollster::block_on(engine.start_census().unwrap().finish()).unwrap();
@@ -628,7 +629,9 @@ fn resuming_with_a_zero_or_oversized_batch_names_the_field() {
             },
         );
         let e = checkpoint::state_from_bytes(&files[0], &files[1], &files[2])
-            .and_then(|state| pollster::block_on(Engine::create(Backend::Cpu, 1, &data, &state, None)).map(|_| ()))
+            .and_then(|state| {
+                pollster::block_on(Engine::create(Backend::Cpu, CpuThreads::new(1), &data, &state, None)).map(|_| ())
+            })
             .unwrap_err()
             .message;
         assert!(e.contains(want), "{e}");

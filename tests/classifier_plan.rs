@@ -1,7 +1,7 @@
 //! The classifier's training step (`plan::ClassifierPlan`) run on the CPU backend:
 //! its gradient against finite differences, and that it learns.
 
-use ganvas::backend::cpu::CpuTrainer;
+use ganvas::backend::cpu::{CpuThreads, CpuTrainer};
 use ganvas::formats::mnist::Dataset;
 use ganvas::model::state::NetworkState;
 use ganvas::model::ClassifierConfig;
@@ -73,7 +73,7 @@ fn a_few_hundred_steps_learn_to_read_digits() {
     };
     let plan = ClassifierPlan::training(&config, data.pixels(), 10, data.count).unwrap();
     let initial = NetworkState::initial(&plan.network, config.seed);
-    let mut trainer = CpuTrainer::from_networks(plan, &data, 0, &[&initial]).with_threads(2);
+    let mut trainer = CpuTrainer::from_networks(plan, &data, 0, &[&initial]).on_threads(CpuThreads::new(2));
     trainer.train(250);
     let _ = trainer.take_sums();
     trainer.train(50);

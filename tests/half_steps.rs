@@ -3,6 +3,7 @@
 
 mod common;
 
+use ganvas::backend::cpu::CpuThreads;
 use ganvas::backend::engine::{Backend, Engine};
 use ganvas::formats::mnist::Dataset;
 use ganvas::model::state::TrainingState;
@@ -45,7 +46,7 @@ fn engine(backend: Backend, config: &TrainConfig, data: &Dataset) -> Option<Engi
         common::gpu()?;
     }
     let state = TrainingState::initial(config, data.pixels());
-    let created = pollster::block_on(Engine::create(backend, 1, data, &state, None));
+    let created = pollster::block_on(Engine::create(backend, CpuThreads::new(1), data, &state, None));
     Some(created.unwrap().0)
 }
 

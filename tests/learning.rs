@@ -16,7 +16,7 @@
 
 mod common;
 
-use ganvas::backend::cpu::{self, CpuTrainer};
+use ganvas::backend::cpu::{self, CpuThreads, CpuTrainer};
 use ganvas::formats::mnist::Dataset;
 use ganvas::model::state::TrainingState;
 use ganvas::model::TrainConfig;
@@ -54,8 +54,8 @@ fn a_short_run_moves_the_samples_toward_the_data() {
         ..Default::default()
     };
     let state = TrainingState::initial(&config, pixels);
-    let mut trainer =
-        CpuTrainer::new(Plan::training(&config, pixels, data.count).unwrap(), &data, &state).with_threads(2);
+    let mut trainer = CpuTrainer::new(Plan::training(&config, pixels, data.count).unwrap(), &data, &state)
+        .on_threads(CpuThreads::new(2));
     // 1000 samples from the sampling stream, never seen in training.
     let mut z = vec![0.0; 1000 * config.latent];
     rng::normals(99, Stream::Sample, 0, &mut z);
@@ -114,8 +114,8 @@ fn a_conditional_run_draws_the_digit_asked_for() {
     };
     let pixels = data.pixels();
     let state = TrainingState::initial(&config, pixels);
-    let mut trainer =
-        CpuTrainer::new(Plan::training(&config, pixels, data.count).unwrap(), &data, &state).with_threads(2);
+    let mut trainer = CpuTrainer::new(Plan::training(&config, pixels, data.count).unwrap(), &data, &state)
+        .on_threads(CpuThreads::new(2));
     let per_digit = 200;
     let digits: Vec<usize> = (0..10 * per_digit).map(|i| i / per_digit).collect();
     let mut z = vec![0.0; digits.len() * config.latent];

@@ -6,6 +6,7 @@ mod common;
 
 use std::path::Path;
 
+use ganvas::backend::cpu::CpuThreads;
 use ganvas::backend::engine::{Backend, Engine};
 use ganvas::formats::checkpoint::{self, IMAGE_SHAPE_KEY};
 use ganvas::formats::image_folder;
@@ -45,7 +46,7 @@ fn engine(backend: Backend, config: &TrainConfig, data: &Dataset) -> Option<Engi
     }
     let state = TrainingState::initial(config, data.pixels());
     Some(
-        pollster::block_on(Engine::create(backend, 2, data, &state, None))
+        pollster::block_on(Engine::create(backend, CpuThreads::new(2), data, &state, None))
             .unwrap()
             .0,
     )
@@ -247,7 +248,7 @@ fn the_conditional_gan_refuses_pictures_without_labels() {
         ..Default::default()
     };
     let state = TrainingState::initial(&config, data.pixels());
-    let e = pollster::block_on(Engine::create(Backend::Cpu, 1, &data, &state, None))
+    let e = pollster::block_on(Engine::create(Backend::Cpu, CpuThreads::new(1), &data, &state, None))
         .err()
         .unwrap();
     assert!(e.to_string().contains("needs a digit label for every image"), "{e}");

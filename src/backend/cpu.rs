@@ -21,11 +21,43 @@ pub struct CpuTrainer<P: Training = Plan> {
     memory: CpuMemory,
     image_count: usize,
     progress: Progress,
-    /// Threads kept for the whole run, so a split op costs a wake-up (~2.5 µs measured)
-    /// rather than a thread start (~40 µs). None: everything on the calling thread.
-    workers: Option<Arc<rayon::ThreadPool>>,
+    workers: CpuThreads,
     /// The step's ops, grouped for running side by side (`step_groups`).
     groups: Vec<Group>,
+}
+
+/// The threads a CPU trainer splits its ops over: a pool kept for the whole run, so a
+/// split op costs a wake-up (~2.5 µs measured) rather than a thread start (~40 µs);
+/// or none, everything on the calling thread. Clones share the pool (the page keeps
+/// one for its life, its threads being Web Workers: `web::threads`).
+#[derive(Clone, Default)]
+pub struct CpuThreads(Option<Arc<rayon::ThreadPool>>);
+
+impl CpuThreads {
+    /// `count` threads of the operating system's; none where `count` is 1 or they
+    /// cannot be started (a browser, which has no such threads).
+    pub fn new(count: usize) -> Self {
+        if count <= 1 {
+            return CpuThreads(None);
+        }
+        CpuThreads(
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(count)
+                .build()
+                .ok()
+                .map(Arc::new),
+        )
+    }
+
+    /// A pool made elsewhere (whose threads may be Web Workers).
+    pub fn on_pool(pool: rayon::ThreadPool) -> Self {
+        CpuThreads(Some(Arc::new(pool)))
+    }
+
+    /// How many threads the ops are split over (1: the calling thread alone).
+    pub fn count(&self) -> usize {
+        self.0.as_ref().map_or(1, |pool| pool.current_num_threads())
+    }
 }
 
 /// `network` on `inputs` ([rows, network.inputs()]): [rows, network.outputs()], with
@@ -142,7 +174,7 @@ impl<P: Training> CpuTrainer<P> {
             memory,
             image_count: data.count,
             progress: Progress::default(),
-            workers: None,
+            workers: CpuThreads::default(),
             groups,
         };
         for (ids, net) in trainer.plan.trained().into_iter().zip(networks) {
@@ -154,16 +186,11 @@ impl<P: Training> CpuTrainer<P> {
         trainer
     }
 
-    /// Splits the matrix products and Adam over `threads` threads (1 by default). The results
-    /// are the same to the bit for any count. Where threads cannot be started, it stays
-    /// on the calling thread.
-    pub fn with_threads(mut self, threads: usize) -> Self {
-        if threads > 1 {
-            if let Ok(pool) = rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
-                self.workers = Some(Arc::new(pool));
-                self.memory.threads = threads;
-            }
-        }
+    /// Splits the matrix products, convolutions, batch norms and Adam over `threads`
+    /// (none by default). The results are the same to the bit for any count.
+    pub fn on_threads(mut self, threads: CpuThreads) -> Self {
+        self.memory.threads = threads.count();
+        self.workers = threads;
         self
     }
 
@@ -172,7 +199,6 @@ impl<P: Training> CpuTrainer<P> {
         self.memory.threads
     }
 
-    /// Runs `work` with the split ops' bands going to this trainer's threads.
     /// Runs the ops of `request` (on the pool's threads, as a step's).
     fn run_request(&mut self, request: Request)
     where
@@ -187,11 +213,12 @@ impl<P: Training> CpuTrainer<P> {
         }
     }
 
+    /// Runs `work` with the split ops' bands going to this trainer's threads.
     fn on_workers<R: Send>(&mut self, work: impl FnOnce(&mut Self) -> R + Send) -> R
     where
         P: Send,
     {
-        match self.workers.clone() {
+        match self.workers.0.clone() {
             Some(pool) => pool.install(|| work(self)),
             None => work(self),
         }
@@ -406,7 +433,7 @@ mod tests {
         let plan = Plan::training(&config, data.pixels(), data.count).unwrap();
         let initial = TrainingState::initial(&config, data.pixels());
         let run = |threads: usize| {
-            let mut trainer = CpuTrainer::new(plan.clone(), &data, &initial).with_threads(threads);
+            let mut trainer = CpuTrainer::new(plan.clone(), &data, &initial).on_threads(CpuThreads::new(threads));
             trainer.train(3);
             let state = trainer.state();
             let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();

@@ -7,7 +7,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 
-use crate::backend::cpu::CpuTrainer;
+use crate::backend::cpu::{CpuThreads, CpuTrainer};
 use crate::backend::gpu::{half_step_from, preview_from, GpuContext, GpuTrainer, LostFlag};
 use crate::error::{Error, Result};
 use crate::formats::mnist::Dataset;
@@ -75,10 +75,10 @@ impl Engine {
     /// Builds the plan for `state` on `data` (checking both), with a census of `rows`
     /// samples read by a classifier when one is given, and the backend asked for;
     /// returns a sentence saying which one runs and why. `threads` is for the CPU
-    /// backend (1 in a browser, which runs it in a worker).
+    /// backend.
     pub async fn create(
         choice: Backend,
-        threads: usize,
+        threads: CpuThreads,
         data: &Dataset,
         state: &TrainingState,
         census: Option<CensusClassifier<'_>>,
@@ -107,9 +107,9 @@ impl Engine {
         }
     }
 
-    /// The CPU backend on up to `threads` threads (with the census asked for).
+    /// The CPU backend on `threads` (with the census asked for).
     pub fn on_cpu(
-        threads: usize,
+        threads: CpuThreads,
         data: &Dataset,
         state: &TrainingState,
         census: Option<CensusClassifier<'_>>,
@@ -235,7 +235,7 @@ impl<P: Training + Send> Engine<P> {
     /// `plan.trained()`) at `step`; and a sentence saying which backend runs and why.
     pub async fn choose(
         choice: Backend,
-        threads: usize,
+        threads: CpuThreads,
         plan: P,
         data: &Dataset,
         step: u32,
@@ -275,8 +275,8 @@ impl<P: Training + Send> Engine<P> {
     }
 
     /// `plan` on the CPU backend, on up to `threads` threads.
-    pub fn cpu_with(plan: P, threads: usize, data: &Dataset, step: u32, networks: &[&NetworkState]) -> Engine<P> {
-        let trainer = CpuTrainer::from_networks(plan, data, step, networks).with_threads(threads);
+    pub fn cpu_with(plan: P, threads: CpuThreads, data: &Dataset, step: u32, networks: &[&NetworkState]) -> Engine<P> {
+        let trainer = CpuTrainer::from_networks(plan, data, step, networks).on_threads(threads);
         Engine::Cpu {
             trainer,
             requested: None,

@@ -217,7 +217,7 @@ mod tests {
         );
         assert_eq!(centre_crop(&images, 4, 4), images);
     }
-    use crate::backend::cpu::CpuTrainer;
+    use crate::backend::cpu::{CpuThreads, CpuTrainer};
     use crate::formats::mnist::Dataset;
     use crate::model::state::NetworkState;
     use crate::model::{ClassifierConfig, CLASSES};
@@ -235,7 +235,7 @@ mod tests {
         let plan = ClassifierPlan::training(&config, train.pixels(), CLASSES, train.count).unwrap();
         let network = plan.network.clone();
         let initial = NetworkState::initial(&network, 0);
-        let mut trainer = CpuTrainer::from_networks(plan, &train, 0, &[&initial]).with_threads(2);
+        let mut trainer = CpuTrainer::from_networks(plan, &train, 0, &[&initial]).on_threads(CpuThreads::new(2));
         trainer.train(400);
         let params = trainer.networks().swap_remove(0).params;
         let reference = Reader::reference_of(&network, &params, &test.inputs()).unwrap();

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::{Args, ValueEnum};
+use ganvas::backend::cpu::CpuThreads;
 use ganvas::backend::engine::Engine;
 use ganvas::backend::gpu::GpuContext;
 use ganvas::formats::mnist::Dataset;
@@ -265,7 +266,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         };
         thread_counts.dedup();
         for threads in thread_counts {
-            let mut engine = Engine::on_cpu(threads, &data, &state, census)?;
+            let mut engine = Engine::on_cpu(CpuThreads::new(threads), &data, &state, census)?;
             let threads = engine.threads();
             let (median, min, max, _) = rate(args.repeats, args.seconds, |n| engine.train(n));
             let census_steps = reader.as_ref().map(|r| census_steps(&mut engine, r, &args, median));
@@ -347,7 +348,7 @@ fn matmul_table(
 ) -> Result<()> {
     let pixels = data.pixels();
     let state = TrainingState::initial(&config_at(args.model(), batch, pixels, data)?, pixels);
-    let mut cpu = Engine::on_cpu(1, data, &state, None)?;
+    let mut cpu = Engine::on_cpu(CpuThreads::new(1), data, &state, None)?;
     let mut gpu = match gpu {
         Some(gpu) => Some(pollster::block_on(Engine::on_gpu(gpu.clone(), data, &state, None))?),
         None => None,

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::{Args, Subcommand};
+use ganvas::backend::cpu::CpuThreads;
 use ganvas::backend::engine::{Backend, Engine};
 use ganvas::formats::mnist::Dataset;
 use ganvas::model::state::NetworkState;
@@ -70,7 +71,14 @@ pub fn run(command: ClassifierCommand) -> Result<()> {
     let per_epoch = plan.steps_per_epoch;
     let initial = NetworkState::initial(&network, config.seed);
     let threads = args.threads.unwrap_or_else(crate::cores);
-    let (mut engine, why) = pollster::block_on(Engine::choose(args.backend, threads, plan, &train, 0, &[&initial]))?;
+    let (mut engine, why) = pollster::block_on(Engine::choose(
+        args.backend,
+        CpuThreads::new(threads),
+        plan,
+        &train,
+        0,
+        &[&initial],
+    ))?;
     eprintln!("{why}");
     let started = Instant::now();
     for epoch in 1..=args.epochs {

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use clap::Args;
+use ganvas::backend::cpu::CpuThreads;
 use ganvas::backend::engine::{Backend, Engine};
 use ganvas::formats::checkpoint::{self, DISCRIMINATOR_FILE, GENERATOR_FILE, OPTIMIZER_FILE};
 use ganvas::formats::image_folder;
@@ -231,7 +232,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let config = state.config.clone();
     let (mut engine, why) = pollster::block_on(Engine::create(
         args.backend,
-        args.threads.unwrap_or_else(crate::cores),
+        CpuThreads::new(args.threads.unwrap_or_else(crate::cores)),
         &data,
         &state,
         None,
