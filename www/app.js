@@ -3,7 +3,8 @@
 // and wires the controls. All training math runs in the core (www/pkg, from src/).
 
 import init, { WebClassifier, WebDataset, default_config } from './pkg/ganvas.js';
-import { CpuBackend, GpuBackend } from './backends.js';
+import { CpuBackend, GpuBackend, setCpuThreads } from './backends.js';
+import { isolate } from './isolation.js';
 import * as checkpoints from './checkpoints.js';
 import { Curves } from './curves.js';
 import { $, button, canvas } from './dom.js';
@@ -219,9 +220,15 @@ function showDcganOnCpu() {
   else notices.clear('cpu dcgan');
 }
 
-/** The device readout: the WebGPU adapter, or the CPU worker. */
+/** The device readout: the WebGPU adapter, or the CPU worker's build and threads. */
 function showAdapter() {
-  $('readout-adapter').textContent = app.backend?.kind === 'gpu' ? app.adapterName : t('cpuDevice');
+  $('readout-adapter').textContent = app.backend?.runtime ? cpuText(app.backend.runtime) : app.adapterName;
+}
+
+/** @param {import('./backends.js').CpuRuntime} r */
+function cpuText(r) {
+  if (r.threaded) return r.threads > 1 ? t('cpuThreads', { threads: r.threads, cores: r.cores }) : t('cpuOneThread', { cores: r.cores });
+  return r.why === 'notIsolated' ? t('cpuNotIsolated') : t('cpuThreadsFailed', { why: r.why ?? '' });
 }
 
 /** @type {import('./backends.js').OnStats} */
@@ -421,6 +428,7 @@ function wireControls() {
 }
 
 async function main() {
+  if (await isolate()) return;
   await init({ module_or_path: new URL('./pkg/ganvas_bg.wasm', import.meta.url) });
   app.defaults = JSON.parse(default_config());
   const link = settings.fromHash(location.hash);
@@ -441,6 +449,7 @@ async function main() {
   form.write(link.values);
   app.chosenBackend = link.backend ?? undefined;
   app.until = link.until ?? undefined;
+  if (link.threads) setCpuThreads(link.threads);
   /** @type {BackendKind} */
   let kind = link.backend ?? (gpu.software ? 'cpu' : 'gpu');
   if (!link.backend && gpu.software) {

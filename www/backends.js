@@ -23,6 +23,7 @@ import { receivedError, statsWindow } from './worker-protocol.js';
 /** @typedef {import('./worker-protocol.js').CheckpointFiles} CheckpointFiles */
 /** @typedef {import('./worker-protocol.js').SavedFiles} SavedFiles */
 /** @typedef {import('./worker-protocol.js').DataBytes} DataBytes */
+/** @typedef {import('./worker-protocol.js').CpuRuntime} CpuRuntime */
 /**
  * What `create` needs: the data and the census's classifier (parsed for the GPU, as
  * bytes for the worker; no classifier, no census), the config JSON, optional
@@ -33,6 +34,7 @@ import { receivedError, statsWindow } from './worker-protocol.js';
 /**
  * @typedef {object} Backend
  * @property {BackendKind} kind
+ * @property {CpuRuntime | undefined} runtime the CPU worker's build and threads; none on the GPU
  * @property {number} confirmedStep steps known to be done
  * @property {number} stepsPerEpoch
  * @property {string} configJson the hyperparameters in use
@@ -95,6 +97,8 @@ export class GpuBackend {
   constructor(trainer, onStats, onPreview, onCensus) {
     /** @type {BackendKind} */
     this.kind = 'gpu';
+    /** @type {CpuRuntime | undefined} */
+    this.runtime = undefined;
     this.trainer = trainer;
     this.stepsPerEpoch = trainer.steps_per_epoch();
     this.configJson = trainer.config_json();
@@ -274,17 +278,28 @@ export class GpuBackend {
 /** @typedef {import('./worker-protocol.js').Report} Report */
 /**
  * @typedef {{ worker: Worker, nextId: number, pending: Map<number, { resolve: (v: any) => void, reject: (e: Error) => void }>,
- *   receivers: Map<number, (report: Report) => void>, data: Promise<unknown>, bytes: DataBytes | null }} SharedWorker
+ *   receivers: Map<number, (report: Report) => void>, runtime: Promise<CpuRuntime>, data: Promise<unknown>,
+ *   bytes: DataBytes | null }} SharedWorker
  */
 /** @type {SharedWorker | null} the page's one CPU worker, made on first use; it parses MNIST once */
 let cpuWorker = null;
+/** The CPU worker's threads, where the page is cross-origin isolated: all cores unless a link says. */
+let cpuThreads = navigator.hardwareConcurrency || 1;
+
+/** The threads the CPU worker starts with (before its first use; a link's `threads`). @param {number} threads */
+export function setCpuThreads(threads) {
+  cpuThreads = threads;
+}
 
 /** The page's CPU worker, holding `bytes` (sent again only when they change). @param {DataBytes} bytes */
 function workerWith(bytes) {
   if (!cpuWorker) {
     const worker = new Worker(new URL('./cpu-worker.js', import.meta.url), { type: 'module' });
     /** @type {SharedWorker} */
-    const shared = { worker, nextId: 0, pending: new Map(), receivers: new Map(), data: Promise.resolve(), bytes: null };
+    const shared = {
+      worker, nextId: 0, pending: new Map(), receivers: new Map(), runtime: Promise.resolve(/** @type {CpuRuntime} */ ({ threads: 1, threaded: false, cores: 1 })),
+      data: Promise.resolve(), bytes: null,
+    };
     worker.onmessage = ({ data }) => {
       const message = /** @type {import('./worker-protocol.js').Reply | Report} */ (data);
       if (message.type === 'reply') {
@@ -297,6 +312,7 @@ function workerWith(bytes) {
       }
     };
     cpuWorker = shared;
+    shared.runtime = call('start', { threads: cpuThreads });
   }
   if (cpuWorker.bytes !== bytes) {
     cpuWorker.bytes = bytes;
@@ -329,6 +345,7 @@ export class CpuBackend {
   /** @param {CreateOptions} options */
   static async create({ bytes, config, files, onStats, onPreview, onCensus }) {
     const shared = workerWith(bytes);
+    const runtime = await shared.runtime;
     await shared.data;
     const generation = ++generations;
     // The new trainer's first preview and census arrive before the reply that creates its backend.
@@ -337,7 +354,7 @@ export class CpuBackend {
     shared.receivers.set(generation, (message) => early.push(message));
     try {
       const made = await call('create', { config, files, generation });
-      const backend = new CpuBackend(generation, made, onStats, onPreview, onCensus);
+      const backend = new CpuBackend(generation, made, runtime, onStats, onPreview, onCensus);
       // Delivered once the caller has installed the backend (and cleared the old
       // run's charts), in order; unless the backend was freed first.
       setTimeout(() => {
@@ -355,11 +372,14 @@ export class CpuBackend {
   /**
    * @param {number} generation
    * @param {{ step: number, config: string, stepsPerEpoch: number }} made
+   * @param {CpuRuntime} runtime
    * @param {OnStats} onStats @param {OnPreview} onPreview @param {OnCensus} onCensus
    */
-  constructor(generation, made, onStats, onPreview, onCensus) {
+  constructor(generation, made, runtime, onStats, onPreview, onCensus) {
     /** @type {BackendKind} */
     this.kind = 'cpu';
+    /** @type {CpuRuntime | undefined} */
+    this.runtime = runtime;
     this.generation = generation;
     this.confirmedStep = made.step;
     this.configJson = made.config;

@@ -2,10 +2,18 @@
 // The CPU backend in a Web Worker, so the page stays responsive while it computes.
 // One worker serves the page's whole life. Its requests and reports are
 // www/worker-protocol.js's; when it reports is www/schedule.js's policy, as for the GPU.
+// Its first request, `start`, picks the build: the threaded one on a pool of workers
+// (www/cpu-thread.js) where the page is cross-origin isolated, else the single-threaded one.
 
-import init, { WebCheckpoint, WebClassifier, WebDataset, WebTrainer } from './pkg/ganvas.js';
 import { schedule } from './schedule.js';
 import { KeyedError, sentError, statsWindow } from './worker-protocol.js';
+
+/** @typedef {typeof import('./pkg/ganvas.js')} Core either build: their bindings are the same */
+/** @typedef {import('./pkg/ganvas.js').WebTrainer} WebTrainer */
+/** @typedef {import('./pkg/ganvas.js').WebDataset} WebDataset */
+/** @typedef {import('./pkg/ganvas.js').WebClassifier} WebClassifier */
+/** @typedef {import('./pkg/ganvas.js').WebThreadPool} WebThreadPool */
+/** @typedef {import('./worker-protocol.js').CpuRuntime} CpuRuntime */
 
 /** @typedef {import('./worker-protocol.js').Requests} Requests */
 /** @typedef {import('./worker-protocol.js').Request} Request */
@@ -17,7 +25,12 @@ const SLICE_MS = 50;
 const PREVIEW_EVERY_MS = 250;
 
 const scope = /** @type {DedicatedWorkerGlobalScope} */ (/** @type {unknown} */ (self));
-const ready = init({ module_or_path: new URL('./pkg/ganvas_bg.wasm', import.meta.url) });
+/** @type {Core} the build `start` loaded */
+let core;
+/** @type {WebThreadPool | undefined} the threaded build's threads, for every trainer */
+let pool;
+/** @type {Worker[]} the pool's workers, referenced so that none is collected while it runs */
+const poolWorkers = [];
 /** @type {WebDataset | null} */
 let dataset = null;
 /** @type {WebClassifier | undefined} */
@@ -35,6 +48,37 @@ let until;
 /** @param {Report} report */
 function report(report) {
   scope.postMessage(report);
+}
+
+/**
+ * Loads the threaded build and starts `threads` threads, each on a worker sharing its
+ * memory; they all run before any trainer may use them (one missing would stall it).
+ * @param {number} threads @returns {Promise<CpuRuntime>}
+ */
+async function startThreaded(threads) {
+  const threaded = /** @type {Core} */ (/** @type {unknown} */ (await import('./pkg-threads/ganvas.js')));
+  // Compiled here once: this worker and each thread's instantiate the same module.
+  const module = await WebAssembly.compileStreaming(fetch(new URL('./pkg-threads/ganvas_bg.wasm', import.meta.url)));
+  const wasm = await threaded.default({ module_or_path: module });
+  const made = new threaded.WebThreadPool(threads);
+  await Promise.all(Array.from({ length: made.workers() }, () => new Promise((resolve, reject) => {
+    const worker = new Worker(new URL('./cpu-thread.js', import.meta.url), { type: 'module' });
+    poolWorkers.push(worker);
+    worker.onmessage = resolve;
+    worker.onerror = (e) => reject(new Error(`a thread's worker failed: ${e.message}`));
+    worker.postMessage({ module, memory: wasm.memory });
+  })));
+  core = threaded;
+  pool = made;
+  return { threads: made.threads(), threaded: true, cores: navigator.hardwareConcurrency };
+}
+
+/** The single-threaded build. @param {string} [why] why not the threaded one @returns {Promise<CpuRuntime>} */
+async function startSingle(why) {
+  const single = await import('./pkg/ganvas.js');
+  await single.default({ module_or_path: new URL('./pkg/ganvas_bg.wasm', import.meta.url) });
+  core = single;
+  return { threads: 1, threaded: false, cores: navigator.hardwareConcurrency, why };
 }
 
 /** @param {WebTrainer} t */
@@ -109,20 +153,30 @@ function need(t) {
  * @type {{ [T in keyof Requests]: (payload: Requests[T][0]) => Requests[T][1] | Promise<Requests[T][1]> }}
  */
 const handlers = {
+  // The build and its threads, once, before every other request.
+  async start({ threads }) {
+    if (!scope.crossOriginIsolated) return startSingle('notIsolated');
+    try {
+      return await startThreaded(threads);
+    } catch (e) {
+      poolWorkers.forEach((w) => w.terminate());
+      return startSingle(e instanceof Error ? e.message : String(e));
+    }
+  },
   // MNIST, or the visitor's own pictures. Without a classifier (its file failed to
   // load, or the pictures are not MNIST's kind) there is no census.
   data(bytes) {
     dataset?.free();
     dataset = 'pictures' in bytes
-      ? WebDataset.from_pixels(bytes.pictures.bytes, bytes.pictures.side, bytes.pictures.channels)
-      : new WebDataset(bytes.images, bytes.labels);
-    classifier = 'classifier' in bytes && bytes.classifier ? new WebClassifier(bytes.classifier) : undefined;
+      ? core.WebDataset.from_pixels(bytes.pictures.bytes, bytes.pictures.side, bytes.pictures.channels)
+      : new core.WebDataset(bytes.images, bytes.labels);
+    classifier = 'classifier' in bytes && bytes.classifier ? new core.WebClassifier(bytes.classifier) : undefined;
   },
   // The current trainer stays until the new one exists: a bad checkpoint loses nothing.
   async create({ config, files, generation: next }) {
     const data = /** @type {WebDataset} */ (dataset);
-    const start = files ? WebCheckpoint.from_files(files[0], files[1], files[2], config) : undefined;
-    const made = await WebTrainer.create(data.share(), config, start, 'cpu', classifier?.share());
+    const start = files ? core.WebCheckpoint.from_files(files[0], files[1], files[2], config) : undefined;
+    const made = await core.WebTrainer.create(data.share(), config, start, 'cpu', classifier?.share(), pool?.share());
     running = false;
     trainer?.free();
     trainer = made;
@@ -197,7 +251,6 @@ let queue = Promise.resolve();
 scope.onmessage = (/** @type {MessageEvent<Request>} */ { data: request }) => {
   queue = queue.then(async () => {
     try {
-      await ready;
       const result = await handle(request.type, request);
       scope.postMessage({ type: 'reply', id: request.id, result });
     } catch (e) {

@@ -17,7 +17,7 @@ import { parse_settings, setting_specs } from './pkg/ganvas.js';
  */
 /**
  * @typedef {{ values: Values, autostart: boolean, backend: BackendKind | null, until: number | null,
- *   lang: import('./i18n.js').Language | null, own_images: boolean, problems: Problem[] }} Parsed
+ *   lang: import('./i18n.js').Language | null, threads: number | null, own_images: boolean, problems: Problem[] }} Parsed
  */
 
 /** @type {Setting[] | null} */

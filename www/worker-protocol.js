@@ -22,8 +22,14 @@
  */
 
 /**
+ * The CPU worker's build: on how many threads, threaded or not, of the machine's
+ * cores; why not threaded (`notIsolated`, or the error that stopped it).
+ * @typedef {{ threads: number, threaded: boolean, cores: number, why?: string }} CpuRuntime
+ */
+/**
  * Every request: what it sends and what its reply resolves to.
  * @typedef {{
+ *   start: [{ threads: number }, CpuRuntime],
  *   data: [DataBytes, void],
  *   create: [{ config: string, files?: CheckpointFiles, generation: number }, { step: number, config: string, stepsPerEpoch: number }],
  *   run: [{ value: boolean }, void],

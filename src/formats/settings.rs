@@ -96,7 +96,10 @@ pub const SETTINGS: [Setting; 9] = [
 ];
 
 /// Keys a link may hold besides the settings.
-const OTHER_KEYS: [&str; 5] = ["autostart", "backend", "until", "lang", "data"];
+const OTHER_KEYS: [&str; 6] = ["autostart", "backend", "until", "lang", "data", "threads"];
+
+/// The most threads a link may ask the page's CPU path for.
+pub const MAX_THREADS: u32 = 256;
 
 /// The page's languages, as a link names them.
 pub const LANGUAGES: [&str; 2] = ["en", "ko"];
@@ -158,9 +161,21 @@ pub struct ParsedSettings {
     pub until: Option<u32>,
     /// The page's language when the link names one of `LANGUAGES`.
     pub lang: Option<&'static str>,
+    /// The threads for the page's CPU path (1 to `MAX_THREADS`; where it can have more
+    /// than one, all cores by default). Not part of a shared link: it is the machine's.
+    pub threads: Option<u32>,
     /// `data=own`: the run was on the sender's own images, which a link cannot carry.
     pub own_images: bool,
     pub problems: Vec<Problem>,
+}
+
+/// Digits only (no sign, point or exponent), as a `u32`.
+fn whole_number(raw: &str) -> Option<u32> {
+    let raw = raw.trim();
+    raw.chars()
+        .all(|c| c.is_ascii_digit())
+        .then(|| raw.parse().ok())
+        .flatten()
 }
 
 /// Parses a query string (a URL's hash without `#`, or the form's fields encoded the
@@ -173,6 +188,7 @@ pub fn parse(query: &str) -> ParsedSettings {
         backend: None,
         until: None,
         lang: None,
+        threads: None,
         own_images: false,
         problems: Vec::new(),
     };
@@ -214,20 +230,19 @@ pub fn parse(query: &str) -> ParsedSettings {
             }
         } else if key == "autostart" {
             parsed.autostart = raw == "1";
-        } else if key == "until" {
-            match raw
-                .trim()
-                .parse::<u32>()
-                .ok()
-                .filter(|&n| n >= 1 && raw.trim().chars().all(|c| c.is_ascii_digit()))
-            {
-                Some(n) => parsed.until = Some(n),
+        } else if key == "until" || key == "threads" {
+            let (max, field) = match &*key {
+                "until" => (u32::MAX, &mut parsed.until),
+                _ => (MAX_THREADS, &mut parsed.threads),
+            };
+            match whole_number(&raw).filter(|&n| (1..=max).contains(&n)) {
+                Some(n) => *field = Some(n),
                 None => problem(
                     &key,
                     &raw,
                     ProblemKind::Range {
                         min: "1".to_string(),
-                        max: u32::MAX.to_string(),
+                        max: max.to_string(),
                     },
                 ),
             }
@@ -312,6 +327,19 @@ mod tests {
         assert_eq!((p.autostart, p.backend), (true, Some("cpu")));
         assert_eq!(p.until, None);
         assert_eq!(parse("until=500").until, Some(500));
+        assert_eq!(parse("threads=8").threads, Some(8));
+        assert_eq!(parse("threads=256").threads, Some(256));
+        for bad in [
+            "threads=0",
+            "threads=257",
+            "threads=-2",
+            "threads=2.5",
+            "threads=",
+            "threads=all",
+        ] {
+            let p = parse(bad);
+            assert_eq!((p.threads, p.problems.len()), (None, 1), "{bad}");
+        }
         assert_eq!((parse("lang=ko").lang, parse("lang=en").lang), (Some("ko"), Some("en")));
         assert!(parse("data=own").own_images && !parse("data=mnist").own_images && !parse("").own_images);
         assert_eq!(parse("data=mine").problems[0].message, "data=mine is not mnist or own");

@@ -5,6 +5,7 @@ use std::rc::Rc;
 
 use wasm_bindgen::prelude::*;
 
+use super::threads::WebThreadPool;
 use crate::backend::engine::{Backend, Engine};
 use crate::formats::mnist::Dataset;
 use crate::model::state::{Stats, TrainingState};
@@ -232,13 +233,15 @@ pub struct WebTrainer {
 #[wasm_bindgen]
 impl WebTrainer {
     /// `backend`: "gpu" or "cpu". Starts from `start` when given, else fresh from
-    /// `config_json`. With a classifier, `census` measures G's samples.
+    /// `config_json`. With a classifier, `census` measures G's samples. The CPU
+    /// backend runs on `threads` (the calling thread alone without).
     pub async fn create(
         data: WebDataset,
         config_json: String,
         start: Option<WebCheckpoint>,
         backend: String,
         classifier: Option<WebClassifier>,
+        threads: Option<WebThreadPool>,
     ) -> Result<WebTrainer, JsValue> {
         let choice = Backend::from_name(&backend).map_err(js_error)?;
         let start = start.map(|c| c.0);
@@ -246,7 +249,7 @@ impl WebTrainer {
         let state = super::start_state(&data, &config_json, start).map_err(js_error)?;
         let reader = classifier.map(|c| c.0);
         let census = reader.as_deref().map(|r| r.census(CENSUS_ROWS));
-        let (engine, _) = Engine::create(choice, 1, &data, &state, census)
+        let (engine, _) = Engine::create(choice, threads.map(|t| t.0).unwrap_or_default(), &data, &state, census)
             .await
             .map_err(js_error)?;
         Ok(WebTrainer {

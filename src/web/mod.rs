@@ -5,6 +5,8 @@
 
 #[cfg(target_arch = "wasm32")]
 mod bindings;
+#[cfg(target_arch = "wasm32")]
+mod threads;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::formats::checkpoint;

@@ -13,20 +13,31 @@ import { BASE, SLOW, storedZip } from './harness.mjs';
 const missing = !existsSync(FIREFOX) && `${FIREFOX} is not installed (apt-get install firefox-esr)`;
 if (missing && process.env.CI) throw new Error(`CI must run the Firefox tests: ${missing}`);
 
+// The site as a host without the isolation headers serves it (`cargo xtask test` sets it).
+const PLAIN = process.env.GANVAS_PLAIN_URL;
+const noPlain = missing || (!PLAIN && 'GANVAS_PLAIN_URL is not set; `cargo xtask test` sets it');
+
 let browser;
 before(async () => {
   if (!missing) browser = await launchFirefox();
 });
 after(() => browser?.close());
 
-/** The page at `hash`, and the errors its console logs (Firefox's WebGPU logs its validation errors as errors). */
-async function open(hash) {
+/**
+ * The page at `hash` (of `base`), and the errors its console logs (Firefox's WebGPU
+ * logs its validation errors as errors). `withoutServiceWorkers`: as a browser that
+ * has none.
+ */
+async function open(hash, { base = BASE, withoutServiceWorkers = false } = {}) {
   const context = await browser.createBrowserContext();
   const page = await context.newPage();
   const errors = [];
   page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
   page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(BASE + hash);
+  if (withoutServiceWorkers) {
+    await page.evaluateOnNewDocument(() => Object.defineProperty(Navigator.prototype, 'serviceWorker', { get: () => undefined }));
+  }
+  await page.goto(base + hash);
   await page.waitForSelector('body[data-ready="true"]', { timeout: SLOW });
   return { page, errors, close: () => context.close() };
 }
@@ -130,3 +141,39 @@ for (const model of ['mlp', 'dcgan']) {
     await close();
   });
 }
+
+// What the CPU path shows after training to step 6: the grid's pixels, the census's
+// distance, and the build that ran.
+async function trainedRun(options, extra = '') {
+  const { page, errors, close } = await open(`#backend=cpu&batch=32&seed=11&until=6&autostart=1${extra}`, options);
+  await waitFor(page, () => window.ganvas.censusStep === 6);
+  await waitFor(page, () => document.getElementById('grid').dataset.drawnStep === '6');
+  const run = {
+    grid: await page.evaluate(() => {
+      const canvas = document.getElementById('grid');
+      const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+      return data.reduce((hash, v, i) => (i % 4 === 0 ? (hash * 31 + v) >>> 0 : hash), 0);
+    }),
+    frechet: await text(page, '#readout-frechet'),
+    device: await text(page, '#readout-adapter'),
+  };
+  assert.deepEqual(errors, []);
+  await close();
+  return run;
+}
+
+test('Firefox: the threaded CPU path where the page is isolated, the same bits as the single-threaded one', { skip: noPlain }, async () => {
+  const threaded = await trainedRun({}, '&threads=2');
+  const single = await trainedRun({ base: PLAIN, withoutServiceWorkers: true });
+  assert.match(threaded.device, /^CPU: 2 threads of \d+ cores \(threaded WebAssembly SIMD, in workers\)$/);
+  assert.match(single.device, /^CPU: 1 thread \(single-threaded WebAssembly SIMD: the page is not cross-origin isolated/);
+  assert.deepEqual([threaded.grid, threaded.frechet], [single.grid, single.frechet]);
+});
+
+test('Firefox: on a host without the headers, the service worker isolates the page', { skip: noPlain }, async () => {
+  const { page, errors, close } = await open('#backend=cpu', { base: PLAIN });
+  assert.equal(await page.evaluate(() => crossOriginIsolated), true);
+  assert.match(await text(page, '#readout-adapter'), /threaded WebAssembly/);
+  assert.deepEqual(errors, []);
+  await close();
+});

@@ -1,11 +1,13 @@
 //! Project tasks, run as `cargo xtask <task>` (an alias in .cargo/config.toml):
 //!
-//! - `build`: the web app's wasm package in www/pkg: a release build for
-//!   wasm32-unknown-unknown, JS bindings (and their .d.ts, for tsc) from
-//!   wasm-bindgen-cli-support at the same version as the wasm-bindgen in Cargo.lock
-//!   (both pinned), then wasm-opt from the npm registry's binaryen package when npm
-//!   can fetch it.
-//! - `serve [--port N]`: build, then serve the repository root (the static site)
+//! - `build`: the web app's wasm packages, www/pkg and the threaded www/pkg-threads
+//!   (see `PACKAGES`): release builds for wasm32-unknown-unknown, JS bindings (and
+//!   their .d.ts, for tsc) from wasm-bindgen-cli-support at the same version as the
+//!   wasm-bindgen in Cargo.lock (both pinned), then wasm-opt from the npm registry's
+//!   binaryen package when npm can fetch it. It installs the wasm32 target and the
+//!   rust-src component (for the threaded build's std) when they are missing.
+//! - `serve [--port N]`: build, then serve the repository root (the static site),
+//!   cross-origin isolated (see serve.rs),
 //!   on http://127.0.0.1:8080.
 //! - `dist DIR`: build, then write exactly the site's files into DIR, for any
 //!   static host (see `dist`).
@@ -91,16 +93,61 @@ pub fn cargo() -> Command {
     command
 }
 
+/// The two wasm packages the page chooses between (www/cpu-worker.js): the
+/// single-threaded one, which runs everywhere, and the threaded one, whose memory
+/// Web Workers share (atomics, bulk memory), for pages that are cross-origin isolated.
+struct WasmPackage {
+    out: &'static str,
+    threaded: bool,
+}
+
+const PACKAGES: [WasmPackage; 2] = [
+    WasmPackage {
+        out: "www/pkg",
+        threaded: false,
+    },
+    WasmPackage {
+        out: "www/pkg-threads",
+        threaded: true,
+    },
+];
+
+// The threaded build's code generation. Since Rust 1.93 (rust-lang/rust#147225)
+// atomics no longer imply shared memory: the linker is asked for it, imported (so
+// that every worker's instance gets the same one), with the thread-local storage
+// exports wasm-bindgen's thread support uses. Shared memory must declare its
+// maximum: 4 GiB, what the single-threaded build can grow to.
+const THREADED_RUSTFLAGS: [&str; 4] = [
+    "-C",
+    "target-feature=+atomics,+bulk-memory,+mutable-globals,+simd128",
+    "-C",
+    "link-args=--shared-memory --import-memory --max-memory=4294967296 \
+     --export=__wasm_init_tls --export=__tls_size --export=__tls_align --export=__tls_base",
+];
+
 fn build() -> Result<()> {
-    let installed = Command::new("rustup").args(["target", "list", "--installed"]).output();
-    if !installed.is_ok_and(|o| {
-        String::from_utf8_lossy(&o.stdout)
-            .lines()
-            .any(|l| l == "wasm32-unknown-unknown")
-    }) {
-        run(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))?;
+    rustup_install("target", "wasm32-unknown-unknown")?;
+    // The threaded build rebuilds std with atomics (`-Z build-std`), from the sources of
+    // the same stable compiler: one compiler for both builds, none to download.
+    rustup_install("component", "rust-src")?;
+    for package in &PACKAGES {
+        build_package(package)?;
     }
-    run(cargo().args([
+    Ok(())
+}
+
+/// `rustup target|component add NAME` unless it is installed already.
+fn rustup_install(what: &str, name: &str) -> Result<()> {
+    let installed = Command::new("rustup").args([what, "list", "--installed"]).output();
+    if installed.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).lines().any(|l| l.starts_with(name))) {
+        return Ok(());
+    }
+    run(Command::new("rustup").args([what, "add", name]))
+}
+
+fn build_package(package: &WasmPackage) -> Result<()> {
+    let mut cargo = cargo();
+    cargo.args([
         "build",
         "--release",
         "--lib",
@@ -108,9 +155,23 @@ fn build() -> Result<()> {
         "ganvas",
         "--target",
         "wasm32-unknown-unknown",
-    ]))?;
-    let wasm = target_dir().join("wasm32-unknown-unknown/release/ganvas.wasm");
-    let out = root().join("www/pkg");
+    ]);
+    // Its own target directory, so that the two builds' flags do not rebuild each other.
+    let target = if package.threaded {
+        let target = target_dir().join("wasm-threads");
+        cargo
+            .args(["-Z", "build-std=panic_abort,std"])
+            // build-std is unstable: allowed on this stable compiler for this build only.
+            .env("RUSTC_BOOTSTRAP", "1")
+            .env("CARGO_ENCODED_RUSTFLAGS", THREADED_RUSTFLAGS.join("\x1f"))
+            .env("CARGO_TARGET_DIR", &target);
+        target
+    } else {
+        target_dir()
+    };
+    run(&mut cargo)?;
+    let wasm = target.join("wasm32-unknown-unknown/release/ganvas.wasm");
+    let out = root().join(package.out);
     wasm_bindgen_cli_support::Bindgen::new()
         .input_path(&wasm)
         .web(true)
@@ -120,7 +181,7 @@ fn build() -> Result<()> {
         .generate(&out)
         .map_err(|e| format!("wasm-bindgen: {e}"))?;
     let bindgen_wasm = out.join("ganvas_bg.wasm");
-    optimize(&bindgen_wasm);
+    optimize(&bindgen_wasm, package.threaded);
     let size = std::fs::metadata(&bindgen_wasm).map(|m| m.len()).unwrap_or(0);
     eprintln!("built {} ({:.1} MB)", bindgen_wasm.display(), size as f64 / 1e6);
     Ok(())
@@ -128,7 +189,7 @@ fn build() -> Result<()> {
 
 /// wasm-opt -O3 from binaryen (the npm package, pinned); skipped with a note when
 /// npm cannot provide it, since the unoptimized module works the same.
-fn optimize(wasm: &Path) {
+fn optimize(wasm: &Path, threaded: bool) {
     let optimized = wasm.with_extension("opt.wasm");
     let status = Command::new("npm")
         .args([
@@ -146,6 +207,7 @@ fn optimize(wasm: &Path) {
             "--enable-mutable-globals",
             "--enable-simd",
         ])
+        .args(threaded.then_some("--enable-threads"))
         .arg(wasm)
         .arg("-o")
         .arg(&optimized)
@@ -180,7 +242,11 @@ fn test() -> Result<()> {
         .args(["ci", "--no-audit", "--no-fund"])
         .current_dir(&browser_tests))?;
     let tsc = browser_tests.join("node_modules/typescript/bin/tsc");
-    for config in ["www/tsconfig.json", "www/tsconfig.worker.json"] {
+    for config in [
+        "www/tsconfig.json",
+        "www/tsconfig.worker.json",
+        "www/tsconfig.service-worker.json",
+    ] {
         run(Command::new("node").arg(&tsc).args(["-p", config]).current_dir(root()))?;
     }
     eprintln!("tsc: the page's JavaScript type-checks");
@@ -192,10 +258,13 @@ fn test() -> Result<()> {
         let _ = std::fs::remove_dir_all(&site);
         dist::dist(&site)?;
         // The server thread ends with this process.
-        let port = serve::spawn(&site)?;
+        let port = serve::spawn(&site, serve::Isolation::Headers)?;
+        // The same site as a static host without headers serves it.
+        let plain_port = serve::spawn(&site, serve::Isolation::None)?;
         run(Command::new("node")
             .args(["--test", "--test-concurrency=1"])
             .env("GANVAS_URL", format!("http://127.0.0.1:{port}/"))
+            .env("GANVAS_PLAIN_URL", format!("http://127.0.0.1:{plain_port}/"))
             .env("CHROMIUM", chromium)
             .env("FIREFOX", "/usr/bin/firefox-esr")
             .env("GANVAS_CLI", target_dir().join("release/ganvas"))

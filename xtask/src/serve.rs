@@ -1,5 +1,7 @@
 //! A static file server for the site, on loopback only: GET and HEAD, the content
 //! types the page needs (wasm must be application/wasm), and nothing outside the root.
+//! It sends the two headers that make the page cross-origin isolated (for the CPU
+//! path's threads), unless asked to serve as a plain static host does.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -11,29 +13,38 @@ use crate::Result;
 pub fn serve(root: &Path, port: u16) -> Result<()> {
     let listener = TcpListener::bind(("127.0.0.1", port)).map_err(|e| format!("cannot listen on port {port}: {e}"))?;
     println!("ganvas is served at http://127.0.0.1:{port}/  (Ctrl-C stops it)");
-    accept(listener, root.to_path_buf());
+    accept(listener, root.to_path_buf(), Isolation::Headers);
     Ok(())
 }
 
+/// Whether responses carry the cross-origin isolation headers.
+#[derive(Clone, Copy)]
+pub enum Isolation {
+    Headers,
+    /// As a static host that sets no headers (GitHub Pages): the page's service
+    /// worker must add them.
+    None,
+}
+
 /// Serves `root` on a free loopback port from a background thread; returns the port.
-pub fn spawn(root: &Path) -> Result<u16> {
+pub fn spawn(root: &Path, isolation: Isolation) -> Result<u16> {
     let listener = TcpListener::bind(("127.0.0.1", 0)).map_err(|e| format!("cannot listen: {e}"))?;
     let port = listener.local_addr().map_err(|e| e.to_string())?.port();
     let root = root.to_path_buf();
-    std::thread::spawn(move || accept(listener, root));
+    std::thread::spawn(move || accept(listener, root, isolation));
     Ok(port)
 }
 
-fn accept(listener: TcpListener, root: PathBuf) {
+fn accept(listener: TcpListener, root: PathBuf, isolation: Isolation) {
     for stream in listener.incoming().flatten() {
         let root = root.clone();
         std::thread::spawn(move || {
-            let _ = respond(stream, &root);
+            let _ = respond(stream, &root, isolation);
         });
     }
 }
 
-fn respond(mut stream: TcpStream, root: &Path) -> std::io::Result<()> {
+fn respond(mut stream: TcpStream, root: &Path, isolation: Isolation) -> std::io::Result<()> {
     let mut request_line = String::new();
     let mut reader = BufReader::new(stream.try_clone()?);
     reader.read_line(&mut request_line)?;
@@ -53,8 +64,14 @@ fn respond(mut stream: TcpStream, root: &Path) -> std::io::Result<()> {
     let Ok(body) = std::fs::read(&path) else {
         return write_status(&mut stream, "404 Not Found");
     };
+    let isolating = match isolation {
+        Isolation::Headers => {
+            "Cross-Origin-Opener-Policy: same-origin\r\nCross-Origin-Embedder-Policy: require-corp\r\n"
+        }
+        Isolation::None => "",
+    };
     let head = format!(
-        "HTTP/1.1 200 OK\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: no-cache\r\n{isolating}Connection: close\r\n\r\n",
         content_type(&path),
         body.len()
     );
