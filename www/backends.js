@@ -9,6 +9,7 @@
 
 import { WebCheckpoint, WebClassifier, WebDataset, WebTrainer } from './pkg/ganvas.js';
 import { schedule } from './schedule.js';
+import { startThreads } from './cpu-threads.js';
 import { receivedError, statsWindow } from './worker-protocol.js';
 
 /** @typedef {import('./settings.js').BackendKind} BackendKind */
@@ -301,8 +302,10 @@ function workerWith(bytes) {
       data: Promise.resolve(), bytes: null,
     };
     worker.onmessage = ({ data }) => {
-      const message = /** @type {import('./worker-protocol.js').Reply | Report} */ (data);
-      if (message.type === 'reply') {
+      const message = /** @type {import('./worker-protocol.js').Reply | Report | import('./worker-protocol.js').ThreadsMessage} */ (data);
+      if (message.type === 'threads') {
+        startThreads(message);
+      } else if (message.type === 'reply') {
         const request = shared.pending.get(message.id);
         shared.pending.delete(message.id);
         if (message.error !== undefined) request?.reject(receivedError(message.error));

@@ -1,8 +1,8 @@
 // @ts-check
 // One thread of the CPU backend's pool, in the threaded build (src/web/threads.rs):
-// www/cpu-worker.js starts one of these for each thread and sends it the compiled
-// module and the shared memory. It instantiates the module on that memory, says so,
-// and runs one of the pool's parked threads until the pool ends.
+// the page starts one of these for each thread (www/cpu-threads.js) and sends it the
+// CPU worker's compiled module and shared memory. It instantiates the module on that
+// memory and runs one of the pool's parked threads until the pool ends.
 
 import init, { run_pool_thread } from './pkg-threads/ganvas.js';
 
@@ -10,7 +10,6 @@ const scope = /** @type {DedicatedWorkerGlobalScope} */ (/** @type {unknown} */ 
 
 scope.onmessage = async (/** @type {MessageEvent<{ module: WebAssembly.Module, memory: WebAssembly.Memory }>} */ { data }) => {
   await init({ module_or_path: data.module, memory: data.memory });
-  scope.postMessage('ready');
   run_pool_thread();
   scope.close();
 };

@@ -29,8 +29,6 @@ const scope = /** @type {DedicatedWorkerGlobalScope} */ (/** @type {unknown} */ 
 let core;
 /** @type {WebThreadPool | undefined} the threaded build's threads, for every trainer */
 let pool;
-/** @type {Worker[]} the pool's workers, referenced so that none is collected while it runs */
-const poolWorkers = [];
 /** @type {WebDataset | null} */
 let dataset = null;
 /** @type {WebClassifier | undefined} */
@@ -51,8 +49,8 @@ function report(report) {
 }
 
 /**
- * Loads the threaded build and starts `threads` threads, each on a worker sharing its
- * memory; they all run before any trainer may use them (one missing would stall it).
+ * Loads the threaded build and makes a pool of `threads` threads, whose workers the
+ * page starts, each on the same module and memory.
  * @param {number} threads @returns {Promise<CpuRuntime>}
  */
 async function startThreaded(threads) {
@@ -61,13 +59,10 @@ async function startThreaded(threads) {
   const module = await WebAssembly.compileStreaming(fetch(new URL('./pkg-threads/ganvas_bg.wasm', import.meta.url)));
   const wasm = await threaded.default({ module_or_path: module });
   const made = new threaded.WebThreadPool(threads);
-  await Promise.all(Array.from({ length: made.workers() }, () => new Promise((resolve, reject) => {
-    const worker = new Worker(new URL('./cpu-thread.js', import.meta.url), { type: 'module' });
-    poolWorkers.push(worker);
-    worker.onmessage = resolve;
-    worker.onerror = (e) => reject(new Error(`a thread's worker failed: ${e.message}`));
-    worker.postMessage({ module, memory: wasm.memory });
-  })));
+  // The page starts the threads' workers (www/cpu-threads.js). Made here, inside
+  // this worker, they stalled it now and then in Firefox ESR 153 (1 page load in ~6
+  // with both cores busy: no thread started, and not even a timer here ran again).
+  scope.postMessage({ type: 'threads', module, memory: wasm.memory, count: made.workers() });
   core = threaded;
   pool = made;
   return { threads: made.threads(), threaded: true, cores: navigator.hardwareConcurrency };
@@ -159,7 +154,6 @@ const handlers = {
     try {
       return await startThreaded(threads);
     } catch (e) {
-      poolWorkers.forEach((w) => w.terminate());
       return startSingle(e instanceof Error ? e.message : String(e));
     }
   },

@@ -44,6 +44,11 @@
  *   save: [{}, { files: SavedFiles, step: number }],
  * }} Requests
  */
+/**
+ * The threaded build's request to the page: start `count` workers (www/cpu-threads.js)
+ * on this module and memory, one for each of the pool's threads.
+ * @typedef {{ type: 'threads', module: WebAssembly.Module, memory: WebAssembly.Memory, count: number }} ThreadsMessage
+ */
 /** @typedef {keyof Requests} RequestType */
 /** @template {RequestType} T @typedef {Requests[T][0]} Payload */
 /** @template {RequestType} T @typedef {Requests[T][1]} Result */

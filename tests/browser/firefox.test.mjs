@@ -32,13 +32,23 @@ async function open(hash, { base = BASE, withoutServiceWorkers = false } = {}) {
   const context = await browser.createBrowserContext();
   const page = await context.newPage();
   const errors = [];
-  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  const messages = [];
+  page.on('console', (m) => {
+    messages.push(`${m.type()}: ${m.text()}`);
+    if (m.type() === 'error') errors.push(m.text());
+  });
   page.on('pageerror', (e) => errors.push(e.message));
   if (withoutServiceWorkers) {
     await page.evaluateOnNewDocument(() => Object.defineProperty(Navigator.prototype, 'serviceWorker', { get: () => undefined }));
   }
   await page.goto(base + hash);
-  await page.waitForSelector('body[data-ready="true"]', { timeout: SLOW });
+  try {
+    await page.waitForSelector('body[data-ready="true"]', { timeout: SLOW });
+  } catch (e) {
+    // What the page got to, for a start that never finished.
+    const state = await page.evaluate(() => [document.getElementById('load-text')?.textContent, crossOriginIsolated]);
+    throw new Error(`${hash} did not start (${e}); it shows ${JSON.stringify(state)}; its console: ${JSON.stringify([...messages, ...errors])}`);
+  }
   return { page, errors, close: () => context.close() };
 }
 
