@@ -200,11 +200,13 @@ test('reset and load on the CPU keep its worker, and the grid downloads under it
   const page = await context.newPage();
   await page.addInitScript(() => {
     const Original = window.Worker;
-    window.workersMade = 0;
+    // Workers made, by script: the CPU worker, and the threaded build's thread workers.
+    window.workersMade = {};
     window.Worker = class extends Original {
-      constructor(...args) {
-        super(...args);
-        window.workersMade += 1;
+      constructor(url, options) {
+        super(url, options);
+        const script = String(url).split('/').pop();
+        window.workersMade[script] = (window.workersMade[script] ?? 0) + 1;
       }
     };
   });
@@ -217,7 +219,7 @@ test('reset and load on the CPU keep its worker, and the grid downloads under it
   await page.click('#download-grid');
   await waitForDownloads(page, downloads, 1);
   assert.equal(downloads[0]?.suggestedFilename(), 'ganvas-step-1.png');
-  // Save at step 1, reset to step 0, load the save back: one worker throughout.
+  // Save at step 1, reset to step 0, load the save back: one worker (and one pool) throughout.
   const saved = await saveCheckpoint(page, downloads);
   assert.equal(saved.length, 3);
   await page.click('#reset');
@@ -228,7 +230,9 @@ test('reset and load on the CPU keep its worker, and the grid downloads under it
   });
   await page.click('#step');
   await waitForStep(page, 2);
-  assert.equal(await page.evaluate(() => window.workersMade), 1);
+  const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+  const threadWorkers = cores > 1 ? { 'cpu-thread.js': cores } : {};
+  assert.deepEqual(await page.evaluate(() => window.workersMade), { 'cpu-worker.js': 1, ...threadWorkers });
   await context.close();
 });
 
