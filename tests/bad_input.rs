@@ -439,6 +439,7 @@ proptest! {
             prop_assert!(p.message.chars().count() <= 120, "{}", p.message);
         }
         prop_assert!(parsed.lang.is_none_or(|l| settings::LANGUAGES.contains(&l)));
+        prop_assert!(parsed.threads.is_none_or(|t| (1..=settings::MAX_THREADS).contains(&t)), "{query}");
         let _ = web::parse_settings(&query);
     }
 }
@@ -563,6 +564,7 @@ fn share_link() -> impl Strategy<Value = String> {
             "backend",
             "autostart",
             "until",
+            "threads",
             "lang",
             "data",
             "x",
