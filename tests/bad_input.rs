@@ -575,6 +575,8 @@ fn share_link() -> impl Strategy<Value = String> {
         Just("own".to_string()),
         any::<f64>().prop_map(|v| v.to_string()),
         any::<i64>().prop_map(|v| v.to_string()),
+        // Small whole numbers, about the limits of the counts (`threads`, `batch`).
+        (0u32..600).prop_map(|v| v.to_string()),
         Just("1e308".to_string()),
         Just("-0".to_string()),
         Just("%00%ff%".to_string()),
