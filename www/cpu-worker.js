@@ -60,7 +60,7 @@ async function startThreaded(threads) {
   const wasm = await threaded.default({ module_or_path: module });
   const made = new threaded.WebThreadPool(threads);
   // The page starts the threads' workers (www/cpu-threads.js). Made here, inside
-  // this worker, they stalled it now and then in Firefox ESR 153 (1 page load in ~6
+  // this worker, they stalled it now and then in Firefox ESR 153 (2026-12-07: 1 page load in ~6
   // with both cores busy: no thread started, and not even a timer here ran again).
   scope.postMessage({ type: 'threads', module, memory: wasm.memory, count: made.workers() });
   core = threaded;
