@@ -1,6 +1,6 @@
-// The web app in headless Chromium with WebGPU on SwiftShader (harness.mjs), feature
-// by feature; GANVAS_CLI is the command-line trainer (for checkpoints moving between
-// page and CLI).
+// The web app in each headless browser (harness.mjs: Chromium with WebGPU on
+// SwiftShader, Firefox with its own on lavapipe), feature by feature; GANVAS_CLI is
+// the command-line trainer (for checkpoints moving between page and CLI).
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,8 +10,8 @@ import { gunzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  BASE, SLOW, close as closeBrowser, gridPixels, launch, newContext, open, ready, saveCheckpoint, storedZip, text, waitForDownloads,
-  waitForStep,
+  BASE, SLOW, close as closeBrowser, gridPixels, launch, newContext, open, ready, saveCheckpoint, screenshot, storedZip, text,
+  waitForDownloads, waitForStep,
 } from './harness.mjs';
 
 const CLI = process.env.GANVAS_CLI;
@@ -105,7 +105,7 @@ test('loads MNIST, trains, redraws the grid and charts, with no console errors',
   assert.notEqual(await text(page, '#readout-rate'), '–');
   assert.equal(await text(page, '#message'), '');
   assert.deepEqual(errors, []);
-  await page.screenshot({ path: join(tmpdir(), 'ganvas-trained.png'), fullPage: true });
+  await screenshot(page, 'trained');
   await close();
 });
 
@@ -181,7 +181,9 @@ test('a failed backend switch leaves the choice, the link and the run as they we
   await page.click('#step');
   await waitForStep(page, 1);
   // WebGPU goes away after the page started: switching to the GPU must fail cleanly.
-  await page.evaluate(() => Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined }));
+  await page.evaluate(() => {
+    Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined });
+  });
   await page.selectOption('#backend', 'gpu');
   await page.waitForFunction(() => /Could not switch to the GPU/.test(document.getElementById('message').textContent), null, { timeout: SLOW });
   assert.equal(await page.inputValue('#backend'), 'cpu');
@@ -265,7 +267,7 @@ test('the digit census and its scores chart G on both backends, on demand too, a
     await page.check('#label-digits');
     await page.waitForFunction(() => document.getElementById('grid').dataset.labelledStep === '1', null, { timeout: SLOW });
     assert.deepEqual(errors, []);
-    await page.screenshot({ path: join(tmpdir(), `ganvas-census-${backend}.png`), fullPage: true });
+    await screenshot(page, `census-${backend}`);
     await close();
   }
 });
@@ -294,7 +296,7 @@ test('the conditional GAN draws a row per digit and its census reads each digit 
     await page.waitForFunction(() => document.getElementById('grid').dataset.digit === '', null, { timeout: SLOW });
     assert.equal((await gridPixels(page)).hash, byDigit.hash);
     assert.deepEqual(errors, []);
-    await page.screenshot({ path: join(tmpdir(), `ganvas-conditional-${backend}.png`), fullPage: true });
+    await screenshot(page, `conditional-${backend}`);
     await close();
   }
 });
@@ -330,7 +332,7 @@ test('the theory panel opens with its formulas, and a run where D wins says so',
     timeout: SLOW,
   });
   assert.equal(await page.isVisible('#symptom'), true);
-  await page.screenshot({ path: join(tmpdir(), 'ganvas-theory.png'), fullPage: true });
+  await screenshot(page, 'theory');
   assert.deepEqual(errors, []);
   await close();
 });
@@ -435,6 +437,7 @@ test('lang=ko shows the page in Korean, the switch changes it, and the link carr
   assert.equal(await korean.textContent('#train'), '학습');
   // In Korean, with the key and value as they were.
   assert.match(await korean.textContent('#notices'), /lang=xx: en \/ ko 중 하나여야 합니다/);
+  await screenshot(korean, 'korean');
   await context.close();
 });
 
@@ -460,6 +463,7 @@ test('on a 390-pixel phone nothing scrolls sideways; keyboard alone chooses samp
   assert.equal(overflow, 0, 'no horizontal scrolling');
   await page.waitForFunction(() => /the latest D loss \d/.test(document.getElementById('loss-chart').getAttribute('aria-label')), null, { timeout: SLOW });
   assert.match(await page.getAttribute('#census-chart', 'aria-label'), /^Share of samples read as each digit: 0: \d+%/);
+  await screenshot(page, 'phone');
   assert.deepEqual(errors, []);
   await context.close();
 });
@@ -741,7 +745,8 @@ test('without WebGPU the page says so and trains on the CPU instead', async () =
 });
 
 test('on a software WebGPU adapter the page trains on the CPU and says why', async () => {
-  // Here Chromium's only adapter is SwiftShader, which reports itself as a fallback adapter.
+  // Here each browser's only adapter is a software one (Chromium's SwiftShader,
+  // Firefox's lavapipe), which the page recognises.
   const { page, errors, close } = await open('#batch=8');
   await ready(page);
   assert.match(await text(page, '#notices'), /runs on the CPU, so ganvas trains with its CPU backend/);
@@ -802,7 +807,7 @@ test('the CPU backend (backend=cpu) learns: 700 full-size steps move the samples
   for (let step = 500; readings.length < 5; ) {
     await page.waitForFunction((s) => Number(document.getElementById('grid').dataset.drawnStep) >= s, step, { timeout: SLOW });
     readings.push(await meanImageDistance(page, target));
-    step = Number(await page.$eval('#grid', (grid) => grid.dataset.drawnStep)) + 50;
+    step = Number(await page.getAttribute('#grid', 'data-drawn-step')) + 50;
   }
   await page.click('#train');
   const afterTraining = [...readings].sort((a, b) => a - b)[2];

@@ -6,7 +6,12 @@ import puppeteer from 'puppeteer-core';
 
 export const FIREFOX = process.env.FIREFOX ?? '/usr/bin/firefox-esr';
 
-export function launchFirefox() {
+/**
+ * A Puppeteer browser. `locale`: the language pages see (navigator.language and
+ * Accept-Language), a preference of the whole browser in Firefox; `downloads`: the
+ * folder downloads are saved into without asking.
+ */
+export function launchFirefox({ locale = 'en-US', downloads = undefined } = {}) {
   return puppeteer.launch({
     browser: 'firefox',
     executablePath: FIREFOX,
@@ -14,6 +19,14 @@ export function launchFirefox() {
     extraPrefsFirefox: {
       'dom.webgpu.enabled': true,
       'gfx.webgpu.ignore-blocklist': true,
+      'intl.accept_languages': `${locale}, ${locale.split('-')[0]}`,
+      ...(downloads ? {
+        'browser.download.folderList': 2,
+        'browser.download.dir': downloads,
+        'browser.download.useDownloadDir': true,
+        'browser.download.always_ask_before_handling_new_types': false,
+        'browser.download.start_downloads_in_tmp_dir': false,
+      } : {}),
       // No update checks, telemetry or other traffic a closed network refuses.
       'app.update.enabled': false,
       'datareporting.policy.dataSubmissionEnabled': false,

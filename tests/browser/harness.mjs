@@ -1,19 +1,31 @@
-// What every browser test file shares: Debian's Chromium (as `cargo xtask test` runs
-// it: GANVAS_URL is a served build, CHROMIUM the browser), a page per test, and
-// waiting for the page's state.
+// What every browser test file shares: the browser (as `cargo xtask test` runs it:
+// GANVAS_URL is a served build; GANVAS_BROWSER=firefox runs the suite in Debian's
+// Firefox ESR, otherwise it runs in Debian's Chromium), a page per test, and waiting
+// for the page's state. Tests speak Playwright's API; in Firefox, firefox-driver.mjs
+// gives it over Puppeteer.
 
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { CHROMIUM, FLAGS } from './chromium.mjs';
+import { firefoxBrowser } from './firefox-driver.mjs';
+import { FIREFOX } from './firefox.mjs';
 
 export const BASE = process.env.GANVAS_URL ?? 'http://127.0.0.1:8080/';
 // SwiftShader takes seconds per training step, so runs are a few small-batch steps.
 export const SLOW = 180_000;
 
+/** 'chromium' or 'firefox': which browser this run of the suite drives. */
+export const BROWSER = process.env.GANVAS_BROWSER ?? 'chromium';
+if (!['chromium', 'firefox'].includes(BROWSER)) throw new Error(`GANVAS_BROWSER=${BROWSER}: chromium or firefox`);
+export const IN_FIREFOX = BROWSER === 'firefox';
+if (IN_FIREFOX && !existsSync(FIREFOX)) throw new Error(`${FIREFOX} is not installed (apt-get install firefox-esr)`);
+
 let browser;
 
 export async function launch() {
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+  browser = IN_FIREFOX ? await firefoxBrowser() : await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
 }
 
 export async function close() {
@@ -28,7 +40,8 @@ export function newContext(options = {}) {
 /**
  * The page at `hash` in a context of its own, and the console errors it logs,
  * WebGPU's validation errors among them (Chromium logs those as warnings: "...
- * While calling [Queue].Submit(...)", and the step they were in does nothing).
+ * While calling [Queue].Submit(...)", and the step they were in does nothing;
+ * Firefox as errors).
  * `withoutWebGpu`: as a browser that has none; `viewport`: a phone's, say.
  */
 export async function open(hash = '', { withoutWebGpu = false, viewport = undefined } = {}) {
@@ -45,6 +58,11 @@ export async function open(hash = '', { withoutWebGpu = false, viewport = undefi
   }
   await page.goto(BASE + hash);
   return { page, errors, close: () => context.close() };
+}
+
+/** The whole page as a PNG in the temporary folder, named by this browser, to look at. */
+export function screenshot(page, name) {
+  return page.screenshot({ path: join(tmpdir(), `ganvas-${BROWSER}-${name}.png`), fullPage: true });
 }
 
 export async function ready(page) {

@@ -251,8 +251,23 @@ fn test() -> Result<()> {
     }
     eprintln!("tsc: the page's JavaScript type-checks");
 
-    let chromium = Path::new("/usr/bin/chromium");
-    let browser_skip = if chromium.exists() {
+    // The whole suite runs once per browser: Chromium by Playwright, Firefox by
+    // Puppeteer behind the same API (tests/browser/firefox-driver.mjs).
+    let browsers = [("chromium", "/usr/bin/chromium"), ("firefox", "/usr/bin/firefox-esr")];
+    let mut browser_skips = Vec::new();
+    let mut present = Vec::new();
+    for (name, path) in browsers {
+        if Path::new(path).exists() {
+            present.push((name, path));
+        } else if ci {
+            return Err(format!(
+                "CI must run the browser tests in {name}: install {path} (see .ci/install-deps)"
+            ));
+        } else {
+            browser_skips.push(format!("{path} is not installed"));
+        }
+    }
+    if !present.is_empty() {
         // The site as `dist` publishes it: a file it left out fails a test here.
         let site = target_dir().join("site");
         let _ = std::fs::remove_dir_all(&site);
@@ -261,28 +276,27 @@ fn test() -> Result<()> {
         let port = serve::spawn(&site, serve::Isolation::Headers)?;
         // The same site as a static host without headers serves it.
         let plain_port = serve::spawn(&site, serve::Isolation::None)?;
-        run(Command::new("node")
-            .args(["--test", "--test-concurrency=1"])
-            .env("GANVAS_URL", format!("http://127.0.0.1:{port}/"))
-            .env("GANVAS_PLAIN_URL", format!("http://127.0.0.1:{plain_port}/"))
-            .env("CHROMIUM", chromium)
-            .env("FIREFOX", "/usr/bin/firefox-esr")
-            .env("GANVAS_CLI", target_dir().join("release/ganvas"))
-            .current_dir(&browser_tests))?;
-        None
-    } else if ci {
-        return Err("CI must run the browser tests: install chromium (see .ci/install-deps)".into());
-    } else {
-        Some("/usr/bin/chromium is not installed")
-    };
-    print_skips(&gpu_skips, browser_skip);
+        for (name, path) in present {
+            eprintln!("xtask: the browser tests in {name}");
+            let variable = if name == "chromium" { "CHROMIUM" } else { "FIREFOX" };
+            run(Command::new("node")
+                .args(["--test", "--test-concurrency=1"])
+                .env("GANVAS_BROWSER", name)
+                .env(variable, path)
+                .env("GANVAS_URL", format!("http://127.0.0.1:{port}/"))
+                .env("GANVAS_PLAIN_URL", format!("http://127.0.0.1:{plain_port}/"))
+                .env("GANVAS_CLI", target_dir().join("release/ganvas"))
+                .current_dir(&browser_tests))?;
+        }
+    }
+    print_skips(&gpu_skips, &browser_skips);
     Ok(())
 }
 
 /// The last line of `cargo xtask test`: what did not run, why, and how to get it.
-fn print_skips(gpu_skips: &str, browser_skip: Option<&str>) {
+fn print_skips(gpu_skips: &str, browser_skips: &[String]) {
     let gpu: Vec<&str> = gpu_skips.lines().collect();
-    if gpu.is_empty() && browser_skip.is_none() {
+    if gpu.is_empty() && browser_skips.is_empty() {
         eprintln!("xtask: every GPU and browser test ran");
         return;
     }
@@ -291,11 +305,11 @@ fn print_skips(gpu_skips: &str, browser_skip: Option<&str>) {
         let why = first.split('\t').nth(1).unwrap_or("no GPU adapter");
         parts.push(format!("{} GPU tests skipped ({why})", gpu.len()));
     }
-    if let Some(why) = browser_skip {
-        parts.push(format!("the browser tests skipped ({why})"));
+    for why in browser_skips {
+        parts.push(format!("the browser tests skipped in one browser ({why})"));
     }
     eprintln!(
-        "xtask: {}; `bash .ci/install-deps` installs lavapipe and Chromium",
+        "xtask: {}; `bash .ci/install-deps` installs lavapipe, Chromium and Firefox ESR",
         parts.join(", ")
     );
 }
