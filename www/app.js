@@ -227,8 +227,11 @@ function showAdapter() {
 
 /** @param {import('./backends.js').CpuRuntime} r */
 function cpuText(r) {
-  if (r.threaded) return r.threads > 1 ? t('cpuThreads', { threads: r.threads, cores: r.cores }) : t('cpuOneThread', { cores: r.cores });
-  return r.why === 'notIsolated' ? t('cpuNotIsolated') : t('cpuThreadsFailed', { why: r.why ?? '' });
+  const simd = t(r.relaxed ? 'simdRelaxed' : 'simd128');
+  if (r.threaded) {
+    return r.threads > 1 ? t('cpuThreads', { threads: r.threads, cores: r.cores, simd }) : t('cpuOneThread', { cores: r.cores, simd });
+  }
+  return r.why === 'notIsolated' ? t('cpuNotIsolated', { simd }) : t('cpuThreadsFailed', { why: r.why ?? '', simd });
 }
 
 /** @type {import('./backends.js').OnStats} */

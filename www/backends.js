@@ -287,6 +287,25 @@ let cpuWorker = null;
 /** The CPU worker's threads, where the page is cross-origin isolated: all cores unless a link says. */
 let cpuThreads = navigator.hardwareConcurrency || 1;
 
+// A module whose one function is an f32x4.relaxed_madd of three zero vectors: it
+// validates where the browser has WebAssembly's relaxed SIMD.
+const V128_ZERO = [0xfd, 0x0c, ...new Array(16).fill(0)];
+const RELAXED_SIMD_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0, // the header
+  1, 5, 1, 0x60, 0, 1, 0x7b, // a type: () -> v128
+  3, 2, 1, 0, // a function of it
+  10, 61, 1, 59, 0, ...V128_ZERO, ...V128_ZERO, ...V128_ZERO, 0xfd, 0x85, 0x02, 0x0b, // its body
+]);
+
+/**
+ * Whether the CPU worker loads the modules built with relaxed SIMD, whose fused
+ * multiply-add makes the matrix products faster (README, the CPU path). Decided
+ * here, in the page, so a test can take it away as a browser without it would.
+ */
+function hasRelaxedSimd() {
+  return WebAssembly.validate(RELAXED_SIMD_PROBE);
+}
+
 /** The threads the CPU worker starts with (before its first use; a link's `threads`). @param {number} threads */
 export function setCpuThreads(threads) {
   cpuThreads = threads;
@@ -298,7 +317,7 @@ function workerWith(bytes) {
     const worker = new Worker(new URL('./cpu-worker.js', import.meta.url), { type: 'module' });
     /** @type {SharedWorker} */
     const shared = {
-      worker, nextId: 0, pending: new Map(), receivers: new Map(), runtime: Promise.resolve(/** @type {CpuRuntime} */ ({ threads: 1, threaded: false, cores: 1 })),
+      worker, nextId: 0, pending: new Map(), receivers: new Map(), runtime: Promise.resolve(/** @type {CpuRuntime} */ ({ threads: 1, threaded: false, relaxed: false, cores: 1 })),
       data: Promise.resolve(), bytes: null,
     };
     worker.onmessage = ({ data }) => {
@@ -315,7 +334,7 @@ function workerWith(bytes) {
       }
     };
     cpuWorker = shared;
-    shared.runtime = call('start', { threads: cpuThreads });
+    shared.runtime = call('start', { threads: cpuThreads, relaxed: hasRelaxedSimd() });
   }
   if (cpuWorker.bytes !== bytes) {
     cpuWorker.bytes = bytes;

@@ -3,7 +3,8 @@
 // One worker serves the page's whole life. Its requests and reports are
 // www/worker-protocol.js's; when it reports is www/schedule.js's policy, as for the GPU.
 // Its first request, `start`, picks the build: the threaded one on a pool of workers
-// (www/cpu-thread.js) where the page is cross-origin isolated, else the single-threaded one.
+// (www/cpu-thread.js) where the page is cross-origin isolated, else the single-threaded
+// one; of either, the module with relaxed SIMD where the browser has it.
 
 import { schedule } from './schedule.js';
 import { KeyedError, sentError, statsWindow } from './worker-protocol.js';
@@ -48,15 +49,18 @@ function report(report) {
   scope.postMessage(report);
 }
 
+/** The module of a package: built with relaxed SIMD, or with simd128 alone. @param {string} pkg @param {boolean} relaxed */
+const moduleUrl = (pkg, relaxed) => new URL(`./${pkg}/${relaxed ? 'ganvas_relaxed_bg.wasm' : 'ganvas_bg.wasm'}`, import.meta.url);
+
 /**
  * Loads the threaded build and makes a pool of `threads` threads, whose workers the
  * page starts, each on the same module and memory.
- * @param {number} threads @returns {Promise<CpuRuntime>}
+ * @param {number} threads @param {boolean} relaxed @returns {Promise<CpuRuntime>}
  */
-async function startThreaded(threads) {
+async function startThreaded(threads, relaxed) {
   const threaded = /** @type {Core} */ (/** @type {unknown} */ (await import('./pkg-threads/ganvas.js')));
   // Compiled here once: this worker and each thread's instantiate the same module.
-  const module = await WebAssembly.compileStreaming(fetch(new URL('./pkg-threads/ganvas_bg.wasm', import.meta.url)));
+  const module = await WebAssembly.compileStreaming(fetch(moduleUrl('pkg-threads', relaxed)));
   const wasm = await threaded.default({ module_or_path: module });
   const made = new threaded.WebThreadPool(threads);
   // The page starts the threads' workers (www/cpu-threads.js). Made here, inside
@@ -65,15 +69,18 @@ async function startThreaded(threads) {
   scope.postMessage({ type: 'threads', module, memory: wasm.memory, count: made.workers() });
   core = threaded;
   pool = made;
-  return { threads: made.threads(), threaded: true, cores: navigator.hardwareConcurrency };
+  return { threads: made.threads(), threaded: true, relaxed, cores: navigator.hardwareConcurrency };
 }
 
-/** The single-threaded build. @param {string} [why] why not the threaded one @returns {Promise<CpuRuntime>} */
-async function startSingle(why) {
+/**
+ * The single-threaded build. @param {boolean} relaxed @param {string} why why not the
+ * threaded one @returns {Promise<CpuRuntime>}
+ */
+async function startSingle(relaxed, why) {
   const single = await import('./pkg/ganvas.js');
-  await single.default({ module_or_path: new URL('./pkg/ganvas_bg.wasm', import.meta.url) });
+  await single.default({ module_or_path: moduleUrl('pkg', relaxed) });
   core = single;
-  return { threads: 1, threaded: false, cores: navigator.hardwareConcurrency, why };
+  return { threads: 1, threaded: false, relaxed, cores: navigator.hardwareConcurrency, why };
 }
 
 /** @param {WebTrainer} t */
@@ -149,12 +156,12 @@ function need(t) {
  */
 const handlers = {
   // The build and its threads, once, before every other request.
-  async start({ threads }) {
-    if (!scope.crossOriginIsolated) return startSingle('notIsolated');
+  async start({ threads, relaxed }) {
+    if (!scope.crossOriginIsolated) return startSingle(relaxed, 'notIsolated');
     try {
-      return await startThreaded(threads);
+      return await startThreaded(threads, relaxed);
     } catch (e) {
-      return startSingle(e instanceof Error ? e.message : String(e));
+      return startSingle(relaxed, e instanceof Error ? e.message : String(e));
     }
   },
   // MNIST, or the visitor's own pictures. Without a classifier (its file failed to

@@ -24,12 +24,12 @@
 /**
  * The CPU worker's build: on how many threads, threaded or not, of the machine's
  * cores; why not threaded (`notIsolated`, or the error that stopped it).
- * @typedef {{ threads: number, threaded: boolean, cores: number, why?: string }} CpuRuntime
+ * @typedef {{ threads: number, threaded: boolean, relaxed: boolean, cores: number, why?: string }} CpuRuntime
  */
 /**
  * Every request: what it sends and what its reply resolves to.
  * @typedef {{
- *   start: [{ threads: number }, CpuRuntime],
+ *   start: [{ threads: number, relaxed: boolean }, CpuRuntime],
  *   data: [DataBytes, void],
  *   create: [{ config: string, files?: CheckpointFiles, generation: number }, { step: number, config: string, stepsPerEpoch: number }],
  *   run: [{ value: boolean }, void],

@@ -1,8 +1,9 @@
 // The page's CPU path on every core (issue 26), in Chromium and Firefox, beside the
 // native CPU backend, in alternating rounds: the single-threaded build (the site
 // served without isolation headers, service workers off) and the threaded build on
-// each thread count, at each batch size, against `ganvas bench --cpu-only` on as
-// many threads. Pages run without the census's classifier (its file refused), so that
+// each thread count, each with its simd128 module (relaxed SIMD hidden from the page)
+// and its relaxed SIMD one, at each batch size, against `ganvas bench --cpu-only` on
+// as many threads. Pages run without the census's classifier (its file refused), so that
 // both sides time training alone. Then "time to digits": the page opened with
 // autostart (census on, all cores) until the census first reads 8 digit classes,
 // each at least 5% of samples.
@@ -20,6 +21,7 @@ import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { CHROMIUM, FLAGS } from '../../tests/browser/chromium.mjs';
 import { launchFirefox } from '../../tests/browser/firefox.mjs';
+import { withoutRelaxedSimd, withoutServiceWorkers } from '../../tests/browser/without.mjs';
 
 const ISOLATED = process.env.GANVAS_URL ?? 'http://127.0.0.1:8124/';
 const PLAIN = process.env.GANVAS_PLAIN_URL ?? 'http://127.0.0.1:8126/';
@@ -32,15 +34,16 @@ const browserNames = (process.argv[6] ?? 'chromium,firefox').split(',');
 const dataDir = new URL('../../data/mnist', import.meta.url).pathname;
 
 // Each browser behind one interface: a fresh page, with or without service workers
-// and with the classifier refused, and closing it.
+// and relaxed SIMD, with the classifier refused, and closing it.
 async function chromiumDriver() {
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
   return {
     name: 'Chromium',
-    async open(url, { workers = true, census = false } = {}) {
+    async open(url, { workers = true, census = false, relaxed = true } = {}) {
       const context = await browser.newContext();
       const page = await context.newPage();
-      if (!workers) await page.addInitScript(() => Object.defineProperty(Navigator.prototype, 'serviceWorker', { get: () => undefined }));
+      if (!workers) await page.addInitScript(withoutServiceWorkers);
+      if (!relaxed) await page.addInitScript(withoutRelaxedSimd);
       if (!census) await page.route('**/classifier.safetensors', (route) => route.fulfill({ status: 404 }));
       await page.goto(url);
       return { evaluate: (fn) => page.evaluate(fn), close: () => context.close() };
@@ -53,10 +56,11 @@ async function firefoxDriver() {
   const browser = await launchFirefox();
   return {
     name: 'Firefox',
-    async open(url, { workers = true, census = false } = {}) {
+    async open(url, { workers = true, census = false, relaxed = true } = {}) {
       const context = await browser.createBrowserContext();
       const page = await context.newPage();
-      if (!workers) await page.evaluateOnNewDocument(() => Object.defineProperty(Navigator.prototype, 'serviceWorker', { get: () => undefined }));
+      if (!workers) await page.evaluateOnNewDocument(withoutServiceWorkers);
+      if (!relaxed) await page.evaluateOnNewDocument(withoutRelaxedSimd);
       if (!census) {
         await page.setRequestInterception(true);
         page.on('request', (r) => (r.url().includes('classifier.safetensors') ? r.respond({ status: 404, body: '' }) : r.continue()));
@@ -79,8 +83,8 @@ async function waitFor(page, fn, timeoutMs = 300_000) {
 }
 
 // Steps per second the page confirms over `seconds`, from its second step on.
-async function pageRate(driver, url, workers) {
-  const page = await driver.open(url, { workers });
+async function pageRate(driver, url, workers, relaxed) {
+  const page = await driver.open(url, { workers, relaxed });
   await waitFor(page, () => window.ganvas?.backend?.confirmedStep >= 2);
   const device = await page.evaluate(() => document.getElementById('readout-adapter').textContent);
   const read = () => page.evaluate(() => [window.ganvas.backend.confirmedStep, performance.now()]);
@@ -112,11 +116,14 @@ for (let round = 0; round < rounds; round++) {
   for (const batch of batches) {
     for (const driver of drivers) {
       const hash = `#batch=${batch}&seed=0&autostart=1&backend=cpu`;
-      const single = await pageRate(driver, `${PLAIN}${hash}`, false);
-      record(`${driver.name} single-threaded build|${batch}`, single.rate, single.device);
-      for (const threads of threadCounts) {
-        const run = await pageRate(driver, `${ISOLATED}${hash}&threads=${threads}`, true);
-        record(`${driver.name} threaded, ${threads}|${batch}`, run.rate, run.device);
+      for (const relaxed of [false, true]) {
+        const modules = relaxed ? 'relaxed SIMD' : 'simd128';
+        const single = await pageRate(driver, `${PLAIN}${hash}`, false, relaxed);
+        record(`${driver.name} ${modules}, single-threaded build|${batch}`, single.rate, single.device);
+        for (const threads of threadCounts) {
+          const run = await pageRate(driver, `${ISOLATED}${hash}&threads=${threads}`, true, relaxed);
+          record(`${driver.name} ${modules}, threaded, ${threads}|${batch}`, run.rate, run.device);
+        }
       }
     }
     for (const threads of threadCounts) record(`native, ${threads}|${batch}`, nativeRate(threads, batch));
@@ -129,14 +136,21 @@ const rate = (key) => median(runs.get(key) ?? [NaN]);
 console.log(`MLP GAN, CPU path without the census, ${rounds} alternating rounds of ${seconds} s (median, min-max), steps/s`);
 for (const [key, values] of runs) {
   const [name, batch] = key.split('|');
-  console.log(`batch ${batch.padEnd(4)} ${name.padEnd(36)} ${rate(key).toFixed(1).padStart(6)} (${Math.min(...values).toFixed(1)}-${Math.max(...values).toFixed(1)})`);
+  console.log(`batch ${batch.padEnd(4)} ${name.padEnd(50)} ${rate(key).toFixed(1).padStart(6)} (${Math.min(...values).toFixed(1)}-${Math.max(...values).toFixed(1)})`);
 }
 const most = Math.max(...threadCounts);
 for (const batch of batches) {
   for (const { name } of drivers) {
-    const single = rate(`${name} single-threaded build|${batch}`);
-    const ratios = threadCounts.map((t) => `${t}: ${(rate(`${name} threaded, ${t}|${batch}`) / rate(`native, ${t}|${batch}`)).toFixed(2)}`);
-    console.log(`batch ${batch} ${name}: threaded ${most} / single-threaded build ${(rate(`${name} threaded, ${most}|${batch}`) / single).toFixed(2)}; page / native at equal threads ${ratios.join(', ')}`);
+    const page = (modules, build) => rate(`${name} ${modules}, ${build}|${batch}`);
+    for (const modules of ['simd128', 'relaxed SIMD']) {
+      const single = page(modules, 'single-threaded build');
+      const ratios = threadCounts.map((t) => `${t}: ${(page(modules, `threaded, ${t}`) / rate(`native, ${t}|${batch}`)).toFixed(2)}`);
+      console.log(`batch ${batch} ${name} ${modules}: threaded ${most} / single-threaded build ${(page(modules, `threaded, ${most}`) / single).toFixed(2)}; `
+        + `page / native at equal threads ${ratios.join(', ')}`);
+    }
+    const gains = ['single-threaded build', ...threadCounts.map((t) => `threaded, ${t}`)]
+      .map((build) => `${build} ${(page('relaxed SIMD', build) / page('simd128', build)).toFixed(2)}`);
+    console.log(`batch ${batch} ${name}: relaxed SIMD / simd128: ${gains.join(', ')}`);
   }
 }
 

@@ -1,6 +1,7 @@
 //! `cargo xtask dist DIR`: the static site, and nothing else, in DIR: the page, its
 //! scripts and style, its service worker (for isolation on hosts that cannot send
-//! headers), the two wasm packages (without their TypeScript declarations), the
+//! headers), the two wasm packages with their two modules each (without their
+//! TypeScript declarations), the
 //! MNIST training files and the census's classifier. Any static host serves DIR as
 //! the app; the browser tests run against this output, so it holds what they need.
 
@@ -10,13 +11,15 @@ use crate::{root, Result};
 
 /// The site's files, relative to the repository root; the `.js` and `.css` files of
 /// `SCRIPT_DIRS` are added by extension.
-const FILES: [&str; 8] = [
+const FILES: [&str; 10] = [
     "index.html",
     "cross-origin-isolation.js",
     "www/pkg/ganvas.js",
     "www/pkg/ganvas_bg.wasm",
+    "www/pkg/ganvas_relaxed_bg.wasm",
     "www/pkg-threads/ganvas.js",
     "www/pkg-threads/ganvas_bg.wasm",
+    "www/pkg-threads/ganvas_relaxed_bg.wasm",
     "data/mnist/train-images-idx3-ubyte.gz",
     "data/mnist/train-labels-idx1-ubyte.gz",
 ];

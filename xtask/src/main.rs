@@ -96,6 +96,9 @@ pub fn cargo() -> Command {
 /// The two wasm packages the page chooses between (www/cpu-worker.js): the
 /// single-threaded one, which runs everywhere, and the threaded one, whose memory
 /// Web Workers share (atomics, bulk memory), for pages that are cross-origin isolated.
+/// Each holds two modules behind one set of bindings: `ganvas_bg.wasm` (simd128) and
+/// `ganvas_relaxed_bg.wasm` (with relaxed SIMD, whose fused multiply-add
+/// matrixmultiply's kernel uses), for browsers that have it.
 struct WasmPackage {
     out: &'static str,
     threaded: bool,
@@ -112,18 +115,17 @@ const PACKAGES: [WasmPackage; 2] = [
     },
 ];
 
+const SIMD: &str = "+simd128";
+const RELAXED_SIMD: &str = "+simd128,+relaxed-simd";
+
 // The threaded build's code generation. Since Rust 1.93 (rust-lang/rust#147225)
 // atomics no longer imply shared memory: the linker is asked for it, imported (so
 // that every worker's instance gets the same one), with the thread-local storage
 // exports wasm-bindgen's thread support uses. Shared memory must declare its
 // maximum: 4 GiB, what the single-threaded build can grow to.
-const THREADED_RUSTFLAGS: [&str; 4] = [
-    "-C",
-    "target-feature=+atomics,+bulk-memory,+mutable-globals,+simd128",
-    "-C",
-    "link-args=--shared-memory --import-memory --max-memory=4294967296 \
-     --export=__wasm_init_tls --export=__tls_size --export=__tls_align --export=__tls_base",
-];
+const THREADED_FEATURES: &str = "+atomics,+bulk-memory,+mutable-globals";
+const THREADED_LINK_ARGS: &str = "link-args=--shared-memory --import-memory --max-memory=4294967296 \
+     --export=__wasm_init_tls --export=__tls_size --export=__tls_align --export=__tls_base";
 
 fn build() -> Result<()> {
     rustup_install("target", "wasm32-unknown-unknown")?;
@@ -146,6 +148,29 @@ fn rustup_install(what: &str, name: &str) -> Result<()> {
 }
 
 fn build_package(package: &WasmPackage) -> Result<()> {
+    let out = root().join(package.out);
+    build_module(package, SIMD, &out)?;
+    // The relaxed module's bindings are generated beside, must be the same (the code
+    // is), and only its module is kept.
+    let relaxed = target_dir().join(format!("bindgen-relaxed-{}", package.threaded));
+    build_module(package, RELAXED_SIMD, &relaxed)?;
+    let read = |path: PathBuf| std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()));
+    if read(out.join("ganvas.js"))? != read(relaxed.join("ganvas.js"))? {
+        return Err(format!("{}: the relaxed SIMD module's bindings differ", package.out));
+    }
+    std::fs::rename(relaxed.join("ganvas_bg.wasm"), out.join("ganvas_relaxed_bg.wasm"))
+        .map_err(|e| format!("keeping the relaxed SIMD module: {e}"))?;
+    for module in ["ganvas_bg.wasm", "ganvas_relaxed_bg.wasm"] {
+        let wasm = out.join(module);
+        optimize(&wasm, package.threaded, module == "ganvas_relaxed_bg.wasm");
+        let size = std::fs::metadata(&wasm).map(|m| m.len()).unwrap_or(0);
+        eprintln!("built {} ({:.1} MB)", wasm.display(), size as f64 / 1e6);
+    }
+    Ok(())
+}
+
+/// One module of `package` with the SIMD `features`, and its bindings, into `out`.
+fn build_module(package: &WasmPackage, features: &str, out: &Path) -> Result<()> {
     let mut cargo = cargo();
     cargo.args([
         "build",
@@ -156,40 +181,40 @@ fn build_package(package: &WasmPackage) -> Result<()> {
         "--target",
         "wasm32-unknown-unknown",
     ]);
-    // Its own target directory, so that the two builds' flags do not rebuild each other.
-    let target = if package.threaded {
-        let target = target_dir().join("wasm-threads");
+    // A target directory of its own for each kind of module, so that their flags do
+    // not rebuild each other.
+    let relaxed = if features == RELAXED_SIMD { "-relaxed" } else { "" };
+    let threaded = if package.threaded { "-threads" } else { "" };
+    let target = target_dir().join(format!("wasm{threaded}{relaxed}"));
+    let mut flags = vec!["-C".to_string()];
+    if package.threaded {
+        flags.push(format!("target-feature={THREADED_FEATURES},{features}"));
+        flags.extend(["-C".to_string(), THREADED_LINK_ARGS.to_string()]);
         cargo
             .args(["-Z", "build-std=panic_abort,std"])
             // build-std is unstable: allowed on this stable compiler for this build only.
-            .env("RUSTC_BOOTSTRAP", "1")
-            .env("CARGO_ENCODED_RUSTFLAGS", THREADED_RUSTFLAGS.join("\x1f"))
-            .env("CARGO_TARGET_DIR", &target);
-        target
+            .env("RUSTC_BOOTSTRAP", "1");
     } else {
-        target_dir()
-    };
+        flags.push(format!("target-feature={features}"));
+    }
+    cargo
+        .env("CARGO_ENCODED_RUSTFLAGS", flags.join("\x1f"))
+        .env("CARGO_TARGET_DIR", &target);
     run(&mut cargo)?;
     let wasm = target.join("wasm32-unknown-unknown/release/ganvas.wasm");
-    let out = root().join(package.out);
     wasm_bindgen_cli_support::Bindgen::new()
         .input_path(&wasm)
         .web(true)
         .map_err(|e| e.to_string())?
         .typescript(true)
         .out_name("ganvas")
-        .generate(&out)
-        .map_err(|e| format!("wasm-bindgen: {e}"))?;
-    let bindgen_wasm = out.join("ganvas_bg.wasm");
-    optimize(&bindgen_wasm, package.threaded);
-    let size = std::fs::metadata(&bindgen_wasm).map(|m| m.len()).unwrap_or(0);
-    eprintln!("built {} ({:.1} MB)", bindgen_wasm.display(), size as f64 / 1e6);
-    Ok(())
+        .generate(out)
+        .map_err(|e| format!("wasm-bindgen: {e}"))
 }
 
 /// wasm-opt -O3 from binaryen (the npm package, pinned); skipped with a note when
 /// npm cannot provide it, since the unoptimized module works the same.
-fn optimize(wasm: &Path, threaded: bool) {
+fn optimize(wasm: &Path, threaded: bool, relaxed: bool) {
     let optimized = wasm.with_extension("opt.wasm");
     let status = Command::new("npm")
         .args([
@@ -208,6 +233,7 @@ fn optimize(wasm: &Path, threaded: bool) {
             "--enable-simd",
         ])
         .args(threaded.then_some("--enable-threads"))
+        .args(relaxed.then_some("--enable-relaxed-simd"))
         .arg(wasm)
         .arg("-o")
         .arg(&optimized)
