@@ -264,8 +264,9 @@ pub fn matmul_cpu(p: &MatmulParams, a: &[f32], b: &[f32], bias: &[f32], gate: &[
 
 /// C = A·B over `p`'s views, without the epilogue. Natively the `gemm` crate: with its
 /// AVX-512 kernels, training steps at batch 256 on 2 cores ran 1.24-1.30x as fast as
-/// with `matrixmultiply`'s. In WebAssembly `matrixmultiply`: with `gemm`'s simd128
-/// kernels the steps ran 0.49-0.84x as fast. (Alternating builds on one machine; README.)
+/// with `matrixmultiply`'s. In WebAssembly the project's own `packed_gemm`: the page's
+/// steps ran 1.14-1.30x as fast as with `matrixmultiply`'s wasm kernel, and `gemm`'s
+/// simd128 kernels had run 0.49-0.84x as fast as that. (Alternating builds; README.)
 ///
 /// # Safety
 /// Every element of the A, B and C views must lie inside `a`, `b` and `c`.
@@ -304,22 +305,32 @@ unsafe fn gemm_views(p: &MatmulParams, a: &[f32], b: &[f32], c: &mut [f32], accu
         );
     }
     #[cfg(target_arch = "wasm32")]
-    matrixmultiply::sgemm(
-        m,
-        k,
-        n,
-        1.0,
-        a,
-        a_rows,
-        a_cols,
-        b,
-        b_rows,
-        b_cols,
-        f32::from(u8::from(accumulate)),
-        c,
-        c_rows,
-        1,
-    );
+    {
+        use super::packed_gemm::{gemm, View};
+        let a = View {
+            ptr: a,
+            rows: a_rows,
+            cols: a_cols,
+        };
+        let b = View {
+            ptr: b,
+            rows: b_rows,
+            cols: b_cols,
+        };
+        gemm(
+            m,
+            n,
+            k,
+            a,
+            b,
+            View {
+                ptr: c,
+                rows: c_rows,
+                cols: 1,
+            },
+            accumulate,
+        );
+    }
 }
 
 /// C (+)= A·B over `p`'s views (its epilogue ignored), added to what C holds when
