@@ -7,6 +7,10 @@ use super::{
 };
 use crate::kernels::activation::Activation;
 
+// The CPU GEMM in WebAssembly; natively only its tests run it (the native GEMM is `gemm`).
+#[cfg(any(target_arch = "wasm32", test))]
+mod packed_gemm;
+
 /// C[i, j] = epilogue(Σ_k A[i, k] · B[k, j]) with A[i, k] = a[a_offset + i·a_row_stride +
 /// k·a_col_stride] and likewise B, so a transposed operand is just swapped strides.
 /// Field order matches `Params` in the shader.
@@ -306,7 +310,7 @@ unsafe fn gemm_views(p: &MatmulParams, a: &[f32], b: &[f32], c: &mut [f32], accu
     }
     #[cfg(target_arch = "wasm32")]
     {
-        use super::packed_gemm::{gemm, View};
+        use self::packed_gemm::{gemm, View};
         let a = View {
             ptr: a,
             rows: a_rows,

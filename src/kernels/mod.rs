@@ -19,9 +19,6 @@ pub mod gather;
 pub mod labels;
 pub mod matmul;
 pub mod noise;
-// The CPU GEMM in WebAssembly; natively only its tests run it (the native GEMM is `gemm`).
-#[cfg(any(target_arch = "wasm32", test))]
-mod packed_gemm;
 mod registry;
 pub mod step_counter;
 
