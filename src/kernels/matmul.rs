@@ -269,7 +269,7 @@ pub fn matmul_cpu(p: &MatmulParams, a: &[f32], b: &[f32], bias: &[f32], gate: &[
 /// C = A·B over `p`'s views, without the epilogue. Natively the `gemm` crate: with its
 /// AVX-512 kernels, training steps at batch 256 on 2 cores ran 1.24-1.30x as fast as
 /// with `matrixmultiply`'s. In WebAssembly the project's own `packed_gemm`: the page's
-/// steps ran 1.14-1.30x as fast as with `matrixmultiply`'s wasm kernel, and `gemm`'s
+/// steps ran 1.14-1.34x as fast as with `matrixmultiply`'s wasm kernel, and `gemm`'s
 /// simd128 kernels had run 0.49-0.84x as fast as that. (Alternating builds; README.)
 ///
 /// # Safety
