@@ -64,10 +64,11 @@ class FirefoxBrowser {
     await this.#browser.close();
   }
 
-  /** `listener` gets every download that finishes from now on. */
+  /** `listener` gets every download that finishes from now on; returns its removal. */
   listen(listener) {
     this.#listeners.add(listener);
     this.#poll ??= setInterval(() => this.#collect(), 100);
+    return () => this.#listeners.delete(listener);
   }
 
   // Firefox writes `name.part` beside an empty `name` and renames it over at the
@@ -143,12 +144,15 @@ class FirefoxPage {
   waitForEvent(event, { timeout = TIMEOUT } = {}) {
     if (event !== 'download') throw new Error(`waitForEvent('${event}') is not part of the Firefox driver`);
     return new Promise((resolve, reject) => {
-      let waiting = true;
-      setTimeout(() => waiting && reject(new Error(`no download in ${timeout} ms`)), timeout);
-      this.#browser.listen((d) => {
-        if (waiting) resolve(d);
-        waiting = false;
+      const stop = this.#browser.listen((d) => {
+        clearTimeout(timer);
+        stop();
+        resolve(d);
       });
+      const timer = setTimeout(() => {
+        stop();
+        reject(new Error(`no download in ${timeout} ms`));
+      }, timeout);
     });
   }
 
