@@ -209,8 +209,9 @@ async function startBackend(kind, files) {
   showDcganOnCpu();
 }
 
-// The widest DCGAN that trains fast enough to watch on the CPU path (10 steps a
-// second in Chromium on a 2-core machine, against 0.8 at the default 64; README).
+// The widest DCGAN that trains fast enough to watch on the CPU path (20 steps a
+// second in Chromium on both threads of a 2-core machine, against 2 at the default
+// 64; 2026-12-07, README).
 const CPU_DCGAN_WIDTH = 16;
 
 /** A DCGAN wider than the CPU path trains at a watchable speed: say so, and what helps. */
