@@ -97,8 +97,8 @@ pub fn cargo() -> Command {
 /// single-threaded one, which runs everywhere, and the threaded one, whose memory
 /// Web Workers share (atomics, bulk memory), for pages that are cross-origin isolated.
 /// Each holds two modules behind one set of bindings: `ganvas_bg.wasm` (simd128) and
-/// `ganvas_relaxed_bg.wasm` (with relaxed SIMD, whose fused multiply-add
-/// matrixmultiply's kernel uses), for browsers that have it.
+/// `ganvas_relaxed_bg.wasm` (with relaxed SIMD, whose fused multiply-add the wasm
+/// GEMM, `kernels/matmul/packed_gemm.rs`, uses), for browsers that have it.
 struct WasmPackage {
     out: &'static str,
     threaded: bool,
