@@ -17,9 +17,9 @@ export const BASE = process.env.GANVAS_URL ?? 'http://127.0.0.1:8080/';
 export const SLOW = 180_000;
 
 /** 'chromium' or 'firefox': which browser this run of the suite drives. */
-export const BROWSER = process.env.GANVAS_BROWSER ?? 'chromium';
+const BROWSER = process.env.GANVAS_BROWSER ?? 'chromium';
 if (!['chromium', 'firefox'].includes(BROWSER)) throw new Error(`GANVAS_BROWSER=${BROWSER}: chromium or firefox`);
-export const IN_FIREFOX = BROWSER === 'firefox';
+const IN_FIREFOX = BROWSER === 'firefox';
 if (IN_FIREFOX && !existsSync(FIREFOX)) throw new Error(`${FIREFOX} is not installed (apt-get install firefox-esr)`);
 
 let browser;
