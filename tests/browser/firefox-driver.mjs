@@ -72,7 +72,9 @@ class FirefoxBrowser {
   }
 
   // Firefox writes `name.part` beside an empty `name` and renames it over at the
-  // end: a file is finished when no `.part` is left and its size held for a poll.
+  // end, sometimes by way of a temporary name of eight random letters: a file is
+  // finished when no `.part` is left and its size held for two polls, and a file
+  // gone between the listing and the look at it was one of those temporaries.
   // It is moved out of the folder (so a second download of the name keeps it) and
   // handed on.
   #collect() {
@@ -80,14 +82,15 @@ class FirefoxBrowser {
     for (const name of names) {
       if (name.endsWith('.part') || names.includes(`${name}.part`)) continue;
       const path = join(this.#downloads, name);
-      const size = statSync(path).size;
-      if (size === 0 || this.#sizes.get(name) !== size) {
-        this.#sizes.set(name, size);
+      const size = sizeOf(path);
+      const seen = this.#sizes.get(name);
+      if (!size || seen?.size !== size || seen.polls < 2) {
+        this.#sizes.set(name, { size, polls: seen?.size === size ? seen.polls + 1 : 1 });
         continue;
       }
       this.#sizes.delete(name);
       const kept = join(mkdtempSync(join(tmpdir(), 'ganvas-download-')), name);
-      renameSync(path, kept);
+      if (!moved(path, kept)) continue;
       const download = {
         suggestedFilename: () => name,
         path: async () => kept,
@@ -119,6 +122,27 @@ const VISIBLE = `(e) => {
   return box.width > 0 && box.height > 0 && e.checkVisibility({ visibilityProperty: true });
 }`;
 const ACTIONABLE = `(e) => (${VISIBLE})(e) && !e.disabled`;
+
+// The size of the file at `path`, or undefined where it is gone.
+function sizeOf(path) {
+  try {
+    return statSync(path).size;
+  } catch (error) {
+    if (error.code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+// Moves `from` to `to`; false where `from` is gone.
+function moved(from, to) {
+  try {
+    renameSync(from, to);
+    return true;
+  } catch (error) {
+    if (error.code === 'ENOENT') return false;
+    throw error;
+  }
+}
 
 const call = (fn, ...args) => `(${fn})(${args.map((a) => JSON.stringify(a) ?? 'undefined').join(', ')})`;
 
