@@ -52,9 +52,9 @@ pub struct BenchArgs {
     /// for the adapter: whole-k on CPU emulations, by-shape on hardware GPUs].
     #[arg(long, value_enum)]
     matmul: Option<MatmulChoice>,
-    /// Also time each op of the GPU's training step with GPU timestamps (each op in
-    /// a compute pass of its own; the median of 20 profiled steps), where the
-    /// adapter has them.
+    /// Also time each op of the training step, the median of 20 profiled steps: on
+    /// the GPU with its timestamps (each op in a compute pass of its own), where the
+    /// adapter has them; on the CPU by the clock around each op.
     #[arg(long)]
     profile: bool,
     /// The model to time: mlp (the lecture's) or dcgan (pytorch/examples', on MNIST
@@ -115,10 +115,11 @@ struct MatmulRow {
     cpu_gflops: f64,
 }
 
-/// One op of the GPU's step: its place, what it is (`Op::describe`), its median
-/// time and its share of the ops' sum.
+/// One op of a step: on which backend (the GPU, or the CPU on some threads), its
+/// place, what it is (`Op::describe`), its median time and its share of the ops' sum.
 #[derive(Serialize)]
 struct ProfileRow {
+    device: String,
     batch: usize,
     index: usize,
     op: String,
@@ -139,20 +140,33 @@ struct Report {
 /// Profiled steps whose per-op median `--profile` reports (after as many unrecorded).
 const PROFILED_STEPS: usize = 20;
 
-/// Each op of the step at this engine's batch, timed on the GPU; nothing where the
-/// device has no timestamps (says so).
-fn profile(engine: &mut Engine, batch: usize, report: &mut Report) -> Result<()> {
+/// Each op of the step at this engine's batch: on the GPU by its timestamps (nothing,
+/// said so, where the device has none), on the CPU by the clock around each op,
+/// run one after another in the step's order as training runs them.
+fn profile(engine: &mut Engine, device: &str, batch: usize, report: &mut Report) -> Result<()> {
+    let ops = engine.plan().step.clone();
     let mut samples: Vec<Vec<f64>> = Vec::new();
     for i in 0..2 * PROFILED_STEPS {
-        let Some(times) = engine.profile_step() else {
-            eprintln!("no profile: this GPU device has no timestamp queries");
-            return Ok(());
+        let times = match engine.threads() {
+            0 => match engine.profile_step() {
+                Some(times) => times?,
+                None => {
+                    eprintln!("no profile: this GPU device has no timestamp queries");
+                    return Ok(());
+                }
+            },
+            _ => (0..ops.len())
+                .map(|index| {
+                    let start = Instant::now();
+                    engine.run_step_op(index, 1);
+                    start.elapsed().as_secs_f64() * 1e6
+                })
+                .collect(),
         };
         if i >= PROFILED_STEPS {
-            samples.push(times?);
+            samples.push(times);
         }
     }
-    let ops = engine.plan().step.clone();
     let medians: Vec<f64> = (0..ops.len())
         .map(|op| {
             let mut times: Vec<f64> = samples.iter().map(|s| s[op]).collect();
@@ -163,6 +177,7 @@ fn profile(engine: &mut Engine, batch: usize, report: &mut Report) -> Result<()>
     let total: f64 = medians.iter().sum();
     for (index, (op, &microseconds)) in ops.iter().zip(&medians).enumerate() {
         report.profile.push(ProfileRow {
+            device: device.to_string(),
             batch,
             index,
             op: op.describe(|id| &engine.plan().buffers[id.0].name),
@@ -243,7 +258,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
             });
             let census_steps = reader.as_ref().map(|r| census_steps(&mut engine, r, &args, median));
             if args.profile {
-                profile(&mut engine, batch, &mut report)?;
+                profile(&mut engine, &device, batch, &mut report)?;
             }
             report.training.push(TrainingRow {
                 backend: "gpu".into(),
@@ -270,9 +285,13 @@ pub fn run(args: BenchArgs) -> Result<()> {
             let threads = engine.threads();
             let (median, min, max, _) = rate(args.repeats, args.seconds, |n| engine.train(n));
             let census_steps = reader.as_ref().map(|r| census_steps(&mut engine, r, &args, median));
+            let device = format!("CPU, {threads} thread(s)");
+            if args.profile {
+                profile(&mut engine, &device, batch, &mut report)?;
+            }
             report.training.push(TrainingRow {
                 backend: "cpu".into(),
-                device: format!("CPU, {threads} thread(s)"),
+                device,
                 threads: Some(threads),
                 batch,
                 steps_per_second: median,
@@ -455,14 +474,15 @@ fn print_report(report: &Report) {
         println!("{:<24} {:>10.2} {:>10.2}", r.shape, r.gpu_gflops, r.cpu_gflops);
     }
     for (i, r) in report.profile.iter().enumerate() {
-        if i == 0 || report.profile[i - 1].batch != r.batch {
+        let previous = i.checked_sub(1).map(|i| &report.profile[i]);
+        if previous.is_none_or(|p| (p.batch, &p.device) != (r.batch, &r.device)) {
             let total: f64 = (report.profile.iter())
-                .filter(|p| p.batch == r.batch)
+                .filter(|p| (p.batch, &p.device) == (r.batch, &r.device))
                 .map(|p| p.microseconds)
                 .sum();
             println!(
-                "\nGPU time per op of the step (batch {}; ops' sum {total:.1} µs)",
-                r.batch
+                "\n{}: time per op of the step (batch {}; ops' sum {total:.1} µs)",
+                r.device, r.batch
             );
             println!("{:>3} {:>9} {:>6}  op", "#", "µs", "share");
         }
