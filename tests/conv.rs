@@ -12,7 +12,7 @@ use ganvas::kernels::conv::{conv_cpu, conv_cpu_patches, Conv, ConvBuffers, ConvG
 use common::random_vec;
 
 /// (batch, big (C, H, W), small channels, kernel, stride, padding).
-const GEOMETRIES: [(usize, [usize; 3], usize, usize, usize, usize); 8] = [
+const GEOMETRIES: [(usize, [usize; 3], usize, usize, usize, usize); 10] = [
     // DCGAN's: 4×4 kernels at stride 2, padding 1 halve the side; the last of D
     // (and first of G) takes 4×4 to 1×1.
     (2, [3, 8, 8], 5, 4, 2, 1),
@@ -27,6 +27,10 @@ const GEOMETRIES: [(usize, [usize; 3], usize, usize, usize, usize); 8] = [
     // 16×16 small images: the CPU backend takes two a product (512 columns), so
     // five make groups of 2, 2 and 1.
     (5, [2, 32, 32], 3, 4, 2, 1),
+    // The kernel covers the image (DCGAN's outer layers): the CPU backend multiplies
+    // the images themselves, 256 a product, so 300 make groups of 256 and 44.
+    (3, [5, 4, 4], 2, 4, 1, 0),
+    (300, [2, 3, 3], 3, 3, 2, 0),
 ];
 
 fn geometry(

@@ -96,6 +96,14 @@ impl ConvGeometry {
     pub fn small_len(&self) -> usize {
         self.batch * self.small.iter().product::<usize>()
     }
+
+    /// Whether the kernel covers the whole big image once (no padding, a 1×1 small
+    /// image): a fully connected layer, whose patches are the images themselves
+    /// (DCGAN's first layer of G and last of D).
+    pub fn is_dense(&self) -> bool {
+        let [_, bh, bw] = self.big;
+        self.padding == 0 && self.kernel == bh && self.kernel == bw && self.small[1..] == [1, 1]
+    }
 }
 
 impl ConvParams {
@@ -319,7 +327,9 @@ fn epilogue(p: &ConvParams, gate: &[f32], out: &mut [f32]) {
 /// weights are packed once for the group, not once an image; groups side by side on
 /// up to `threads` threads. Groups are fixed by the shape (`images_per_product`) and
 /// the weight gradient adds its groups' sums in order, so the result is the same bits
-/// for any thread count. Checked against `conv_cpu` in tests/conv.rs.
+/// for any thread count. A kernel that covers the whole image (`is_dense`) needs no
+/// patches: its products take the images as they are. Checked against `conv_cpu`
+/// in tests/conv.rs.
 pub fn conv_cpu_patches(p: &ConvParams, a: &[f32], b: &[f32], gate: &[f32], c: &mut [f32], threads: usize) {
     let g = p.geometry();
     if g.small_len() == 0 || g.big_len() == 0 {
@@ -341,11 +351,18 @@ pub fn conv_cpu_patches(p: &ConvParams, a: &[f32], b: &[f32], gate: &[f32], c: &
         );
         side
     };
+    let dense = g.is_dense();
     match p.pass() {
         ConvPass::Lower => each_group(out, small_len, group, threads, |first, small| {
-            let (count, columns) = (small.len() / small_len, small.len() / small_len * positions);
+            let count = small.len() / small_len;
+            let big = &a[first * big_len..][..count * big_len];
+            if dense {
+                // small [count × channels] = big [count × rows] · Wᵀ
+                return multiply(Operand::Rows(big), Operand::Columns(b), small, [count, channels, rows]);
+            }
+            let columns = count * positions;
             let mut cols = Scratch::new(rows * columns);
-            patches(&g, &a[first * big_len..][..count * big_len], &mut cols);
+            patches(&g, big, &mut cols);
             let mut product = Scratch::new(channels * columns);
             multiply(
                 Operand::Rows(b),
@@ -355,47 +372,74 @@ pub fn conv_cpu_patches(p: &ConvParams, a: &[f32], b: &[f32], gate: &[f32], c: &
             );
             apart(&product, channels, positions, small);
         }),
-        ConvPass::Raise => each_group(out, big_len, group, threads, |first, big| {
-            let (count, columns) = (big.len() / big_len, big.len() / big_len * positions);
-            let side = small_matrix(first, count);
-            let mut cols = Scratch::new(rows * columns);
-            multiply(
-                Operand::Columns(b),
-                Operand::Rows(&side),
-                &mut cols,
-                [rows, columns, channels],
-            );
-            big.fill(0.0);
-            unpatch(&g, &cols, big);
-        }),
-        ConvPass::Weight => {
-            // dW [channels × rows] = Σ over groups of dy [channels × columns] · colsᵀ.
-            let group_sum = |index: usize| {
-                let first = index * group;
-                let count = group.min(g.batch - first);
+        ConvPass::Raise => {
+            // Wᵀ laid out once as rows: the GEMM, which packs it again for every
+            // group, packed it read down its columns at two thirds of the speed (144
+            // against 227 GFLOP/s on [2048 × 256 × 256] here, 2026-12-07).
+            let mut w_t = Scratch::new(if dense { 0 } else { b.len() });
+            if !dense {
+                transpose(b, channels, rows, &mut w_t);
+            }
+            each_group(out, big_len, group, threads, |first, big| {
+                let count = big.len() / big_len;
+                if dense {
+                    // big [count × rows] = small [count × channels] · W
+                    let small = &a[first * small_len..][..count * small_len];
+                    return multiply(Operand::Rows(small), Operand::Rows(b), big, [count, rows, channels]);
+                }
                 let columns = count * positions;
                 let side = small_matrix(first, count);
                 let mut cols = Scratch::new(rows * columns);
-                patches(&g, &b[first * big_len..][..count * big_len], &mut cols);
-                let mut sum = vec![0.0; out.len()];
+                multiply(
+                    Operand::Rows(&w_t),
+                    Operand::Rows(&side),
+                    &mut cols,
+                    [rows, columns, channels],
+                );
+                unpatch(&g, &mut cols, big);
+            })
+        }
+        ConvPass::Weight => {
+            // dW [channels × rows] = Σ over groups of dy [channels × columns] · colsᵀ.
+            // Each group's sum has a slot of its own, and the sums are added in order
+            // after, so the bits are the same on any number of threads. (Computing
+            // dWᵀ instead, the GEMM's faster side for some of these shapes, measured
+            // no faster over a step with the transpose it needs, 2026-12-07.)
+            let len = out.len();
+            let group_sum = |index: usize, sum: &mut [f32]| {
+                let first = index * group;
+                let count = group.min(g.batch - first);
+                let big = &b[first * big_len..][..count * big_len];
+                if dense {
+                    let dy = &a[first * small_len..][..count * small_len];
+                    return multiply(Operand::Columns(dy), Operand::Rows(big), sum, [channels, rows, count]);
+                }
+                let columns = count * positions;
+                let side = small_matrix(first, count);
+                let mut cols = Scratch::new(rows * columns);
+                patches(&g, big, &mut cols);
                 multiply(
                     Operand::Rows(&side),
                     Operand::Columns(&cols),
-                    &mut sum,
+                    sum,
                     [channels, rows, columns],
                 );
-                sum
             };
-            let count = g.batch.div_ceil(group);
-            let sums: Vec<Vec<f32>> = match threads > 1 {
-                true => (0..count).into_par_iter().map(group_sum).collect(),
-                false => (0..count).map(group_sum).collect(),
-            };
-            if p.accumulate == 0 {
-                out.fill(0.0);
+            let mut sums = Scratch::new(g.batch.div_ceil(group) * len);
+            match threads > 1 {
+                true => sums
+                    .par_chunks_mut(len)
+                    .enumerate()
+                    .for_each(|(i, sum)| group_sum(i, sum)),
+                false => sums.chunks_mut(len).enumerate().for_each(|(i, sum)| group_sum(i, sum)),
             }
-            for sum in sums {
-                out.iter_mut().zip(sum).for_each(|(o, s)| *o += s);
+            let (total, rest) = sums.split_at_mut(len);
+            for sum in rest.chunks(len) {
+                total.iter_mut().zip(sum).for_each(|(t, s)| *t += s);
+            }
+            match p.accumulate {
+                0 => out.copy_from_slice(total),
+                _ => out.iter_mut().zip(total).for_each(|(o, t)| *o += *t),
             }
             return;
         }
@@ -487,6 +531,21 @@ fn apart(matrix: &[f32], channels: usize, positions: usize, images: &mut [f32]) 
     }
 }
 
+/// `to` [cols × rows] = the transpose of `matrix` [rows × cols], both dense.
+fn transpose(matrix: &[f32], rows: usize, cols: usize, to: &mut [f32]) {
+    // Square tiles, so both sides stay in cache whatever the shape.
+    const TILE: usize = 32;
+    for r0 in (0..rows).step_by(TILE) {
+        for c0 in (0..cols).step_by(TILE) {
+            for r in r0..(r0 + TILE).min(rows) {
+                for c in c0..(c0 + TILE).min(cols) {
+                    to[c * rows + r] = matrix[r * cols + c];
+                }
+            }
+        }
+    }
+}
+
 /// The small positions (of `small`) whose big pixel at·stride + k − padding lies
 /// inside the image (of `big`), and the big pixel of the first of them.
 fn inside(small: usize, k: usize, stride: usize, padding: usize, big: usize) -> (std::ops::Range<usize>, usize) {
@@ -495,52 +554,207 @@ fn inside(small: usize, k: usize, stride: usize, padding: usize, big: usize) -> 
     (start..end, (start * stride + k).saturating_sub(padding))
 }
 
-/// The patches of a run of images: row (i, ky, kx) holds, for each image and small
-/// position, the big pixel it meets through that kernel offset (0 outside the image).
-fn patches(g: &ConvGeometry, big: &[f32], cols: &mut [f32]) {
-    let [bc, bh, bw] = g.big;
-    let [_, sh, sw] = g.small;
-    let (k, s, pad) = (g.kernel, g.stride, g.padding);
-    let image_len = bc * bh * bw;
-    let count = big.len() / image_len;
-    for (row, values) in cols.chunks_mut(count * sh * sw).enumerate().take(bc * k * k) {
-        let (i, ky, kx) = (row / (k * k), row / k % k, row % k);
-        let (ys, first_y) = inside(sh, ky, s, pad, bh);
-        let (xs, first_x) = inside(sw, kx, s, pad, bw);
-        for (n, block) in values.chunks_mut(sh * sw).enumerate() {
-            let plane = &big[n * image_len + i * bh * bw..][..bh * bw];
-            block[..ys.start * sw].fill(0.0);
-            block[ys.end * sw..].fill(0.0);
-            for (j, line) in block[ys.start * sw..ys.end * sw].chunks_mut(sw).enumerate() {
-                let source = &plane[(first_y + j * s) * bw + first_x..];
-                line[..xs.start].fill(0.0);
-                line[xs.end..].fill(0.0);
-                for (v, from) in line[xs.clone()].iter_mut().zip(source.iter().step_by(s)) {
-                    *v = *from;
+/// Big images as the patch loops read them: each plane split by the stride into
+/// its s² phases, phase (py, px) holding the pixels (r·s + py, c·s + px) as a
+/// [⌈h/s⌉ × ⌈w/s⌉] plane. Through one kernel offset the small positions along a
+/// line then meet pixels that lie side by side in one phase: a copy, where the
+/// strided gather it replaces took a third of a DCGAN step on the CPU. With stride
+/// 1 the phase is the plane itself.
+#[derive(Clone, Copy)]
+struct Phases {
+    stride: usize,
+    sides: [usize; 2],
+}
+
+impl Phases {
+    fn of(g: &ConvGeometry) -> Self {
+        let s = g.stride;
+        Phases {
+            stride: s,
+            sides: [g.big[1].div_ceil(s), g.big[2].div_ceil(s)],
+        }
+    }
+
+    /// The length of one big plane's phases together.
+    fn plane_len(&self) -> usize {
+        self.stride * self.stride * self.sides[0] * self.sides[1]
+    }
+
+    /// Where each kernel offset (ky, kx), in that order, meets the image: the small
+    /// rows and columns inside it, and the offset of the first's pixel in a plane's
+    /// phases; None where it meets none.
+    fn reaches(&self, g: &ConvGeometry) -> Vec<Option<Reach>> {
+        let ([_, bh, bw], [_, sh, sw], s) = (g.big, g.small, self.stride);
+        let [ph, pw] = self.sides;
+        let reach = |ky: usize, kx: usize| {
+            let (ys, first_y) = inside(sh, ky, s, g.padding, bh);
+            let (xs, first_x) = inside(sw, kx, s, g.padding, bw);
+            let phase = (first_y % s) * s + first_x % s;
+            let first = phase * ph * pw + first_y / s * pw + first_x / s;
+            (!ys.is_empty() && !xs.is_empty()).then_some(Reach {
+                ys,
+                xs,
+                first,
+                line: pw,
+            })
+        };
+        (0..g.kernel * g.kernel)
+            .map(|kk| reach(kk / g.kernel, kk % g.kernel))
+            .collect()
+    }
+
+    /// `planes` (whole big planes) split into their phases.
+    fn split(&self, planes: &[f32], [bh, bw]: [usize; 2]) -> Scratch {
+        let (s, [ph, pw]) = (self.stride, self.sides);
+        let mut split = Scratch::new(planes.len() / (bh * bw) * self.plane_len());
+        // Slots past a plane's edge (sides not multiples of s) keep whatever they
+        // held: no position inside the image reads them.
+        for (plane, phases) in planes.chunks(bh * bw).zip(split.chunks_mut(self.plane_len())) {
+            for (y, line) in plane.chunks(bw).enumerate() {
+                for px in 0..s {
+                    let to = &mut phases[((y % s * s + px) * ph + y / s) * pw..][..pw];
+                    to.iter_mut()
+                        .zip(line.iter().skip(px).step_by(s))
+                        .for_each(|(t, v)| *t = *v);
+                }
+            }
+        }
+        split
+    }
+
+    /// The inverse of `split`: phases back into whole planes, every pixel written.
+    fn join(&self, split: &[f32], [bh, bw]: [usize; 2], planes: &mut [f32]) {
+        let (s, [ph, pw]) = (self.stride, self.sides);
+        for (plane, phases) in planes.chunks_mut(bh * bw).zip(split.chunks(self.plane_len())) {
+            for (y, line) in plane.chunks_mut(bw).enumerate() {
+                for px in 0..s {
+                    let from = &phases[((y % s * s + px) * ph + y / s) * pw..][..pw];
+                    line.iter_mut().skip(px).step_by(s).zip(from).for_each(|(t, v)| *t = *v);
                 }
             }
         }
     }
 }
 
-/// The adjoint of `patches`: each patch value added back to the big pixel it came from.
-fn unpatch(g: &ConvGeometry, cols: &[f32], big: &mut [f32]) {
+/// The small rows and columns one kernel offset meets inside the image, and where
+/// the first's pixel lies in a plane's phases (`line` apart from row to row).
+struct Reach {
+    ys: std::ops::Range<usize>,
+    xs: std::ops::Range<usize>,
+    first: usize,
+    line: usize,
+}
+
+impl Reach {
+    /// Where the lines of a small image's block run end to end in the phase as they
+    /// do in the block (the phase as wide as the small image: stride-2 DCGAN layers),
+    /// the span of the block, from the first small position inside the image to the
+    /// last, that one copy covers; the positions outside the image that lie between
+    /// come along and are mended after (`outside_lines`).
+    fn span(&self, small_width: usize) -> Option<std::ops::Range<usize>> {
+        (self.line == small_width)
+            .then(|| self.ys.start * small_width + self.xs.start..(self.ys.end - 1) * small_width + self.xs.end)
+    }
+
+    /// The positions of a block's lines inside `ys` that lie outside the image.
+    fn outside_lines(&self, small_width: usize) -> impl Iterator<Item = usize> + '_ {
+        let outside = (0..self.xs.start).chain(self.xs.end..small_width);
+        self.ys
+            .clone()
+            .flat_map(move |y| outside.clone().map(move |x| y * small_width + x))
+    }
+}
+
+/// The patches of a run of images: row (i, ky, kx) holds, for each image and small
+/// position, the big pixel it meets through that kernel offset (0 outside the image).
+fn patches(g: &ConvGeometry, big: &[f32], cols: &mut [f32]) {
     let [bc, bh, bw] = g.big;
     let [_, sh, sw] = g.small;
-    let (k, s, pad) = (g.kernel, g.stride, g.padding);
-    let image_len = bc * bh * bw;
-    let count = big.len() / image_len;
-    for (row, values) in cols.chunks(count * sh * sw).enumerate().take(bc * k * k) {
-        let (i, ky, kx) = (row / (k * k), row / k % k, row % k);
-        let (ys, first_y) = inside(sh, ky, s, pad, bh);
-        let (xs, first_x) = inside(sw, kx, s, pad, bw);
-        for (n, block) in values.chunks(sh * sw).enumerate() {
-            let plane = &mut big[n * image_len + i * bh * bw..][..bh * bw];
-            for (j, line) in block[ys.start * sw..ys.end * sw].chunks(sw).enumerate() {
-                let target = &mut plane[(first_y + j * s) * bw + first_x..];
-                for (to, v) in target.iter_mut().step_by(s).zip(&line[xs.clone()]) {
-                    *to += v;
+    let kk = g.kernel * g.kernel;
+    let phases = Phases::of(g);
+    let split;
+    let planes = match g.stride {
+        1 => big,
+        _ => {
+            split = phases.split(big, [bh, bw]);
+            &split[..]
+        }
+    };
+    let reaches = phases.reaches(g);
+    let count = big.len() / (bc * bh * bw);
+    for (row, values) in cols.chunks_mut(count * sh * sw).enumerate().take(bc * kk) {
+        let i = row / kk;
+        let Some(reach) = &reaches[row % kk] else {
+            values.fill(0.0);
+            continue;
+        };
+        let Reach { ys, xs, first, line } = reach;
+        let span = reach.span(sw);
+        for (n, block) in values.chunks_mut(sh * sw).enumerate() {
+            let plane = &planes[(n * bc + i) * phases.plane_len() + first..];
+            block[..ys.start * sw].fill(0.0);
+            block[ys.end * sw..].fill(0.0);
+            if let Some(span) = &span {
+                block[span.clone()].copy_from_slice(&plane[..span.len()]);
+                for at in reach.outside_lines(sw) {
+                    block[at] = 0.0;
                 }
+                continue;
+            }
+            for (j, values) in block[ys.start * sw..ys.end * sw].chunks_mut(sw).enumerate() {
+                values[..xs.start].fill(0.0);
+                values[xs.end..].fill(0.0);
+                values[xs.clone()].copy_from_slice(&plane[j * line..][..xs.len()]);
+            }
+        }
+    }
+}
+
+/// The adjoint of `patches`: big = each patch value added back to the pixel it
+/// came from, in the order of the rows. `cols` is used up: its values for positions
+/// outside the image are zeroed on the way.
+fn unpatch(g: &ConvGeometry, cols: &mut [f32], big: &mut [f32]) {
+    let [_, bh, bw] = g.big;
+    let phases = Phases::of(g);
+    if g.stride == 1 {
+        big.fill(0.0);
+        return add_patches(g, phases, cols, big);
+    }
+    let mut split = Scratch::new(big.len() / (bh * bw) * phases.plane_len());
+    split.fill(0.0);
+    add_patches(g, phases, cols, &mut split);
+    phases.join(&split, [bh, bw], big);
+}
+
+/// Each patch value of `cols` added to its pixel in `planes`, the big images' phases.
+fn add_patches(g: &ConvGeometry, phases: Phases, cols: &mut [f32], planes: &mut [f32]) {
+    let [_, sh, sw] = g.small;
+    let bc = g.big[0];
+    let kk = g.kernel * g.kernel;
+    let reaches = phases.reaches(g);
+    let count = planes.len() / (bc * phases.plane_len());
+    for (row, values) in cols.chunks_mut(count * sh * sw).enumerate().take(bc * kk) {
+        let i = row / kk;
+        let Some(reach) = &reaches[row % kk] else {
+            continue;
+        };
+        let Reach { ys, xs, first, line } = reach;
+        let span = reach.span(sw);
+        for (n, block) in values.chunks_mut(sh * sw).enumerate() {
+            let plane = &mut planes[(n * bc + i) * phases.plane_len() + first..];
+            if let Some(span) = &span {
+                // The positions outside the image between add 0 to a pixel of the
+                // line beside (-0 becomes +0 there; nothing else changes).
+                for at in reach.outside_lines(sw) {
+                    block[at] = 0.0;
+                }
+                let to = &mut plane[..span.len()];
+                to.iter_mut().zip(&block[span.clone()]).for_each(|(t, v)| *t += v);
+                continue;
+            }
+            for (j, values) in block[ys.start * sw..ys.end * sw].chunks(sw).enumerate() {
+                let to = &mut plane[j * line..][..xs.len()];
+                to.iter_mut().zip(&values[xs.clone()]).for_each(|(t, v)| *t += v);
             }
         }
     }
