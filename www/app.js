@@ -209,7 +209,7 @@ async function startBackend(kind, files) {
   showDcganOnCpu();
 }
 
-// The widest DCGAN that trains fast enough to watch on the CPU path (20 steps a
+// The widest DCGAN that trains fast enough to watch on the CPU path (25 steps a
 // second in Chromium on both threads of a 2-core machine, against 2 at the default
 // 64; 2026-12-07, README).
 const CPU_DCGAN_WIDTH = 16;

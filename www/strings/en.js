@@ -182,7 +182,7 @@ const en = {
   deviceGone: 'The GPU device was lost and training could not continue: {why}. Reload the page.',
   gpuError: 'GPU error: {why}',
   switchFailed: 'Could not switch to the {kind}: {why}',
-  cpuDcgan: 'A DCGAN step is heavy for the CPU: in one test browser on two cores a width of 64 trained at 2 steps a second, 32 at 7 and 16 at 20. Width 16 still learns digits in about a thousand steps; set it under Settings for a run you can watch.',
+  cpuDcgan: 'A DCGAN step is heavy for the CPU: in one test browser on two cores a width of 64 trained at 2 steps a second, 32 at 9 and 16 at 25. Width 16 still learns digits in about a thousand steps; set it under Settings for a run you can watch.',
   onCpu: 'Training on the CPU (WebAssembly): slower than a GPU, but it works everywhere.',
   chooseGenerator: 'Load checkpoint: choose generator.safetensors (with discriminator and optimizer files to resume exactly).',
   unreadableGenerator: 'Load checkpoint: the generator file could not be read.',

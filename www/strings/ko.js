@@ -180,7 +180,7 @@ const ko = {
   deviceGone: 'GPU 장치를 잃어 학습을 이어갈 수 없습니다: {why}. 페이지를 새로 고치세요.',
   gpuError: 'GPU 오류: {why}',
   switchFailed: '{kind}(으)로 바꿀 수 없습니다: {why}',
-  cpuDcgan: 'DCGAN의 한 단계는 CPU에 무겁습니다. 코어 2개의 한 테스트 브라우저에서 너비 64는 초당 2단계, 32는 7단계, 16은 20단계를 학습했습니다. 너비 16도 천 단계쯤이면 숫자를 배웁니다. 지켜볼 수 있는 학습을 원하면 설정에서 너비를 16으로 하세요.',
+  cpuDcgan: 'DCGAN의 한 단계는 CPU에 무겁습니다. 코어 2개의 한 테스트 브라우저에서 너비 64는 초당 2단계, 32는 9단계, 16은 25단계를 학습했습니다. 너비 16도 천 단계쯤이면 숫자를 배웁니다. 지켜볼 수 있는 학습을 원하면 설정에서 너비를 16으로 하세요.',
   onCpu: 'CPU(WebAssembly)에서 학습합니다: GPU보다 느리지만 어디서나 작동합니다.',
   chooseGenerator: '체크포인트 불러오기: generator.safetensors를 고르세요 (그대로 이어서 학습하려면 discriminator와 optimizer 파일도 함께).',
   unreadableGenerator: '체크포인트 불러오기: 생성자 파일을 읽을 수 없습니다.',
