@@ -10,8 +10,8 @@ import { gunzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  BASE, SLOW, close as closeBrowser, gridPixels, launch, newContext, open, ready, saveCheckpoint, screenshot, storedZip, text,
-  waitForDownloads, waitForStep,
+  BASE, SLOW, close as closeBrowser, drawnPictures, gridPixels, launch, newContext, open, ready, saveCheckpoint, screenshot,
+  storedZip, text, waitForDownloads, waitForStep,
 } from './harness.mjs';
 
 const CLI = process.env.GANVAS_CLI;
@@ -467,26 +467,6 @@ test('on a 390-pixel phone nothing scrolls sideways; keyboard alone chooses samp
   assert.deepEqual(errors, []);
   await context.close();
 });
-
-// `count` PNG pictures (coloured squares on black, 40×30 so they are cropped) drawn
-// by the page, as { name, buffer }.
-async function drawnPictures(page, count) {
-  const encoded = await page.evaluate(async (n) => {
-    const out = [];
-    for (let i = 0; i < n; i++) {
-      const canvas = new OffscreenCanvas(40, 30);
-      const ctx = canvas.getContext('2d');
-      ctx.fillStyle = '#000';
-      ctx.fillRect(0, 0, 40, 30);
-      ctx.fillStyle = ['#e33', '#3c4', '#35f'][i % 3];
-      ctx.fillRect(8 + (i % 9), 4 + (i % 7), 12 + (i % 5), 12);
-      const bytes = new Uint8Array(await (await canvas.convertToBlob({ type: 'image/png' })).arrayBuffer());
-      out.push(btoa(String.fromCharCode(...bytes)));
-    }
-    return out;
-  }, count);
-  return encoded.map((b64, i) => ({ name: `square-${i}.png`, buffer: Buffer.from(b64, 'base64') }));
-}
 
 test('your own pictures: a folder or a zip is prepared, bad and huge files listed, trained on; a link says they were the sender\'s', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'ganvas-pictures-'));

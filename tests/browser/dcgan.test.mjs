@@ -4,7 +4,7 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, close as closeBrowser, gridPixels, open, ready, saveCheckpoint, text, waitForStep, SLOW } from './harness.mjs';
+import { launch, close as closeBrowser, drawnPictures, gridPixels, open, ready, saveCheckpoint, text, waitForStep, SLOW } from './harness.mjs';
 
 before(launch);
 after(closeBrowser);
@@ -58,6 +58,24 @@ test('a wide DCGAN on the CPU says how slow it is and what helps; a DCGAN checkp
   await page.click('#reset');
   await page.waitForFunction(() => /DCGAN step is heavy/.test(document.getElementById('notices').textContent), null, { timeout: SLOW });
   assert.match(await text(page, '#notices'), /Width 16 still learns digits/);
+  assert.deepEqual(errors, []);
+  await close();
+});
+
+test('64×64 pictures on the CPU bring their own speeds, even at a narrow width, and name 32×32 as what helps', async () => {
+  const { page, errors, close } = await open('#backend=cpu&model=1&width=4&batch=8&seed=3');
+  await ready(page);
+  await page.selectOption('#own-shape', 'colour64');
+  await page.setInputFiles('#own-files', (await drawnPictures(page, 100)).map((p) => ({ ...p, mimeType: 'image/png' })));
+  await page.waitForSelector('#own-use:not([hidden])', { timeout: SLOW });
+  await page.click('#own-use');
+  await page.waitForFunction(() => /DCGAN step on 64×64 pictures/.test(document.getElementById('notices').textContent), null, {
+    timeout: SLOW,
+  });
+  const config = await page.evaluate(() => JSON.parse(window.ganvas.backend.configJson));
+  assert.deepEqual(config.model, { kind: 'dcgan', image_size: 64, channels: 3, width: 4 });
+  assert.match(await text(page, '#notices'), /prepared at 32×32 trained at 23 steps a second/);
+  assert.doesNotMatch(await text(page, '#notices'), /Width 16 still learns digits/, 'one notice, the one for its size');
   assert.deepEqual(errors, []);
   await close();
 });

@@ -139,3 +139,23 @@ export function gridPixels(page) {
     return { mean: sum / n, std: Math.sqrt(sumSq / n - (sum / n) ** 2), hash, step: Number(canvas.dataset.drawnStep) };
   });
 }
+
+// `count` PNG pictures (coloured squares on black, 40×30 so they are cropped) drawn
+// by the page, as { name, buffer }.
+export async function drawnPictures(page, count) {
+  const encoded = await page.evaluate(async (n) => {
+    const out = [];
+    for (let i = 0; i < n; i++) {
+      const canvas = new OffscreenCanvas(40, 30);
+      const ctx = canvas.getContext('2d');
+      ctx.fillStyle = '#000';
+      ctx.fillRect(0, 0, 40, 30);
+      ctx.fillStyle = ['#e33', '#3c4', '#35f'][i % 3];
+      ctx.fillRect(8 + (i % 9), 4 + (i % 7), 12 + (i % 5), 12);
+      const bytes = new Uint8Array(await (await canvas.convertToBlob({ type: 'image/png' })).arrayBuffer());
+      out.push(btoa(String.fromCharCode(...bytes)));
+    }
+    return out;
+  }, count);
+  return encoded.map((b64, i) => ({ name: `square-${i}.png`, buffer: Buffer.from(b64, 'base64') }));
+}
