@@ -288,3 +288,93 @@ fn weight(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
         }
     }
 }
+
+// lower_tiled: lower as a tiled matrix product, matmul.wgsl's `tiled` over the
+// implicit operand: C[o, col] = Σ_r W[o, r] · patch[r, col], r = (i, ky, kx) and
+// col = (n, y, x). A workgroup of 16×16 owns 64 channels × 64 positions, 4 × 4 an
+// invocation, and walks r in slabs of 16 copied into workgroup memory: W's rows
+// along r and the patches' columns along the positions (each invocation loads the
+// same column every time, so it works out that column's image and corner once).
+const SLAB: u32 = 16u;
+var<workgroup> w_slab: array<vec4<f32>, 256>;
+var<workgroup> patch_slab: array<vec4<f32>, 256>;
+
+@compute @workgroup_size(16, 16)
+fn lower_tiled(
+    @builtin(workgroup_id) group: vec3<u32>,
+    @builtin(local_invocation_id) local: vec3<u32>,
+    @builtin(local_invocation_index) t: u32,
+) {
+    let o0 = group.y * 64u;
+    let col0 = group.x * 64u;
+    let k2 = p.kernel * p.kernel;
+    let reduce = p.big_channels * k2;
+    let positions = p.small_height * p.small_width;
+    let columns = p.batch * positions;
+    let big_plane = p.big_height * p.big_width;
+    let lc = t % 64u;
+    let col = col0 + lc;
+    let pos = col % positions;
+    let image = p.a_offset + (col / positions) * p.big_channels * big_plane;
+    let by0 = i32((pos / p.small_width) * p.stride) - i32(p.padding);
+    let bx0 = i32((pos % p.small_width) * p.stride) - i32(p.padding);
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
+    for (var r0 = 0u; r0 < reduce; r0 += SLAB) {
+        for (var j = 0u; j < 4u; j++) {
+            let o = t / SLAB + 16u * j;
+            let rw = t % SLAB;
+            var w = 0.0;
+            if (o0 + o < p.small_channels && r0 + rw < reduce) {
+                w = b[p.b_offset + (o0 + o) * reduce + r0 + rw];
+            }
+            w_slab[rw * 16u + o / 4u][o % 4u] = w;
+            let kr = t / 64u + 4u * j;
+            let r = r0 + kr;
+            var v = 0.0;
+            if (col < columns && r < reduce) {
+                let kk = r % k2;
+                let by = by0 + i32(kk / p.kernel);
+                let bx = bx0 + i32(kk % p.kernel);
+                if (by >= 0 && by < i32(p.big_height) && bx >= 0 && bx < i32(p.big_width)) {
+                    v = a[image + (r / k2) * big_plane + u32(by) * p.big_width + u32(bx)];
+                }
+            }
+            patch_slab[kr * 16u + lc / 4u][lc % 4u] = v;
+        }
+        workgroupBarrier();
+        for (var k = 0u; k < SLAB; k++) {
+            let wv = w_slab[k * 16u + local.y];
+            let pv = patch_slab[k * 16u + local.x];
+            acc0 += wv.x * pv;
+            acc1 += wv.y * pv;
+            acc2 += wv.z * pv;
+            acc3 += wv.w * pv;
+        }
+        workgroupBarrier();
+    }
+    let o = o0 + local.y * 4u;
+    let first = col0 + local.x * 4u;
+    store_columns(o, first, acc0);
+    store_columns(o + 1u, first, acc1);
+    store_columns(o + 2u, first, acc2);
+    store_columns(o + 3u, first, acc3);
+}
+
+// Writes epilogue(sums[j]) to small[n, o, pos] for the columns first + j = (n, pos)
+// (lower_tiled), skipping what lies outside C.
+fn store_columns(o: u32, first: u32, sums: vec4<f32>) {
+    let positions = p.small_height * p.small_width;
+    if (o >= p.small_channels) {
+        return;
+    }
+    for (var j = 0u; j < 4u; j++) {
+        let col = first + j;
+        if (col < p.batch * positions) {
+            let at = ((col / positions) * p.small_channels + o) * positions + col % positions;
+            c[p.c_offset + at] = epilogue(sums[j], at);
+        }
+    }
+}

@@ -7,12 +7,14 @@
 mod common;
 
 use ganvas::kernels::activation::Activation;
-use ganvas::kernels::conv::{conv_cpu, conv_cpu_patches, Conv, ConvBuffers, ConvGeometry, ConvParams, ConvPass};
+use ganvas::kernels::conv::{
+    conv_cpu, conv_cpu_patches, Conv, ConvBuffers, ConvGeometry, ConvParams, ConvPass, LowerVariant,
+};
 
 use common::random_vec;
 
 /// (batch, big (C, H, W), small channels, kernel, stride, padding).
-const GEOMETRIES: [(usize, [usize; 3], usize, usize, usize, usize); 10] = [
+const GEOMETRIES: [(usize, [usize; 3], usize, usize, usize, usize); 11] = [
     // DCGAN's: 4×4 kernels at stride 2, padding 1 halve the side; the last of D
     // (and first of G) takes 4×4 to 1×1.
     (2, [3, 8, 8], 5, 4, 2, 1),
@@ -31,6 +33,8 @@ const GEOMETRIES: [(usize, [usize; 3], usize, usize, usize, usize); 10] = [
     // the images themselves, 256 a product, so 300 make groups of 256 and 44.
     (3, [5, 4, 4], 2, 4, 1, 0),
     (300, [2, 3, 3], 3, 3, 2, 0),
+    // 70 small channels: a second row of the tiled lower's 64-channel workgroups.
+    (2, [2, 5, 5], 70, 3, 2, 1),
 ];
 
 fn geometry(
@@ -243,7 +247,10 @@ fn the_shader_matches_the_cpu_reference() {
     let Some(gpu) = common::gpu() else { return };
     let device = &gpu.device;
     let buffer = |data: &[f32]| common::storage_buffer(&gpu, data);
-    let passes = [ConvPass::Lower, ConvPass::Raise, ConvPass::Weight].map(|pass| Conv::new(device, pass));
+    let mut passes: Vec<Conv> = [ConvPass::Lower, ConvPass::Raise, ConvPass::Weight]
+        .map(|pass| Conv::new(device, pass))
+        .into();
+    passes.push(Conv::lower(device, LowerVariant::Tiled));
     for (t, &shape) in GEOMETRIES.iter().enumerate() {
         let g = geometry(shape);
         let (mut big, w, small) = inputs(&g, 40 + t as u64);

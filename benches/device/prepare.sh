@@ -5,7 +5,7 @@
 #   run(command="bash benches/device/run.sh", carry=["target/device"], timeout_s=540)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-TESTS="kernels backends_agree half_steps own_images checkpoint"
+TESTS="kernels conv backends_agree half_steps own_images checkpoint"
 cargo build --release --bin ganvas
 out=target/device
 rm -rf "$out"

@@ -5,7 +5,8 @@
 # last checkpoint, and alternating rounds of `ganvas bench` and PyTorch (eager, a
 # CUDA graph of the whole step, torch.compile) at batch 64, 256 and 1024; then the
 # DCGAN (#25, width 64, 32×32 MNIST, batch 64): `ganvas bench --model dcgan` (per-op
-# profile in round 1) against pytorch/examples' loop, eager and compiled. Writes
+# profile in round 1; and again with --conv-lower tiled) against pytorch/examples'
+# loop, eager and compiled. Writes
 # logs and JSON into $OUT, and summary.json (medians and ratios) last.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -18,7 +19,7 @@ BIN=target/device/bin
 # With CI set, a test that finds no GPU fails instead of skipping.
 export CI=true
 { nvidia-smi; python3 -c 'import torch; print("torch", torch.__version__, torch.version.cuda)'; } > "$OUT/machine.txt" 2>&1
-for t in kernels backends_agree half_steps own_images checkpoint; do
+for t in kernels conv backends_agree half_steps own_images checkpoint; do
   timeout 240 "$BIN/$t" > "$OUT/test-$t.log" 2>&1
   echo "$t $?" >> "$OUT/tests.txt"
 done
@@ -43,6 +44,10 @@ for round in $(seq 1 "$ROUNDS"); do
   [ "$round" = 1 ] && profile="--profile"
   timeout 120 "$BIN/ganvas" bench --gpu-only --model dcgan --batches 64 --repeats 3 $profile \
     --json "$OUT/dcgan-ganvas-$round.json" > "$OUT/dcgan-ganvas-$round.log" 2>&1
+  # The convolutions' forward pass on workgroup-memory tiles (not the default until
+  # measured faster on a GPU: summary.json's "dcgan-tiled-64" against "dcgan-64").
+  timeout 120 "$BIN/ganvas" bench --gpu-only --model dcgan --conv-lower tiled --batches 64 --repeats 3 $profile \
+    --json "$OUT/dcgan-tiled-ganvas-$round.json" > "$OUT/dcgan-tiled-ganvas-$round.log" 2>&1
   for mode in eager compile; do
     flag=""
     [ "$mode" = compile ] && flag="--compile"

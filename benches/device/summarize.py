@@ -1,5 +1,6 @@
 """Medians and ratios of a device run (benches/device/run.sh): for each batch size
-of the MLP GAN, and for the DCGAN ("dcgan-64"), ganvas's GPU steps/s over its rounds
+of the MLP GAN, and for the DCGAN ("dcgan-64"; "dcgan-tiled-64" with the tiled
+convolution forward pass, ganvas alone), ganvas's GPU steps/s over its rounds
 and each PyTorch mode's, the fastest PyTorch mode, and ganvas's ratio to it.
 
     python3 benches/device/summarize.py OUT > OUT/summary.json
@@ -13,7 +14,11 @@ import sys
 def main():
     out = pathlib.Path(sys.argv[1])
     rates = {}
-    for prefix, key in [("", lambda batch: batch), ("dcgan-", lambda batch: f"dcgan-{batch}")]:
+    for prefix, key in [
+        ("", lambda batch: batch),
+        ("dcgan-", lambda batch: f"dcgan-{batch}"),
+        ("dcgan-tiled-", lambda batch: f"dcgan-tiled-{batch}"),
+    ]:
         for path in sorted(out.glob(f"{prefix}ganvas-*.json")):
             for row in json.loads(path.read_text())["training"]:
                 rates.setdefault(key(row["batch"]), {}).setdefault("ganvas", []).append(row["steps_per_second"])

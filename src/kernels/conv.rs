@@ -37,6 +37,20 @@ impl ConvPass {
     }
 }
 
+/// The GPU entry point for `Lower`: `Registers` ("lower": each invocation owns 4
+/// channels × 4 positions and gathers its own operands) or `Tiled` ("lower_tiled":
+/// a workgroup copies slabs of W and of the patches into workgroup memory, as
+/// matmul.wgsl's `tiled`). `Registers` everywhere until a real GPU has measured
+/// `Tiled` (`benches/device/run.sh` times both): on lavapipe `Tiled` ran D's
+/// 1.07-GFLOP layers in 158 ms against 116 (2026-12-07), as the matmul's tiled entry
+/// point loses to its register-blocked one on CPU emulations.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LowerVariant {
+    #[default]
+    Registers,
+    Tiled,
+}
+
 /// The geometry and what a pass reads and writes. Field order matches `Params` in
 /// the shader.
 #[repr(C)]
@@ -827,24 +841,48 @@ const GROUP: usize = 64;
 pub struct Conv {
     kernel: Kernel,
     pub pass: ConvPass,
+    tiled: bool,
 }
 
 impl Conv {
     pub fn new(device: &wgpu::Device, pass: ConvPass) -> Self {
         let kernel = Kernel::new::<ConvBuffers>(device, "conv", SOURCE, pass.entry_point(), true);
-        Conv { kernel, pass }
+        Conv {
+            kernel,
+            pass,
+            tiled: false,
+        }
     }
 
-    /// One invocation per block of C (`ConvParams::invocations`).
+    /// `Lower` on the entry point `variant` names.
+    pub fn lower(device: &wgpu::Device, variant: LowerVariant) -> Self {
+        match variant {
+            LowerVariant::Registers => Conv::new(device, ConvPass::Lower),
+            LowerVariant::Tiled => {
+                let kernel = Kernel::new::<ConvBuffers>(device, "conv", SOURCE, "lower_tiled", true);
+                Conv {
+                    kernel,
+                    pass: ConvPass::Lower,
+                    tiled: true,
+                }
+            }
+        }
+    }
+
+    /// One invocation per block of C (`ConvParams::invocations`); tiled, one
+    /// workgroup per 64 channels × 64 positions.
     pub fn dispatch(&self, device: &wgpu::Device, label: &str, buffers: &ConvBuffers, p: &ConvParams) -> Dispatch {
         assert_eq!(p.pass(), self.pass, "{label}: params of another pass");
-        self.kernel.dispatch(
-            device,
-            label,
-            buffers,
-            bytemuck::bytes_of(p),
-            grid_2d(p.invocations(), GROUP),
-        )
+        let grid = match self.tiled {
+            true => {
+                let g = p.geometry();
+                let columns = (g.small_len() / g.small[0].max(1)).div_ceil(64);
+                [columns as u32, g.small[0].div_ceil(64) as u32, 1]
+            }
+            false => grid_2d(p.invocations(), GROUP),
+        };
+        self.kernel
+            .dispatch(device, label, buffers, bytemuck::bytes_of(p), grid)
     }
 }
 
@@ -863,7 +901,12 @@ impl KernelOp for ConvOp {
     fn pipelines<'a>(target: &GpuTarget, mut ops: impl Iterator<Item = &'a Self>) -> ConvPipelines {
         let passes = match ops.next() {
             None => Vec::new(),
-            Some(_) => ConvPass::ALL.map(|pass| Conv::new(target.device, pass)).into(),
+            Some(_) => ConvPass::ALL
+                .map(|pass| match pass {
+                    ConvPass::Lower => Conv::lower(target.device, target.conv_lower),
+                    _ => Conv::new(target.device, pass),
+                })
+                .into(),
         };
         ConvPipelines { passes }
     }

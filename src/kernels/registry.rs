@@ -6,6 +6,7 @@
 use std::fmt::Debug;
 
 use super::bce::STAT_SLOTS;
+use super::conv::LowerVariant;
 use super::matmul::MatmulPolicy;
 use super::{Access, Dispatch};
 
@@ -140,6 +141,7 @@ impl GpuMemory<'_> {
 pub struct GpuTarget<'a> {
     pub device: &'a wgpu::Device,
     pub matmul: MatmulPolicy,
+    pub conv_lower: LowerVariant,
 }
 
 /// A kernel as the registry lists it, for the tests that check every kernel.

@@ -10,6 +10,7 @@ pub use trainer::{half_step_from, preview_from, CensusRead, GpuTrainer, Networks
 use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::kernels::conv::LowerVariant;
 use crate::kernels::matmul::MatmulPolicy;
 
 /// A device with WebGPU's default limits, whatever the adapter offers, so what
@@ -25,6 +26,8 @@ pub struct GpuContext {
     pub queue: wgpu::Queue,
     /// Which matmul entry point trainers made from here use for each product.
     pub matmul: MatmulPolicy,
+    /// Which entry point their convolutions' `Lower` runs on.
+    pub conv_lower: LowerVariant,
     lost: LostFlag,
     error: Arc<Mutex<Option<String>>>,
 }
@@ -96,6 +99,7 @@ impl GpuContext {
         Ok(GpuContext {
             _instance: instance,
             matmul: MatmulPolicy::for_adapter(info.device_type == wgpu::DeviceType::Cpu),
+            conv_lower: LowerVariant::default(),
             info,
             device,
             queue,

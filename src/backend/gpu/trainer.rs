@@ -186,6 +186,7 @@ impl<P: Training> GpuTrainer<P> {
         let target = GpuTarget {
             device,
             matmul: gpu.matmul,
+            conv_lower: gpu.conv_lower,
         };
         let pipelines = Pipelines::new(&target, every_op());
         let buffers: Vec<wgpu::Buffer> = plan

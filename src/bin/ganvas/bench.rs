@@ -12,6 +12,7 @@ use ganvas::backend::cpu::CpuThreads;
 use ganvas::backend::engine::Engine;
 use ganvas::backend::gpu::GpuContext;
 use ganvas::formats::mnist::Dataset;
+use ganvas::kernels::conv::LowerVariant;
 use ganvas::kernels::matmul::{MatmulOp, MatmulPolicy, MatmulVariant};
 use ganvas::kernels::Op;
 use ganvas::model::state::TrainingState;
@@ -52,6 +53,10 @@ pub struct BenchArgs {
     /// for the adapter: whole-k on CPU emulations, by-shape on hardware GPUs].
     #[arg(long, value_enum)]
     matmul: Option<MatmulChoice>,
+    /// The GPU entry point for the convolutions' forward pass (Conv2d, and
+    /// ConvTranspose2d's input gradient) [default: registers].
+    #[arg(long, value_enum)]
+    conv_lower: Option<ConvLowerChoice>,
     /// Also time each op of the training step, the median of 20 profiled steps: on
     /// the GPU with its timestamps (each op in a compute pass of its own), where the
     /// adapter has them; on the CPU by the clock around each op.
@@ -86,6 +91,13 @@ enum MatmulChoice {
     SplitK,
     Tiled,
     ByShape,
+}
+
+/// `LowerVariant` as the command line names it.
+#[derive(Clone, Copy, ValueEnum)]
+enum ConvLowerChoice {
+    Registers,
+    Tiled,
 }
 
 #[derive(Serialize)]
@@ -328,6 +340,12 @@ fn gpu_for(args: &BenchArgs) -> Option<GpuContext> {
     }
     match pollster::block_on(GpuContext::new()) {
         Ok(mut gpu) => {
+            if let Some(choice) = args.conv_lower {
+                gpu.conv_lower = match choice {
+                    ConvLowerChoice::Registers => LowerVariant::Registers,
+                    ConvLowerChoice::Tiled => LowerVariant::Tiled,
+                };
+            }
             if let Some(choice) = args.matmul {
                 gpu.matmul = match choice {
                     MatmulChoice::WholeK => MatmulPolicy::Only(MatmulVariant::WholeK),
