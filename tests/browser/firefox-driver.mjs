@@ -83,9 +83,14 @@ class FirefoxBrowser {
       if (name.endsWith('.part') || names.includes(`${name}.part`)) continue;
       const path = join(this.#downloads, name);
       const size = sizeOf(path);
+      if (!size) {
+        this.#sizes.delete(name);
+        continue;
+      }
       const seen = this.#sizes.get(name);
-      if (!size || seen?.size !== size || seen.polls < 2) {
-        this.#sizes.set(name, { size, polls: seen?.size === size ? seen.polls + 1 : 1 });
+      const polls = seen !== undefined && seen.size === size ? seen.polls + 1 : 1;
+      if (polls < 3) {
+        this.#sizes.set(name, { size, polls });
         continue;
       }
       this.#sizes.delete(name);
