@@ -225,6 +225,12 @@ fn store_block(
     }
 }
 
+// What C holds at `at` where the pass adds to it (a second pass of one network in
+// a step adds its gradient to the first's), else 0 (whatever C held, NaN too).
+fn kept(at: u32) -> f32 {
+    return select(0.0, c[at], p.accumulate != 0u);
+}
+
 // weight: dW[o0..o0+4, i0..i0+4, ky, kx], summing (n, y, x) over the positions whose
 // big pixel lies inside the image.
 @compute @workgroup_size(64)
@@ -267,26 +273,100 @@ fn weight(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
             }
         }
     }
-    // A second pass of one network in a step adds its gradient to the first's.
-    let keep = select(0.0, 1.0, p.accumulate != 0u);
     let rows = min(p.small_channels - o0, 4u);
     let columns = min(p.big_channels - i0, 4u);
     for (var j = 0u; j < columns; j++) {
         let at = p.c_offset + (o0 * p.big_channels + i0 + j) * k2 + tap;
         let row_step = p.big_channels * k2;
         if (rows > 0u) {
-            c[at] = keep * c[at] + acc0[j];
+            c[at] = kept(at) + acc0[j];
         }
         if (rows > 1u) {
-            c[at + row_step] = keep * c[at + row_step] + acc1[j];
+            c[at + row_step] = kept(at + row_step) + acc1[j];
         }
         if (rows > 2u) {
-            c[at + 2u * row_step] = keep * c[at + 2u * row_step] + acc2[j];
+            c[at + 2u * row_step] = kept(at + 2u * row_step) + acc2[j];
         }
         if (rows > 3u) {
-            c[at + 3u * row_step] = keep * c[at + 3u * row_step] + acc3[j];
+            c[at + 3u * row_step] = kept(at + 3u * row_step) + acc3[j];
         }
     }
+}
+
+// weight_split: weight for hardware GPUs, whose time there follows each
+// invocation's chain of dependent loads (matmul.wgsl's split_k measured that on an
+// H200): weight gives one invocation a block's whole sum, batch × positions long
+// (16,384 for a DCGAN's first layer, whose 256 blocks fill 4 workgroups). Here a
+// workgroup of SLICES invocations shares one block, each summing every SLICES-th
+// of its positions (neighbouring invocations, neighbouring pixels), and one
+// invocation per output adds the slices' sums in order, so the result does not
+// depend on timing. The slices' sums take 4 KiB of workgroup memory.
+const SLICES: u32 = 64u;
+var<workgroup> slice_sums: array<vec4<f32>, 256>;
+
+@compute @workgroup_size(64)
+fn weight_split(
+    @builtin(workgroup_id) group: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+    @builtin(local_invocation_index) slice: u32,
+) {
+    // One workgroup per block: the test is uniform, so every invocation left reaches
+    // the barrier.
+    let index = group.x + group.y * groups.x;
+    let k2 = p.kernel * p.kernel;
+    let o_blocks = (p.small_channels + 3u) / 4u;
+    let i_blocks = (p.big_channels + 3u) / 4u;
+    if (index >= o_blocks * i_blocks * k2) {
+        return;
+    }
+    let tap = index % k2;
+    let kx = tap % p.kernel;
+    let ky = tap / p.kernel;
+    let i0 = (index / k2) % i_blocks * 4u;
+    let o0 = index / (k2 * i_blocks) * 4u;
+    let plane = p.small_height * p.small_width;
+    let big_plane = p.big_height * p.big_width;
+    let o_lanes = min(vec4<u32>(o0) + LANE, vec4<u32>(p.small_channels - 1u));
+    let i_lanes = min(vec4<u32>(i0) + LANE, vec4<u32>(p.big_channels - 1u));
+    let ys = inside(p.small_height, ky, p.big_height);
+    let xs = inside(p.small_width, kx, p.big_width);
+    let row_length = xs.y - xs.x;
+    let per_image = (ys.y - ys.x) * row_length;
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
+    for (var j = slice; j < p.batch * per_image; j += SLICES) {
+        let n = j / per_image;
+        let y = ys.x + (j % per_image) / row_length;
+        let x = xs.x + j % row_length;
+        let small_at = vec4<u32>(p.a_offset + y * p.small_width + x) + (vec4<u32>(n * p.small_channels) + o_lanes) * plane;
+        let big_pixel = (y * p.stride + ky - p.padding) * p.big_width + x * p.stride + kx - p.padding;
+        let big_at = vec4<u32>(p.b_offset + big_pixel) + (vec4<u32>(n * p.big_channels) + i_lanes) * big_plane;
+        let sv = gather_a(small_at);
+        let bv = gather_b(big_at);
+        acc0 += sv.x * bv;
+        acc1 += sv.y * bv;
+        acc2 += sv.z * bv;
+        acc3 += sv.w * bv;
+    }
+    slice_sums[slice * 4u] = acc0;
+    slice_sums[slice * 4u + 1u] = acc1;
+    slice_sums[slice * 4u + 2u] = acc2;
+    slice_sums[slice * 4u + 3u] = acc3;
+    workgroupBarrier();
+    // Invocation r·4 + j adds up output (o0 + r, i0 + j).
+    let r = slice / 4u;
+    let j = slice % 4u;
+    if (r >= min(p.small_channels - o0, 4u) || j >= min(p.big_channels - i0, 4u)) {
+        return;
+    }
+    var sum = 0.0;
+    for (var t = 0u; t < SLICES; t++) {
+        sum += slice_sums[t * 4u + r][j];
+    }
+    let at = p.c_offset + ((o0 + r) * p.big_channels + i0 + j) * k2 + tap;
+    c[at] = kept(at) + sum;
 }
 
 // lower_tiled: lower as a tiled matrix product, matmul.wgsl's `tiled` over the

@@ -8,13 +8,13 @@ mod common;
 
 use ganvas::kernels::activation::Activation;
 use ganvas::kernels::conv::{
-    conv_cpu, conv_cpu_patches, Conv, ConvBuffers, ConvGeometry, ConvParams, ConvPass, LowerVariant,
+    conv_cpu, conv_cpu_patches, Conv, ConvBuffers, ConvGeometry, ConvParams, ConvPass, LowerVariant, WeightVariant,
 };
 
 use common::random_vec;
 
 /// (batch, big (C, H, W), small channels, kernel, stride, padding).
-const GEOMETRIES: [(usize, [usize; 3], usize, usize, usize, usize); 11] = [
+const GEOMETRIES: [(usize, [usize; 3], usize, usize, usize, usize); 12] = [
     // DCGAN's: 4×4 kernels at stride 2, padding 1 halve the side; the last of D
     // (and first of G) takes 4×4 to 1×1.
     (2, [3, 8, 8], 5, 4, 2, 1),
@@ -35,6 +35,9 @@ const GEOMETRIES: [(usize, [usize; 3], usize, usize, usize, usize); 11] = [
     (300, [2, 3, 3], 3, 3, 2, 0),
     // 70 small channels: a second row of the tiled lower's 64-channel workgroups.
     (2, [2, 5, 5], 70, 3, 2, 1),
+    // 65 × 64 × 16 = 66,560 blocks of dW: weight_split's workgroups (one a block) in
+    // two rows of the grid.
+    (1, [256, 4, 4], 260, 4, 2, 1),
 ];
 
 fn geometry(
@@ -251,6 +254,7 @@ fn the_shader_matches_the_cpu_reference() {
         .map(|pass| Conv::new(device, pass))
         .into();
     passes.push(Conv::lower(device, LowerVariant::Tiled));
+    passes.push(Conv::weight(device, WeightVariant::Split));
     for (t, &shape) in GEOMETRIES.iter().enumerate() {
         let g = geometry(shape);
         let (mut big, w, small) = inputs(&g, 40 + t as u64);
@@ -262,12 +266,14 @@ fn the_shader_matches_the_cpu_reference() {
             let (a, b, len) = operands(kernel.pass, &g, &big, &w, &small);
             let gate: Vec<f32> = random_vec(len, 9, 1.0).iter().map(|v| v.tanh()).collect();
             let mut p = ConvParams::new(kernel.pass, &g, 3, 5, 2);
-            // The weight gradient added to what C holds, as a second pass adds its own.
+            // The weight gradient added to what C holds, as a second pass adds its own,
+            // on every other geometry; on the others, written over C, NaN or not.
             let before = match kernel.pass {
-                ConvPass::Weight => {
+                ConvPass::Weight if t % 2 == 0 => {
                     p.accumulate = 1;
                     [vec![f32::NAN; 2], random_vec(len, 5, 1.0)].concat()
                 }
+                ConvPass::Weight => vec![f32::NAN; len + 2],
                 _ => {
                     let act = [Activation::LeakyRelu, Activation::Tanh, Activation::Relu][t % 3];
                     p = p.with_epilogue(act, Activation::Tanh, 1);
@@ -277,7 +283,7 @@ fn the_shader_matches_the_cpu_reference() {
             let (a, b, gate) = (padded(a, 3), padded(b, 5), padded(&gate, 1));
             let mut want = before.clone();
             conv_cpu(&p, &a, &b, &gate, &mut want);
-            if kernel.pass == ConvPass::Weight {
+            if p.accumulate == 1 {
                 let (_, _, len) = operands(kernel.pass, &g, &big, &w, &small);
                 let mut alone = vec![0.0; len];
                 conv_cpu(&ConvParams::new(ConvPass::Weight, &g, 3, 5, 0), &a, &b, &[], &mut alone);

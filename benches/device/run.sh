@@ -5,7 +5,8 @@
 # last checkpoint, and alternating rounds of `ganvas bench` and PyTorch (eager, a
 # CUDA graph of the whole step, torch.compile) at batch 64, 256 and 1024; then the
 # DCGAN (#25, width 64, 32×32 MNIST, batch 64): `ganvas bench --model dcgan` (per-op
-# profile in round 1; and again with --conv-lower tiled) against pytorch/examples'
+# profile in round 1; again with --conv-lower tiled, and with --conv-weight split)
+# against pytorch/examples'
 # loop, eager and compiled. Writes
 # logs and JSON into $OUT, and summary.json (medians and ratios) last.
 set -uo pipefail
@@ -48,6 +49,9 @@ for round in $(seq 1 "$ROUNDS"); do
   # measured faster on a GPU: summary.json's "dcgan-tiled-64" against "dcgan-64").
   timeout 120 "$BIN/ganvas" bench --gpu-only --model dcgan --conv-lower tiled --batches 64 --repeats 3 $profile \
     --json "$OUT/dcgan-tiled-ganvas-$round.json" > "$OUT/dcgan-tiled-ganvas-$round.log" 2>&1
+  # The weight gradients split over workgroups ("dcgan-split-64"), likewise.
+  timeout 120 "$BIN/ganvas" bench --gpu-only --model dcgan --conv-weight split --batches 64 --repeats 3 $profile \
+    --json "$OUT/dcgan-split-ganvas-$round.json" > "$OUT/dcgan-split-ganvas-$round.log" 2>&1
   for mode in eager compile; do
     flag=""
     [ "$mode" = compile ] && flag="--compile"

@@ -1,6 +1,7 @@
 """Medians and ratios of a device run (benches/device/run.sh): for each batch size
 of the MLP GAN, and for the DCGAN ("dcgan-64"; "dcgan-tiled-64" with the tiled
-convolution forward pass, ganvas alone), ganvas's GPU steps/s over its rounds
+convolution forward pass and "dcgan-split-64" with the weight gradient split over
+workgroups, ganvas alone), ganvas's GPU steps/s over its rounds
 and each PyTorch mode's, the fastest PyTorch mode, and ganvas's ratio to it.
 
     python3 benches/device/summarize.py OUT > OUT/summary.json
@@ -18,6 +19,7 @@ def main():
         ("", lambda batch: batch),
         ("dcgan-", lambda batch: f"dcgan-{batch}"),
         ("dcgan-tiled-", lambda batch: f"dcgan-tiled-{batch}"),
+        ("dcgan-split-", lambda batch: f"dcgan-split-{batch}"),
     ]:
         for path in sorted(out.glob(f"{prefix}ganvas-*.json")):
             for row in json.loads(path.read_text())["training"]:

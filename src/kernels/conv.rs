@@ -51,6 +51,20 @@ pub enum LowerVariant {
     Tiled,
 }
 
+/// The GPU entry point for `Weight`: `Whole` ("weight": each invocation sums a 4×4
+/// block of dW over every image and position) or `Split` ("weight_split": a
+/// workgroup of 64 shares a block, each summing a 64th). `Whole` everywhere until a
+/// real GPU has measured `Split` (`benches/device/run.sh` times both): on lavapipe,
+/// whose two threads `Whole`'s few workgroups already fill, a DCGAN step ran ~20%
+/// slower on `Split` (0.27-0.28 against 0.34-0.35 steps/s, 2026-12-07); on a GPU,
+/// `Whole` leaves a DCGAN's first layer 4 workgroups with 16,384-long sums each.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum WeightVariant {
+    #[default]
+    Whole,
+    Split,
+}
+
 /// The geometry and what a pass reads and writes. Field order matches `Params` in
 /// the shader.
 #[repr(C)]
@@ -837,49 +851,60 @@ bindings! {
 /// The invocations of one workgroup (`GROUP` in the shader).
 const GROUP: usize = 64;
 
+/// How an entry point's workgroups cover its output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Grid {
+    /// One invocation per block of C (`ConvParams::invocations`), `GROUP` a workgroup.
+    Blocks,
+    /// One workgroup per block of C (weight_split).
+    SharedBlocks,
+    /// One workgroup per 64 channels × 64 positions (lower_tiled).
+    Tiles,
+}
+
 /// One pass's pipeline.
 pub struct Conv {
     kernel: Kernel,
     pub pass: ConvPass,
-    tiled: bool,
+    grid: Grid,
 }
 
 impl Conv {
     pub fn new(device: &wgpu::Device, pass: ConvPass) -> Self {
-        let kernel = Kernel::new::<ConvBuffers>(device, "conv", SOURCE, pass.entry_point(), true);
-        Conv {
-            kernel,
-            pass,
-            tiled: false,
-        }
+        Conv::on_entry_point(device, pass, pass.entry_point(), Grid::Blocks)
+    }
+
+    fn on_entry_point(device: &wgpu::Device, pass: ConvPass, entry_point: &str, grid: Grid) -> Self {
+        let kernel = Kernel::new::<ConvBuffers>(device, "conv", SOURCE, entry_point, true);
+        Conv { kernel, pass, grid }
     }
 
     /// `Lower` on the entry point `variant` names.
     pub fn lower(device: &wgpu::Device, variant: LowerVariant) -> Self {
         match variant {
             LowerVariant::Registers => Conv::new(device, ConvPass::Lower),
-            LowerVariant::Tiled => {
-                let kernel = Kernel::new::<ConvBuffers>(device, "conv", SOURCE, "lower_tiled", true);
-                Conv {
-                    kernel,
-                    pass: ConvPass::Lower,
-                    tiled: true,
-                }
-            }
+            LowerVariant::Tiled => Conv::on_entry_point(device, ConvPass::Lower, "lower_tiled", Grid::Tiles),
         }
     }
 
-    /// One invocation per block of C (`ConvParams::invocations`); tiled, one
-    /// workgroup per 64 channels × 64 positions.
+    /// `Weight` on the entry point `variant` names.
+    pub fn weight(device: &wgpu::Device, variant: WeightVariant) -> Self {
+        match variant {
+            WeightVariant::Whole => Conv::new(device, ConvPass::Weight),
+            WeightVariant::Split => Conv::on_entry_point(device, ConvPass::Weight, "weight_split", Grid::SharedBlocks),
+        }
+    }
+
     pub fn dispatch(&self, device: &wgpu::Device, label: &str, buffers: &ConvBuffers, p: &ConvParams) -> Dispatch {
         assert_eq!(p.pass(), self.pass, "{label}: params of another pass");
-        let grid = match self.tiled {
-            true => {
+        let grid = match self.grid {
+            Grid::Blocks => grid_2d(p.invocations(), GROUP),
+            Grid::SharedBlocks => grid_2d(p.invocations(), 1),
+            Grid::Tiles => {
                 let g = p.geometry();
                 let columns = (g.small_len() / g.small[0].max(1)).div_ceil(64);
                 [columns as u32, g.small[0].div_ceil(64) as u32, 1]
             }
-            false => grid_2d(p.invocations(), GROUP),
         };
         self.kernel
             .dispatch(device, label, buffers, bytemuck::bytes_of(p), grid)
@@ -904,7 +929,8 @@ impl KernelOp for ConvOp {
             Some(_) => ConvPass::ALL
                 .map(|pass| match pass {
                     ConvPass::Lower => Conv::lower(target.device, target.conv_lower),
-                    _ => Conv::new(target.device, pass),
+                    ConvPass::Raise => Conv::new(target.device, pass),
+                    ConvPass::Weight => Conv::weight(target.device, target.conv_weight),
                 })
                 .into(),
         };

@@ -6,7 +6,7 @@
 use std::fmt::Debug;
 
 use super::bce::STAT_SLOTS;
-use super::conv::LowerVariant;
+use super::conv::{LowerVariant, WeightVariant};
 use super::matmul::MatmulPolicy;
 use super::{Access, Dispatch};
 
@@ -142,6 +142,7 @@ pub struct GpuTarget<'a> {
     pub device: &'a wgpu::Device,
     pub matmul: MatmulPolicy,
     pub conv_lower: LowerVariant,
+    pub conv_weight: WeightVariant,
 }
 
 /// A kernel as the registry lists it, for the tests that check every kernel.

@@ -10,7 +10,7 @@ pub use trainer::{half_step_from, preview_from, CensusRead, GpuTrainer, Networks
 use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::kernels::conv::LowerVariant;
+use crate::kernels::conv::{LowerVariant, WeightVariant};
 use crate::kernels::matmul::MatmulPolicy;
 
 /// A device with WebGPU's default limits, whatever the adapter offers, so what
@@ -28,6 +28,8 @@ pub struct GpuContext {
     pub matmul: MatmulPolicy,
     /// Which entry point their convolutions' `Lower` runs on.
     pub conv_lower: LowerVariant,
+    /// Which entry point their convolutions' `Weight` runs on.
+    pub conv_weight: WeightVariant,
     lost: LostFlag,
     error: Arc<Mutex<Option<String>>>,
 }
@@ -100,6 +102,7 @@ impl GpuContext {
             _instance: instance,
             matmul: MatmulPolicy::for_adapter(info.device_type == wgpu::DeviceType::Cpu),
             conv_lower: LowerVariant::default(),
+            conv_weight: WeightVariant::default(),
             info,
             device,
             queue,

@@ -187,6 +187,7 @@ impl<P: Training> GpuTrainer<P> {
             device,
             matmul: gpu.matmul,
             conv_lower: gpu.conv_lower,
+            conv_weight: gpu.conv_weight,
         };
         let pipelines = Pipelines::new(&target, every_op());
         let buffers: Vec<wgpu::Buffer> = plan

@@ -12,7 +12,7 @@ use ganvas::backend::cpu::CpuThreads;
 use ganvas::backend::engine::Engine;
 use ganvas::backend::gpu::GpuContext;
 use ganvas::formats::mnist::Dataset;
-use ganvas::kernels::conv::LowerVariant;
+use ganvas::kernels::conv::{LowerVariant, WeightVariant};
 use ganvas::kernels::matmul::{MatmulOp, MatmulPolicy, MatmulVariant};
 use ganvas::kernels::Op;
 use ganvas::model::state::TrainingState;
@@ -57,6 +57,9 @@ pub struct BenchArgs {
     /// ConvTranspose2d's input gradient) [default: registers].
     #[arg(long, value_enum)]
     conv_lower: Option<ConvLowerChoice>,
+    /// The GPU entry point for the convolutions' weight gradients [default: whole]
+    #[arg(long, value_enum)]
+    conv_weight: Option<ConvWeightChoice>,
     /// Also time each op of the training step, the median of 20 profiled steps: on
     /// the GPU with its timestamps (each op in a compute pass of its own), where the
     /// adapter has them; on the CPU by the clock around each op.
@@ -98,6 +101,13 @@ enum MatmulChoice {
 enum ConvLowerChoice {
     Registers,
     Tiled,
+}
+
+/// `WeightVariant` as the command line names it.
+#[derive(Clone, Copy, ValueEnum)]
+enum ConvWeightChoice {
+    Whole,
+    Split,
 }
 
 #[derive(Serialize)]
@@ -344,6 +354,12 @@ fn gpu_for(args: &BenchArgs) -> Option<GpuContext> {
                 gpu.conv_lower = match choice {
                     ConvLowerChoice::Registers => LowerVariant::Registers,
                     ConvLowerChoice::Tiled => LowerVariant::Tiled,
+                };
+            }
+            if let Some(choice) = args.conv_weight {
+                gpu.conv_weight = match choice {
+                    ConvWeightChoice::Whole => WeightVariant::Whole,
+                    ConvWeightChoice::Split => WeightVariant::Split,
                 };
             }
             if let Some(choice) = args.matmul {
