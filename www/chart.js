@@ -1,8 +1,37 @@
 // @ts-check
 // A compact line chart on a canvas: a few series over training steps, with dashed
-// guide lines at fixed values (the GAN's equilibrium).
+// guide lines at fixed values (the GAN's equilibrium); and the census's bars. Each
+// fills the box the stylesheet gives its canvas, at the screen's resolution, and is
+// drawn again when that box changes.
 
 /** @typedef {[number, number]} Point a step and a value */
+
+/**
+ * Gives `canvas` as many pixels as its box has on this screen, cleared, and a
+ * context that draws in the box's CSS pixels; null while it has no box (not
+ * displayed: drawn when it gets one).
+ * @param {HTMLCanvasElement} canvas
+ * @returns {{ ctx: CanvasRenderingContext2D, width: number, height: number } | null}
+ */
+function fitted(canvas) {
+  const ctx = canvas.getContext('2d');
+  const { clientWidth: width, clientHeight: height } = canvas;
+  if (!ctx || width === 0 || height === 0) return null;
+  const ratio = window.devicePixelRatio || 1;
+  const [pixelsWide, pixelsHigh] = [Math.round(width * ratio), Math.round(height * ratio)];
+  if (canvas.width !== pixelsWide || canvas.height !== pixelsHigh) {
+    canvas.width = pixelsWide;
+    canvas.height = pixelsHigh;
+  }
+  ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+  ctx.clearRect(0, 0, width, height);
+  return { ctx, width, height };
+}
+
+/** Draws `chart` again whenever its canvas's box changes size. @param {{ canvas: HTMLCanvasElement, draw(): void }} chart */
+function redrawOnResize(chart) {
+  new ResizeObserver(() => chart.draw()).observe(chart.canvas);
+}
 
 export class Chart {
   /**
@@ -17,6 +46,7 @@ export class Chart {
     this.guides = guides;
     /** @type {Point[][]} */
     this.series = colors.map(() => []);
+    redrawOnResize(this);
   }
 
   /**
@@ -36,10 +66,9 @@ export class Chart {
   }
 
   draw() {
-    const ctx = this.canvas.getContext('2d');
-    if (!ctx) return;
-    const { width, height } = this.canvas;
-    ctx.clearRect(0, 0, width, height);
+    const box = fitted(this.canvas);
+    if (!box) return;
+    const { ctx, width, height } = box;
     const points = this.series.flat();
     if (points.length === 0) return;
     const xs = points.map((p) => p[0]);
@@ -85,6 +114,7 @@ export class Bars {
     this.color = color;
     /** @type {number[]} */
     this.values = [];
+    redrawOnResize(this);
   }
 
   /** @param {number[]} values */
@@ -99,10 +129,9 @@ export class Bars {
   }
 
   draw() {
-    const ctx = this.canvas.getContext('2d');
-    if (!ctx) return;
-    const { width, height } = this.canvas;
-    ctx.clearRect(0, 0, width, height);
+    const box = fitted(this.canvas);
+    if (!box) return;
+    const { ctx, width, height } = box;
     const n = this.values.length;
     if (n === 0) return;
     const [top, bottom] = [14, 18];

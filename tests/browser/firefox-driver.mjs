@@ -42,17 +42,17 @@ class FirefoxBrowser {
     this.#locale = locale;
   }
 
-  async newContext({ viewport = VIEWPORT, locale = this.#locale } = {}) {
+  async newContext({ viewport = VIEWPORT, locale = this.#locale, deviceScaleFactor = 1 } = {}) {
     if (locale !== this.#locale) {
       const own = await firefoxBrowser({ locale });
-      const context = await own.newContext({ viewport });
+      const context = await own.newContext({ viewport, deviceScaleFactor });
       return { newPage: () => context.newPage(), close: async () => { await context.close(); await own.close(); } };
     }
     const context = await this.#browser.createBrowserContext();
     return {
       newPage: async () => {
         const page = await context.newPage();
-        await page.setViewport(viewport);
+        await page.setViewport({ ...viewport, deviceScaleFactor });
         return new FirefoxPage(page, viewport, this);
       },
       close: () => context.close(),

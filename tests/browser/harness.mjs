@@ -42,10 +42,15 @@ export function newContext(options = {}) {
  * WebGPU's validation errors among them (Chromium logs those as warnings: "...
  * While calling [Queue].Submit(...)", and the step they were in does nothing;
  * Firefox as errors).
- * `withoutWebGpu`: as a browser that has none; `viewport`: a phone's, say.
+ * `withoutWebGpu`: as a browser that has none; `viewport`: a phone's, say;
+ * `deviceScaleFactor`: device pixels to a CSS pixel (a laptop's high-resolution screen: 2).
  */
-export async function open(hash = '', { withoutWebGpu = false, viewport = undefined } = {}) {
-  const context = await browser.newContext({ acceptDownloads: true, ...(viewport ? { viewport } : {}) });
+export async function open(hash = '', { withoutWebGpu = false, viewport = undefined, deviceScaleFactor = undefined } = {}) {
+  const context = await browser.newContext({
+    acceptDownloads: true,
+    ...(viewport ? { viewport } : {}),
+    ...(deviceScaleFactor ? { deviceScaleFactor } : {}),
+  });
   const page = await context.newPage();
   const errors = [];
   const gpuError = /- While \w+ \[|Invalid [A-Z]\w+\]/;

@@ -44,6 +44,34 @@ test('the first screen holds Train and the grid, and on a laptop both curves', a
   }
 });
 
+test('the curves and the census fill their column, drawn at the screen\'s resolution', async () => {
+  const { page, errors, close } = await open('#batch=8&seed=3&backend=cpu&until=3&autostart=1', {
+    viewport: { width: 1280, height: 800 },
+    deviceScaleFactor: 2,
+  });
+  await ready(page);
+  await page.waitForFunction(() => document.getElementById('census-chart').dataset.bars === '10', null, { timeout: SLOW });
+  const charts = await page.evaluate(() =>
+    ['loss-chart', 'prob-chart', 'census-chart'].map((id) => {
+      const canvas = /** @type {HTMLCanvasElement} */ (document.getElementById(id));
+      const column = canvas.closest('.watch-curves').getBoundingClientRect().width;
+      return { id, column, box: canvas.clientWidth, boxHigh: canvas.clientHeight, pixels: canvas.width, pixelsHigh: canvas.height };
+    }));
+  for (const { id, column, box, boxHigh, pixels, pixelsHigh } of charts) {
+    assert.ok(box >= column - 1 && box > 484, `${id} ${box} px wide in a column of ${column}`);
+    assert.equal(pixels, Math.round(box * 2), `${id}: a device pixel for each on the screen, across`);
+    assert.equal(pixelsHigh, Math.round(boxHigh * 2), `${id}: and down`);
+  }
+  // Drawn, not only sized: the loss curves' pixels are not all the background.
+  assert.ok(await page.evaluate(() => {
+    const canvas = /** @type {HTMLCanvasElement} */ (document.getElementById('loss-chart'));
+    const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+    return data.some((v, i) => i % 4 === 3 && v > 0);
+  }), 'the loss chart is drawn');
+  assert.deepEqual(errors, []);
+  await close();
+});
+
 test("a young run's census says its samples are not digits yet, not that it collapsed", async () => {
   const { page, errors, close } = await open('#batch=8&seed=3&backend=cpu');
   await ready(page);
