@@ -231,39 +231,64 @@ fn kept(at: u32) -> f32 {
     return select(0.0, c[at], p.accumulate != 0u);
 }
 
-// weight: dW[o0..o0+4, i0..i0+4, ky, kx], summing (n, y, x) over the positions whose
-// big pixel lies inside the image.
+// A block of dW (weight, weight_split): dW[o0..o0+4, i0..i0+4, ky, kx], and the
+// small positions (ys × xs) whose big pixel at that tap lies inside the image.
+struct WeightBlock {
+    o0: u32,
+    i0: u32,
+    ky: u32,
+    kx: u32,
+    o_lanes: vec4<u32>,
+    i_lanes: vec4<u32>,
+    ys: vec2<u32>,
+    xs: vec2<u32>,
+}
+
+fn weight_blocks() -> u32 {
+    return (p.small_channels + 3u) / 4u * ((p.big_channels + 3u) / 4u) * p.kernel * p.kernel;
+}
+
+fn weight_block(index: u32) -> WeightBlock {
+    let k2 = p.kernel * p.kernel;
+    let i_blocks = (p.big_channels + 3u) / 4u;
+    var b: WeightBlock;
+    b.ky = index % k2 / p.kernel;
+    b.kx = index % p.kernel;
+    b.i0 = (index / k2) % i_blocks * 4u;
+    b.o0 = index / (k2 * i_blocks) * 4u;
+    b.o_lanes = min(vec4<u32>(b.o0) + LANE, vec4<u32>(p.small_channels - 1u));
+    b.i_lanes = min(vec4<u32>(b.i0) + LANE, vec4<u32>(p.big_channels - 1u));
+    b.ys = inside(p.small_height, b.ky, p.big_height);
+    b.xs = inside(p.small_width, b.kx, p.big_width);
+    return b;
+}
+
+// Where dW[o0 + r, i0 + j, ky, kx] lies in C.
+fn weight_at(b: WeightBlock, r: u32, j: u32) -> u32 {
+    return p.c_offset + (((b.o0 + r) * p.big_channels + b.i0 + j) * p.kernel + b.ky) * p.kernel + b.kx;
+}
+
+// weight: a block of dW, summing (n, y, x) over its positions.
 @compute @workgroup_size(64)
 fn weight(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let index = flat(gid, groups);
-    let k2 = p.kernel * p.kernel;
-    let o_blocks = (p.small_channels + 3u) / 4u;
-    let i_blocks = (p.big_channels + 3u) / 4u;
-    if (index >= o_blocks * i_blocks * k2) {
+    if (index >= weight_blocks()) {
         return;
     }
-    let tap = index % k2;
-    let kx = tap % p.kernel;
-    let ky = tap / p.kernel;
-    let i0 = (index / k2) % i_blocks * 4u;
-    let o0 = index / (k2 * i_blocks) * 4u;
+    let block = weight_block(index);
     let plane = p.small_height * p.small_width;
     let big_plane = p.big_height * p.big_width;
-    let o_lanes = min(vec4<u32>(o0) + LANE, vec4<u32>(p.small_channels - 1u));
-    let i_lanes = min(vec4<u32>(i0) + LANE, vec4<u32>(p.big_channels - 1u));
-    let ys = inside(p.small_height, ky, p.big_height);
-    let xs = inside(p.small_width, kx, p.big_width);
     var acc0 = vec4<f32>(0.0);
     var acc1 = vec4<f32>(0.0);
     var acc2 = vec4<f32>(0.0);
     var acc3 = vec4<f32>(0.0);
     for (var n = 0u; n < p.batch; n++) {
-        let small_n = vec4<u32>(p.a_offset) + (vec4<u32>(n * p.small_channels) + o_lanes) * plane;
-        let big_n = vec4<u32>(p.b_offset) + (vec4<u32>(n * p.big_channels) + i_lanes) * big_plane;
-        for (var y = ys.x; y < ys.y; y++) {
+        let small_n = vec4<u32>(p.a_offset) + (vec4<u32>(n * p.small_channels) + block.o_lanes) * plane;
+        let big_n = vec4<u32>(p.b_offset) + (vec4<u32>(n * p.big_channels) + block.i_lanes) * big_plane;
+        for (var y = block.ys.x; y < block.ys.y; y++) {
             let small_row = small_n + vec4<u32>(y * p.small_width);
-            let big_row = big_n + vec4<u32>((y * p.stride + ky - p.padding) * p.big_width + kx - p.padding);
-            for (var x = xs.x; x < xs.y; x++) {
+            let big_row = big_n + vec4<u32>((y * p.stride + block.ky - p.padding) * p.big_width + block.kx - p.padding);
+            for (var x = block.xs.x; x < block.xs.y; x++) {
                 let sv = gather_a(small_row + vec4<u32>(x));
                 let bv = gather_b(big_row + vec4<u32>(x * p.stride));
                 acc0 += sv.x * bv;
@@ -273,22 +298,23 @@ fn weight(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
             }
         }
     }
-    let rows = min(p.small_channels - o0, 4u);
-    let columns = min(p.big_channels - i0, 4u);
-    for (var j = 0u; j < columns; j++) {
-        let at = p.c_offset + (o0 * p.big_channels + i0 + j) * k2 + tap;
-        let row_step = p.big_channels * k2;
+    let rows = min(p.small_channels - block.o0, 4u);
+    for (var j = 0u; j < min(p.big_channels - block.i0, 4u); j++) {
         if (rows > 0u) {
+            let at = weight_at(block, 0u, j);
             c[at] = kept(at) + acc0[j];
         }
         if (rows > 1u) {
-            c[at + row_step] = kept(at + row_step) + acc1[j];
+            let at = weight_at(block, 1u, j);
+            c[at] = kept(at) + acc1[j];
         }
         if (rows > 2u) {
-            c[at + 2u * row_step] = kept(at + 2u * row_step) + acc2[j];
+            let at = weight_at(block, 2u, j);
+            c[at] = kept(at) + acc2[j];
         }
         if (rows > 3u) {
-            c[at + 3u * row_step] = kept(at + 3u * row_step) + acc3[j];
+            let at = weight_at(block, 3u, j);
+            c[at] = kept(at) + acc3[j];
         }
     }
 }
@@ -313,36 +339,25 @@ fn weight_split(
     // One workgroup per block: the test is uniform, so every invocation left reaches
     // the barrier.
     let index = group.x + group.y * groups.x;
-    let k2 = p.kernel * p.kernel;
-    let o_blocks = (p.small_channels + 3u) / 4u;
-    let i_blocks = (p.big_channels + 3u) / 4u;
-    if (index >= o_blocks * i_blocks * k2) {
+    if (index >= weight_blocks()) {
         return;
     }
-    let tap = index % k2;
-    let kx = tap % p.kernel;
-    let ky = tap / p.kernel;
-    let i0 = (index / k2) % i_blocks * 4u;
-    let o0 = index / (k2 * i_blocks) * 4u;
+    let block = weight_block(index);
     let plane = p.small_height * p.small_width;
     let big_plane = p.big_height * p.big_width;
-    let o_lanes = min(vec4<u32>(o0) + LANE, vec4<u32>(p.small_channels - 1u));
-    let i_lanes = min(vec4<u32>(i0) + LANE, vec4<u32>(p.big_channels - 1u));
-    let ys = inside(p.small_height, ky, p.big_height);
-    let xs = inside(p.small_width, kx, p.big_width);
-    let row_length = xs.y - xs.x;
-    let per_image = (ys.y - ys.x) * row_length;
+    let row_length = block.xs.y - block.xs.x;
+    let per_image = (block.ys.y - block.ys.x) * row_length;
     var acc0 = vec4<f32>(0.0);
     var acc1 = vec4<f32>(0.0);
     var acc2 = vec4<f32>(0.0);
     var acc3 = vec4<f32>(0.0);
     for (var j = slice; j < p.batch * per_image; j += SLICES) {
         let n = j / per_image;
-        let y = ys.x + (j % per_image) / row_length;
-        let x = xs.x + j % row_length;
-        let small_at = vec4<u32>(p.a_offset + y * p.small_width + x) + (vec4<u32>(n * p.small_channels) + o_lanes) * plane;
-        let big_pixel = (y * p.stride + ky - p.padding) * p.big_width + x * p.stride + kx - p.padding;
-        let big_at = vec4<u32>(p.b_offset + big_pixel) + (vec4<u32>(n * p.big_channels) + i_lanes) * big_plane;
+        let y = block.ys.x + (j % per_image) / row_length;
+        let x = block.xs.x + j % row_length;
+        let small_at = vec4<u32>(p.a_offset + y * p.small_width + x) + (vec4<u32>(n * p.small_channels) + block.o_lanes) * plane;
+        let big_pixel = (y * p.stride + block.ky - p.padding) * p.big_width + x * p.stride + block.kx - p.padding;
+        let big_at = vec4<u32>(p.b_offset + big_pixel) + (vec4<u32>(n * p.big_channels) + block.i_lanes) * big_plane;
         let sv = gather_a(small_at);
         let bv = gather_b(big_at);
         acc0 += sv.x * bv;
@@ -358,14 +373,14 @@ fn weight_split(
     // Invocation r·4 + j adds up output (o0 + r, i0 + j).
     let r = slice / 4u;
     let j = slice % 4u;
-    if (r >= min(p.small_channels - o0, 4u) || j >= min(p.big_channels - i0, 4u)) {
+    if (r >= min(p.small_channels - block.o0, 4u) || j >= min(p.big_channels - block.i0, 4u)) {
         return;
     }
     var sum = 0.0;
     for (var t = 0u; t < SLICES; t++) {
         sum += slice_sums[t * 4u + r][j];
     }
-    let at = p.c_offset + ((o0 + r) * p.big_channels + i0 + j) * k2 + tap;
+    let at = weight_at(block, r, j);
     c[at] = kept(at) + sum;
 }
 
