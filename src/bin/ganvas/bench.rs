@@ -57,7 +57,7 @@ pub struct BenchArgs {
     /// ConvTranspose2d's input gradient) [default: registers].
     #[arg(long, value_enum)]
     conv_lower: Option<ConvLowerChoice>,
-    /// The GPU entry point for the convolutions' weight gradients [default: whole]
+    /// The GPU entry point for the convolutions' weight gradients [default: whole].
     #[arg(long, value_enum)]
     conv_weight: Option<ConvWeightChoice>,
     /// Also time each op of the training step, the median of 20 profiled steps: on
